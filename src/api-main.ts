@@ -1,0 +1,30 @@
+// HTTP API entrypoint: `npm run api`, or started by `npm start`. Stateless: scale by running more.
+import { buildApi } from './api/server';
+import { loadConfig } from './config';
+import { createLogger } from './logger';
+import { createParticipantDataStore } from './store';
+import { createTemporalClient } from './temporal-client';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, 'parley-api');
+  const store = createParticipantDataStore(config);
+  await store.init();
+  const client = createTemporalClient(config);
+  const app = buildApi({ client, store, logger, config });
+  await app.listen({ port: config.port, host: config.host });
+  const stop = async (signal: string): Promise<void> => {
+    logger.info({ signal }, 'API stopping');
+    await app.close();
+    await client.connection.close();
+    await store.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+// JSON schemas for the routes. Fastify validates before a handler runs, so a bad body is answered
+// 400 with a message naming the field, and Temporal is never touched.
+import { CHANNELS, ROUTING_EVENT_TYPES } from '../shared';
+import { LIMITS } from '../validation';
+
+const conversationId = { type: 'string', pattern: LIMITS.conversationIdPattern.source } as const;
+const identifier = { type: 'string', minLength: 1, maxLength: 200 } as const;
+const shortText = { type: 'string', minLength: 1, maxLength: 200 } as const;
+
+export const conversationParams = {
+  type: 'object',
+  required: ['conversationId'],
+  properties: { conversationId },
+} as const;
+
+export const attributeParams = {
+  type: 'object',
+  required: ['conversationId', 'name'],
+  properties: { conversationId, name: { type: 'string', minLength: 1 } },
+} as const;
+
+export const routingEventBody = {
+  type: 'object',
+  required: ['eventId', 'eventType', 'conversationId', 'taskId', 'channel', 'occurredAt'],
+  // Routing platforms add fields over time; unknown ones are ignored rather than refused.
+  additionalProperties: true,
+  properties: {
+    eventId: identifier,
+    eventType: { type: 'string', enum: [...ROUTING_EVENT_TYPES] },
+    conversationId,
+    taskId: identifier,
+    channel: { type: 'string', enum: [...CHANNELS] },
+    occurredAt: { type: 'string', format: 'date-time' },
+    queue: shortText,
+    agentId: shortText,
+    destination: shortText,
+    estimatedWaitTime: { type: 'integer', minimum: -1 },
+    dispositionCode: { type: 'string', maxLength: 200 },
+    taskContext: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+} as const;
+
+export const setAttributesBody = {
+  type: 'object',
+  required: ['attributes'],
+  additionalProperties: false,
+  properties: {
+    attributes: {
+      type: 'object',
+      minProperties: 1,
+      maxProperties: LIMITS.attributesPerCall,
+      additionalProperties: { type: 'string' },
+    },
+  },
+} as const;

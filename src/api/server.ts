@@ -1,0 +1,173 @@
+// The HTTP API: routing webhooks, participant data, conversation read, health.
+import Fastify, { FastifyError } from 'fastify';
+import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import {
+  ConversationSettings,
+  ErrorType,
+  RoutingEvent,
+  conversationStateQuery,
+  pendingAttributeQuery,
+  routingEventSignal,
+  setAttributesUpdate,
+  workflowIdFor,
+} from '../shared';
+import type { ParticipantDataStore } from '../store';
+import { attributeProblem, taskContextProblem } from '../validation';
+import { conversationWorkflow } from '../../workflows/conversation';
+import { attributeParams, conversationParams, routingEventBody, setAttributesBody } from './schemas';
+import { HttpError, isNotFound, isTemporalUnavailable, unavailable, updateRejectionType } from './temporal-errors';
+
+export interface ApiDeps {
+  client: Client;
+  store: ParticipantDataStore;
+  logger: Logger;
+  config: Pick<Config, 'taskQueue' | 'temporalRequestTimeoutMs'> & { conversation: ConversationSettings };
+}
+
+const ROUTING_EVENT_FIELDS = [
+  'eventId', 'eventType', 'conversationId', 'taskId', 'channel', 'occurredAt', 'queue', 'agentId',
+  'destination', 'estimatedWaitTime', 'dispositionCode', 'taskContext',
+] as const;
+
+export function buildApi(deps: ApiDeps) {
+  const { client, store, config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // Request bodies are never logged: they carry participant data.
+    disableRequestLogging: false,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+
+  /** Every Temporal call gets a deadline so an unreachable cluster becomes a 503, not a hung request. */
+  const withDeadline = <T>(fn: () => Promise<T>): Promise<T> =>
+    client.withDeadline(Date.now() + config.temporalRequestTimeoutMs, fn);
+
+  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+    if ('validation' in err && err.validation) {
+      return reply.status(400).send({ error: 'bad_request', message: err.message });
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 500 && status !== 503) request.log.error({ err }, 'request failed');
+    return reply.status(status).send({ error: errorName(status), message: status >= 500 && status !== 503 ? 'internal error' : err.message });
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      await withDeadline(() => client.workflowService.getSystemInfo({}));
+      return { status: 'ok', temporal: 'reachable' };
+    } catch {
+      return reply.status(503).send({ status: 'degraded', temporal: 'unreachable' });
+    }
+  });
+
+  app.post('/webhooks/routing-events', { schema: { body: routingEventBody } }, async (request, reply) => {
+    const body = request.body as Record<string, unknown>;
+    const event = Object.fromEntries(ROUTING_EVENT_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]])) as unknown as RoutingEvent;
+    if (event.taskContext) {
+      const problem = taskContextProblem(event.taskContext);
+      if (problem) throw new HttpError(400, problem);
+    }
+    const workflowId = workflowIdFor(event.conversationId);
+    try {
+      await withDeadline(() =>
+        client.workflow.signalWithStart(conversationWorkflow, {
+          workflowId,
+          taskQueue: config.taskQueue,
+          args: [{ conversationId: event.conversationId, settings: config.conversation }],
+          signal: routingEventSignal,
+          signalArgs: [event],
+          // A closed conversation stays closed: a late or redelivered event must not start a new one.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        }),
+      );
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        // 2xx so the sender stops redelivering: the event is deliberately not applied.
+        return reply.status(200).send({ accepted: false, conversationId: event.conversationId, reason: 'conversation is closed' });
+      }
+      throw temporalFailure(err, 'signal-with-start');
+    }
+    return reply.status(202).send({ accepted: true, conversationId: event.conversationId, workflowId });
+  });
+
+  app.post(
+    '/conversations/:conversationId/attributes',
+    { schema: { params: conversationParams, body: setAttributesBody } },
+    async (request) => {
+      const { conversationId } = request.params as { conversationId: string };
+      const { attributes } = request.body as { attributes: Record<string, string> };
+      const problem = attributeProblem(attributes);
+      if (problem) throw new HttpError(400, problem);
+      const handle = client.workflow.getHandle(workflowIdFor(conversationId));
+      try {
+        const result = await withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [{ attributes }] }));
+        return { conversationId, queued: result.queued };
+      } catch (err) {
+        const rejection = updateRejectionType(err);
+        if (rejection?.type === ErrorType.ConversationClosed) throw new HttpError(409, rejection.message);
+        if (rejection?.type === ErrorType.InvalidAttributes) throw new HttpError(400, rejection.message);
+        if (isNotFound(err)) throw await notFoundOrClosed(conversationId);
+        throw temporalFailure(err, 'setAttributes update');
+      }
+    },
+  );
+
+  app.get('/conversations/:conversationId/attributes/:name', { schema: { params: attributeParams } }, async (request) => {
+    const { conversationId, name } = request.params as { conversationId: string; name: string };
+    const handle = client.workflow.getHandle(workflowIdFor(conversationId));
+    try {
+      const lookup = await withDeadline(() => handle.query(pendingAttributeQuery, name));
+      if (lookup.pending) return { name, value: lookup.value, source: 'pending' };
+    } catch (err) {
+      // Past the server's retention the workflow is gone but its flushed data is in the store.
+      if (!isNotFound(err)) throw temporalFailure(err, 'pendingAttribute query');
+    }
+    const stored = await store.getAttribute(conversationId, name);
+    if (!stored) throw new HttpError(404, `conversation ${conversationId} has no attribute named "${name}"`);
+    return { name, value: stored.value, source: 'stored' };
+  });
+
+  app.get('/conversations/:conversationId', { schema: { params: conversationParams } }, async (request) => {
+    const { conversationId } = request.params as { conversationId: string };
+    try {
+      return await withDeadline(() => client.workflow.getHandle(workflowIdFor(conversationId)).query(conversationStateQuery));
+    } catch (err) {
+      if (isNotFound(err)) throw new HttpError(404, `conversation ${conversationId} not found`);
+      throw temporalFailure(err, 'conversationState query');
+    }
+  });
+
+  async function notFoundOrClosed(conversationId: string): Promise<HttpError> {
+    try {
+      const description = await withDeadline(() => client.workflow.getHandle(workflowIdFor(conversationId)).describe());
+      if (description.status.name !== 'RUNNING') {
+        return new HttpError(409, `conversation ${conversationId} is closed; its participant data can no longer change`);
+      }
+    } catch (err) {
+      if (!isNotFound(err)) return temporalFailure(err, 'describe');
+    }
+    return new HttpError(404, `conversation ${conversationId} not found`);
+  }
+
+  function temporalFailure(err: unknown, what: string): HttpError {
+    if (isTemporalUnavailable(err)) {
+      deps.logger.warn({ what, error: err instanceof Error ? err.message : String(err) }, 'temporal unavailable');
+      return unavailable();
+    }
+    deps.logger.error({ what, err }, 'unexpected temporal error');
+    return new HttpError(500, 'internal error');
+  }
+
+  return app;
+}
+
+function errorName(status: number): string {
+  return (
+    { 400: 'bad_request', 401: 'unauthorized', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 503: 'unavailable' }[status] ??
+    (status >= 500 ? 'internal_error' : 'bad_request')
+  );
+}

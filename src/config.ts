@@ -1,0 +1,83 @@
+// Configuration from the environment, with defaults that make a fresh clone run on one machine.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from './shared';
+
+export interface Config {
+  /** HTTP API port. */
+  port: number;
+  host: string;
+  /** Set: use that Temporal cluster. Unset: `npm start` runs the embedded dev server. */
+  temporalAddress?: string;
+  temporalNamespace: string;
+  taskQueue: string;
+  /** Embedded dev server ports (only when temporalAddress is unset). */
+  devServerPort: number;
+  uiPort: number;
+  /** PostgreSQL participant-data store; unset means the embedded SQLite file. */
+  databaseUrl?: string;
+  dataDir: string;
+  sqlitePath: string;
+  logLevel: string;
+  conversation: ConversationSettings;
+  /** How long a stopping worker lets running activities finish. */
+  shutdownGraceMs: number;
+  /** Bound on how long the API waits for Temporal before answering 503. */
+  temporalRequestTimeoutMs: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(env.PARLEY_DATA_DIR || path.join(projectRoot(), '.data'));
+  return {
+    port: int(env, 'PORT', 3000),
+    host: env.HOST || '127.0.0.1',
+    temporalAddress: env.TEMPORAL_ADDRESS || undefined,
+    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
+    taskQueue: env.TEMPORAL_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+    devServerPort: int(env, 'TEMPORAL_DEV_PORT', 7233),
+    uiPort: int(env, 'TEMPORAL_UI_PORT', 8233),
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir,
+    sqlitePath: path.resolve(env.PARLEY_SQLITE_PATH || path.join(dataDir, 'participant-data.sqlite')),
+    logLevel: env.LOG_LEVEL || 'info',
+    conversation: {
+      inactivityTimeoutMs: duration(env, 'CONVERSATION_INACTIVITY_TIMEOUT', DEFAULT_SETTINGS.inactivityTimeoutMs),
+      continueAsNewAfterEvents: int(env, 'CONTINUE_AS_NEW_AFTER_EVENTS', DEFAULT_SETTINGS.continueAsNewAfterEvents),
+    },
+    shutdownGraceMs: duration(env, 'WORKER_SHUTDOWN_GRACE', 10_000),
+    temporalRequestTimeoutMs: duration(env, 'TEMPORAL_REQUEST_TIMEOUT', 5_000),
+  };
+}
+
+/** The folder holding package.json, whether running from src/ (tests) or dist/src/ (npm start). */
+export function projectRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  return Number(raw);
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Accepts milliseconds ("1500") or a number with a unit ("90s", "30m", "2h"). */
+export function duration(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(raw.trim());
+  if (!match) throw new ConfigError(`${name} must be milliseconds or a duration like 90s, 30m, 2h; got "${raw}"`);
+  const ms = Number(match[1]) * UNIT_MS[match[2] ?? 'ms'];
+  if (ms <= 0) throw new ConfigError(`${name} must be positive`);
+  return ms;
+}

@@ -1,0 +1,30 @@
+import pino, { Logger } from 'pino';
+import { DefaultLogger, LogLevel, Runtime } from '@temporalio/worker';
+
+export function createLogger(level: string, name: string): Logger {
+  return pino({ level, name });
+}
+
+const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+let installed = false;
+
+/**
+ * Routes the Temporal SDK's logs (worker, workflow `log`, activity context) into pino. The SDK calls
+ * `(message, meta)`, pino wants `(obj, msg)`. Runtime.install may run once per process, before any
+ * worker or native connection exists, so later calls are ignored.
+ */
+export function installTemporalRuntime(logger: Logger): void {
+  if (installed) return;
+  installed = true;
+  const level = (logger.level.toUpperCase() in PINO_LEVEL ? logger.level.toUpperCase() : 'INFO') as LogLevel;
+  Runtime.install({
+    logger: new DefaultLogger(level, (entry) => logger[PINO_LEVEL[entry.level]]({ ...entry.meta }, entry.message)),
+  });
+}

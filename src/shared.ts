@@ -1,0 +1,166 @@
+// The contract between the workflow, the worker, the HTTP API and the tests: message definitions,
+// their DTOs, error-type names and search attributes. Imported by workflow code too, so it must
+// stay deterministic and free of Node APIs.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const DEFAULT_TASK_QUEUE = 'parley-conversations';
+
+export const CHANNELS = ['voice', 'sms', 'chat', 'email'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const ROUTING_EVENT_TYPES = ['CREATED', 'QUEUED', 'ROUTED', 'TRANSFERRED', 'CLOSED'] as const;
+export type RoutingEventType = (typeof ROUTING_EVENT_TYPES)[number];
+
+export type ConversationStatus = 'queued' | 'active' | 'closed';
+export type CloseReason = 'closed-event' | 'inactivity' | 'cancelled';
+
+/** A webhook from the routing platform (seed 003's Digital Routing notifications). */
+export interface RoutingEvent {
+  eventId: string;
+  eventType: RoutingEventType;
+  conversationId: string;
+  taskId: string;
+  channel: Channel;
+  /** ISO-8601 time the routing platform produced the event; orders late deliveries. */
+  occurredAt: string;
+  queue?: string;
+  agentId?: string;
+  /** TRANSFERRED: the queue or agent the task goes to. */
+  destination?: string;
+  /** Seconds; -1 or absent means "no estimate" (seed 003). */
+  estimatedWaitTime?: number;
+  dispositionCode?: string;
+  taskContext?: Record<string, string>;
+}
+
+export interface TransferRecord {
+  eventId: string;
+  occurredAt: string;
+  fromAgentId?: string;
+  fromQueue?: string;
+  destination?: string;
+}
+
+export interface EventRecord {
+  eventId: string;
+  eventType: RoutingEventType;
+  occurredAt: string;
+  /** false when the event was recorded but did not change the conversation (late or after close). */
+  applied: boolean;
+  note?: string;
+}
+
+/** Tunables that travel with the workflow so a run never depends on a worker's environment. */
+export interface ConversationSettings {
+  /** A conversation with no event and no attribute write for this long closes itself. */
+  inactivityTimeoutMs: number;
+  /** Continue-as-new once the run's history has this many events (or when the server suggests it). */
+  continueAsNewAfterEvents: number;
+}
+
+export const DEFAULT_SETTINGS: ConversationSettings = {
+  inactivityTimeoutMs: 30 * 60 * 1000,
+  continueAsNewAfterEvents: 2000,
+};
+
+/** Everything a run hands to the next one at continue-as-new. */
+export interface ConversationState {
+  conversationId: string;
+  status: ConversationStatus;
+  channel?: Channel;
+  taskId?: string;
+  queue?: string;
+  agentId?: string;
+  estimatedWaitTime?: number;
+  taskContext: Record<string, string>;
+  /** occurredAt (ms) of the ROUTED event that made the conversation active: older TRANSFERREDs are stale. */
+  routedAtMs?: number;
+  /** occurredAt (ms) of the last applied TRANSFERRED: older ROUTEDs are stale. */
+  transferredAtMs?: number;
+  transfers: TransferRecord[];
+  transferCount: number;
+  recentEvents: EventRecord[];
+  /** Bounded window of event ids already seen, oldest first. */
+  seenEventIds: string[];
+  /** Queued participant data, written to the store in one batch (seed 000). */
+  pending: Record<string, string>;
+  /** Names already written to the store. */
+  storedNames: string[];
+  /** Sequence number of the last batch written; the next batch is lastBatchSeq + 1. */
+  lastBatchSeq: number;
+  createdAt: string;
+  closedAt?: string;
+  closeReason?: CloseReason;
+  dispositionCode?: string;
+  runCount: number;
+}
+
+export interface ConversationInput {
+  conversationId: string;
+  settings: ConversationSettings;
+  /** Present after continue-as-new. */
+  state?: ConversationState;
+}
+
+export interface ConversationResult {
+  conversationId: string;
+  closeReason: CloseReason;
+  batchesWritten: number;
+  storedNames: string[];
+}
+
+/** The state query's answer: attribute names only, never values. */
+export interface ConversationView {
+  conversationId: string;
+  status: ConversationStatus;
+  channel?: Channel;
+  taskId?: string;
+  queue?: string;
+  agentId?: string;
+  estimatedWaitTime?: number;
+  taskContext: Record<string, string>;
+  attributeNames: { pending: string[]; stored: string[] };
+  transfers: TransferRecord[];
+  transferCount: number;
+  recentEvents: EventRecord[];
+  createdAt: string;
+  closedAt?: string;
+  closeReason?: CloseReason;
+  dispositionCode?: string;
+  runCount: number;
+}
+
+export interface SetAttributesRequest {
+  attributes: Record<string, string>;
+}
+export interface SetAttributesResult {
+  /** Names now queued for the end-of-conversation batch. */
+  queued: string[];
+}
+
+export type PendingAttributeLookup = { pending: true; value: string } | { pending: false };
+
+export const routingEventSignal = defineSignal<[RoutingEvent]>('routingEvent');
+export const setAttributesUpdate = defineUpdate<SetAttributesResult, [SetAttributesRequest]>('setAttributes');
+export const conversationStateQuery = defineQuery<ConversationView>('conversationState');
+export const pendingAttributeQuery = defineQuery<PendingAttributeLookup, [string]>('pendingAttribute');
+
+/** ApplicationFailure types the workflow raises and the API maps to HTTP statuses. */
+export const ErrorType = {
+  InvalidAttributes: 'InvalidAttributes',
+  ConversationClosed: 'ConversationClosed',
+} as const;
+
+// Search attributes: plaintext on the server, so only routing facts — never customer data.
+export const searchAttributes = {
+  status: defineSearchAttributeKey('ParleyStatus', SearchAttributeType.KEYWORD),
+  channel: defineSearchAttributeKey('ParleyChannel', SearchAttributeType.KEYWORD),
+  queue: defineSearchAttributeKey('ParleyQueue', SearchAttributeType.KEYWORD),
+  agent: defineSearchAttributeKey('ParleyAgent', SearchAttributeType.KEYWORD),
+};
+export const SEARCH_ATTRIBUTE_KEYS = Object.values(searchAttributes);
+
+export function workflowIdFor(conversationId: string): string {
+  return `conversation-${conversationId}`;
+}

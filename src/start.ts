@@ -1,0 +1,80 @@
+// `npm start`: everything on one machine. Starts the Temporal dev server (unless TEMPORAL_ADDRESS
+// names a cluster), then the worker and the API as separate processes, as production runs them.
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from './config';
+import { DevServer, startDevServer } from './dev-server';
+import { createLogger } from './logger';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('../scripts/temporal-binaries');
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, 'parley');
+  fs.mkdirSync(config.dataDir, { recursive: true });
+
+  let devServer: DevServer | undefined;
+  const env = { ...process.env };
+  if (!config.temporalAddress) {
+    const dbFile = path.join(config.dataDir, 'temporal.sqlite');
+    logger.info({ dbFile }, 'starting the Temporal dev server');
+    devServer = await startDevServer({
+      cliPath: requireBinary('cli'),
+      dbFile,
+      port: config.devServerPort,
+      uiPort: config.uiPort,
+      logFile: path.join(config.dataDir, 'temporal-server.log'),
+      detached: true,
+    });
+    const server = devServer;
+    process.once('exit', () => server.process.kill('SIGTERM'));
+    env.TEMPORAL_ADDRESS = devServer.address;
+  }
+
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stopAll = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping: API and worker first (the worker drains), then Temporal');
+    await Promise.all(children.map((child) => stopChild(child)));
+    await devServer?.stop();
+    process.exit(code);
+  };
+
+  for (const entry of ['worker-main.js', 'api-main.js']) {
+    const child = spawn(process.execPath, [path.join(__dirname, entry)], { env, stdio: 'inherit' });
+    child.once('exit', (code, signal) => {
+      if (!stopping) {
+        logger.error({ entry, code, signal }, 'a Parley process exited; stopping everything');
+        void stopAll(1);
+      }
+    });
+    children.push(child);
+  }
+
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  const ui = devServer?.uiUrl ?? '(your cluster’s UI)';
+  logger.info({ api: `http://${config.host}:${config.port}`, temporalUi: ui, temporal: env.TEMPORAL_ADDRESS }, 'Parley is up');
+  console.log(`\n  Parley API   http://${config.host}:${config.port}\n  Temporal UI  ${ui}\n  Ctrl-C stops everything.\n`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,26 @@
+import type { ParticipantDataStore } from './participant-data-store';
+import { PostgresParticipantDataStore } from './postgres-store';
+import { SqliteParticipantDataStore } from './sqlite-store';
+
+export type {
+  AttributeBatch,
+  ParticipantDataStore,
+  StoredAttribute,
+  StoredBatch,
+} from './participant-data-store';
+export { PostgresParticipantDataStore } from './postgres-store';
+export { SqliteParticipantDataStore } from './sqlite-store';
+
+/**
+ * PostgreSQL when databaseUrl is set, else SQLite at sqlitePath. An empty databaseUrl
+ * counts as unset (an empty DATABASE_URL= in an env file); any other non-postgres URL
+ * is an error rather than a silent fallback to a local file nobody else can see.
+ */
+export function createParticipantDataStore(opts: { databaseUrl?: string; sqlitePath: string }): ParticipantDataStore {
+  const url = opts.databaseUrl?.trim();
+  if (!url) return new SqliteParticipantDataStore(opts.sqlitePath);
+  if (!/^postgres(ql)?:\/\//i.test(url)) {
+    throw new Error(`databaseUrl must start with postgres:// or postgresql:// (got "${url.split(':')[0]}:...")`);
+  }
+  return new PostgresParticipantDataStore(url);
+}

@@ -1,0 +1,46 @@
+/**
+ * Participant data: the key/value attributes a conversation accumulates (IVR inputs,
+ * CRM lookups, agent notes). Attributes arrive in numbered batches; a batch may be
+ * delivered more than once (activity retries, duplicate webhooks), so writes are
+ * idempotent on (conversationId, batchSeq).
+ */
+
+/** One attribute as currently stored: the last written value wins. */
+export interface StoredAttribute {
+  name: string;
+  value: string;
+  /** The batch that last wrote this attribute. */
+  batchSeq: number;
+  /** 1 on first write, +1 on every later batch that writes this attribute. */
+  version: number;
+  /** ISO-8601 timestamp of the last write. */
+  updatedAt: string;
+}
+
+export interface AttributeBatch {
+  conversationId: string;
+  batchSeq: number;
+  /** Attribute names are case-sensitive: `Foo` and `foo` are two attributes. */
+  attributes: Record<string, string>;
+}
+
+/** Record of a batch that has been applied. */
+export interface StoredBatch {
+  batchSeq: number;
+  attributeCount: number;
+  /** ISO-8601 timestamp of when the batch was applied. */
+  writtenAt: string;
+}
+
+export interface ParticipantDataStore {
+  /** creates tables if missing; safe to call from several processes concurrently */
+  init(): Promise<void>;
+  /** Writes the whole batch in ONE transaction. Idempotent on (conversationId, batchSeq): if that batch was already written, writes nothing and returns {applied:false}. For each attribute: insert, or update value, set batch_seq, version = version + 1, updated_at. */
+  writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }>;
+  getAttribute(conversationId: string, name: string): Promise<StoredAttribute | undefined>;
+  /** Ordered by name, comparing code points (binary), identically on every backend. */
+  listAttributes(conversationId: string): Promise<StoredAttribute[]>;
+  /** Ordered by batchSeq. */
+  listBatches(conversationId: string): Promise<StoredBatch[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,144 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  AttributeBatch,
+  ParticipantDataStore,
+  StoredAttribute,
+  StoredBatch,
+} from './participant-data-store';
+
+// How long a connection waits for another process's write lock before failing with
+// SQLITE_BUSY. The worker and the API process share one file; writes are short.
+const BUSY_TIMEOUT_MS = 5000;
+
+// Names use BINARY collation (SQLite's default, spelled out so nobody "fixes" it to
+// NOCASE): `Foo` and `foo` are two attributes and ORDER BY name is byte order, which
+// matches the PostgreSQL store's COLLATE "C".
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS participant_data_batches (
+    conversation_id TEXT NOT NULL,
+    batch_seq INTEGER NOT NULL,
+    attribute_count INTEGER NOT NULL,
+    written_at TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, batch_seq)
+  );
+  CREATE TABLE IF NOT EXISTS participant_data (
+    conversation_id TEXT NOT NULL,
+    name TEXT COLLATE BINARY NOT NULL,
+    value TEXT NOT NULL,
+    batch_seq INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, name)
+  );
+`;
+
+interface AttributeRow {
+  name: string;
+  value: string;
+  batch_seq: number;
+  version: number;
+  updated_at: string;
+}
+
+interface BatchRow {
+  batch_seq: number;
+  attribute_count: number;
+  written_at: string;
+}
+
+const toAttribute = (r: AttributeRow): StoredAttribute => ({
+  name: r.name,
+  value: r.value,
+  batchSeq: r.batch_seq,
+  version: r.version,
+  updatedAt: r.updated_at,
+});
+
+/**
+ * better-sqlite3 is synchronous; the async methods exist to satisfy the shared
+ * interface and so that errors surface as rejections rather than throws.
+ */
+export class SqliteParticipantDataStore implements ParticipantDataStore {
+  private readonly db: Database.Database;
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    // busy_timeout first: switching to WAL needs a lock another process may hold.
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // WAL lets the API process read while the worker process writes.
+    this.db.pragma('journal_mode = WAL');
+  }
+
+  async init(): Promise<void> {
+    this.db.exec(SCHEMA);
+  }
+
+  async writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }> {
+    const now = new Date().toISOString();
+    const entries = Object.entries(batch.attributes);
+    const claimBatch = this.db.prepare(
+      `INSERT INTO participant_data_batches (conversation_id, batch_seq, attribute_count, written_at)
+       VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    );
+    const upsert = this.db.prepare(
+      `INSERT INTO participant_data (conversation_id, name, value, batch_seq, version, updated_at)
+       VALUES (?, ?, ?, ?, 1, ?)
+       ON CONFLICT (conversation_id, name) DO UPDATE SET
+         value = excluded.value,
+         batch_seq = excluded.batch_seq,
+         version = participant_data.version + 1,
+         updated_at = excluded.updated_at`,
+    );
+    const write = this.db.transaction((): boolean => {
+      // Claiming the batch row is the idempotency check; under BEGIN IMMEDIATE no
+      // other process can claim it between our check and our writes.
+      if (claimBatch.run(batch.conversationId, batch.batchSeq, entries.length, now).changes === 0) {
+        return false;
+      }
+      for (const [name, value] of entries) {
+        upsert.run(batch.conversationId, name, value, batch.batchSeq, now);
+      }
+      return true;
+    });
+    // .immediate() takes the write lock at BEGIN, so two processes cannot both read
+    // "not yet written" and then deadlock upgrading their read locks.
+    return { applied: write.immediate() };
+  }
+
+  async getAttribute(conversationId: string, name: string): Promise<StoredAttribute | undefined> {
+    const row = this.db
+      .prepare(
+        `SELECT name, value, batch_seq, version, updated_at FROM participant_data
+         WHERE conversation_id = ? AND name = ?`,
+      )
+      .get(conversationId, name) as AttributeRow | undefined;
+    return row && toAttribute(row);
+  }
+
+  async listAttributes(conversationId: string): Promise<StoredAttribute[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT name, value, batch_seq, version, updated_at FROM participant_data
+         WHERE conversation_id = ? ORDER BY name`,
+      )
+      .all(conversationId) as AttributeRow[];
+    return rows.map(toAttribute);
+  }
+
+  async listBatches(conversationId: string): Promise<StoredBatch[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT batch_seq, attribute_count, written_at FROM participant_data_batches
+         WHERE conversation_id = ? ORDER BY batch_seq`,
+      )
+      .all(conversationId) as BatchRow[];
+    return rows.map((r) => ({ batchSeq: r.batch_seq, attributeCount: r.attribute_count, writtenAt: r.written_at }));
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

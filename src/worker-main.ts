@@ -1,0 +1,24 @@
+// Worker entrypoint: `npm run worker`, or started by `npm start`. Scale by running more of these.
+import { loadConfig } from './config';
+import { createLogger, installTemporalRuntime } from './logger';
+import { createParticipantDataStore } from './store';
+import { createParleyWorker } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, 'parley-worker');
+  installTemporalRuntime(logger);
+  const store = createParticipantDataStore(config);
+  await store.init();
+  const worker = await createParleyWorker({ config, store, logger });
+  logger.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite' }, 'worker started');
+  // The SDK's Runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() resolves once drained.
+  await worker.run();
+  await store.close();
+  logger.info('worker stopped');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,29 @@
+import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities';
+import type { Config } from './config';
+import type { ParticipantDataStore } from './store';
+import { temporalAddressOf } from './temporal-client';
+
+export interface WorkerDeps {
+  config: Config;
+  store: ParticipantDataStore;
+  logger: Logger;
+  /** Tests pass a prebuilt bundle; otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  connection?: NativeConnection;
+}
+
+export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
+  const { config } = deps;
+  const connection = deps.connection ?? (await NativeConnection.connect({ address: temporalAddressOf(config) }));
+  return Worker.create({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities({ store: deps.store, logger: deps.logger }),
+    // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
+    shutdownGraceTime: config.shutdownGraceMs,
+  });
+}

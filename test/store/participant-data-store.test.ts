@@ -1,0 +1,370 @@
+/**
+ * One behavioural suite, run against both real stores: SQLite on a temp file and
+ * PostgreSQL on a throwaway server started by startPostgres().
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import {
+  createParticipantDataStore,
+  PostgresParticipantDataStore,
+  SqliteParticipantDataStore,
+  type AttributeBatch,
+  type ParticipantDataStore,
+} from '../../src/store';
+import { startPostgres, type TestPostgres } from '../support/postgres';
+
+/** Where a store lives; a fresh target is an empty database. */
+type StoreOptions = Parameters<typeof createParticipantDataStore>[0];
+
+interface Backend {
+  name: string;
+  setUp(): Promise<void>;
+  tearDown(): Promise<void>;
+  freshTarget(): Promise<StoreOptions>;
+}
+
+const sqliteBackend = (): Backend => {
+  let dir = '';
+  let n = 0;
+  return {
+    name: 'SQLite',
+    async setUp() {
+      dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+    },
+    async tearDown() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+    // A subdirectory that does not exist yet: the store must create it.
+    async freshTarget() {
+      return { sqlitePath: join(dir, `db-${++n}`, 'participant-data.sqlite') };
+    },
+  };
+};
+
+const postgresBackend = (): Backend => {
+  let server: TestPostgres | undefined;
+  let n = 0;
+  return {
+    name: 'PostgreSQL',
+    async setUp() {
+      server = await startPostgres();
+    },
+    async tearDown() {
+      await server?.stop();
+    },
+    async freshTarget() {
+      if (!server) throw new Error('postgres not started');
+      const db = `t${++n}`;
+      const admin = new Client({ connectionString: server.url });
+      await admin.connect();
+      try {
+        // An ICU en-US database, like a typical production one, so the ordering tests
+        // prove the store sorts bytewise rather than by the database's collation.
+        await admin.query(`CREATE DATABASE ${db} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
+      } finally {
+        await admin.end();
+      }
+      const url = new URL(server.url);
+      url.pathname = `/${db}`;
+      return { databaseUrl: url.toString(), sqlitePath: '/nonexistent/must-not-be-used.sqlite' };
+    },
+  };
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.each([sqliteBackend(), postgresBackend()])('$name participant data store', (backend) => {
+  let target: StoreOptions;
+  const opened: ParticipantDataStore[] = [];
+
+  /** Opens (and inits) a new store instance on the current test's database. */
+  const open = async (): Promise<ParticipantDataStore> => {
+    const store = createParticipantDataStore(target);
+    opened.push(store);
+    await store.init();
+    return store;
+  };
+
+  beforeAll(() => backend.setUp());
+  afterAll(() => backend.tearDown());
+  beforeEach(async () => {
+    target = await backend.freshTarget();
+  });
+  // Unclosed pools would keep the PostgreSQL server's smart shutdown waiting.
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  it('opens the right implementation', async () => {
+    const store = await open();
+    expect(store).toBeInstanceOf(
+      backend.name === 'SQLite' ? SqliteParticipantDataStore : PostgresParticipantDataStore,
+    );
+  });
+
+  it('writes a batch and reads it back', async () => {
+    const store = await open();
+    const before = Date.now();
+    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { b: '2', a: '1', c: '3' } })).toEqual({
+      applied: true,
+    });
+
+    const a = await store.getAttribute('c1', 'a');
+    expect(a).toEqual({ name: 'a', value: '1', batchSeq: 1, version: 1, updatedAt: expect.any(String) });
+    expect(Date.parse(a!.updatedAt)).toBeGreaterThanOrEqual(before - 1);
+    expect(new Date(a!.updatedAt).toISOString()).toBe(a!.updatedAt);
+
+    const all = await store.listAttributes('c1');
+    expect(all.map((x) => [x.name, x.value, x.version, x.batchSeq])).toEqual([
+      ['a', '1', 1, 1],
+      ['b', '2', 1, 1],
+      ['c', '3', 1, 1],
+    ]);
+    const batches = await store.listBatches('c1');
+    expect(batches).toEqual([{ batchSeq: 1, attributeCount: 3, writtenAt: a!.updatedAt }]);
+  });
+
+  it('lets the last batch win and increments version per batch', async () => {
+    const store = await open();
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { lang: 'en', tier: 'gold' } });
+    await sleep(5);
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 2, attributes: { lang: 'fr' } });
+    await sleep(5);
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 3, attributes: { lang: 'de', intent: 'billing' } });
+
+    const lang = await store.getAttribute('c1', 'lang');
+    const tier = await store.getAttribute('c1', 'tier');
+    const intent = await store.getAttribute('c1', 'intent');
+    expect(lang).toMatchObject({ value: 'de', batchSeq: 3, version: 3 });
+    expect(tier).toMatchObject({ value: 'gold', batchSeq: 1, version: 1 });
+    expect(intent).toMatchObject({ value: 'billing', batchSeq: 3, version: 1 });
+    expect(Date.parse(lang!.updatedAt)).toBeGreaterThan(Date.parse(tier!.updatedAt));
+    expect((await store.listBatches('c1')).map((b) => [b.batchSeq, b.attributeCount])).toEqual([
+      [1, 2],
+      [2, 1],
+      [3, 2],
+    ]);
+  });
+
+  it('applies a re-delivered batch only once and changes nothing', async () => {
+    const store = await open();
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: '1', b: '2' } });
+    const attributesBefore = await store.listAttributes('c1');
+    const batchesBefore = await store.listBatches('c1');
+    await sleep(5); // so a wrongly applied rewrite would show a new timestamp
+
+    // Same key, even with different content: the batch number is the identity.
+    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: '1', b: '2' } })).toEqual({
+      applied: false,
+    });
+    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'X', z: 'new' } })).toEqual({
+      applied: false,
+    });
+
+    expect(await store.listAttributes('c1')).toEqual(attributesBefore);
+    expect(await store.listBatches('c1')).toEqual(batchesBefore);
+    expect(batchesBefore).toHaveLength(1);
+  });
+
+  it('applies the same batch once when many writers race, from several store instances', async () => {
+    // For SQLite these are separate connections to one file; for PostgreSQL separate
+    // pools, each running several transactions in parallel.
+    const stores = await Promise.all([open(), open(), open()]);
+    const batch: AttributeBatch = { conversationId: 'c1', batchSeq: 7, attributes: { a: '1', b: '2' } };
+    const results = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => stores[i % stores.length].writeBatch(batch)),
+    );
+    expect(results.filter((r) => r.applied)).toHaveLength(1);
+    expect((await stores[0].listAttributes('c1')).map((x) => [x.name, x.version])).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    expect(await stores[1].listBatches('c1')).toHaveLength(1);
+  });
+
+  it('loses no update when different batches race on the same attribute', async () => {
+    const stores = await Promise.all([open(), open()]);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        stores[i % 2].writeBatch({
+          conversationId: 'c1',
+          batchSeq: i + 1,
+          // Opposite name orders across batches: would deadlock without a lock order.
+          attributes: i % 2 ? { x: `${i}`, y: `${i}` } : { y: `${i}`, x: `${i}` },
+        }),
+      ),
+    );
+    expect(results.every((r) => r.applied)).toBe(true);
+    const [x, y] = await stores[0].listAttributes('c1');
+    expect(x).toMatchObject({ name: 'x', version: 12 });
+    expect(y).toMatchObject({ name: 'y', version: 12 });
+    // Both attributes come from whichever batch committed last.
+    expect(x.value).toBe(y.value);
+    expect(x.batchSeq).toBe(Number(x.value) + 1);
+    expect(await stores[1].listBatches('c1')).toHaveLength(12);
+  });
+
+  it('applies the same batch once when several OS processes race (and init concurrently)', async () => {
+    const batch: AttributeBatch = { conversationId: 'c1', batchSeq: 1, attributes: { k: 'v' } };
+    const results = await raceInChildProcesses(4, target, batch);
+    expect(results.filter((r) => r.applied)).toHaveLength(1);
+    expect(results).toHaveLength(4);
+    const store = await open();
+    expect(await store.getAttribute('c1', 'k')).toMatchObject({ value: 'v', version: 1 });
+    expect(await store.listBatches('c1')).toHaveLength(1);
+  });
+
+  it('treats names case-sensitively', async () => {
+    const store = await open();
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { Foo: 'upper', foo: 'lower' } });
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 2, attributes: { FOO: 'shout' } });
+    expect(await store.getAttribute('c1', 'Foo')).toMatchObject({ value: 'upper', version: 1 });
+    expect(await store.getAttribute('c1', 'foo')).toMatchObject({ value: 'lower', version: 1 });
+    expect(await store.getAttribute('c1', 'fOO')).toBeUndefined();
+    // Bytewise order: all upper case before lower case, on both backends.
+    expect((await store.listAttributes('c1')).map((x) => x.name)).toEqual(['FOO', 'Foo', 'foo']);
+  });
+
+  it('orders attributes by name bytewise and batches by number', async () => {
+    const store = await open();
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 10, attributes: { b: '', _x: '', a: '', B: '', A: '' } });
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 2, attributes: { z: '' } });
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 9, attributes: {} });
+    expect((await store.listAttributes('c1')).map((x) => x.name)).toEqual(['A', 'B', '_x', 'a', 'b', 'z']);
+    expect((await store.listBatches('c1')).map((b) => [b.batchSeq, b.attributeCount])).toEqual([
+      [2, 1],
+      [9, 0],
+      [10, 5],
+    ]);
+  });
+
+  it('returns undefined / empty lists for what does not exist, and keeps conversations apart', async () => {
+    const store = await open();
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'one' } });
+    await store.writeBatch({ conversationId: 'c2', batchSeq: 1, attributes: { a: 'two' } });
+    expect(await store.getAttribute('c1', 'missing')).toBeUndefined();
+    expect(await store.getAttribute('nope', 'a')).toBeUndefined();
+    expect(await store.listAttributes('nope')).toEqual([]);
+    expect(await store.listBatches('nope')).toEqual([]);
+    expect(await store.getAttribute('c1', 'a')).toMatchObject({ value: 'one', version: 1 });
+    expect(await store.getAttribute('c2', 'a')).toMatchObject({ value: 'two', version: 1 });
+  });
+
+  it('keeps data across close() and reopening', async () => {
+    const first = await open();
+    await first.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: '1' } });
+    const before = await first.listAttributes('c1');
+    await first.close();
+
+    const second = await open(); // init() again on existing tables must be harmless
+    expect(await second.listAttributes('c1')).toEqual(before);
+    expect(await second.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: '2' } })).toEqual({
+      applied: false,
+    });
+    await second.writeBatch({ conversationId: 'c1', batchSeq: 2, attributes: { a: '2' } });
+    expect(await second.getAttribute('c1', 'a')).toMatchObject({ value: '2', version: 2 });
+  });
+
+  it('stores unicode, quotes, SQL-looking and empty values verbatim', async () => {
+    const store = await open();
+    const attributes: Record<string, string> = {
+      empty: '',
+      quotes: `it's "quoted" \`back\` \\ backslash`,
+      sql: "'); DROP TABLE participant_data; --",
+      unicode: 'Grüße, 日本語, emoji 🎧📞, RTL שלום, combining é',
+      multiline: 'line1\nline2\r\n\ttabbed',
+      'näme with spaces 🙂': 'ok',
+      "name'with\"quotes": 'ok',
+    };
+    await store.writeBatch({ conversationId: 'conv-ü-🙂', batchSeq: 1, attributes });
+    for (const [name, value] of Object.entries(attributes)) {
+      expect(await store.getAttribute('conv-ü-🙂', name)).toMatchObject({ name, value });
+    }
+    expect(await store.listAttributes('conv-ü-🙂')).toHaveLength(Object.keys(attributes).length);
+  });
+});
+
+describe('createParticipantDataStore', () => {
+  it('rejects a databaseUrl that is not PostgreSQL instead of falling back to SQLite', () => {
+    expect(() => createParticipantDataStore({ databaseUrl: 'mysql://u:secret@h/db', sqlitePath: '/tmp/x' })).toThrow(
+      /postgres:\/\//,
+    );
+  });
+
+  it('treats an empty databaseUrl as unset', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+    const store = createParticipantDataStore({ databaseUrl: '', sqlitePath: join(dir, 'x.sqlite') });
+    try {
+      expect(store).toBeInstanceOf(SqliteParticipantDataStore);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// Each child loads the real TypeScript store through swc, runs init(), reports ready,
+// and writes the batch only when told to, so all writes start together.
+const CHILD_SCRIPT = `
+const swc = require('@swc/core');
+require.extensions['.ts'] = (module, filename) => {
+  const { code } = swc.transformFileSync(filename, {
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+    module: { type: 'commonjs' },
+  });
+  module._compile(code, filename);
+};
+const { createParticipantDataStore } = require(process.env.STORE_INDEX);
+const { opts, batch } = JSON.parse(process.env.STORE_JOB);
+(async () => {
+  const store = createParticipantDataStore(opts);
+  await store.init();
+  process.stdout.write('ready\\n');
+  await new Promise((go) => process.stdin.once('data', go));
+  const result = await store.writeBatch(batch);
+  await store.close();
+  process.stdout.write(JSON.stringify(result) + '\\n');
+})().catch((err) => { console.error(err); process.exit(1); });
+`;
+
+async function raceInChildProcesses(
+  count: number,
+  opts: StoreOptions,
+  batch: AttributeBatch,
+): Promise<Array<{ applied: boolean }>> {
+  const children = Array.from({ length: count }, () => {
+    const child = spawn(process.execPath, ['-e', CHILD_SCRIPT], {
+      cwd: resolve(__dirname, '../..'),
+      env: {
+        ...process.env,
+        STORE_INDEX: resolve(__dirname, '../../src/store/index.ts'),
+        STORE_JOB: JSON.stringify({ opts, batch }),
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const ready = new Promise<void>((res, rej) => {
+      const onData = () => stdout.includes('ready\n') && res();
+      child.stdout.on('data', onData);
+      child.once('exit', (code) => rej(new Error(`child exited (${code}) before ready:\n${stderr}`)));
+    });
+    const done = new Promise<{ applied: boolean }>((res, rej) => {
+      child.once('exit', (code) => {
+        if (code !== 0) return rej(new Error(`child exited with ${code}:\n${stderr}`));
+        const line = stdout.split('\n').filter(Boolean).pop() ?? '';
+        res(JSON.parse(line) as { applied: boolean });
+      });
+    });
+    done.catch(() => undefined); // surfaced below; avoid unhandled rejection meanwhile
+    return { child, ready, done };
+  });
+  await Promise.all(children.map((c) => c.ready));
+  for (const { child } of children) child.stdin.end('go\n');
+  return Promise.all(children.map((c) => c.done));
+}

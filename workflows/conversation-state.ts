@@ -1,0 +1,152 @@
+// The conversation's state machine as pure functions, so the rules of PRODUCT.md (de-duplication,
+// late events, transfers) read in one place and the workflow only wires them to messages.
+import type {
+  ConversationState,
+  ConversationView,
+  EventRecord,
+  RoutingEvent,
+  TransferRecord,
+} from '../src/shared';
+
+/** Event ids remembered for de-duplication; a redelivery older than this window is unlikely. */
+export const SEEN_EVENT_WINDOW = 1000;
+export const RECENT_EVENTS_KEPT = 20;
+export const TRANSFERS_KEPT = 50;
+
+/**
+ * Records keyed by user-chosen names (attributes, task context) have no prototype, so a name like
+ * "__proto__" or "constructor" is just a name.
+ */
+export function dict(from?: Record<string, string>): Record<string, string> {
+  return Object.assign(Object.create(null) as Record<string, string>, from);
+}
+
+export function initialState(conversationId: string, nowIso: string): ConversationState {
+  return {
+    conversationId,
+    status: 'queued',
+    taskContext: dict(),
+    transfers: [],
+    transferCount: 0,
+    recentEvents: [],
+    seenEventIds: [],
+    pending: dict(),
+    storedNames: [],
+    lastBatchSeq: 0,
+    createdAt: nowIso,
+    runCount: 1,
+  };
+}
+
+export type EventOutcome = 'duplicate' | 'applied' | 'ignored';
+
+/**
+ * Applies one routing event. Status moves queued → active on ROUTED, active → queued only on
+ * TRANSFERRED, and to closed on CLOSED; an event that occurred before the one that set the current
+ * state (a late delivery) is recorded but moves nothing back.
+ */
+export function applyRoutingEvent(state: ConversationState, event: RoutingEvent): EventOutcome {
+  if (state.seenEventIds.includes(event.eventId)) return 'duplicate';
+  remember(state, event.eventId);
+
+  const at = Date.parse(event.occurredAt);
+  let note: string | undefined;
+  let applied = true;
+
+  if (state.status === 'closed') {
+    applied = false;
+    note = 'conversation already closed';
+  } else {
+    // Routing facts that do not move status are still taken from any in-order event.
+    state.channel ??= event.channel;
+    state.taskId ??= event.taskId;
+    switch (event.eventType) {
+      case 'CREATED':
+      case 'QUEUED':
+        if (state.status === 'active' || (state.transferredAtMs !== undefined && at < state.transferredAtMs)) {
+          applied = false;
+          note = 'late: conversation already routed';
+          break;
+        }
+        state.taskId = event.taskId;
+        if (event.queue) state.queue = event.queue;
+        if (event.eventType === 'QUEUED' || event.estimatedWaitTime !== undefined) {
+          state.estimatedWaitTime =
+            event.estimatedWaitTime === undefined || event.estimatedWaitTime < 0 ? undefined : event.estimatedWaitTime;
+        }
+        break;
+      case 'ROUTED':
+        if (state.status === 'active' && state.routedAtMs !== undefined && at < state.routedAtMs) {
+          applied = false;
+          note = 'late: a later routing is in effect';
+          break;
+        }
+        if (state.transferredAtMs !== undefined && at < state.transferredAtMs) {
+          applied = false;
+          note = 'late: routing happened before the last transfer';
+          break;
+        }
+        state.status = 'active';
+        state.routedAtMs = at;
+        state.taskId = event.taskId;
+        state.agentId = event.agentId;
+        if (event.queue) state.queue = event.queue;
+        state.estimatedWaitTime = undefined;
+        break;
+      case 'TRANSFERRED':
+        if (state.status !== 'active' || (state.routedAtMs !== undefined && at < state.routedAtMs)) {
+          // Still recorded as a transfer: it happened, it just no longer describes the present.
+          recordTransfer(state, event, false);
+          applied = false;
+          note = 'late: transfer predates the current routing';
+          break;
+        }
+        recordTransfer(state, event, true);
+        state.status = 'queued';
+        state.transferredAtMs = at;
+        state.agentId = undefined;
+        if (event.destination) state.queue = event.destination;
+        break;
+      case 'CLOSED':
+        state.status = 'closed';
+        state.closeReason = 'closed-event';
+        state.closedAt = event.occurredAt;
+        state.dispositionCode = event.dispositionCode;
+        break;
+    }
+    if (applied && event.taskContext) Object.assign(state.taskContext, event.taskContext);
+  }
+
+  const record: EventRecord = { eventId: event.eventId, eventType: event.eventType, occurredAt: event.occurredAt, applied };
+  if (note) record.note = note;
+  state.recentEvents.push(record);
+  if (state.recentEvents.length > RECENT_EVENTS_KEPT) state.recentEvents.splice(0, state.recentEvents.length - RECENT_EVENTS_KEPT);
+  return applied ? 'applied' : 'ignored';
+}
+
+function remember(state: ConversationState, eventId: string): void {
+  state.seenEventIds.push(eventId);
+  if (state.seenEventIds.length > SEEN_EVENT_WINDOW) state.seenEventIds.splice(0, state.seenEventIds.length - SEEN_EVENT_WINDOW);
+}
+
+function recordTransfer(state: ConversationState, event: RoutingEvent, current: boolean): void {
+  state.transferCount++;
+  const record: TransferRecord = { eventId: event.eventId, occurredAt: event.occurredAt };
+  // A stale transfer's origin is not today's agent and queue, so it is left unknown.
+  if (current && state.agentId) record.fromAgentId = state.agentId;
+  if (current && state.queue) record.fromQueue = state.queue;
+  if (event.destination) record.destination = event.destination;
+  state.transfers.push(record);
+  if (state.transfers.length > TRANSFERS_KEPT) state.transfers.splice(0, state.transfers.length - TRANSFERS_KEPT);
+}
+
+export function viewOf(state: ConversationState): ConversationView {
+  const { seenEventIds: _seen, pending, storedNames, routedAtMs: _r, transferredAtMs: _t, lastBatchSeq: _b, ...rest } = state;
+  return {
+    ...rest,
+    taskContext: { ...state.taskContext },
+    transfers: [...state.transfers],
+    recentEvents: [...state.recentEvents],
+    attributeNames: { pending: Object.keys(pending).sort(), stored: [...storedNames].sort() },
+  };
+}

@@ -1,0 +1,169 @@
+// One workflow per conversation (`conversation-<conversationId>`). Routing webhooks arrive as
+// signals, participant-data writes as a validated update; the queued data is written to the store
+// in one batch when the conversation ends, by whichever way it ends.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import type { Activities } from '../activities';
+import {
+  ConversationInput,
+  ConversationResult,
+  ConversationState,
+  ErrorType,
+  SetAttributesRequest,
+  conversationStateQuery,
+  pendingAttributeQuery,
+  routingEventSignal,
+  searchAttributes,
+  setAttributesUpdate,
+} from '../src/shared';
+import { LIMITS, attributeProblem } from '../src/validation';
+import { applyRoutingEvent, dict, initialState, viewOf } from './conversation-state';
+
+const { flushParticipantData } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  // No maximum attempts: queued participant data must reach the store, however long it is down.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+export async function conversationWorkflow(input: ConversationInput): Promise<ConversationResult> {
+  const { conversationId, settings } = input;
+  const state: ConversationState = input.state
+    ? { ...input.state, pending: dict(input.state.pending), taskContext: dict(input.state.taskContext), runCount: input.state.runCount + 1 }
+    : initialState(conversationId, new Date().toISOString());
+
+  // Bumped by every message that counts as activity; the inactivity timer restarts when it moves.
+  let touches = 0;
+
+  setHandler(routingEventSignal, (event) => {
+    const outcome = applyRoutingEvent(state, event);
+    if (outcome !== 'duplicate') touches++;
+    log.info('routing event', { conversationId, eventId: event.eventId, eventType: event.eventType, outcome, status: state.status });
+  });
+
+  setHandler(
+    setAttributesUpdate,
+    ({ attributes }: SetAttributesRequest) => {
+      Object.assign(state.pending, attributes);
+      touches++;
+      return { queued: Object.keys(attributes) };
+    },
+    { validator: (request: SetAttributesRequest) => validateSet(state, request) },
+  );
+
+  setHandler(conversationStateQuery, () => viewOf(state));
+  setHandler(pendingAttributeQuery, (name: string) =>
+    Object.hasOwn(state.pending, name) ? { pending: true, value: state.pending[name] } : { pending: false },
+  );
+
+  const publishedSearchAttributes = new Map<string, string | null>();
+  const publishSearchAttributes = (): void => {
+    const wanted: SearchAttributeUpdatePair[] = [
+      { key: searchAttributes.status, value: state.status },
+      { key: searchAttributes.channel, value: state.channel ?? null },
+      { key: searchAttributes.queue, value: state.queue ?? null },
+      { key: searchAttributes.agent, value: state.agentId ?? null },
+    ];
+    const changed = wanted.filter(({ key, value }) => publishedSearchAttributes.get(key.name) !== value);
+    if (changed.length === 0) return;
+    upsertSearchAttributes(changed);
+    for (const { key, value } of changed) publishedSearchAttributes.set(key.name, value as string | null);
+  };
+
+  const flush = async (): Promise<void> => {
+    const batch = { ...state.pending };
+    if (Object.keys(batch).length === 0) return;
+    const batchSeq = state.lastBatchSeq + 1;
+    await flushParticipantData({ conversationId, batchSeq, attributes: batch });
+    state.lastBatchSeq = batchSeq;
+    const stored = new Set(state.storedNames);
+    for (const [name, value] of Object.entries(batch)) {
+      stored.add(name);
+      // A write that arrived while the batch was in flight stays queued for the next batch.
+      if (state.pending[name] === value) delete state.pending[name];
+    }
+    state.storedNames = [...stored];
+  };
+
+  const continueAsNewDue = (): boolean => {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= settings.continueAsNewAfterEvents;
+  };
+
+  try {
+    // A function, not an inline comparison: handlers change status while the loop awaits.
+    const isClosed = (): boolean => state.status === 'closed';
+    while (!isClosed()) {
+      publishSearchAttributes();
+      const seen = touches;
+      const active = await condition(
+        () => touches !== seen || isClosed() || continueAsNewDue(),
+        settings.inactivityTimeoutMs,
+      );
+      if (!active) {
+        state.status = 'closed';
+        state.closeReason = 'inactivity';
+        state.closedAt = new Date().toISOString();
+        log.info('conversation closed for inactivity', { conversationId });
+        break;
+      }
+      if (!isClosed() && continueAsNewDue()) {
+        await condition(allHandlersFinished);
+        await flush();
+        log.info('continuing as new', { conversationId, historyLength: workflowInfo().historyLength });
+        return await continueAsNew<typeof conversationWorkflow>({ conversationId, settings, state });
+      }
+    }
+    publishSearchAttributes();
+    await condition(allHandlersFinished);
+    await flush();
+    return resultOf(state);
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Cancellation must not lose queued data: the final batch runs outside the cancelled scope.
+      await CancellationScope.nonCancellable(async () => {
+        state.status = 'closed';
+        state.closeReason = 'cancelled';
+        state.closedAt = new Date().toISOString();
+        publishSearchAttributes();
+        await flush();
+      });
+    }
+    throw err;
+  }
+}
+
+function validateSet(state: ConversationState, request: SetAttributesRequest): void {
+  if (state.status === 'closed') {
+    throw ApplicationFailure.nonRetryable('the conversation is closed; its participant data can no longer change', ErrorType.ConversationClosed);
+  }
+  const problem = attributeProblem(request?.attributes);
+  if (problem) throw ApplicationFailure.nonRetryable(problem, ErrorType.InvalidAttributes);
+  const newNames = Object.keys(request.attributes).filter((name) => !Object.hasOwn(state.pending, name));
+  if (Object.keys(state.pending).length + newNames.length > LIMITS.pendingAttributesMax) {
+    throw ApplicationFailure.nonRetryable(
+      `the conversation already queues ${Object.keys(state.pending).length} attributes; at most ${LIMITS.pendingAttributesMax} distinct names`,
+      ErrorType.InvalidAttributes,
+    );
+  }
+}
+
+function resultOf(state: ConversationState): ConversationResult {
+  return {
+    conversationId: state.conversationId,
+    closeReason: state.closeReason ?? 'closed-event',
+    batchesWritten: state.lastBatchSeq,
+    storedNames: [...state.storedNames].sort(),
+  };
+}
