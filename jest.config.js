@@ -7,4 +7,5 @@ module.exports = {
   testTimeout: 120000,
   // Test files start their own Temporal servers and processes; running them one at a time keeps a 2-core machine from timing out.
   maxWorkers: 1,
+  setupFiles: ['<rootDir>/test/setup-runtime.ts'],
 };

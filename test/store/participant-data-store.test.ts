@@ -105,6 +105,16 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
     );
   });
 
+  it('survives many concurrent init() calls on an empty database', async () => {
+    // Separate instances so, for PostgreSQL, each CREATE TABLE runs on its own connection.
+    const stores = Array.from({ length: 8 }, () => createParticipantDataStore(target));
+    opened.push(...stores);
+    await Promise.all(stores.map((s) => s.init()));
+    expect(await stores[7].writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: '1' } })).toEqual({
+      applied: true,
+    });
+  });
+
   it('writes a batch and reads it back', async () => {
     const store = await open();
     const before = Date.now();

@@ -16,7 +16,7 @@ export interface TestPostgres {
 }
 
 const READY_TIMEOUT_MS = 30_000;
-const STOP_GRACE_MS = 10_000;
+const STOP_GRACE_MS = 5_000;
 
 const INSTALL_HINT =
   'PostgreSQL server binaries (initdb, postgres) are needed for these tests. ' +

@@ -1,0 +1,41 @@
+// Builders for driving conversations from tests the way the API does.
+import { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { ConversationSettings, DEFAULT_SETTINGS, RoutingEvent, routingEventSignal, workflowIdFor } from '../../src/shared';
+import { conversationWorkflow } from '../../workflows/conversation';
+
+let eventCounter = 0;
+
+/** A routing event at `minute` minutes past a fixed base time, so tests control ordering. */
+export function routingEvent(
+  conversationId: string,
+  eventType: RoutingEvent['eventType'],
+  minute: number,
+  extra: Partial<RoutingEvent> = {},
+): RoutingEvent {
+  return {
+    eventId: `evt-${++eventCounter}`,
+    eventType,
+    conversationId,
+    taskId: 'task-1',
+    channel: 'chat',
+    occurredAt: new Date(Date.UTC(2026, 10, 22, 9, 0, 0) + minute * 60_000).toISOString(),
+    ...extra,
+  };
+}
+
+export async function sendEvent(
+  client: Client,
+  taskQueue: string,
+  event: RoutingEvent,
+  settings: ConversationSettings = DEFAULT_SETTINGS,
+): Promise<WorkflowHandle<typeof conversationWorkflow>> {
+  return client.workflow.signalWithStart(conversationWorkflow, {
+    workflowId: workflowIdFor(event.conversationId),
+    taskQueue,
+    args: [{ conversationId: event.conversationId, settings }],
+    signal: routingEventSignal,
+    signalArgs: [event],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+  });
+}

@@ -1,0 +1,288 @@
+// Workflow logic on the time-skipping test server: routing rules, participant data, and the one
+// batch written on close, on inactivity, on cancellation and at continue-as-new.
+import path from 'node:path';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { CancelledFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import {
+  ConversationSettings,
+  DEFAULT_SETTINGS,
+  conversationStateQuery,
+  pendingAttributeQuery,
+  setAttributesUpdate,
+} from '../../src/shared';
+import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
+import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
+import { routingEvent, sendEvent } from '../support/conversation';
+import { recordHistory } from '../support/histories';
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+let store: ParticipantDataStore;
+let taskQueue = 'conversation-tests';
+
+beforeAll(async () => {
+  [env, bundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflows()]);
+  store = new SqliteParticipantDataStore(path.join(tempDir('wf'), 'participant-data.sqlite'));
+  await store.init();
+});
+
+afterAll(async () => {
+  await store?.close();
+  await env?.teardown();
+});
+
+// Each test its own task queue, so a test that fails mid-way cannot leave work for the next one.
+beforeEach(() => {
+  taskQueue = uniqueId('conversation-tests');
+});
+
+async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: createActivities({ store, logger: silentLogger }),
+  });
+  return worker.runUntil(fn);
+}
+
+const start = (event: ReturnType<typeof routingEvent>, settings: ConversationSettings = DEFAULT_SETTINGS) =>
+  sendEvent(env.client, taskQueue, event, settings);
+
+describe('routing events', () => {
+  test('lifecycle with a transfer; a redelivered event changes nothing', async () => {
+    const id = uniqueId('life');
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0, { queue: 'billing', taskContext: { cv_1: 'gold' } }));
+      await start(routingEvent(id, 'QUEUED', 1, { queue: 'billing', estimatedWaitTime: 120 }));
+      let view = await handle.query(conversationStateQuery);
+      expect(view).toMatchObject({ status: 'queued', queue: 'billing', estimatedWaitTime: 120, channel: 'chat', taskContext: { cv_1: 'gold' } });
+
+      const routed = routingEvent(id, 'ROUTED', 2, { agentId: 'agent-a' });
+      await start(routed);
+      await start({ ...routed, agentId: 'agent-z' }); // same eventId, redelivered with other content
+      view = await handle.query(conversationStateQuery);
+      expect(view).toMatchObject({ status: 'active', agentId: 'agent-a' });
+      expect(view.estimatedWaitTime).toBeUndefined();
+      expect(view.recentEvents.filter((e) => e.eventId === routed.eventId)).toHaveLength(1);
+
+      await start(routingEvent(id, 'TRANSFERRED', 3, { destination: 'retention' }));
+      view = await handle.query(conversationStateQuery);
+      expect(view.status).toBe('queued');
+      expect(view.agentId).toBeUndefined();
+      expect(view.queue).toBe('retention');
+      expect(view.transfers).toEqual([expect.objectContaining({ fromAgentId: 'agent-a', fromQueue: 'billing', destination: 'retention' })]);
+
+      await start(routingEvent(id, 'ROUTED', 4, { agentId: 'agent-b' }));
+      await start(routingEvent(id, 'CLOSED', 5, { dispositionCode: 'RESOLVED' }));
+      const result = await handle.result();
+      expect(result).toMatchObject({ conversationId: id, closeReason: 'closed-event', batchesWritten: 0 });
+      view = await handle.query(conversationStateQuery);
+      expect(view).toMatchObject({ status: 'closed', agentId: 'agent-b', transferCount: 1, dispositionCode: 'RESOLVED' });
+      expect(view.recentEvents.map((e) => e.eventType)).toEqual(['CREATED', 'QUEUED', 'ROUTED', 'TRANSFERRED', 'ROUTED', 'CLOSED']);
+      await recordHistory(handle, 'lifecycle-with-transfer');
+    });
+  });
+
+  test('late events are recorded but never move status back', async () => {
+    const id = uniqueId('late');
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'ROUTED', 3, { agentId: 'agent-a', queue: 'sales' }));
+      await start(routingEvent(id, 'QUEUED', 2, { queue: 'sales', estimatedWaitTime: 30 }));
+      await start(routingEvent(id, 'CREATED', 1));
+      let view = await handle.query(conversationStateQuery);
+      expect(view).toMatchObject({ status: 'active', agentId: 'agent-a' });
+      expect(view.recentEvents.map((e) => e.applied)).toEqual([true, false, false]);
+
+      // A transfer that happened before the current routing is history, not the present.
+      await start(routingEvent(id, 'TRANSFERRED', 2.5, { destination: 'support' }));
+      view = await handle.query(conversationStateQuery);
+      expect(view).toMatchObject({ status: 'active', agentId: 'agent-a', transferCount: 1 });
+
+      await start(routingEvent(id, 'TRANSFERRED', 4, { destination: 'support' }));
+      // The routing that preceded this transfer arrives late: it must not re-assign the old agent.
+      await start(routingEvent(id, 'ROUTED', 3.5, { agentId: 'agent-old' }));
+      view = await handle.query(conversationStateQuery);
+      expect(view).toMatchObject({ status: 'queued', queue: 'support', transferCount: 2 });
+      expect(view.agentId).toBeUndefined();
+
+      await start(routingEvent(id, 'CLOSED', 6));
+      await start(routingEvent(id, 'ROUTED', 5, { agentId: 'agent-c' })).catch(() => undefined);
+      await handle.result();
+      view = await handle.query(conversationStateQuery);
+      expect(view.status).toBe('closed');
+    });
+  });
+});
+
+describe('participant data', () => {
+  test('read-your-writes, last write wins, one batch on close', async () => {
+    const id = uniqueId('data');
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0));
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { Foo: 'Hello', foo: 'lower', account: '42' } }] });
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { Foo: 'Goodbye' } }] });
+
+      expect(await handle.query(pendingAttributeQuery, 'Foo')).toEqual({ pending: true, value: 'Goodbye' });
+      expect(await handle.query(pendingAttributeQuery, 'foo')).toEqual({ pending: true, value: 'lower' });
+      expect(await handle.query(pendingAttributeQuery, 'FOO')).toEqual({ pending: false });
+      // Nothing reaches the store attribute by attribute.
+      expect(await store.listAttributes(id)).toEqual([]);
+      const view = await handle.query(conversationStateQuery);
+      expect(view.attributeNames).toEqual({ pending: ['Foo', 'account', 'foo'], stored: [] });
+      expect(JSON.stringify(view)).not.toContain('Goodbye');
+
+      await start(routingEvent(id, 'CLOSED', 1));
+      expect(await handle.result()).toMatchObject({ batchesWritten: 1, storedNames: ['Foo', 'account', 'foo'] });
+      expect(await store.listBatches(id)).toEqual([expect.objectContaining({ batchSeq: 1, attributeCount: 3 })]);
+      const stored = await store.listAttributes(id);
+      expect(stored.map((a) => [a.name, a.value, a.version])).toEqual([
+        ['Foo', 'Goodbye', 1],
+        ['account', '42', 1],
+        ['foo', 'lower', 1],
+      ]);
+      expect(await handle.query(pendingAttributeQuery, 'Foo')).toEqual({ pending: false });
+      await recordHistory(handle, 'participant-data-close');
+    });
+  });
+
+  test('bad input is rejected by the validator and leaves no trace in history', async () => {
+    const id = uniqueId('bad');
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0));
+      const attempts: Array<Record<string, unknown>> = [
+        { '': 'x' },
+        { '   ': 'x' },
+        { ['n'.repeat(256)]: 'x' },
+        { ok: 'v'.repeat(2001) },
+        { ok: 42 },
+        {},
+      ];
+      for (const attributes of attempts) {
+        const err = await handle
+          .executeUpdate(setAttributesUpdate, { args: [{ attributes: attributes as Record<string, string> }] })
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+        expect((err as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'InvalidAttributes' });
+      }
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { ['n'.repeat(255)]: 'v'.repeat(2000) } }] });
+      const history = await handle.fetchHistory();
+      const updateEvents = (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+      expect(updateEvents).toHaveLength(1);
+
+      await start(routingEvent(id, 'CLOSED', 1));
+      await handle.result();
+    });
+  });
+
+  test('an inactive conversation closes itself and writes its batch once', async () => {
+    const id = uniqueId('idle');
+    const settings = { ...DEFAULT_SETTINGS, inactivityTimeoutMs: 30 * 60_000 };
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0), settings);
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'refund' } }] });
+      await env.sleep('20 minutes');
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'refund-late' } }] });
+      await env.sleep('20 minutes');
+      // 40 minutes since start, 20 since the last write: still open.
+      expect((await handle.query(conversationStateQuery)).status).toBe('queued');
+      await env.sleep('11 minutes');
+      expect(await handle.result()).toMatchObject({ closeReason: 'inactivity', batchesWritten: 1 });
+      expect((await store.getAttribute(id, 'intent'))?.value).toBe('refund-late');
+      expect(await store.listBatches(id)).toHaveLength(1);
+    });
+  });
+
+  test('a cancelled conversation still writes its queued data, once', async () => {
+    const id = uniqueId('cancel');
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0));
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { reason: 'moving house', zip: '75011' } }] });
+      await handle.cancel();
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      expect((await store.listAttributes(id)).map((a) => [a.name, a.value])).toEqual([
+        ['reason', 'moving house'],
+        ['zip', '75011'],
+      ]);
+      expect(await store.listBatches(id)).toHaveLength(1);
+      expect((await handle.query(conversationStateQuery)).closeReason).toBe('cancelled');
+    });
+  });
+
+  test('a closed conversation rejects writes', async () => {
+    const id = uniqueId('closed');
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0));
+      await start(routingEvent(id, 'CLOSED', 1));
+      await handle.result();
+      const err = await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { late: 'x' } }] }).catch((e: unknown) => e);
+      // A completed run no longer accepts updates; the API turns this into 409 after describe().
+      expect(err).toBeInstanceOf(WorkflowNotFoundError);
+      expect(await store.listAttributes(id)).toEqual([]);
+    });
+  });
+});
+
+describe('continue-as-new', () => {
+  // Updates racing a continue-as-new are exercised on the real dev server (test/api); the Java
+  // time-skipping server can lose an update delivered to a run that is just handing over.
+  test('carries routing state and participant data across runs, flushing a batch at each hand-over', async () => {
+    const id = uniqueId('can');
+    const settings = { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 40 };
+    await withWorker(async () => {
+      const first = routingEvent(id, 'CREATED', 0, { queue: 'billing', taskContext: { user_tier: 'gold' } });
+      const handle = await start(first, settings);
+      await start(routingEvent(id, 'ROUTED', 1, { agentId: 'agent-a' }), settings);
+      await start(routingEvent(id, 'TRANSFERRED', 2, { destination: 'retention' }), settings);
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'cancel', note: 'first' } }] });
+      // EWT updates while queued are what makes a long conversation's history grow.
+      for (let i = 0; i < 20; i++) {
+        await start(routingEvent(id, 'QUEUED', 2 + i / 100, { estimatedWaitTime: 300 - i }), settings);
+      }
+      await waitFor(async () => (await handle.query(conversationStateQuery)).runCount > 1);
+      let view = await handle.query(conversationStateQuery);
+      expect(view).toMatchObject({ status: 'queued', queue: 'retention', transferCount: 1, taskContext: { user_tier: 'gold' }, estimatedWaitTime: 281 });
+      expect(view.attributeNames).toEqual({ pending: [], stored: ['intent', 'note'] });
+      expect(await store.listBatches(id)).toEqual([expect.objectContaining({ batchSeq: 1, attributeCount: 2 })]);
+
+      // Event ids seen by an earlier run are still de-duplicated.
+      await start(first, settings);
+      view = await handle.query(conversationStateQuery);
+      expect(view.recentEvents.at(-1)?.eventType).toBe('QUEUED');
+
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { note: 'second', outcome: 'saved' } }] });
+      // Read-your-writes across runs: the queued value, else the stored one.
+      expect(await handle.query(pendingAttributeQuery, 'note')).toEqual({ pending: true, value: 'second' });
+      expect(await handle.query(pendingAttributeQuery, 'intent')).toEqual({ pending: false });
+      expect((await store.getAttribute(id, 'intent'))?.value).toBe('cancel');
+
+      await start(routingEvent(id, 'ROUTED', 3, { agentId: 'agent-b' }), settings);
+      await start(routingEvent(id, 'CLOSED', 9), settings);
+      const result = await handle.result();
+      expect(result).toMatchObject({ batchesWritten: 2, storedNames: ['intent', 'note', 'outcome'] });
+      expect((await store.listBatches(id)).map((b) => [b.batchSeq, b.attributeCount])).toEqual([
+        [1, 2],
+        [2, 2],
+      ]);
+      expect((await store.listAttributes(id)).map((a) => [a.name, a.value, a.version])).toEqual([
+        ['intent', 'cancel', 1],
+        ['note', 'second', 2],
+        ['outcome', 'saved', 1],
+      ]);
+      await recordHistory(handle, 'continue-as-new-final-run');
+    });
+  });
+});
+
+async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
