@@ -32,7 +32,8 @@ import { LIMITS, attributeProblem } from '../src/validation';
 import { applyRoutingEvent, dict, initialState, viewOf } from './conversation-state';
 
 const { flushParticipantData } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+  // Short enough that a flush lost with a crashed worker is retried elsewhere quickly; one transaction needs far less.
+  startToCloseTimeout: '10 seconds',
   // No maximum attempts: queued participant data must reach the store, however long it is down.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
