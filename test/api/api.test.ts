@@ -1,0 +1,269 @@
+// The HTTP API over real HTTP, against a real Temporal dev server and an in-process worker.
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { buildApi } from '../../src/api/server';
+import type { DevServer } from '../../src/dev-server';
+import { ConversationView, DEFAULT_SETTINGS, searchAttributes, workflowIdFor } from '../../src/shared';
+import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
+import { createTemporalClient } from '../../src/temporal-client';
+import { createActivities } from '../../activities';
+import { bundleWorkflows, freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
+import { recordHistory } from '../support/histories';
+
+const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
+
+let devServer: DevServer;
+let client: Client;
+let worker: Worker;
+let workerRun: Promise<void>;
+let store: ParticipantDataStore;
+let api: ReturnType<typeof buildApi>;
+let baseUrl: string;
+const logLines: string[] = [];
+const taskQueue = uniqueId('api-tests');
+
+beforeAll(async () => {
+  const dir = tempDir('api');
+  const [server, bundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
+  devServer = server;
+  const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
+  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
+  await store.init();
+  worker = await Worker.create({
+    connection: await NativeConnection.connect({ address: devServer.address }),
+    taskQueue,
+    workflowBundle: bundle,
+    activities: createActivities({ store, logger }),
+  });
+  workerRun = worker.run();
+  client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
+  api = buildApi({
+    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }),
+    store,
+    logger,
+    config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: DEFAULT_SETTINGS },
+  });
+  await api.listen({ port: 0, host: '127.0.0.1' });
+  baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+});
+
+afterAll(async () => {
+  await api?.close();
+  worker?.shutdown();
+  await workerRun;
+  await client?.connection.close();
+  await store?.close();
+  await devServer?.stop();
+});
+
+async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${baseUrl}${url}`, init);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+let eventSeq = 0;
+function event(conversationId: string, eventType: string, minute: number, extra: Record<string, unknown> = {}) {
+  return {
+    eventId: `api-evt-${++eventSeq}`,
+    eventType,
+    conversationId,
+    taskId: 'task-7',
+    channel: 'chat',
+    occurredAt: new Date(Date.UTC(2026, 10, 22, 10, minute)).toISOString(),
+    ...extra,
+  };
+}
+
+const postEvent = (e: Record<string, unknown>) => call('POST', '/webhooks/routing-events', e);
+const setAttributes = (id: string, attributes: unknown) => call('POST', `/conversations/${id}/attributes`, { attributes });
+const getState = async (id: string) => (await call('GET', `/conversations/${id}`)).body as ConversationView;
+
+test('a conversation driven over HTTP: events, attributes, transfer, close, read-back after close', async () => {
+  const id = uniqueId('http');
+  expect(await postEvent(event(id, 'CREATED', 0, { queue: 'billing', taskContext: { cv_1: 'gold', user_lang: 'fr' } }))).toEqual({
+    status: 202,
+    body: { accepted: true, conversationId: id, workflowId: workflowIdFor(id) },
+  });
+  expect((await postEvent(event(id, 'QUEUED', 1, { queue: 'billing', estimatedWaitTime: 90 }))).status).toBe(202);
+  expect(await setAttributes(id, { Foo: 'Hello', account: SECRET_VALUE })).toEqual({ status: 200, body: { conversationId: id, queued: ['Foo', 'account'] } });
+  expect((await postEvent(event(id, 'ROUTED', 2, { agentId: 'agent-1' }))).status).toBe(202);
+  expect((await setAttributes(id, { Foo: 'Goodbye' })).status).toBe(200);
+  expect(await call('GET', `/conversations/${id}/attributes/Foo`)).toEqual({ status: 200, body: { name: 'Foo', value: 'Goodbye', source: 'pending' } });
+  expect((await postEvent(event(id, 'TRANSFERRED', 3, { destination: 'retention' }))).status).toBe(202);
+  expect((await postEvent(event(id, 'ROUTED', 4, { agentId: 'agent-2', queue: 'retention' }))).status).toBe(202);
+
+  const active = await getState(id);
+  expect(active).toMatchObject({
+    status: 'active',
+    channel: 'chat',
+    agentId: 'agent-2',
+    queue: 'retention',
+    taskContext: { cv_1: 'gold', user_lang: 'fr' },
+    attributeNames: { pending: ['Foo', 'account'], stored: [] },
+    transfers: [expect.objectContaining({ fromAgentId: 'agent-1', destination: 'retention' })],
+  });
+  // Attribute names only: the state never carries values.
+  expect(JSON.stringify(active)).not.toContain(SECRET_VALUE);
+
+  const handle = client.workflow.getHandle(workflowIdFor(id));
+  await waitFor(async () => (await handle.describe()).typedSearchAttributes.get(searchAttributes.agent) === 'agent-2');
+
+  expect((await postEvent(event(id, 'CLOSED', 5, { dispositionCode: 'RESOLVED' }))).status).toBe(202);
+  await handle.result();
+  expect(await call('GET', `/conversations/${id}/attributes/Foo`)).toEqual({ status: 200, body: { name: 'Foo', value: 'Goodbye', source: 'stored' } });
+  expect((await call('GET', `/conversations/${id}/attributes/account`)).body.value).toBe(SECRET_VALUE);
+  expect(await call('GET', `/conversations/${id}/attributes/foo`)).toMatchObject({ status: 404 });
+  expect(await getState(id)).toMatchObject({ status: 'closed', closeReason: 'closed-event', attributeNames: { pending: [], stored: ['Foo', 'account'] } });
+
+  // Findable in the UI's list by its search attributes.
+  await waitFor(async () => {
+    for await (const wf of client.workflow.list({ query: `ParleyStatus = "closed" AND ParleyChannel = "chat" AND ParleyQueue = "retention" AND ParleyAgent = "agent-2"` })) {
+      if (wf.workflowId === workflowIdFor(id)) return true;
+    }
+    return false;
+  });
+
+  // A write after close is a conflict; a late event after close is acknowledged and ignored.
+  expect(await setAttributes(id, { Foo: 'again' })).toMatchObject({ status: 409 });
+  const runId = (await handle.describe()).runId;
+  expect(await postEvent(event(id, 'ROUTED', 3, { agentId: 'agent-9' }))).toMatchObject({ status: 200, body: { accepted: false } });
+  expect((await handle.describe()).runId).toBe(runId);
+
+  // Values stay out of the logs.
+  expect(logLines.join('')).not.toContain(SECRET_VALUE);
+  await recordHistory(handle, 'api-lifecycle');
+});
+
+test('a redelivered event is acknowledged and changes nothing', async () => {
+  const id = uniqueId('dup');
+  const created = event(id, 'CREATED', 0, { queue: 'sales' });
+  expect((await postEvent(created)).status).toBe(202);
+  const before = await getState(id);
+  expect((await postEvent({ ...created, queue: 'other' })).status).toBe(202);
+  expect(await getState(id)).toEqual(before);
+});
+
+describe('bad input gets a 4xx that says what is wrong, and changes nothing', () => {
+  const id = uniqueId('bad');
+  const base = () => event(id, 'CREATED', 0);
+  const without = (field: string) => {
+    const e: Record<string, unknown> = base();
+    delete e[field];
+    return e;
+  };
+  const webhookCases: Array<[string, unknown, RegExp]> = [
+    ['missing eventId', without('eventId'), /eventId/],
+    ['missing occurredAt', without('occurredAt'), /occurredAt/],
+    ['unknown eventType', { ...base(), eventType: 'ROUTEX' }, /eventType/],
+    ['unknown channel', { ...base(), channel: 'fax' }, /channel/],
+    ['occurredAt not a date-time', { ...base(), occurredAt: 'yesterday' }, /occurredAt/],
+    ['conversationId with spaces and @', { ...base(), conversationId: 'john doe@example.com' }, /conversationId/],
+    ['estimatedWaitTime below -1', { ...base(), estimatedWaitTime: -5 }, /estimatedWaitTime/],
+    ['estimatedWaitTime as a string', { ...base(), estimatedWaitTime: '10' }, /estimatedWaitTime/],
+    ['call variable over 40 bytes', { ...base(), taskContext: { cv_1: 'x'.repeat(41) } }, /cv_1.*40/],
+    ['call variable past cv_10', { ...base(), taskContext: { cv_11: 'x' } }, /cv_11/],
+    ['ECC variable over 210 bytes', { ...base(), taskContext: { user_note: 'é'.repeat(106) } }, /user_note.*210/],
+    ['task context value not a string', { ...base(), taskContext: { cv_2: 5 } }, /taskContext/],
+    ['body is an array', [base()], /body/],
+  ];
+  test.each(webhookCases)('webhook: %s', async (_name, body, message) => {
+    const res = await postEvent(body as Record<string, unknown>);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(message);
+    expect((await call('GET', `/conversations/${id}`)).status).toBe(404);
+  });
+
+  test('webhook: malformed JSON and wrong content type', async () => {
+    expect((await call('POST', '/webhooks/routing-events', '{"eventId": ')).status).toBe(400);
+    expect((await call('POST', '/webhooks/routing-events', '<eventId/>', { 'content-type': 'application/xml' })).status).toBe(415);
+    expect((await call('GET', `/conversations/${id}`)).status).toBe(404);
+  });
+
+  test('attributes: every bad body is refused and the queue is unchanged', async () => {
+    const cid = uniqueId('badattr');
+    expect((await postEvent(event(cid, 'CREATED', 0))).status).toBe(202);
+    expect((await setAttributes(cid, { keep: 'me' })).status).toBe(200);
+    const tooMany = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 'v']));
+    const cases: Array<[unknown, RegExp]> = [
+      [undefined, /attributes/],
+      [{}, /attributes/],
+      [{ '': 'x' }, /empty/],
+      [{ ' ': 'x' }, /blank/],
+      [{ ['n'.repeat(256)]: 'x' }, /255 characters/],
+      [{ ok: 'v'.repeat(2001) }, /2000 characters/],
+      [{ ok: 7 }, /attributes/],
+      [tooMany, /100/],
+    ];
+    for (const [attributes, message] of cases) {
+      const res = attributes === undefined ? await call('POST', `/conversations/${cid}/attributes`, {}) : await setAttributes(cid, attributes);
+      expect([res.status, res.body.message]).toEqual([400, expect.stringMatching(message)]);
+    }
+    const extraField = await call('POST', `/conversations/${cid}/attributes`, { attributes: { a: 'b' }, secured: true });
+    expect(extraField.status).toBe(400);
+    const proto = await call('POST', `/conversations/${cid}/attributes`, '{"attributes":{"__proto__":"x"}}');
+    expect(proto.status).toBe(400);
+
+    const state = await getState(cid);
+    expect(state.attributeNames.pending).toEqual(['keep']);
+    const history = await client.workflow.getHandle(workflowIdFor(cid)).fetchHistory();
+    expect((history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+  });
+
+  test('unknown conversation and unknown attribute are 404', async () => {
+    expect(await setAttributes(uniqueId('nobody'), { a: 'b' })).toMatchObject({ status: 404 });
+    expect(await call('GET', `/conversations/${uniqueId('nobody')}`)).toMatchObject({ status: 404 });
+    expect(await call('GET', `/conversations/${uniqueId('nobody')}/attributes/a`)).toMatchObject({ status: 404 });
+    expect(await call('GET', `/conversations/bad%20id`)).toMatchObject({ status: 400 });
+  });
+});
+
+test('with Temporal unreachable the API answers 503 and applies nothing', async () => {
+  const deadPort = await freePort();
+  const logger = pino({ level: 'silent' });
+  const downApi = buildApi({
+    client: createTemporalClient({ temporalAddress: `127.0.0.1:${deadPort}`, temporalNamespace: 'default', devServerPort: 0 }),
+    store,
+    logger,
+    config: { taskQueue, temporalRequestTimeoutMs: 2000, conversation: DEFAULT_SETTINGS },
+  });
+  try {
+    await downApi.listen({ port: 0, host: '127.0.0.1' });
+    const downUrl = `http://127.0.0.1:${(downApi.server.address() as { port: number }).port}`;
+    const send = async (method: string, url: string, body?: unknown) => {
+      const res = await fetch(`${downUrl}${url}`, {
+        method,
+        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      });
+      return { status: res.status, body: (await res.json()) as { message?: string } };
+    };
+    const id = uniqueId('down');
+    const webhook = await send('POST', '/webhooks/routing-events', event(id, 'CREATED', 0));
+    expect([webhook.status, webhook.body.message]).toEqual([503, expect.stringMatching(/retry/)]);
+    expect((await send('POST', `/conversations/${id}/attributes`, { attributes: { a: 'b' } })).status).toBe(503);
+    expect((await send('GET', `/conversations/${id}`)).status).toBe(503);
+    expect((await send('GET', `/conversations/${id}/attributes/a`)).status).toBe(503);
+    expect((await send('GET', '/healthz')).status).toBe(503);
+    // Nothing was half-applied: the live cluster has never heard of this conversation.
+    expect((await call('GET', `/conversations/${id}`)).status).toBe(404);
+    expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok', temporal: 'reachable' });
+  } finally {
+    await downApi.close();
+  }
+});
+
+async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
