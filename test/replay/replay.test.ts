@@ -1,0 +1,17 @@
+// Replays histories recorded from earlier test runs against today's workflow code: a change that
+// would break running conversations (non-determinism) fails here. Re-record after an intended,
+// versioned change with `RECORD_HISTORIES=1 npx jest test/workflows test/api test/crash`.
+import { Worker } from '@temporalio/worker';
+import { bundleWorkflows } from '../support/temporal';
+import { loadRecordedHistories } from '../support/histories';
+
+test('recorded conversation histories replay without non-determinism', async () => {
+  const histories = loadRecordedHistories();
+  expect(histories.length).toBeGreaterThanOrEqual(4);
+  const bundle = await bundleWorkflows();
+  const results = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
+    results.push({ workflowId: result.workflowId, error: result.error ? String(result.error) : undefined });
+  }
+  expect(results).toEqual(histories.map(({ workflowId }) => ({ workflowId, error: undefined })));
+});
