@@ -5,7 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from './config';
 import { DevServer, startDevServer } from './dev-server';
+import { Connection } from '@temporalio/client';
 import { createLogger } from './logger';
+import { registerSearchAttributes } from './search-attributes';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('../scripts/temporal-binaries');
 
@@ -30,6 +32,8 @@ async function main(): Promise<void> {
     const server = devServer;
     process.once('exit', () => server.process.kill('SIGTERM'));
     env.TEMPORAL_ADDRESS = devServer.address;
+  } else {
+    await registerOnCluster(config.temporalAddress, config.temporalNamespace, logger);
   }
 
   const children: ChildProcess[] = [];
@@ -60,6 +64,17 @@ async function main(): Promise<void> {
   const ui = devServer?.uiUrl ?? '(your cluster’s UI)';
   logger.info({ api: `http://${config.host}:${config.port}`, temporalUi: ui, temporal: env.TEMPORAL_ADDRESS }, 'Parley is up');
   console.log(`\n  Parley API   http://${config.host}:${config.port}\n  Temporal UI  ${ui}\n  Ctrl-C stops everything.\n`);
+}
+
+/** Best effort: a cluster where Parley may not administer the namespace (Temporal Cloud) is configured by hand. */
+async function registerOnCluster(address: string, namespace: string, logger: ReturnType<typeof createLogger>): Promise<void> {
+  try {
+    const connection = await Connection.connect({ address });
+    await registerSearchAttributes(connection, namespace);
+    await connection.close();
+  } catch (err) {
+    logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'could not register Parley search attributes; register them on the namespace by hand');
+  }
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
