@@ -1,0 +1,122 @@
+// `npm run bench`: drives conversations through the real HTTP API into a real Temporal dev server
+// and reports webhook/attribute latencies, throughput, and time until every batch is stored.
+// Numbers, not assertions: speed goals are read here, never enforced by timed tests.
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import pino from 'pino';
+import { createActivities } from '../activities';
+import { buildApi } from '../src/api/server';
+import { startDevServer } from '../src/dev-server';
+import { DEFAULT_SETTINGS, workflowIdFor } from '../src/shared';
+import { SqliteParticipantDataStore } from '../src/store';
+import { createTemporalClient } from '../src/temporal-client';
+import fs from 'node:fs';
+import os from 'node:os';
+import net from 'node:net';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('./temporal-binaries');
+
+const CONVERSATIONS = Number(process.env.BENCH_CONVERSATIONS ?? 200);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
+  const logger = pino({ level: 'silent' });
+  const devServer = await startDevServer({ cliPath: requireBinary('cli'), dbFile: path.join(dir, 'temporal.sqlite'), port: await freePort(), headless: true });
+  const store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
+  await store.init();
+  const taskQueue = 'bench';
+  const worker = await Worker.create({
+    connection: await NativeConnection.connect({ address: devServer.address }),
+    taskQueue,
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } }),
+    activities: createActivities({ store, logger }),
+  });
+  const workerRun = worker.run();
+  const api = buildApi({
+    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }),
+    store,
+    logger,
+    config: { taskQueue, temporalRequestTimeoutMs: 30_000, conversation: DEFAULT_SETTINGS },
+  });
+  await api.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(api.server.address() as net.AddressInfo).port}`;
+
+  const latencies: Record<string, number[]> = { webhook: [], setAttributes: [] };
+  const post = async (kind: 'webhook' | 'setAttributes', url: string, body: unknown): Promise<void> => {
+    const t0 = performance.now();
+    const res = await fetch(`${base}${url}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    await res.arrayBuffer();
+    latencies[kind].push(performance.now() - t0);
+    if (res.status >= 300) throw new Error(`${url} answered ${res.status}`);
+  };
+
+  const runId = Date.now().toString(36);
+  const conversation = async (i: number): Promise<void> => {
+    const id = `bench-${runId}-${i}`;
+    let n = 0;
+    const ev = (eventType: string, extra: Record<string, unknown> = {}) => ({
+      eventId: `${id}-${++n}`, eventType, conversationId: id, taskId: `t-${i}`, channel: 'chat',
+      occurredAt: new Date(Date.UTC(2026, 0, 1, 0, n)).toISOString(), ...extra,
+    });
+    await post('webhook', '/webhooks/routing-events', ev('CREATED', { queue: 'q' }));
+    await post('webhook', '/webhooks/routing-events', ev('QUEUED', { queue: 'q', estimatedWaitTime: 60 }));
+    await post('setAttributes', `/conversations/${id}/attributes`, { attributes: { intent: 'billing', account: `A-${i}` } });
+    await post('webhook', '/webhooks/routing-events', ev('ROUTED', { agentId: `agent-${i % 10}` }));
+    await post('setAttributes', `/conversations/${id}/attributes`, { attributes: { notes: 'x'.repeat(200) } });
+    await post('setAttributes', `/conversations/${id}/attributes`, { attributes: { intent: 'refund' } });
+    await post('webhook', '/webhooks/routing-events', ev('CLOSED'));
+  };
+
+  const rssBefore = process.memoryUsage().rss;
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < CONVERSATIONS) await conversation(next++);
+  }));
+  const drivenMs = performance.now() - t0;
+  const client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
+  await Promise.all(Array.from({ length: CONVERSATIONS }, (_, i) => client.workflow.getHandle(workflowIdFor(`bench-${runId}-${i}`)).result()));
+  const settledMs = performance.now() - t0;
+  const rssAfter = process.memoryUsage().rss;
+
+  const requests = latencies.webhook.length + latencies.setAttributes.length;
+  console.log(`\nParley bench: ${CONVERSATIONS} conversations, ${CONCURRENCY} concurrent, ${requests} HTTP requests (API, worker and dev server on this machine, ${os.cpus().length} cores)\n`);
+  console.table(Object.fromEntries(Object.entries(latencies).map(([kind, xs]) => [kind, summary(xs)])));
+  console.log(`requests/s while driving:        ${(requests / (drivenMs / 1000)).toFixed(0)}`);
+  console.log(`conversations/s end to end:      ${(CONVERSATIONS / (settledMs / 1000)).toFixed(1)} (all closed and their batch stored after ${(settledMs / 1000).toFixed(1)} s)`);
+  console.log(`bench process RSS:               ${(rssBefore / 2 ** 20).toFixed(0)} MiB -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB (API + worker + load generator)`);
+
+  await api.close();
+  worker.shutdown();
+  await workerRun;
+  await client.connection.close();
+  await store.close();
+  await devServer.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+function summary(xs: number[]): Record<string, string> {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))].toFixed(1);
+  return { count: String(s.length), 'p50 ms': q(0.5), 'p95 ms': q(0.95), 'p99 ms': q(0.99), 'max ms': s[s.length - 1].toFixed(1) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
