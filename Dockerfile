@@ -34,14 +34,15 @@ COPY activities ./activities
 # tsconfig.build.json includes scripts/ (and src/start.ts imports its type declarations).
 COPY scripts ./scripts
 
-# tsc -> dist/{src,workflows,activities,scripts}. The worker bundles dist/workflows with webpack at
-# start-up, so webpack and @swc/core stay: they are runtime dependencies of @temporalio/worker.
+# tsc -> dist/{src,workflows,activities,scripts}, plus dist/workflow-bundle.js: workers load the
+# prebuilt bundle (WORKFLOW_BUNDLE_PATH below) instead of running webpack at every start.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 ############################ runtime ############################
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
+ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 WORKDIR /app
 
 # Same base image as the build stage, so the compiled better-sqlite3 addon matches this glibc and

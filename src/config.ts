@@ -24,6 +24,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Bound on how long the API waits for Temporal before answering 503. */
   temporalRequestTimeoutMs: number;
+  /** A workflow bundle prebuilt by `npm run build`; unset means the worker bundles at start. */
+  workflowBundlePath?: string;
 }
 
 export class ConfigError extends Error {}
@@ -48,6 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     shutdownGraceMs: duration(env, 'WORKER_SHUTDOWN_GRACE', 10_000),
     temporalRequestTimeoutMs: duration(env, 'TEMPORAL_REQUEST_TIMEOUT', 5_000),
+    workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
   };
 }
 

@@ -36,6 +36,10 @@ async function main(): Promise<void> {
     await registerOnCluster(config.temporalAddress, config.temporalNamespace, logger);
   }
 
+  // `npm start` builds the bundle first (npm run build); the worker then skips webpack.
+  const bundle = path.join(__dirname, '..', 'workflow-bundle.js');
+  if (!env.WORKFLOW_BUNDLE_PATH && fs.existsSync(bundle)) env.WORKFLOW_BUNDLE_PATH = bundle;
+
   const children: ChildProcess[] = [];
   let stopping = false;
   const stopAll = async (code: number): Promise<void> => {

@@ -14,6 +14,12 @@ export interface WorkerDeps {
   connection?: NativeConnection;
 }
 
+function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (deps.workflowBundle) return { workflowBundle: deps.workflowBundle };
+  if (deps.config.workflowBundlePath) return { workflowBundle: { codePath: deps.config.workflowBundlePath } };
+  return { workflowsPath: require.resolve('../workflows') };
+}
+
 export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
   const { config } = deps;
   const connection = deps.connection ?? (await NativeConnection.connect({ address: temporalAddressOf(config) }));
@@ -21,7 +27,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    ...workflowSource(deps),
     activities: createActivities({ store: deps.store, logger: deps.logger }),
     // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
     shutdownGraceTime: config.shutdownGraceMs,
