@@ -1,0 +1,110 @@
+// Real processes for the crash tests: a dev server the test can stop and restart on its SQLite
+// file, a throwaway PostgreSQL, a client, the participant-data store, and worker children.
+// Construct at module level, setUp() in beforeAll, tearDown() in afterAll: whatever was started
+// is stopped even when setup or a test failed half-way.
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { DevServer } from '../../src/dev-server';
+import { ParticipantDataStore, createParticipantDataStore } from '../../src/store';
+import { startPostgres, TestPostgres } from './postgres';
+import { startTestDevServer, tempDir } from './temporal';
+import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, WorkerProcess } from './worker-process';
+
+export class CrashHarness {
+  readonly dir: string;
+  readonly dbFile: string;
+  private pgServer?: TestPostgres;
+  private server?: DevServer;
+  private temporalClient?: Client;
+  private dataStore?: ParticipantDataStore;
+  private readonly workers: WorkerProcess[] = [];
+
+  constructor(prefix: string) {
+    this.dir = tempDir(prefix);
+    this.dbFile = path.join(this.dir, 'temporal.sqlite');
+  }
+
+  async setUp(): Promise<void> {
+    ensureWorkerBuilt();
+    const started = await Promise.allSettled([
+      startPostgres().then((pg) => (this.pgServer = pg)),
+      startTestDevServer(this.dbFile).then((server) => (this.server = server)),
+    ]);
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    this.temporalClient = new Client({ connection: await Connection.connect({ address: this.devServer.address }) });
+    this.dataStore = createParticipantDataStore({ databaseUrl: this.pg.url, sqlitePath: 'unused' });
+    // Creates the tables, so tests can lock them before any worker has flushed.
+    await this.dataStore.init();
+  }
+
+  get pg(): TestPostgres {
+    return required(this.pgServer, 'postgres');
+  }
+  get devServer(): DevServer {
+    return required(this.server, 'dev server');
+  }
+  get client(): Client {
+    return required(this.temporalClient, 'client');
+  }
+  get store(): ParticipantDataStore {
+    return required(this.dataStore, 'store');
+  }
+  /** host:port of the dev server; stable across restartDevServer(). */
+  get address(): string {
+    return this.devServer.address;
+  }
+
+  async stopDevServer(): Promise<void> {
+    await this.devServer.stop();
+  }
+
+  /** Starts the dev server again on the same SQLite file and port. */
+  async restartDevServer(): Promise<void> {
+    const port = Number(this.devServer.address.split(':').at(-1));
+    this.server = await startTestDevServer(this.dbFile, port);
+  }
+
+  /** Spawns `node dist/src/worker-main.js` on taskQueue; output goes to <dir>/worker-<name>.log. */
+  startWorker(name: string, taskQueue: string): WorkerProcess {
+    const worker = spawnWorker({
+      name,
+      temporalAddress: this.address,
+      databaseUrl: this.pg.url,
+      taskQueue,
+      logFile: path.join(this.dir, `worker-${name}.log`),
+    });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** Spawns a worker and resolves once the server has seen it poll. */
+  async startPollingWorker(name: string, taskQueue: string): Promise<WorkerProcess> {
+    const worker = this.startWorker(name, taskQueue);
+    await waitUntilPolling(this.client, worker, taskQueue);
+    return worker;
+  }
+
+  async tearDown(): Promise<void> {
+    const errors: unknown[] = [];
+    const attempt = async (step: () => Promise<unknown> | undefined): Promise<void> => {
+      try {
+        await step();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    // Workers first: they hold connections to both servers.
+    await attempt(() => Promise.all(this.workers.map((w) => w.stop(5_000))));
+    await attempt(() => this.temporalClient?.connection.close());
+    await attempt(() => this.dataStore?.close());
+    await attempt(() => this.server?.stop());
+    await attempt(() => this.pgServer?.stop());
+    if (errors.length > 0) throw errors[0];
+  }
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} is not running (did setUp() fail?)`);
+  return value;
+}
