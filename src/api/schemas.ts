@@ -53,3 +53,11 @@ export const setAttributesBody = {
     },
   },
 } as const;
+
+/** An optional `Idempotency-Key` names a write, so a retry after an unconfirmed answer (503) is applied at most once. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export const setAttributesHeaders = {
+  type: 'object',
+  properties: { 'idempotency-key': { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source } },
+} as const;

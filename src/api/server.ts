@@ -1,6 +1,6 @@
 // The HTTP API: routing webhooks, participant data, conversation read, health.
 import Fastify, { FastifyError } from 'fastify';
-import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -17,8 +17,8 @@ import {
 import type { ParticipantDataStore } from '../store';
 import { attributeProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
-import { attributeParams, conversationParams, routingEventBody, setAttributesBody } from './schemas';
-import { HttpError, isNotFound, isTemporalUnavailable, unavailable, updateRejectionType } from './temporal-errors';
+import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
+import { HttpError, isNotFound, isTemporalUnavailable, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
 
 export interface ApiDeps {
   client: Client;
@@ -35,9 +35,8 @@ const ROUTING_EVENT_FIELDS = [
 export function buildApi(deps: ApiDeps) {
   const { client, store, config } = deps;
   const app = Fastify({
+    // Fastify's request log lines carry method, url and status only; bodies (participant data) are never logged.
     loggerInstance: deps.logger,
-    // Request bodies are never logged: they carry participant data.
-    disableRequestLogging: false,
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
@@ -96,21 +95,26 @@ export function buildApi(deps: ApiDeps) {
 
   app.post(
     '/conversations/:conversationId/attributes',
-    { schema: { params: conversationParams, body: setAttributesBody } },
+    { schema: { params: conversationParams, body: setAttributesBody, headers: setAttributesHeaders } },
     async (request) => {
       const { conversationId } = request.params as { conversationId: string };
       const { attributes } = request.body as { attributes: Record<string, string> };
+      const idempotencyKey = request.headers['idempotency-key'] as string | undefined;
       const problem = attributeProblem(attributes);
       if (problem) throw new HttpError(400, problem);
       const handle = client.workflow.getHandle(workflowIdFor(conversationId));
       try {
-        const result = await withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [{ attributes }] }));
+        // Temporal de-duplicates updates by id within a run: a retry carrying the same key joins the
+        // first attempt (which may still be waiting for a worker) instead of writing a second time.
+        const updateId = idempotencyKey ? `set-attributes:${idempotencyKey}` : undefined;
+        const result = await withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [{ attributes }], updateId }));
         return { conversationId, queued: result.queued };
       } catch (err) {
         const rejection = updateRejectionType(err);
         if (rejection?.type === ErrorType.ConversationClosed) throw new HttpError(409, rejection.message);
         if (rejection?.type === ErrorType.InvalidAttributes) throw new HttpError(400, rejection.message);
         if (isNotFound(err)) throw await notFoundOrClosed(conversationId);
+        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw unconfirmedWrite(idempotencyKey !== undefined);
         throw temporalFailure(err, 'setAttributes update');
       }
     },

@@ -32,3 +32,16 @@ export function isTemporalUnavailable(err: unknown): boolean {
 
 export const unavailable = (): HttpError =>
   new HttpError(503, 'Temporal is unreachable right now; nothing was changed, retry later');
+
+/**
+ * The update reached Temporal (or may have) but no worker confirmed it before the deadline, typically
+ * while a crashed worker's tasks are being handed over. It is not refused: Temporal keeps it and
+ * applies it when a worker picks the conversation up, so "nothing was changed" would be untrue.
+ */
+export const unconfirmedWrite = (withKey: boolean): HttpError =>
+  new HttpError(
+    503,
+    withKey
+      ? 'the write was not confirmed in time and may still be applied; retry with the same Idempotency-Key to get its outcome'
+      : 'the write was not confirmed in time and may still be applied; retry it (send an Idempotency-Key header so a retry is applied at most once)',
+  );

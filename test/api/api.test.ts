@@ -19,6 +19,7 @@ let devServer: DevServer;
 let client: Client;
 let worker: Worker;
 let workerRun: Promise<void>;
+let workflowBundle: Awaited<ReturnType<typeof bundleWorkflows>>;
 let store: ParticipantDataStore;
 let api: ReturnType<typeof buildApi>;
 let baseUrl: string;
@@ -29,6 +30,7 @@ beforeAll(async () => {
   const dir = tempDir('api');
   const [server, bundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
   devServer = server;
+  workflowBundle = bundle;
   const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
   store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
   await store.init();
@@ -211,6 +213,8 @@ describe('bad input gets a 4xx that says what is wrong, and changes nothing', ()
     expect(extraField.status).toBe(400);
     const proto = await call('POST', `/conversations/${cid}/attributes`, '{"attributes":{"__proto__":"x"}}');
     expect(proto.status).toBe(400);
+    const badKey = await call('POST', `/conversations/${cid}/attributes`, { attributes: { a: 'b' } }, { 'idempotency-key': 'has spaces' });
+    expect([badKey.status, badKey.body.message]).toEqual([400, expect.stringMatching(/idempotency-key/)]);
 
     const state = await getState(cid);
     expect(state.attributeNames.pending).toEqual(['keep']);
@@ -233,7 +237,7 @@ test('with Temporal unreachable the API answers 503 and applies nothing', async 
     client: createTemporalClient({ temporalAddress: `127.0.0.1:${deadPort}`, temporalNamespace: 'default', devServerPort: 0 }),
     store,
     logger,
-    config: { taskQueue, temporalRequestTimeoutMs: 2000, conversation: DEFAULT_SETTINGS },
+    config: { taskQueue, temporalRequestTimeoutMs: 1000, conversation: DEFAULT_SETTINGS },
   });
   try {
     await downApi.listen({ port: 0, host: '127.0.0.1' });
@@ -257,6 +261,54 @@ test('with Temporal unreachable the API answers 503 and applies nothing', async 
     expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok', temporal: 'reachable' });
   } finally {
     await downApi.close();
+  }
+});
+
+test('a write no worker confirms in time is 503, still applied once a worker runs, and a retry with its Idempotency-Key joins it', async () => {
+  // A conversation on a task queue nobody polls yet: like the seconds after a worker crash.
+  const idleQueue = uniqueId('api-idle');
+  const id = uniqueId('unconfirmed');
+  const slowApi = buildApi({
+    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }),
+    store,
+    logger: pino({ level: 'silent' }),
+    config: { taskQueue: idleQueue, temporalRequestTimeoutMs: 1500, conversation: DEFAULT_SETTINGS },
+  });
+  let lateWorker: Worker | undefined;
+  let lateRun: Promise<void> | undefined;
+  try {
+    await slowApi.listen({ port: 0, host: '127.0.0.1' });
+    const slowUrl = `http://127.0.0.1:${(slowApi.server.address() as { port: number }).port}`;
+    const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${slowUrl}${url}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+      return { status: res.status, body: (await res.json()) as { message?: string; queued?: string[] } };
+    };
+    expect((await post('/webhooks/routing-events', event(id, 'CREATED', 0))).status).toBe(202);
+    const key = { 'idempotency-key': `order-${id}` };
+    const first = await post(`/conversations/${id}/attributes`, { attributes: { tier: 'gold' } }, key);
+    expect([first.status, first.body.message]).toEqual([503, expect.stringMatching(/may still be applied.*same Idempotency-Key/)]);
+
+    lateWorker = await Worker.create({
+      connection: await NativeConnection.connect({ address: devServer.address }),
+      taskQueue: idleQueue,
+      workflowBundle,
+      activities: createActivities({ store, logger: pino({ level: 'silent' }) }),
+    });
+    lateRun = lateWorker.run();
+    // The unconfirmed write was kept by Temporal and lands without being sent again.
+    await waitFor(async () => (await call('GET', `/conversations/${id}/attributes/tier`)).body?.value === 'gold');
+    // The retry gets the first attempt's outcome; the history shows one write, not two.
+    expect(await post(`/conversations/${id}/attributes`, { attributes: { tier: 'gold' } }, key)).toEqual({
+      status: 200,
+      body: { conversationId: id, queued: ['tier'] },
+    });
+    const history = await client.workflow.getHandle(workflowIdFor(id)).fetchHistory();
+    expect((history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+    await client.workflow.getHandle(workflowIdFor(id)).terminate('test done');
+  } finally {
+    lateWorker?.shutdown();
+    await lateRun;
+    await slowApi.close();
   }
 });
 
