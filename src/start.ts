@@ -65,6 +65,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
+  // Announce only once the API answers, so the addresses printed are usable right away.
+  const listening = await waitForApi(config.host, config.port, () => stopping);
+  if (stopping) return;
+  if (!listening) logger.warn({ port: config.port }, 'the API has not answered within 60 s; see its log lines above');
   const ui = devServer?.uiUrl ?? '(your cluster’s UI)';
   logger.info({ api: `http://${config.host}:${config.port}`, temporalUi: ui, temporal: env.TEMPORAL_ADDRESS }, 'Parley is up');
   console.log(`\n  Parley API   http://${config.host}:${config.port}\n  Temporal UI  ${ui}\n  Ctrl-C stops everything.\n`);
@@ -79,6 +83,23 @@ async function registerOnCluster(address: string, namespace: string, logger: Ret
   } catch (err) {
     logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'could not register Parley search attributes; register them on the namespace by hand');
   }
+}
+
+/** True once the API answers at all (its /healthz may still say Temporal is unreachable). */
+async function waitForApi(host: string, port: number, cancelled: () => boolean): Promise<boolean> {
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const url = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}/healthz`;
+  const deadline = Date.now() + 60_000;
+  while (!cancelled() && Date.now() < deadline) {
+    try {
+      await fetch(url);
+      return true;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return false;
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

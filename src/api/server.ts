@@ -114,7 +114,11 @@ export function buildApi(deps: ApiDeps) {
         if (rejection?.type === ErrorType.ConversationClosed) throw new HttpError(409, rejection.message);
         if (rejection?.type === ErrorType.InvalidAttributes) throw new HttpError(400, rejection.message);
         if (isNotFound(err)) throw await notFoundOrClosed(conversationId);
-        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw unconfirmedWrite(idempotencyKey !== undefined);
+        // Once an update may have been submitted, "nothing was changed" cannot be promised.
+        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isTemporalUnavailable(err)) {
+          deps.logger.warn({ what: 'setAttributes update', error: err instanceof Error ? err.message : String(err) }, 'write not confirmed');
+          throw unconfirmedWrite(idempotencyKey !== undefined);
+        }
         throw temporalFailure(err, 'setAttributes update');
       }
     },
