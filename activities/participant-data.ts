@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { AttributeBatch, ParticipantDataStore } from '../src/store';
 
@@ -11,7 +12,16 @@ export function createParticipantDataActivities(deps: { store: ParticipantDataSt
   return {
     /** Writes one queued batch. Idempotent on (conversationId, batchSeq), a key that survives continue-as-new. */
     async flushParticipantData(batch: AttributeBatch): Promise<FlushResult> {
-      const { applied } = await deps.store.writeBatch(batch);
+      // Heartbeats while the transaction runs let Temporal tell a slow store (keep waiting) from a
+      // dead worker (retry elsewhere after the heartbeat timeout, not the whole start-to-close).
+      const context = Context.current();
+      const beat = setInterval(() => context.heartbeat(), 1000);
+      let applied: boolean;
+      try {
+        ({ applied } = await deps.store.writeBatch(batch));
+      } finally {
+        clearInterval(beat);
+      }
       const attributeCount = Object.keys(batch.attributes).length;
       // Names and counts only: values may be sensitive.
       deps.logger.info(

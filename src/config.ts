@@ -22,6 +22,11 @@ export interface Config {
   conversation: ConversationSettings;
   /** How long a stopping worker lets running activities finish. */
   shutdownGraceMs: number;
+  /**
+   * How long a conversation's next task waits for the worker that holds it in cache before any
+   * worker may take it. After a worker dies this is the pause its conversations see.
+   */
+  stickyQueueTimeoutMs: number;
   /** Bound on how long the API waits for Temporal before answering 503. */
   temporalRequestTimeoutMs: number;
   /** A workflow bundle prebuilt by `npm run build`; unset means the worker bundles at start. */
@@ -49,6 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       continueAsNewAfterEvents: int(env, 'CONTINUE_AS_NEW_AFTER_EVENTS', DEFAULT_SETTINGS.continueAsNewAfterEvents),
     },
     shutdownGraceMs: duration(env, 'WORKER_SHUTDOWN_GRACE', 10_000),
+    stickyQueueTimeoutMs: duration(env, 'WORKER_STICKY_TIMEOUT', 3_000),
     temporalRequestTimeoutMs: duration(env, 'TEMPORAL_REQUEST_TIMEOUT', 5_000),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
   };

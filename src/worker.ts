@@ -31,5 +31,8 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     activities: createActivities({ store: deps.store, logger: deps.logger }),
     // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
     shutdownGraceTime: config.shutdownGraceMs,
+    // Temporal's 10 s default would freeze a crashed worker's conversations for 10 s; a miss only
+    // costs a history replay on another worker.
+    stickyQueueScheduleToStartTimeout: config.stickyQueueTimeoutMs,
   });
 }

@@ -32,8 +32,10 @@ import { LIMITS, attributeProblem } from '../src/validation';
 import { applyRoutingEvent, dict, initialState, viewOf } from './conversation-state';
 
 const { flushParticipantData } = proxyActivities<Activities>({
-  // Short enough that a flush lost with a crashed worker is retried elsewhere quickly; one transaction needs far less.
+  // One transaction needs far less; bounds a store that hangs without failing.
   startToCloseTimeout: '10 seconds',
+  // The activity heartbeats every second while it writes: a flush lost with a crashed worker is retried after 3 s.
+  heartbeatTimeout: '3 seconds',
   // No maximum attempts: queued participant data must reach the store, however long it is down.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
