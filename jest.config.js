@@ -8,4 +8,6 @@ module.exports = {
   // Test files start their own Temporal servers and processes; running them one at a time keeps a 2-core machine from timing out.
   maxWorkers: 1,
   setupFiles: ['<rootDir>/test/setup-runtime.ts'],
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
 };

@@ -56,8 +56,9 @@ export async function startTestDevServer(dbFile: string, port?: number): Promise
   });
 }
 
+/** Under the run's folder (test/global-setup.ts), which is removed after the run. */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `parley-${prefix}-`));
+  return fs.mkdtempSync(path.join(process.env.PARLEY_TEST_TMP ?? os.tmpdir(), `parley-${prefix}-`));
 }
 
 export function freePort(): Promise<number> {
