@@ -26,5 +26,7 @@ export function installTemporalRuntime(logger: Logger): void {
   const level = (logger.level.toUpperCase() in PINO_LEVEL ? logger.level.toUpperCase() : 'INFO') as LogLevel;
   Runtime.install({
     logger: new DefaultLogger(level, (entry) => logger[PINO_LEVEL[entry.level]]({ ...entry.meta }, entry.message)),
+    // The SDK's native core (connections, pollers) otherwise prints its own non-JSON lines to the console.
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
   });
 }
