@@ -1,7 +1,9 @@
 // Worker entrypoint: `npm run worker`, or started by `npm start`. Scale by running more of these.
+import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from './config';
 import { createLogger, installTemporalRuntime } from './logger';
 import { createParticipantDataStore } from './store';
+import { temporalAddressOf } from './temporal-client';
 import { createParleyWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -10,10 +12,13 @@ async function main(): Promise<void> {
   installTemporalRuntime(logger);
   const store = createParticipantDataStore(config);
   await store.init();
-  const worker = await createParleyWorker({ config, store, logger });
+  const connection = await NativeConnection.connect({ address: temporalAddressOf(config) });
+  const worker = await createParleyWorker({ config, store, logger, connection });
   logger.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite' }, 'worker started');
   // The SDK's Runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() resolves once drained.
   await worker.run();
+  // Closing the last native connection shuts the SDK runtime down, which releases the event loop.
+  await connection.close();
   await store.close();
   logger.info('worker stopped');
 }

@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import type { Config } from './config';
 import type { ParticipantDataStore } from './store';
-import { temporalAddressOf } from './temporal-client';
 
 export interface WorkerDeps {
   config: Config;
@@ -11,7 +10,8 @@ export interface WorkerDeps {
   logger: Logger;
   /** Tests pass a prebuilt bundle; otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  connection?: NativeConnection;
+  /** Owned by the caller, which closes it once the worker has drained. */
+  connection: NativeConnection;
 }
 
 function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
@@ -22,9 +22,8 @@ function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' 
 
 export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
   const { config } = deps;
-  const connection = deps.connection ?? (await NativeConnection.connect({ address: temporalAddressOf(config) }));
   return Worker.create({
-    connection,
+    connection: deps.connection,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
     ...workflowSource(deps),
