@@ -89,6 +89,11 @@ export interface ConversationState {
   storedNames: string[];
   /** Sequence number of the last batch written; the next batch is lastBatchSeq + 1. */
   lastBatchSeq: number;
+  /**
+   * Bounded window of update ids whose attribute writes were applied, oldest first. Temporal
+   * de-duplicates update ids only within a run, so a retry that reaches the next run is caught here.
+   */
+  appliedWriteIds: string[];
   createdAt: string;
   closedAt?: string;
   closeReason?: CloseReason;

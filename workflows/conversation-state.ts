@@ -12,6 +12,8 @@ import type {
 export const SEEN_EVENT_WINDOW = 1000;
 export const RECENT_EVENTS_KEPT = 20;
 export const TRANSFERS_KEPT = 50;
+/** Attribute-write ids remembered across runs; a client retries within seconds, not hundreds of writes later. */
+export const APPLIED_WRITE_WINDOW = 200;
 
 /**
  * Records keyed by user-chosen names (attributes, task context) have no prototype, so a name like
@@ -33,6 +35,7 @@ export function initialState(conversationId: string, nowIso: string): Conversati
     pending: dict(),
     storedNames: [],
     lastBatchSeq: 0,
+    appliedWriteIds: [],
     createdAt: nowIso,
     runCount: 1,
   };
@@ -124,6 +127,20 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent)
   return applied ? 'applied' : 'ignored';
 }
 
+/**
+ * Queues an attribute write (last write wins) unless the same write id was already applied, in
+ * this run or an earlier one: a retried write must not overwrite what was written after it.
+ */
+export function applyAttributeWrite(state: ConversationState, attributes: Record<string, string>, writeId: string | undefined): 'applied' | 'duplicate' {
+  if (writeId !== undefined) {
+    if (state.appliedWriteIds.includes(writeId)) return 'duplicate';
+    state.appliedWriteIds.push(writeId);
+    if (state.appliedWriteIds.length > APPLIED_WRITE_WINDOW) state.appliedWriteIds.splice(0, state.appliedWriteIds.length - APPLIED_WRITE_WINDOW);
+  }
+  Object.assign(state.pending, attributes);
+  return 'applied';
+}
+
 function remember(state: ConversationState, eventId: string): void {
   state.seenEventIds.push(eventId);
   if (state.seenEventIds.length > SEEN_EVENT_WINDOW) state.seenEventIds.splice(0, state.seenEventIds.length - SEEN_EVENT_WINDOW);
@@ -141,7 +158,7 @@ function recordTransfer(state: ConversationState, event: RoutingEvent, current: 
 }
 
 export function viewOf(state: ConversationState): ConversationView {
-  const { seenEventIds: _seen, pending, storedNames, routedAtMs: _r, transferredAtMs: _t, lastBatchSeq: _b, ...rest } = state;
+  const { seenEventIds: _seen, appliedWriteIds: _w, pending, storedNames, routedAtMs: _r, transferredAtMs: _t, lastBatchSeq: _b, ...rest } = state;
   return {
     ...rest,
     taskContext: { ...state.taskContext },

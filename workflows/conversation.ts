@@ -7,6 +7,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  currentUpdateInfo,
   isCancellation,
   log,
   proxyActivities,
@@ -29,7 +30,7 @@ import {
   setAttributesUpdate,
 } from '../src/shared';
 import { LIMITS, attributeProblem } from '../src/validation';
-import { applyRoutingEvent, dict, initialState, viewOf } from './conversation-state';
+import { applyAttributeWrite, applyRoutingEvent, dict, initialState, viewOf } from './conversation-state';
 
 const { flushParticipantData } = proxyActivities<Activities>({
   // One transaction needs far less; bounds a store that hangs without failing.
@@ -43,7 +44,14 @@ const { flushParticipantData } = proxyActivities<Activities>({
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationResult> {
   const { conversationId, settings } = input;
   const state: ConversationState = input.state
-    ? { ...input.state, pending: dict(input.state.pending), taskContext: dict(input.state.taskContext), runCount: input.state.runCount + 1 }
+    ? {
+        ...input.state,
+        pending: dict(input.state.pending),
+        taskContext: dict(input.state.taskContext),
+        // Runs recorded before write ids were carried hand over none.
+        appliedWriteIds: input.state.appliedWriteIds ?? [],
+        runCount: input.state.runCount + 1,
+      }
     : initialState(conversationId, new Date().toISOString());
 
   // Bumped by every message that counts as activity; the inactivity timer restarts when it moves.
@@ -58,8 +66,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   setHandler(
     setAttributesUpdate,
     ({ attributes }: SetAttributesRequest) => {
-      Object.assign(state.pending, attributes);
-      touches++;
+      const writeId = currentUpdateInfo()?.id;
+      if (applyAttributeWrite(state, attributes, writeId) === 'applied') touches++;
+      else log.info('attribute write already applied in an earlier run', { conversationId, writeId });
       return { queued: Object.keys(attributes) };
     },
     { validator: (request: SetAttributesRequest) => validateSet(state, request) },

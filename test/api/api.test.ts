@@ -12,6 +12,7 @@ import { createTemporalClient } from '../../src/temporal-client';
 import { createActivities } from '../../activities';
 import { bundleWorkflows, freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
 import { recordHistory } from '../support/histories';
+import { routingEvent, sendEvent } from '../support/conversation';
 
 const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
 
@@ -310,6 +311,31 @@ test('a write no worker confirms in time is 503, still applied once a worker run
     await lateRun;
     await slowApi.close();
   }
+});
+
+test('a retry with its Idempotency-Key after the conversation continued as new is not applied again', async () => {
+  const id = uniqueId('retry-next-run');
+  // A low threshold so a handful of events hands the conversation over to a new run.
+  const handle = await sendEvent(client, taskQueue, routingEvent(id, 'CREATED', 0), { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 20 });
+  const key = { 'idempotency-key': `write-${id}` };
+  const write = () => call('POST', `/conversations/${id}/attributes`, { attributes: { tier: 'silver' } }, key);
+  expect(await write()).toEqual({ status: 200, body: { conversationId: id, queued: ['tier'] } });
+  expect((await setAttributes(id, { tier: 'gold' })).status).toBe(200);
+
+  const firstRun = (await handle.describe()).runId;
+  let minute = 0;
+  await waitFor(async () => {
+    expect((await postEvent(event(id, 'QUEUED', ++minute))).status).toBe(202);
+    return (await handle.describe()).runId !== firstRun;
+  });
+
+  // The retry reaches a run that has never seen its update id: it gets the same answer, and the
+  // later write stays.
+  expect(await write()).toEqual({ status: 200, body: { conversationId: id, queued: ['tier'] } });
+  expect((await call('GET', `/conversations/${id}/attributes/tier`)).body).toEqual({ name: 'tier', value: 'gold', source: 'stored' });
+  expect((await postEvent(event(id, 'CLOSED', ++minute))).status).toBe(202);
+  await handle.result();
+  expect((await store.listAttributes(id)).map((a) => [a.name, a.value])).toEqual([['tier', 'gold']]);
 });
 
 async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
