@@ -13,6 +13,7 @@ import { createActivities } from '../../activities';
 import { bundleWorkflows, freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
 import { recordHistory } from '../support/histories';
 import { routingEvent, sendEvent } from '../support/conversation';
+import { waitFor } from '../support/wait';
 
 const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
 
@@ -118,7 +119,7 @@ test('a conversation driven over HTTP: events, attributes, transfer, close, read
   expect(JSON.stringify(active)).not.toContain(SECRET_VALUE);
 
   const handle = client.workflow.getHandle(workflowIdFor(id));
-  await waitFor(async () => (await handle.describe()).typedSearchAttributes.get(searchAttributes.agent) === 'agent-2');
+  await waitFor('the agent search attribute', async () => (await handle.describe()).typedSearchAttributes.get(searchAttributes.agent) === 'agent-2');
 
   expect((await postEvent(event(id, 'CLOSED', 5, { dispositionCode: 'RESOLVED' }))).status).toBe(202);
   await handle.result();
@@ -128,7 +129,7 @@ test('a conversation driven over HTTP: events, attributes, transfer, close, read
   expect(await getState(id)).toMatchObject({ status: 'closed', closeReason: 'closed-event', attributeNames: { pending: [], stored: ['Foo', 'account'] } });
 
   // Findable in the UI's list by its search attributes.
-  await waitFor(async () => {
+  await waitFor('the conversation in the list query', async () => {
     for await (const wf of client.workflow.list({ query: `ParleyStatus = "closed" AND ParleyChannel = "chat" AND ParleyQueue = "retention" AND ParleyAgent = "agent-2"` })) {
       if (wf.workflowId === workflowIdFor(id)) return true;
     }
@@ -297,7 +298,7 @@ test('a write no worker confirms in time is 503, still applied once a worker run
     });
     lateRun = lateWorker.run();
     // The unconfirmed write was kept by Temporal and lands without being sent again.
-    await waitFor(async () => (await call('GET', `/conversations/${id}/attributes/tier`)).body?.value === 'gold');
+    await waitFor('the unconfirmed write to land', async () => (await call('GET', `/conversations/${id}/attributes/tier`)).body?.value === 'gold');
     // The retry gets the first attempt's outcome; the history shows one write, not two.
     expect(await post(`/conversations/${id}/attributes`, { attributes: { tier: 'gold' } }, key)).toEqual({
       status: 200,
@@ -324,7 +325,7 @@ test('a retry with its Idempotency-Key after the conversation continued as new i
 
   const firstRun = (await handle.describe()).runId;
   let minute = 0;
-  await waitFor(async () => {
+  await waitFor('the conversation to continue as new', async () => {
     expect((await postEvent(event(id, 'QUEUED', ++minute))).status).toBe(202);
     return (await handle.describe()).runId !== firstRun;
   });
@@ -337,11 +338,3 @@ test('a retry with its Idempotency-Key after the conversation continued as new i
   await handle.result();
   expect((await store.listAttributes(id)).map((a) => [a.name, a.value])).toEqual([['tier', 'gold']]);
 });
-
-async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

@@ -8,7 +8,8 @@ import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
 import { uniqueId } from '../support/temporal';
-import { pollerIdentities, waitFor, whileRunning, WorkerProcess } from '../support/worker-process';
+import { waitFor } from '../support/wait';
+import { pollerIdentities, whileRunning, WorkerProcess } from '../support/worker-process';
 
 type ConversationHandle = WorkflowHandle<typeof conversationWorkflow>;
 

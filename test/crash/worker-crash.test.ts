@@ -11,7 +11,8 @@ import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
 import { uniqueId } from '../support/temporal';
-import { waitFor, whileRunning, WorkerProcess } from '../support/worker-process';
+import { waitFor } from '../support/wait';
+import { whileRunning, WorkerProcess } from '../support/worker-process';
 
 type ConversationHandle = WorkflowHandle<typeof conversationWorkflow>;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { StopWaiting, waitFor } from './wait';
 
 export const PROJECT_ROOT = path.join(__dirname, '..', '..');
 export const WORKER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'worker-main.js');
@@ -142,31 +143,6 @@ export function spawnWorker(opts: SpawnWorkerOptions): WorkerProcess {
     },
     output: () => (fs.existsSync(opts.logFile) ? fs.readFileSync(opts.logFile, 'utf8') : ''),
   };
-}
-
-/** Thrown from a waitFor predicate: give up now instead of retrying until the deadline. */
-export class StopWaiting extends Error {}
-
-export async function waitFor(
-  what: string,
-  predicate: () => Promise<boolean> | boolean,
-  { timeoutMs = 30_000, intervalMs = 100 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      if (await predicate()) return;
-      lastError = undefined;
-    } catch (err) {
-      if (err instanceof StopWaiting) throw err;
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /** Identities polling a task queue, as the server currently knows them (workflow or activity side). */

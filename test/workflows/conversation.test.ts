@@ -17,6 +17,7 @@ import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/stor
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
+import { waitFor } from '../support/wait';
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
@@ -244,7 +245,7 @@ describe('continue-as-new', () => {
       for (let i = 0; i < 20; i++) {
         await start(routingEvent(id, 'QUEUED', 2 + i / 100, { estimatedWaitTime: 300 - i }), settings);
       }
-      await waitFor(async () => (await handle.query(conversationStateQuery)).runCount > 1);
+      await waitFor('a second run', async () => (await handle.query(conversationStateQuery)).runCount > 1);
       let view = await handle.query(conversationStateQuery);
       expect(view).toMatchObject({ status: 'queued', queue: 'retention', transferCount: 1, taskContext: { user_tier: 'gold' }, estimatedWaitTime: 281 });
       expect(view.attributeNames).toEqual({ pending: [], stored: ['intent', 'note'] });
@@ -278,11 +279,3 @@ describe('continue-as-new', () => {
     });
   });
 });
-
-async function waitFor(predicate: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
