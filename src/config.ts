@@ -10,6 +10,10 @@ export interface Config {
   /** Set: use that Temporal cluster. Unset: `npm start` runs the embedded dev server. */
   temporalAddress?: string;
   temporalNamespace: string;
+  /** TLS to the cluster; unset means plain text (the dev server). */
+  temporalTls?: TemporalTlsConfig;
+  /** Temporal Cloud API key, sent as a bearer token. A secret: never logged. */
+  temporalApiKey?: string;
   taskQueue: string;
   /** Embedded dev server ports (only when temporalAddress is unset). */
   devServerPort: number;
@@ -33,6 +37,16 @@ export interface Config {
   workflowBundlePath?: string;
 }
 
+export interface TemporalTlsConfig {
+  /** PEM file of the CA that signed the server certificate; unset means the system's CAs. */
+  caPath?: string;
+  /** PEM files of the client certificate and key, for mTLS. */
+  certPath?: string;
+  keyPath?: string;
+  /** Name to verify the server certificate against, when it differs from the address's host. */
+  serverName?: string;
+}
+
 export class ConfigError extends Error {}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -42,6 +56,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST || '127.0.0.1',
     temporalAddress: env.TEMPORAL_ADDRESS || undefined,
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
+    temporalTls: temporalTls(env),
+    temporalApiKey: env.TEMPORAL_API_KEY || undefined,
     taskQueue: env.TEMPORAL_TASK_QUEUE || DEFAULT_TASK_QUEUE,
     devServerPort: int(env, 'TEMPORAL_DEV_PORT', 7233),
     uiPort: int(env, 'TEMPORAL_UI_PORT', 8233),
@@ -69,6 +85,29 @@ export function projectRoot(): string {
     dir = parent;
   }
   return dir;
+}
+
+/**
+ * TLS is on when TEMPORAL_TLS=true, when any TLS file is named, or with an API key (Temporal Cloud
+ * accepts keys only over TLS); TEMPORAL_TLS=false turns it off explicitly.
+ */
+function temporalTls(env: NodeJS.ProcessEnv): TemporalTlsConfig | undefined {
+  const tls: TemporalTlsConfig = {
+    caPath: env.TEMPORAL_TLS_CA || undefined,
+    certPath: env.TEMPORAL_TLS_CERT || undefined,
+    keyPath: env.TEMPORAL_TLS_KEY || undefined,
+    serverName: env.TEMPORAL_TLS_SERVER_NAME || undefined,
+  };
+  if (!tls.certPath !== !tls.keyPath) throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mTLS needs both)');
+  const flag = env.TEMPORAL_TLS?.trim().toLowerCase();
+  if (flag && flag !== 'true' && flag !== 'false') throw new ConfigError(`TEMPORAL_TLS must be true or false, got "${env.TEMPORAL_TLS}"`);
+  const anyFile = Object.values(tls).some((v) => v !== undefined);
+  if (flag === 'false') {
+    if (anyFile) throw new ConfigError('TEMPORAL_TLS=false contradicts the TEMPORAL_TLS_* settings');
+    if (env.TEMPORAL_API_KEY) throw new ConfigError('TEMPORAL_TLS=false with TEMPORAL_API_KEY: the key is only ever sent over TLS');
+    return undefined;
+  }
+  return flag === 'true' || anyFile || env.TEMPORAL_API_KEY ? tls : undefined;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

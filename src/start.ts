@@ -3,11 +3,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from './config';
+import { type Config, loadConfig } from './config';
 import { DevServer, startDevServer } from './dev-server';
 import { Connection } from '@temporalio/client';
 import { createLogger } from './logger';
 import { registerSearchAttributes } from './search-attributes';
+import { temporalConnectionOptions } from './temporal-client';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('../scripts/temporal-binaries');
 
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
     process.once('exit', () => server.process.kill('SIGTERM'));
     env.TEMPORAL_ADDRESS = devServer.address;
   } else {
-    await registerOnCluster(config.temporalAddress, config.temporalNamespace, logger);
+    await registerOnCluster(config, logger);
   }
 
   // `npm start` builds the bundle first (npm run build); the worker then skips webpack.
@@ -75,10 +76,10 @@ async function main(): Promise<void> {
 }
 
 /** Best effort: a cluster where Parley may not administer the namespace (Temporal Cloud) is configured by hand. */
-async function registerOnCluster(address: string, namespace: string, logger: ReturnType<typeof createLogger>): Promise<void> {
+async function registerOnCluster(config: Config, logger: ReturnType<typeof createLogger>): Promise<void> {
   try {
-    const connection = await Connection.connect({ address });
-    await registerSearchAttributes(connection, namespace);
+    const connection = await Connection.connect(temporalConnectionOptions(config));
+    await registerSearchAttributes(connection, config.temporalNamespace);
     await connection.close();
   } catch (err) {
     logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'could not register Parley search attributes; register them on the namespace by hand');

@@ -1,10 +1,8 @@
 // Worker entrypoint: `npm run worker`, or started by `npm start`. Scale by running more of these.
-import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from './config';
 import { createLogger, installTemporalRuntime } from './logger';
 import { createParticipantDataStore } from './store';
-import { temporalAddressOf } from './temporal-client';
-import { createParleyWorker } from './worker';
+import { connectWorker, createParleyWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -12,7 +10,7 @@ async function main(): Promise<void> {
   installTemporalRuntime(logger);
   const store = createParticipantDataStore(config);
   await store.init();
-  const connection = await NativeConnection.connect({ address: temporalAddressOf(config) });
+  const connection = await connectWorker(config);
   const worker = await createParleyWorker({ config, store, logger, connection });
   logger.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite' }, 'worker started');
   // The SDK's Runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() resolves once drained.

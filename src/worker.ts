@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import type { Config } from './config';
 import type { ParticipantDataStore } from './store';
+import { temporalConnectionOptions, type TemporalConnectionConfig } from './temporal-client';
 
 export interface WorkerDeps {
   config: Config;
@@ -34,4 +35,9 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     // costs a history replay on another worker.
     stickyQueueScheduleToStartTimeout: config.stickyQueueTimeoutMs,
   });
+}
+
+/** The worker's connection, made the way the API's is; its owner closes it once the worker has drained. */
+export function connectWorker(config: TemporalConnectionConfig): Promise<NativeConnection> {
+  return NativeConnection.connect(temporalConnectionOptions(config));
 }
