@@ -12,6 +12,8 @@ export interface GrpcTlsProxy {
   refused: number;
   /** Calls forwarded to the dev server. */
   forwarded: number;
+  /** Why TLS handshakes failed, as the server saw it (a missing client certificate shows only here for sure). */
+  handshakeErrors: string[];
   close(): Promise<void>;
 }
 
@@ -28,7 +30,8 @@ export async function startGrpcTlsProxy(opts: { pki: TestPki; upstream: string; 
     requestCert: true,
     rejectUnauthorized: true,
   });
-  const proxy: GrpcTlsProxy = { address: '', refused: 0, forwarded: 0, close: async () => undefined };
+  const proxy: GrpcTlsProxy = { address: '', refused: 0, forwarded: 0, handshakeErrors: [], close: async () => undefined };
+  server.on('tlsClientError', (err: NodeJS.ErrnoException) => proxy.handshakeErrors.push(`${err.code ?? ''} ${err.message}`));
 
   server.on('stream', (stream, headers) => {
     stream.on('error', () => undefined);
