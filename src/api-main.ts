@@ -13,15 +13,19 @@ async function main(): Promise<void> {
   const client = createTemporalClient(config);
   const app = buildApi({ client, store, logger, config });
   await app.listen({ port: config.port, host: config.host });
+  let stopping = false;
   const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'API stopping');
     await app.close();
     await client.connection.close();
     await store.close();
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  // Kept installed: a repeated signal while closing must not kill requests in flight.
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 main().catch((err) => {

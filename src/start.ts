@@ -41,26 +41,37 @@ async function main(): Promise<void> {
   const bundle = path.join(__dirname, '..', 'workflow-bundle.js');
   if (!env.WORKFLOW_BUNDLE_PATH && fs.existsSync(bundle)) env.WORKFLOW_BUNDLE_PATH = bundle;
 
-  const children: ChildProcess[] = [];
+  const children: { entry: string; child: ChildProcess }[] = [];
   let stopping = false;
   const stopAll = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     logger.info('stopping: API and worker first (the worker drains), then Temporal');
-    await Promise.all(children.map((child) => stopChild(child)));
+    await Promise.all(
+      children.map(async ({ entry, child }) => {
+        const { code, signal } = await stopChild(child);
+        logger.info({ entry, code, signal }, 'process stopped');
+      }),
+    );
     await devServer?.stop();
     process.exit(code);
   };
 
   for (const entry of ['worker-main.js', 'api-main.js']) {
-    const child = spawn(process.execPath, [path.join(__dirname, entry)], { env, stdio: 'inherit' });
+    // Own process group, like the dev server: a terminal's Ctrl-C signals the whole foreground group,
+    // and the SDK treats a second signal (ours, on top of the terminal's) as "die now, mid-drain".
+    // So only this launcher hears Ctrl-C, and each process gets exactly one SIGTERM from it.
+    const child = spawn(process.execPath, [path.join(__dirname, entry)], { env, stdio: 'inherit', detached: true });
+    process.once('exit', () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    });
     child.once('exit', (code, signal) => {
       if (!stopping) {
         logger.error({ entry, code, signal }, 'a Parley process exited; stopping everything');
         void stopAll(1);
       }
     });
-    children.push(child);
+    children.push({ entry, child });
   }
 
   process.on('SIGINT', () => void stopAll(0));
@@ -103,13 +114,14 @@ async function waitForApi(host: string, port: number, cancelled: () => boolean):
   return false;
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+/** SIGTERM, then SIGKILL if it has not exited within 30 s; resolves with how it ended. */
+function stopChild(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve();
+      resolve({ code, signal });
     });
     child.kill('SIGTERM');
   });

@@ -1,0 +1,125 @@
+// `npm start` as a user runs it: the built launcher (dist/src/start.js, what `npm start` runs after
+// its build step) starts the dev server, the worker and the API; a terminal's Ctrl-C reaches the
+// whole foreground process group and must still let the worker drain; a second start on the same
+// data folder finds every conversation again.
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../../src/config';
+import { freePort, tempDir, uniqueId } from '../support/temporal';
+import { routingEvent } from '../support/conversation';
+import { waitFor } from '../support/wait';
+
+const LAUNCHER = path.join(projectRoot(), 'dist', 'src', 'start.js');
+
+interface LogLine {
+  name?: string;
+  msg?: string;
+  entry?: string;
+  code?: number | null;
+  signal?: string | null;
+  [key: string]: unknown;
+}
+
+interface Launch {
+  child: ChildProcess;
+  baseUrl: string;
+  uiUrl: string;
+  lines: LogLine[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const launches: Launch[] = [];
+
+async function launch(dataDir: string): Promise<Launch> {
+  if (!fs.existsSync(LAUNCHER)) throw new Error(`${LAUNCHER} is missing: npm test builds it first (npm run build)`);
+  const [port, devPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), TEMPORAL_DEV_PORT: String(devPort), TEMPORAL_UI_PORT: String(uiPort), PARLEY_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
+  delete env.TEMPORAL_ADDRESS;
+  delete env.DATABASE_URL;
+  // Its own process group, as a shell gives a foreground job: the group is what Ctrl-C signals.
+  const child = spawn(process.execPath, [LAUNCHER], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: LogLine[] = [];
+  const collect = (stream: NodeJS.ReadableStream): void => {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop() ?? '';
+      for (const part of parts) {
+        try {
+          lines.push(JSON.parse(part) as LogLine);
+        } catch {
+          lines.push({ text: part });
+        }
+      }
+    });
+  };
+  collect(child.stdout!);
+  collect(child.stderr!);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const started: Launch = { child, baseUrl: `http://127.0.0.1:${port}`, uiUrl: `http://127.0.0.1:${uiPort}`, lines, exited };
+  launches.push(started);
+  await waitFor('npm start to announce that Parley is up', () => {
+    if (child.exitCode !== null) throw new Error(`the launcher exited with ${child.exitCode}: ${JSON.stringify(lines.slice(-5))}`);
+    return lines.some((line) => line.msg === 'Parley is up');
+  }, { timeoutMs: 90_000, intervalMs: 200 });
+  return started;
+}
+
+/** The supervisor's record of how each process it started ended. */
+function exitOf(run: Launch, entry: string): LogLine | undefined {
+  return run.lines.find((line) => line.name === 'parley' && line.msg === 'process stopped' && line.entry === entry);
+}
+
+async function post(run: Launch, url: string, body: unknown): Promise<Response> {
+  return fetch(`${run.baseUrl}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+afterAll(async () => {
+  for (const run of launches) {
+    if (run.child.exitCode === null && run.child.signalCode === null) {
+      try {
+        process.kill(-run.child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+});
+
+test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a second start finds the conversation again', async () => {
+  const dataDir = tempDir('npm-start');
+  const conversationId = uniqueId('start');
+  const first = await launch(dataDir);
+
+  expect((await fetch(`${first.uiUrl}/`)).status).toBe(200);
+  expect((await post(first, '/webhooks/routing-events', routingEvent(conversationId, 'QUEUED', 1, { queue: 'billing' }))).status).toBe(202);
+  const set = await post(first, `/conversations/${conversationId}/attributes`, { attributes: { Tier: 'gold' } });
+  expect(set.status).toBe(200);
+
+  // A terminal's Ctrl-C: SIGINT to every process of the foreground group at once.
+  process.kill(-first.child.pid!, 'SIGINT');
+  expect(await first.exited).toEqual({ code: 0, signal: null });
+  // The worker ran its graceful shutdown to the end instead of dying on a second signal mid-drain.
+  expect(exitOf(first, 'worker-main.js')).toMatchObject({ code: 0, signal: null });
+  expect(exitOf(first, 'api-main.js')).toMatchObject({ code: 0, signal: null });
+  expect(first.lines.some((line) => line.name === 'parley-worker' && line.msg === 'worker stopped')).toBe(true);
+
+  const second = await launch(dataDir);
+  const state = await fetch(`${second.baseUrl}/conversations/${conversationId}`);
+  expect(state.status).toBe(200);
+  expect(await state.json()).toMatchObject({ status: 'queued', queue: 'billing', attributeNames: { pending: ['Tier'], stored: [] } });
+  expect(await (await fetch(`${second.baseUrl}/conversations/${conversationId}/attributes/Tier`)).json()).toEqual({ name: 'Tier', value: 'gold', source: 'pending' });
+
+  expect((await post(second, '/webhooks/routing-events', routingEvent(conversationId, 'CLOSED', 2))).status).toBe(202);
+  await waitFor('the closed conversation to read its attribute from the store', async () => {
+    const res = await fetch(`${second.baseUrl}/conversations/${conversationId}/attributes/Tier`);
+    return res.status === 200 && ((await res.json()) as { source: string }).source === 'stored';
+  });
+
+  // What a process manager sends (docker stop, systemd): SIGTERM to the launcher alone.
+  second.child.kill('SIGTERM');
+  expect(await second.exited).toEqual({ code: 0, signal: null });
+  expect(exitOf(second, 'worker-main.js')).toMatchObject({ code: 0, signal: null });
+});
