@@ -29,7 +29,24 @@ export interface DevServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/**
+ * The dev server picks its internal ports (history, matching, HTTP, metrics) at random, so it can
+ * lose a race for one with another process and exit at once. Such an early exit is retried; a
+ * server that runs but never answers is not.
+ */
+const EARLY_EXIT_ATTEMPTS = 3;
+
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await launchDevServer(opts);
+    if ('server' in started) return started.server;
+    if (started.exitCode === null || attempt >= EARLY_EXIT_ATTEMPTS) throw started.error;
+  }
+}
+
+type Launch = { server: DevServer } | { error: Error; exitCode: number | null };
+
+async function launchDevServer(opts: DevServerOptions): Promise<Launch> {
   const ip = opts.ip ?? '127.0.0.1';
   fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
   const args = [
@@ -63,21 +80,33 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     }
   }
   if (!ready) {
+    const exitCode = child.exitCode;
     child.kill('SIGKILL');
-    const why = child.exitCode !== null ? `exited with code ${child.exitCode}` : `did not answer within the timeout`;
-    throw new Error(`Temporal dev server on ${address} ${why}${opts.logFile ? ` (see ${opts.logFile})` : ''}: ${String(lastError)}`);
+    const why = exitCode !== null ? `exited with code ${exitCode}` : `did not answer within the timeout`;
+    const log = opts.logFile ? ` (see ${opts.logFile}; it ends: ${logTail(opts.logFile)})` : '';
+    return { error: new Error(`Temporal dev server on ${address} ${why}${log}: ${String(lastError)}`), exitCode };
   }
 
   return {
-    address,
-    uiUrl: opts.headless ? undefined : `http://${ip}:${opts.uiPort ?? opts.port + 1000}`,
-    process: child,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
+    server: {
+      address,
+      uiUrl: opts.headless ? undefined : `http://${ip}:${opts.uiPort ?? opts.port + 1000}`,
+      process: child,
+      async stop(signal: NodeJS.Signals = 'SIGTERM') {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      },
     },
   };
+}
+
+function logTail(file: string): string {
+  try {
+    return JSON.stringify(fs.readFileSync(file, 'utf8').trim().split('\n').slice(-3).join('\n').slice(-600));
+  } catch {
+    return '(unreadable)';
+  }
 }
