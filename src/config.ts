@@ -35,6 +35,8 @@ export interface Config {
   temporalRequestTimeoutMs: number;
   /** A workflow bundle prebuilt by `npm run build`; unset means the worker bundles at start. */
   workflowBundlePath?: string;
+  /** Port of the worker's GET /healthz (on HOST); unset means the worker serves none. */
+  workerHealthPort?: number;
 }
 
 export interface TemporalTlsConfig {
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stickyQueueTimeoutMs: duration(env, 'WORKER_STICKY_TIMEOUT', 3_000),
     temporalRequestTimeoutMs: duration(env, 'TEMPORAL_REQUEST_TIMEOUT', 5_000),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
+    workerHealthPort: env.WORKER_HEALTH_PORT ? int(env, 'WORKER_HEALTH_PORT', 0) : undefined,
   };
 }
 

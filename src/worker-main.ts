@@ -3,6 +3,7 @@ import { loadConfig } from './config';
 import { createLogger, installTemporalRuntime } from './logger';
 import { createParticipantDataStore } from './store';
 import { connectWorker, createParleyWorker } from './worker';
+import { startWorkerHealthServer } from './worker-health';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -13,8 +14,10 @@ async function main(): Promise<void> {
   const connection = await connectWorker(config);
   const worker = await createParleyWorker({ config, store, logger, connection });
   logger.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite' }, 'worker started');
+  const health = config.workerHealthPort === undefined ? undefined : await startWorkerHealthServer(worker, { host: config.host, port: config.workerHealthPort, logger });
   // The SDK's Runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() resolves once drained.
   await worker.run();
+  await health?.close();
   // Closing the last native connection shuts the SDK runtime down, which releases the event loop.
   await connection.close();
   await store.close();

@@ -54,6 +54,10 @@ export function buildApi(deps: ApiDeps) {
     return reply.status(status).send({ error: errorName(status), message: status >= 500 && status !== 503 ? 'internal error' : err.message });
   });
 
+  // Liveness: the process answers. Kept apart from /healthz (readiness: Temporal reachable), so an
+  // orchestrator stops routing to a replica during a Temporal outage instead of restarting it.
+  app.get('/livez', async () => ({ status: 'ok' }));
+
   app.get('/healthz', async (_request, reply) => {
     try {
       await withDeadline(() => client.workflowService.getSystemInfo({}));

@@ -258,6 +258,8 @@ test('with Temporal unreachable the API answers 503 and applies nothing', async 
     expect((await send('GET', `/conversations/${id}`)).status).toBe(503);
     expect((await send('GET', `/conversations/${id}/attributes/a`)).status).toBe(503);
     expect((await send('GET', '/healthz')).status).toBe(503);
+    // Liveness stays up: a restart would not bring Temporal back.
+    expect(await send('GET', '/livez')).toMatchObject({ status: 200, body: { status: 'ok' } });
     // Nothing was half-applied: the live cluster has never heard of this conversation.
     expect((await call('GET', `/conversations/${id}`)).status).toBe(404);
     expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok', temporal: 'reachable' });

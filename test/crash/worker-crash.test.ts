@@ -1,16 +1,18 @@
 // The real worker process (`node dist/src/worker-main.js`) SIGKILLed at the worst moments, against a
 // real dev server and a real PostgreSQL: queued participant data survives and reaches the store
-// exactly once, and updates keep working while runs hand over at continue-as-new.
-import { Client as PgClient } from 'pg';
+// exactly once, and updates keep working while runs hand over at continue-as-new. Stopped with
+// SIGTERM mid-flush instead, it drains: the flush it holds completes before it exits.
 import type { WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { DEFAULT_SETTINGS, ConversationSettings, setAttributesUpdate } from '../../src/shared';
 import type { StoredAttribute } from '../../src/store';
+import type { WorkerHealth } from '../../src/worker-health';
 import type { conversationWorkflow } from '../../workflows/conversation';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
-import { uniqueId } from '../support/temporal';
+import { lockTable } from '../support/postgres';
+import { freePort, uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import { whileRunning, WorkerProcess } from '../support/worker-process';
 
@@ -94,45 +96,23 @@ test('SIGKILL during the flush: the batch is written once, by the next worker, w
   await set(handle, { intent: 'cancel', note: 'vip' });
   await set(handle, { zip: '75011' });
 
-  // Two connections: `locker` holds the lock in an open transaction; `observer` polls outside any
-  // transaction, because inside one pg_stat_activity's state and query columns are a snapshot
-  // frozen at its first read.
-  const locker = new PgClient({ connectionString: h.pg.url });
-  const observer = new PgClient({ connectionString: h.pg.url });
-  await Promise.all([locker.connect(), observer.connect()]);
-  let locked = false;
+  const lock = await lockTable(h.pg.url, 'participant_data_batches');
   let workerB: WorkerProcess | undefined;
   try {
-    const lockerPid = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
-    await locker.query('BEGIN');
-    await locker.query('LOCK TABLE participant_data_batches IN ACCESS EXCLUSIVE MODE');
-    locked = true;
-
     await start(taskQueue, routingEvent(id, 'CLOSED', 1));
     // The worker's flush has begun its transaction and waits for our lock on the batch table: it is mid-flush.
-    await waitFor('the worker flush to block on the table lock', async () => {
-      const { rows } = await observer.query(
-        `SELECT a.pid FROM pg_stat_activity a
-         JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
-         JOIN pg_class c ON c.oid = l.relation AND c.relname = 'participant_data_batches'
-         WHERE a.wait_event_type = 'Lock' AND a.pid <> $1 AND a.pid <> pg_backend_pid()`,
-        [lockerPid],
-      );
-      return rows.length > 0;
-    }, { timeoutMs: 20_000 });
+    await lock.waitForBlockedWriter();
 
     const killedAt = Date.now();
     expect(await worker.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
-    await locker.query('ROLLBACK');
-    locked = false;
+    await lock.release();
     workerB = h.startWorker('flush-B', taskQueue);
     const result = await whileRunning(workerB, handle.result());
     const recoveryMs = Date.now() - killedAt;
     console.log(`recovery: worker killed during flush -> batch written by new worker in ${recoveryMs} ms`);
     expect(result).toMatchObject({ batchesWritten: 1, storedNames: ['account', 'intent', 'note', 'zip'] });
   } finally {
-    if (locked) await locker.query('ROLLBACK').catch(() => undefined);
-    await Promise.all([locker.end(), observer.end()]);
+    await lock.close();
   }
 
   expect(summary(await h.store.listAttributes(id))).toEqual([
@@ -151,6 +131,50 @@ test('SIGKILL during the flush: the batch is written once, by the next worker, w
   expect(started[0].attempt).toBeGreaterThan(1);
   expect(started[0].lastFailure?.timeoutFailureInfo).toBeTruthy();
   expect(started[0].identity).toBe(workerB?.identity);
+}, 90_000);
+
+test('SIGTERM during the flush: the worker drains, its health endpoint says so, and the flush it started completes', async () => {
+  const taskQueue = uniqueId('drain');
+  const id = uniqueId('drain');
+  const healthPort = await freePort();
+  const health = async (): Promise<{ code: number; body: WorkerHealth }> => {
+    const res = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
+    return { code: res.status, body: (await res.json()) as WorkerHealth };
+  };
+  // A grace period far longer than the test needs: the worker must wait for its flush, not abandon it.
+  const worker = await h.startPollingWorker('drain-A', taskQueue, { WORKER_HEALTH_PORT: String(healthPort), WORKER_SHUTDOWN_GRACE: '60s' });
+  await waitFor('the worker health endpoint to say ok', async () => (await health()).code === 200);
+  expect((await health()).body).toMatchObject({ status: 'ok', state: 'RUNNING', taskQueue, workflowPoller: 'POLLING', activityPoller: 'POLLING', inFlightActivities: 0 });
+
+  const handle = await start(taskQueue, routingEvent(id, 'CREATED', 0));
+  await set(handle, { intent: 'refund', account: '42' });
+  const lock = await lockTable(h.pg.url, 'participant_data_batches');
+  try {
+    await start(taskQueue, routingEvent(id, 'CLOSED', 1));
+    await lock.waitForBlockedWriter();
+    worker.kill('SIGTERM').catch(() => undefined);
+    // Draining, not dead: it still answers, with 503 and the flush it is finishing.
+    await waitFor('the draining worker to report unavailable', async () => (await health()).code === 503);
+    expect((await health()).body).toMatchObject({ status: 'unavailable', inFlightActivities: 1 });
+    expect(['STOPPING', 'DRAINING']).toContain((await health()).body.state);
+    expect(worker.isRunning()).toBe(true);
+    await lock.release();
+  } finally {
+    await lock.close();
+  }
+  expect(await worker.exited).toEqual({ code: 0, signal: null });
+  await expect(fetch(`http://127.0.0.1:${healthPort}/healthz`)).rejects.toThrow();
+
+  // The drained worker polls no more workflow tasks, so another one finishes the conversation.
+  const workerB = h.startWorker('drain-B', taskQueue);
+  const result = await whileRunning(workerB, handle.result());
+  expect(result).toMatchObject({ batchesWritten: 1, storedNames: ['account', 'intent'] });
+  expect(await h.store.listBatches(id)).toEqual([expect.objectContaining({ batchSeq: 1, attributeCount: 2 })]);
+  // The flush ran once, to completion, on the worker that was told to stop.
+  const started = (await historyEvents(handle)).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes] : []));
+  expect(started).toHaveLength(1);
+  expect(started[0].attempt).toBe(1);
+  expect(started[0].identity).toBe(worker.identity);
 }, 90_000);
 
 test('updates racing continue-as-new on the real server: every update lands, batches are contiguous', async () => {

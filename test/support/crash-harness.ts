@@ -66,21 +66,22 @@ export class CrashHarness {
   }
 
   /** Spawns `node dist/src/worker-main.js` on taskQueue; output goes to <dir>/worker-<name>.log. */
-  startWorker(name: string, taskQueue: string): WorkerProcess {
+  startWorker(name: string, taskQueue: string, env?: NodeJS.ProcessEnv): WorkerProcess {
     const worker = spawnWorker({
       name,
       temporalAddress: this.address,
       databaseUrl: this.pg.url,
       taskQueue,
       logFile: path.join(this.dir, `worker-${name}.log`),
+      env,
     });
     this.workers.push(worker);
     return worker;
   }
 
   /** Spawns a worker and resolves once the server has seen it poll. */
-  async startPollingWorker(name: string, taskQueue: string): Promise<WorkerProcess> {
-    const worker = this.startWorker(name, taskQueue);
+  async startPollingWorker(name: string, taskQueue: string, env?: NodeJS.ProcessEnv): Promise<WorkerProcess> {
+    const worker = this.startWorker(name, taskQueue, env);
     await waitUntilPolling(this.client, worker, taskQueue);
     return worker;
   }
