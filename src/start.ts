@@ -74,8 +74,8 @@ async function main(): Promise<void> {
     children.push({ entry, child });
   }
 
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
+  // SIGHUP: the terminal closed. The processes above are in their own groups, so they would not hear it.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0));
 
   // Announce only once the API answers, so the addresses printed are usable right away.
   const listening = await waitForApi(config.host, config.port, () => stopping);

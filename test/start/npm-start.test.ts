@@ -88,7 +88,7 @@ afterAll(async () => {
   }
 });
 
-test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a second start finds the conversation again', async () => {
+test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a second start finds the conversation again; SIGTERM and SIGHUP stop it cleanly', async () => {
   const dataDir = tempDir('npm-start');
   const conversationId = uniqueId('start');
   const first = await launch(dataDir);
@@ -122,4 +122,11 @@ test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a
   second.child.kill('SIGTERM');
   expect(await second.exited).toEqual({ code: 0, signal: null });
   expect(exitOf(second, 'worker-main.js')).toMatchObject({ code: 0, signal: null });
+
+  // A closed terminal: SIGHUP to the launcher, which must take its process groups down with it.
+  const third = await launch(dataDir);
+  third.child.kill('SIGHUP');
+  expect(await third.exited).toEqual({ code: 0, signal: null });
+  expect(exitOf(third, 'worker-main.js')).toMatchObject({ code: 0, signal: null });
+  expect(exitOf(third, 'api-main.js')).toMatchObject({ code: 0, signal: null });
 });
