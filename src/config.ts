@@ -69,7 +69,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     conversation: {
       inactivityTimeoutMs: duration(env, 'CONVERSATION_INACTIVITY_TIMEOUT', DEFAULT_SETTINGS.inactivityTimeoutMs),
-      continueAsNewAfterEvents: int(env, 'CONTINUE_AS_NEW_AFTER_EVENTS', DEFAULT_SETTINGS.continueAsNewAfterEvents),
+      continueAsNewAfterEvents: atLeast(
+        MIN_CONTINUE_AS_NEW_AFTER_EVENTS,
+        'CONTINUE_AS_NEW_AFTER_EVENTS',
+        int(env, 'CONTINUE_AS_NEW_AFTER_EVENTS', DEFAULT_SETTINGS.continueAsNewAfterEvents),
+      ),
     },
     shutdownGraceMs: duration(env, 'WORKER_SHUTDOWN_GRACE', 10_000),
     stickyQueueTimeoutMs: duration(env, 'WORKER_STICKY_TIMEOUT', 3_000),
@@ -111,6 +115,17 @@ function temporalTls(env: NodeJS.ProcessEnv): TemporalTlsConfig | undefined {
     return undefined;
   }
   return flag === 'true' || anyFile || env.TEMPORAL_API_KEY ? tls : undefined;
+}
+
+/**
+ * A new run's history starts with a few dozen events (start, search attributes, the flush that
+ * preceded it); a threshold near that would continue-as-new again at once, forever.
+ */
+export const MIN_CONTINUE_AS_NEW_AFTER_EVENTS = 100;
+
+function atLeast(min: number, name: string, value: number): number {
+  if (value < min) throw new ConfigError(`${name} must be at least ${min}, got ${value}`);
+  return value;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
