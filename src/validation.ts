@@ -8,6 +8,14 @@ export const LIMITS = {
   attributesPerCall: 100,
   /** Distinct queued names a conversation holds before its batch is written; bounds workflow state. */
   pendingAttributesMax: 500,
+  /**
+   * JSON size of the queued names and values. The queue travels in the flush activity's input and
+   * the continue-as-new input, each a single Temporal payload (2 MB hard limit, 512 KB warning).
+   */
+  pendingBytesMax: 1_000_000,
+  taskContextEntriesMax: 100,
+  /** JSON size of one event's taskContext; it is carried in the conversation's state. */
+  taskContextBytesMax: 64 * 1024,
   callVariableMaxBytes: 40,
   eccVariableMaxBytes: 210,
   callVariableCount: 10,
@@ -33,6 +41,24 @@ export function utf8Length(s: string): number {
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+/** Half of a surrogate pair with no other half: no UTF-8 encoding exists, a store would alter or refuse it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Size of a string as it travels in a Temporal payload: JSON-escaped, UTF-8. */
+export function jsonBytes(s: string): number {
+  return utf8Length(JSON.stringify(s));
+}
+
+/**
+ * For identifiers and labels (names, ids, queues): printable, valid Unicode. Free text (values)
+ * may hold line breaks and tabs, but not NUL, which PostgreSQL text cannot store.
+ */
+function textProblem(label: string, s: string, kind: 'label' | 'free text'): string | undefined {
+  if (kind === 'label' && CONTROL_CHARS.test(s)) return `${label} contains control characters`;
+  if (kind === 'free text' && s.includes('\u0000')) return `${label} contains a NUL character`;
+  if (LONE_SURROGATE.test(s)) return `${label} is not valid Unicode (an unpaired surrogate)`;
+  return undefined;
+}
 
 /** Returns a message naming the first problem, or undefined when the attributes are acceptable. */
 export function attributeProblem(attributes: unknown): string | undefined {
@@ -46,7 +72,8 @@ export function attributeProblem(attributes: unknown): string | undefined {
   }
   for (const [name, value] of entries) {
     if (name.trim() === '') return 'attribute name must not be empty or blank';
-    if (CONTROL_CHARS.test(name)) return `attribute name "${printable(name)}" contains control characters`;
+    const nameProblem = textProblem(`attribute name "${printable(name)}"`, name, 'label');
+    if (nameProblem) return nameProblem;
     if (charLength(name) > LIMITS.attributeNameMaxChars) {
       return `attribute name "${printable(name)}" is longer than ${LIMITS.attributeNameMaxChars} characters`;
     }
@@ -55,6 +82,36 @@ export function attributeProblem(attributes: unknown): string | undefined {
     if (charLength(value) > LIMITS.attributeValueMaxChars) {
       return `attribute "${printable(name)}" has a value longer than ${LIMITS.attributeValueMaxChars} characters`;
     }
+    const valueProblem = textProblem(`the value of attribute "${printable(name)}"`, value, 'free text');
+    if (valueProblem) return valueProblem;
+  }
+  return undefined;
+}
+
+/** Whether queuing `attributes` on top of `pending` stays within what one batch may hold. */
+export function pendingProblem(pending: Record<string, string>, attributes: Record<string, string>): string | undefined {
+  const queued = Object.keys(pending);
+  const newNames = Object.keys(attributes).filter((name) => !Object.hasOwn(pending, name));
+  if (queued.length + newNames.length > LIMITS.pendingAttributesMax) {
+    return `the conversation already queues ${queued.length} attributes; at most ${LIMITS.pendingAttributesMax} distinct names`;
+  }
+  let bytes = 0;
+  for (const [name, value] of Object.entries(pending)) {
+    if (!Object.hasOwn(attributes, name)) bytes += jsonBytes(name) + jsonBytes(value);
+  }
+  for (const [name, value] of Object.entries(attributes)) bytes += jsonBytes(name) + jsonBytes(value);
+  if (bytes > LIMITS.pendingBytesMax) {
+    return `queued participant data would reach ${bytes} bytes; at most ${LIMITS.pendingBytesMax} until the conversation's batch is written`;
+  }
+  return undefined;
+}
+
+/** The webhook's identifiers and labels; they reach search attributes and the conversation's state. */
+export function routingTextProblem(fields: Record<string, unknown>): string | undefined {
+  for (const [field, value] of Object.entries(fields)) {
+    if (typeof value !== 'string') continue;
+    const problem = textProblem(field, value, field === 'dispositionCode' ? 'free text' : 'label');
+    if (problem) return problem;
   }
   return undefined;
 }
@@ -64,8 +121,22 @@ export function taskContextProblem(taskContext: unknown): string | undefined {
   if (typeof taskContext !== 'object' || taskContext === null || Array.isArray(taskContext)) {
     return 'taskContext must be an object of name/value strings';
   }
-  for (const [name, value] of Object.entries(taskContext as Record<string, unknown>)) {
+  const entries = Object.entries(taskContext as Record<string, unknown>);
+  if (entries.length > LIMITS.taskContextEntriesMax) {
+    return `taskContext holds ${entries.length} variables; at most ${LIMITS.taskContextEntriesMax}`;
+  }
+  let bytes = 0;
+  for (const [name, value] of entries) {
     if (typeof value !== 'string') return `taskContext.${printable(name)} must be a string`;
+    const problem =
+      textProblem(`taskContext name "${printable(name)}"`, name, 'label') ?? textProblem(`taskContext.${printable(name)}`, value, 'free text');
+    if (problem) return problem;
+    if (name.trim() === '') return 'taskContext names must not be empty or blank';
+    if (charLength(name) > LIMITS.attributeNameMaxChars) {
+      return `taskContext name "${printable(name)}" is longer than ${LIMITS.attributeNameMaxChars} characters`;
+    }
+    bytes += jsonBytes(name) + jsonBytes(value);
+    if (bytes > LIMITS.taskContextBytesMax) return `taskContext is larger than ${LIMITS.taskContextBytesMax} bytes`;
     if (name.startsWith('cv_')) {
       const n = Number(name.slice(3));
       if (!/^cv_\d+$/.test(name) || n < 1 || n > LIMITS.callVariableCount) {
@@ -85,6 +156,6 @@ export function taskContextProblem(taskContext: unknown): string | undefined {
 
 function printable(name: string): string {
   // eslint-disable-next-line no-control-regex
-  const clean = name.replace(/[\u0000-\u001f\u007f]/g, '?');
+  const clean = name.replace(/[\u0000-\u001f\u007f]/g, '?').replace(new RegExp(LONE_SURROGATE.source, 'g'), '?');
   return charLength(clean) > 64 ? [...clean].slice(0, 64).join('') + '…' : clean;
 }

@@ -15,7 +15,7 @@ import {
   workflowIdFor,
 } from '../shared';
 import type { ParticipantDataStore } from '../store';
-import { attributeProblem, taskContextProblem } from '../validation';
+import { attributeProblem, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
 import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
 import { HttpError, isNotFound, isTemporalUnavailable, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
@@ -38,6 +38,9 @@ export function buildApi(deps: ApiDeps) {
     // Fastify's request log lines carry method, url and status only; bodies (participant data) are never logged.
     loggerInstance: deps.logger,
     bodyLimit: 1024 * 1024,
+    // Fastify's default (100) answers 414 to a legal attribute name (255 characters, up to 12 URL
+    // bytes each once percent-encoded) or a long conversation id.
+    routerOptions: { maxParamLength: 4096 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 
@@ -70,6 +73,15 @@ export function buildApi(deps: ApiDeps) {
   app.post('/webhooks/routing-events', { schema: { body: routingEventBody } }, async (request, reply) => {
     const body = request.body as Record<string, unknown>;
     const event = Object.fromEntries(ROUTING_EVENT_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]])) as unknown as RoutingEvent;
+    if (!Number.isFinite(Date.parse(event.occurredAt))) {
+      // The format allows a leap second (23:59:60), which JavaScript cannot place in time; ordering of late events needs a real instant.
+      throw new HttpError(400, `occurredAt "${event.occurredAt}" is not a time this service can order events by`);
+    }
+    const textProblem = routingTextProblem({
+      eventId: event.eventId, taskId: event.taskId, queue: event.queue, agentId: event.agentId,
+      destination: event.destination, dispositionCode: event.dispositionCode,
+    });
+    if (textProblem) throw new HttpError(400, textProblem);
     if (event.taskContext) {
       const problem = taskContextProblem(event.taskContext);
       if (problem) throw new HttpError(400, problem);

@@ -177,6 +177,13 @@ describe('bad input gets a 4xx that says what is wrong, and changes nothing', ()
     ['call variable past cv_10', { ...base(), taskContext: { cv_11: 'x' } }, /cv_11/],
     ['ECC variable over 210 bytes', { ...base(), taskContext: { user_note: 'é'.repeat(106) } }, /user_note.*210/],
     ['task context value not a string', { ...base(), taskContext: { cv_2: 5 } }, /taskContext/],
+    ['occurredAt on a leap second', { ...base(), occurredAt: '2026-06-30T23:59:60Z' }, /occurredAt/],
+    ['eventId with a NUL', { ...base(), eventId: 'e\u0000vil' }, /eventId contains control characters/],
+    ['queue with an unpaired surrogate', { ...base(), queue: 'billing\ud800' }, /queue is not valid Unicode/],
+    ['dispositionCode with a NUL', { ...base(), dispositionCode: 'DONE\u0000' }, /dispositionCode contains a NUL/],
+    ['task context value with a NUL', { ...base(), taskContext: { user_note: 'a\u0000b' } }, /user_note contains a NUL/],
+    ['task context over 100 variables', { ...base(), taskContext: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`v${i}`, 'x'])) }, /101 variables/],
+    ['task context over 64 KiB', { ...base(), taskContext: { notes: 'x'.repeat(70_000) } }, /larger than 65536 bytes/],
     ['body is an array', [base()], /body/],
   ];
   test.each(webhookCases)('webhook: %s', async (_name, body, message) => {
@@ -206,6 +213,9 @@ describe('bad input gets a 4xx that says what is wrong, and changes nothing', ()
       [{ ok: 'v'.repeat(2001) }, /2000 characters/],
       [{ ok: 7 }, /attributes/],
       [tooMany, /100/],
+      [{ ok: 'a\u0000b' }, /NUL/],
+      [{ 'name\udc00': 'x' }, /not valid Unicode/],
+      [{ ok: 'half an emoji \ud83d' }, /not valid Unicode/],
     ];
     for (const [attributes, message] of cases) {
       const res = attributes === undefined ? await call('POST', `/conversations/${cid}/attributes`, {}) : await setAttributes(cid, attributes);
@@ -222,6 +232,18 @@ describe('bad input gets a 4xx that says what is wrong, and changes nothing', ()
     expect(state.attributeNames.pending).toEqual(['keep']);
     const history = await client.workflow.getHandle(workflowIdFor(cid)).fetchHistory();
     expect((history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+  });
+
+  test('the longest legal conversation id and attribute name work on every route', async () => {
+    const cid = 'L' + 'x'.repeat(127);
+    const name = 'é'.repeat(255);
+    expect((await postEvent(event(cid, 'CREATED', 0))).status).toBe(202);
+    // Line breaks and tabs are legal in a value (notes, addresses).
+    expect((await setAttributes(cid, { [name]: 'line 1\nline 2\tend' })).status).toBe(200);
+    const read = await call('GET', `/conversations/${cid}/attributes/${encodeURIComponent(name)}`);
+    expect([read.status, read.body]).toEqual([200, { name, value: 'line 1\nline 2\tend', source: 'pending' }]);
+    expect((await call('GET', `/conversations/${cid}`)).status).toBe(200);
+    expect((await call('GET', `/conversations/${cid}/attributes/${encodeURIComponent(name + 'é')}`)).status).toBe(400);
   });
 
   test('unknown conversation and unknown attribute are 404', async () => {
