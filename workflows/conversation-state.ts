@@ -97,14 +97,21 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent)
         state.estimatedWaitTime = undefined;
         break;
       case 'TRANSFERRED':
-        if (state.status !== 'active' || (state.routedAtMs !== undefined && at < state.routedAtMs)) {
+        if ((state.routedAtMs !== undefined && at < state.routedAtMs) || (state.transferredAtMs !== undefined && at < state.transferredAtMs)) {
           // Still recorded as a transfer: it happened, it just no longer describes the present.
           recordTransfer(state, event, false);
           applied = false;
           note = 'late: transfer predates the current routing';
           break;
         }
-        recordTransfer(state, event, true);
+        if (state.status !== 'active') {
+          // The routing this transfer ended has not arrived yet. The transfer is the newest fact:
+          // its time keeps that routing, when it comes, from making the conversation active again.
+          recordTransfer(state, event, false);
+          note = 'transfer arrived before the routing it ended';
+        } else {
+          recordTransfer(state, event, true);
+        }
         state.status = 'queued';
         state.transferredAtMs = at;
         state.agentId = undefined;

@@ -4,6 +4,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -29,7 +30,7 @@ import {
   searchAttributes,
   setAttributesUpdate,
 } from '../src/shared';
-import { LIMITS, attributeProblem } from '../src/validation';
+import { attributeProblem, pendingProblem } from '../src/validation';
 import { applyAttributeWrite, applyRoutingEvent, dict, initialState, viewOf } from './conversation-state';
 
 const { flushParticipantData } = proxyActivities<Activities>({
@@ -97,7 +98,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     const batch = { ...state.pending };
     if (Object.keys(batch).length === 0) return;
     const batchSeq = state.lastBatchSeq + 1;
-    await flushParticipantData({ conversationId, batchSeq, attributes: batch });
+    // Never abandoned half-way: a cancelled flush may still commit, and the catch-up flush would then
+    // reuse its batchSeq for a larger batch that the store, holding that key, would skip.
+    await CancellationScope.nonCancellable(() => flushParticipantData({ conversationId, batchSeq, attributes: batch }));
     state.lastBatchSeq = batchSeq;
     const stored = new Set(state.storedNames);
     for (const [name, value] of Object.entries(batch)) {
@@ -133,6 +136,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       if (!isClosed() && continueAsNewDue()) {
         await condition(allHandlersFinished);
         await flush();
+        // A cancel that came during the flush waited for it; it must end this conversation, not travel on.
+        if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled while continuing as new');
         log.info('continuing as new', { conversationId, historyLength: workflowInfo().historyLength });
         return await continueAsNew<typeof conversationWorkflow>({ conversationId, settings, state });
       }
@@ -162,13 +167,8 @@ function validateSet(state: ConversationState, request: SetAttributesRequest): v
   }
   const problem = attributeProblem(request?.attributes);
   if (problem) throw ApplicationFailure.nonRetryable(problem, ErrorType.InvalidAttributes);
-  const newNames = Object.keys(request.attributes).filter((name) => !Object.hasOwn(state.pending, name));
-  if (Object.keys(state.pending).length + newNames.length > LIMITS.pendingAttributesMax) {
-    throw ApplicationFailure.nonRetryable(
-      `the conversation already queues ${Object.keys(state.pending).length} attributes; at most ${LIMITS.pendingAttributesMax} distinct names`,
-      ErrorType.InvalidAttributes,
-    );
-  }
+  const overflow = pendingProblem(state.pending, request.attributes);
+  if (overflow) throw ApplicationFailure.nonRetryable(overflow, ErrorType.InvalidAttributes);
 }
 
 function resultOf(state: ConversationState): ConversationResult {

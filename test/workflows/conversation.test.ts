@@ -4,6 +4,7 @@ import path from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { CancelledFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Context } from '@temporalio/activity';
 import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import {
@@ -117,6 +118,31 @@ describe('routing events', () => {
       expect(view.status).toBe('closed');
     });
   });
+
+  test('a transfer that arrives before the routing it ended keeps that routing from re-activating the conversation', async () => {
+    const id = uniqueId('xfer-first');
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0, { queue: 'sales' }));
+      await start(routingEvent(id, 'QUEUED', 1, { queue: 'sales' }));
+      // Delivered out of order: the transfer at t=3 before the routing at t=2 that it ended.
+      await start(routingEvent(id, 'TRANSFERRED', 3, { destination: 'support' }));
+      let view = await handle.query(conversationStateQuery);
+      expect(view).toMatchObject({ status: 'queued', queue: 'support', transferCount: 1 });
+      expect(view.recentEvents.at(-1)).toMatchObject({ eventType: 'TRANSFERRED', applied: true });
+
+      await start(routingEvent(id, 'ROUTED', 2, { agentId: 'agent-old', queue: 'sales' }));
+      view = await handle.query(conversationStateQuery);
+      expect(view).toMatchObject({ status: 'queued', queue: 'support' });
+      expect(view.agentId).toBeUndefined();
+      expect(view.recentEvents.at(-1)).toMatchObject({ eventType: 'ROUTED', applied: false });
+
+      // The routing after the transfer is the present.
+      await start(routingEvent(id, 'ROUTED', 4, { agentId: 'agent-new' }));
+      expect(await handle.query(conversationStateQuery)).toMatchObject({ status: 'active', agentId: 'agent-new', queue: 'support' });
+      await start(routingEvent(id, 'CLOSED', 5));
+      await handle.result();
+    });
+  });
 });
 
 describe('participant data', () => {
@@ -161,6 +187,9 @@ describe('participant data', () => {
         { ok: 'v'.repeat(2001) },
         { ok: 42 },
         {},
+        { ok: 'a\u0000b' },
+        { 'x\ud800': 'v' },
+        { ok: 'half an emoji \ud83d' },
       ];
       for (const attributes of attempts) {
         const err = await handle
@@ -176,6 +205,28 @@ describe('participant data', () => {
 
       await start(routingEvent(id, 'CLOSED', 1));
       await handle.result();
+    });
+  });
+
+  test('the queue is bounded in bytes, so a batch always fits in one Temporal payload', async () => {
+    const id = uniqueId('bytes');
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0));
+      // 4-byte characters at the value limit: 8 KB per attribute, 800 KB per call.
+      const call = (prefix: string) =>
+        Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`${prefix}${i}`, '😀'.repeat(2000)]));
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: call('a') }] });
+      const err = await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: call('b') }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect((err as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'InvalidAttributes' });
+      expect((err as WorkflowUpdateFailedError).cause?.message).toMatch(/would reach \d+ bytes; at most 1000000/);
+      // Overwriting queued names does not grow the queue, so it is still accepted.
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: call('a') }] });
+      expect((await handle.query(conversationStateQuery)).attributeNames.pending).toHaveLength(100);
+
+      await start(routingEvent(id, 'CLOSED', 1));
+      expect(await handle.result()).toMatchObject({ batchesWritten: 1 });
+      expect(await store.listAttributes(id)).toHaveLength(100);
     });
   });
 
@@ -276,6 +327,56 @@ describe('continue-as-new', () => {
         ['outcome', 'saved', 1],
       ]);
       await recordHistory(handle, 'continue-as-new-final-run');
+    });
+  });
+
+  test('a cancel that arrives while the hand-over batch is written ends the conversation and loses no write made meanwhile', async () => {
+    const id = uniqueId('can-cancel');
+    const settings = { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 30 };
+    // The real activity on the real store, held at its start so the cancel lands mid-flush.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const batches: number[] = [];
+    const real = createActivities({ store, logger: silentLogger });
+    const activities: typeof real = {
+      ...real,
+      async flushParticipantData(batch) {
+        batches.push(batch.batchSeq);
+        const context = Context.current();
+        const beat = setInterval(() => context.heartbeat(), 500);
+        await gate.finally(() => clearInterval(beat));
+        return real.flushParticipantData(batch);
+      },
+    };
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+    await worker.runUntil(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0), settings);
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'cancel' } }] });
+      for (let i = 0; batches.length === 0 && i < 40; i++) {
+        await start(routingEvent(id, 'QUEUED', 1 + i / 100, { estimatedWaitTime: 300 - i }), settings);
+      }
+      await waitFor('the hand-over flush', async () => batches.length > 0);
+      // Accepted while the batch is in flight: it belongs to the next batch.
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { late: 'written during the flush' } }] });
+      await handle.cancel();
+      await waitFor('the cancel request in history', async () =>
+        ((await handle.fetchHistory()).events ?? []).some((e) => e.workflowExecutionCancelRequestedEventAttributes),
+      );
+      release();
+
+      const err = await handle.result().catch((e: unknown) => e);
+      expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      expect(batches).toEqual([1, 2]);
+      expect((await store.listBatches(id)).map((b) => [b.batchSeq, b.attributeCount])).toEqual([
+        [1, 1],
+        [2, 1],
+      ]);
+      expect((await store.listAttributes(id)).map((a) => [a.name, a.value])).toEqual([
+        ['intent', 'cancel'],
+        ['late', 'written during the flush'],
+      ]);
+      const view = await handle.query(conversationStateQuery);
+      expect(view).toMatchObject({ runCount: 1, closeReason: 'cancelled' });
     });
   });
 });
