@@ -10,7 +10,7 @@ export interface FlushResult {
 
 export function createParticipantDataActivities(deps: { store: ParticipantDataStore; logger: Logger }) {
   return {
-    /** Writes one queued batch. Idempotent on (conversationId, batchSeq), a key that survives continue-as-new. */
+    /** Writes one queued batch. Idempotent on (conversationId, chainId, batchSeq), a key that survives continue-as-new. */
     async flushParticipantData(batch: AttributeBatch): Promise<FlushResult> {
       // Heartbeats while the transaction runs let Temporal tell a slow store (keep waiting) from a
       // dead worker (retry elsewhere after the heartbeat timeout, not the whole start-to-close).

@@ -100,7 +100,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     const batchSeq = state.lastBatchSeq + 1;
     // Never abandoned half-way: a cancelled flush may still commit, and the catch-up flush would then
     // reuse its batchSeq for a larger batch that the store, holding that key, would skip.
-    await CancellationScope.nonCancellable(() => flushParticipantData({ conversationId, batchSeq, attributes: batch }));
+    await CancellationScope.nonCancellable(() =>
+      flushParticipantData({ conversationId, chainId: workflowInfo().firstExecutionRunId, batchSeq, attributes: batch }),
+    );
     state.lastBatchSeq = batchSeq;
     const stored = new Set(state.storedNames);
     for (const [name, value] of Object.entries(batch)) {

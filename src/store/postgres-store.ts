@@ -14,10 +14,11 @@ const SCHEMA_LOCK_KEY = 0x70617274; // "part"
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS participant_data_batches (
     conversation_id text NOT NULL,
+    chain_id text NOT NULL DEFAULT '',
     batch_seq integer NOT NULL,
     attribute_count integer NOT NULL,
     written_at timestamptz NOT NULL,
-    PRIMARY KEY (conversation_id, batch_seq)
+    PRIMARY KEY (conversation_id, chain_id, batch_seq)
   );
   CREATE TABLE IF NOT EXISTS participant_data (
     conversation_id text NOT NULL,
@@ -40,6 +41,7 @@ interface AttributeRow {
 }
 
 interface BatchRow {
+  chain_id: string;
   batch_seq: number;
   attribute_count: number;
   written_at: Date;
@@ -74,6 +76,18 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
     await this.inTransaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
       await client.query(SCHEMA);
+      // Tables made before batches carried their run chain: widen the key in place.
+      const { rowCount } = await client.query(
+        `SELECT 1 FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'participant_data_batches' AND column_name = 'chain_id'`,
+      );
+      if (rowCount === 0) {
+        await client.query(`
+          ALTER TABLE participant_data_batches ADD COLUMN chain_id text NOT NULL DEFAULT '';
+          ALTER TABLE participant_data_batches DROP CONSTRAINT participant_data_batches_pkey,
+            ADD PRIMARY KEY (conversation_id, chain_id, batch_seq);
+        `);
+      }
     });
   }
 
@@ -88,9 +102,9 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
       // A concurrent transaction inserting the same key blocks here until the other
       // commits (then we get rowCount 0) or rolls back (then we win).
       const claim = await client.query(
-        `INSERT INTO participant_data_batches (conversation_id, batch_seq, attribute_count, written_at)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-        [batch.conversationId, batch.batchSeq, entries.length, now],
+        `INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+        [batch.conversationId, batch.chainId ?? '', batch.batchSeq, entries.length, now],
       );
       if (claim.rowCount === 0) return false;
       if (entries.length > 0) {
@@ -130,11 +144,12 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
 
   async listBatches(conversationId: string): Promise<StoredBatch[]> {
     const { rows } = await this.pool.query<BatchRow>(
-      `SELECT batch_seq, attribute_count, written_at FROM participant_data_batches
-       WHERE conversation_id = $1 ORDER BY batch_seq`,
+      `SELECT chain_id, batch_seq, attribute_count, written_at FROM participant_data_batches
+       WHERE conversation_id = $1 ORDER BY min(written_at) OVER (PARTITION BY chain_id), chain_id, batch_seq`,
       [conversationId],
     );
     return rows.map((r) => ({
+      chainId: r.chain_id,
       batchSeq: r.batch_seq,
       attributeCount: r.attribute_count,
       writtenAt: r.written_at.toISOString(),

@@ -18,10 +18,11 @@ const BUSY_TIMEOUT_MS = 5000;
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS participant_data_batches (
     conversation_id TEXT NOT NULL,
+    chain_id TEXT NOT NULL DEFAULT '',
     batch_seq INTEGER NOT NULL,
     attribute_count INTEGER NOT NULL,
     written_at TEXT NOT NULL,
-    PRIMARY KEY (conversation_id, batch_seq)
+    PRIMARY KEY (conversation_id, chain_id, batch_seq)
   );
   CREATE TABLE IF NOT EXISTS participant_data (
     conversation_id TEXT NOT NULL,
@@ -43,6 +44,7 @@ interface AttributeRow {
 }
 
 interface BatchRow {
+  chain_id: string;
   batch_seq: number;
   attribute_count: number;
   written_at: string;
@@ -74,14 +76,40 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
 
   async init(): Promise<void> {
     this.db.exec(SCHEMA);
+    this.addChainToBatchKey();
+  }
+
+  /**
+   * Files written before batches carried their run chain key them on (conversation_id, batch_seq).
+   * SQLite cannot change a primary key in place, so the table is rebuilt, once, under the write lock
+   * (the API and worker processes may both be starting).
+   */
+  private addChainToBatchKey(): void {
+    const hasChain = () =>
+      (this.db.prepare(`SELECT name FROM pragma_table_info('participant_data_batches')`).all() as Array<{ name: string }>).some(
+        (c) => c.name === 'chain_id',
+      );
+    if (hasChain()) return;
+    this.db
+      .transaction(() => {
+        if (hasChain()) return;
+        this.db.exec(`
+          ALTER TABLE participant_data_batches RENAME TO participant_data_batches_unchained;
+          ${SCHEMA}
+          INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at)
+            SELECT conversation_id, '', batch_seq, attribute_count, written_at FROM participant_data_batches_unchained;
+          DROP TABLE participant_data_batches_unchained;
+        `);
+      })
+      .immediate();
   }
 
   async writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }> {
     const now = new Date().toISOString();
     const entries = Object.entries(batch.attributes);
     const claimBatch = this.db.prepare(
-      `INSERT INTO participant_data_batches (conversation_id, batch_seq, attribute_count, written_at)
-       VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at)
+       VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
     const upsert = this.db.prepare(
       `INSERT INTO participant_data (conversation_id, name, value, batch_seq, version, updated_at)
@@ -95,7 +123,7 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
     const write = this.db.transaction((): boolean => {
       // Claiming the batch row is the idempotency check; under BEGIN IMMEDIATE no
       // other process can claim it between our check and our writes.
-      if (claimBatch.run(batch.conversationId, batch.batchSeq, entries.length, now).changes === 0) {
+      if (claimBatch.run(batch.conversationId, batch.chainId ?? '', batch.batchSeq, entries.length, now).changes === 0) {
         return false;
       }
       for (const [name, value] of entries) {
@@ -131,11 +159,11 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
   async listBatches(conversationId: string): Promise<StoredBatch[]> {
     const rows = this.db
       .prepare(
-        `SELECT batch_seq, attribute_count, written_at FROM participant_data_batches
-         WHERE conversation_id = ? ORDER BY batch_seq`,
+        `SELECT chain_id, batch_seq, attribute_count, written_at FROM participant_data_batches
+         WHERE conversation_id = ? ORDER BY min(written_at) OVER (PARTITION BY chain_id), chain_id, batch_seq`,
       )
       .all(conversationId) as BatchRow[];
-    return rows.map((r) => ({ batchSeq: r.batch_seq, attributeCount: r.attribute_count, writtenAt: r.written_at }));
+    return rows.map((r) => ({ chainId: r.chain_id, batchSeq: r.batch_seq, attributeCount: r.attribute_count, writtenAt: r.written_at }));
   }
 
   async close(): Promise<void> {

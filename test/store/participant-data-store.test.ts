@@ -3,9 +3,10 @@
  * PostgreSQL on a throwaway server started by startPostgres().
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import {
   createParticipantDataStore,
@@ -76,6 +77,27 @@ const postgresBackend = (): Backend => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The batches table as it was before batches carried their run chain, holding one old batch. */
+async function createUnchainedSchema(backend: string, target: StoreOptions, conversationId: string, batchSeq: number): Promise<void> {
+  const statements = [
+    `CREATE TABLE participant_data_batches (conversation_id text NOT NULL, batch_seq integer NOT NULL,
+       attribute_count integer NOT NULL, written_at ${backend === 'SQLite' ? 'text' : 'timestamptz'} NOT NULL,
+       PRIMARY KEY (conversation_id, batch_seq))`,
+    `INSERT INTO participant_data_batches VALUES ('${conversationId}', ${batchSeq}, 1, '2026-11-01T00:00:00.000Z')`,
+  ];
+  if (backend === 'SQLite') {
+    mkdirSync(dirname(target.sqlitePath), { recursive: true });
+    const db = new Database(target.sqlitePath);
+    for (const sql of statements) db.exec(sql);
+    db.close();
+  } else {
+    const client = new Client({ connectionString: target.databaseUrl });
+    await client.connect();
+    for (const sql of statements) await client.query(sql);
+    await client.end();
+  }
+}
+
 describe.each([sqliteBackend(), postgresBackend()])('$name participant data store', (backend) => {
   let target: StoreOptions;
   const opened: ParticipantDataStore[] = [];
@@ -134,7 +156,7 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
       ['c', '3', 1, 1],
     ]);
     const batches = await store.listBatches('c1');
-    expect(batches).toEqual([{ batchSeq: 1, attributeCount: 3, writtenAt: a!.updatedAt }]);
+    expect(batches).toEqual([{ chainId: '', batchSeq: 1, attributeCount: 3, writtenAt: a!.updatedAt }]);
   });
 
   it('lets the last batch win and increments version per batch', async () => {
@@ -177,6 +199,33 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
     expect(await store.listAttributes('c1')).toEqual(attributesBefore);
     expect(await store.listBatches('c1')).toEqual(batchesBefore);
     expect(batchesBefore).toHaveLength(1);
+  });
+
+  it('keys batches by run chain: a conversation id used again after retention numbers its batches anew', async () => {
+    const store = await open();
+    expect(await store.writeBatch({ conversationId: 'c1', chainId: 'run-a', batchSeq: 1, attributes: { a: 'first life' } })).toEqual({ applied: true });
+    expect(await store.writeBatch({ conversationId: 'c1', chainId: 'run-a', batchSeq: 1, attributes: { a: 'first life' } })).toEqual({ applied: false });
+    await sleep(5);
+    expect(await store.writeBatch({ conversationId: 'c1', chainId: 'run-b', batchSeq: 1, attributes: { a: 'second life' } })).toEqual({ applied: true });
+    expect(await store.writeBatch({ conversationId: 'c1', chainId: 'run-a', batchSeq: 2, attributes: { b: 'late' } })).toEqual({ applied: true });
+    expect(await store.getAttribute('c1', 'a')).toMatchObject({ value: 'second life', version: 2 });
+    expect((await store.listBatches('c1')).map((b) => [b.chainId, b.batchSeq])).toEqual([
+      ['run-a', 1],
+      ['run-a', 2],
+      ['run-b', 1],
+    ]);
+  });
+
+  it('widens a batch key made before run chains, keeping its batches', async () => {
+    await createUnchainedSchema(backend.name, target, 'c1', 1);
+    const store = await open();
+    // The old batch is kept, as written by no known chain, and still de-duplicates itself.
+    expect(await store.listBatches('c1')).toEqual([expect.objectContaining({ chainId: '', batchSeq: 1, attributeCount: 1 })]);
+    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'again' } })).toEqual({ applied: false });
+    expect(await store.writeBatch({ conversationId: 'c1', chainId: 'run-a', batchSeq: 1, attributes: { a: 'new' } })).toEqual({ applied: true });
+    // A second process opening the migrated store changes nothing.
+    await open();
+    expect(await store.listBatches('c1')).toHaveLength(2);
   });
 
   it('applies the same batch once when many writers race, from several store instances', async () => {

@@ -2,7 +2,7 @@
 // batch written on close, on inactivity, on cancellation and at continue-as-new.
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { CancelledFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { CancelledFailure, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
 import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -12,8 +12,11 @@ import {
   DEFAULT_SETTINGS,
   conversationStateQuery,
   pendingAttributeQuery,
+  routingEventSignal,
   setAttributesUpdate,
+  workflowIdFor,
 } from '../../src/shared';
+import { conversationWorkflow } from '../../workflows/conversation';
 import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent, sendEvent } from '../support/conversation';
@@ -266,6 +269,40 @@ describe('participant data', () => {
     });
   });
 
+  test('a conversation id used again once retention removed the old workflow stores its new batch', async () => {
+    const id = uniqueId('reused');
+    await withWorker(async () => {
+      const first = await start(routingEvent(id, 'CREATED', 0));
+      await first.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'billing' } }] });
+      await start(routingEvent(id, 'CLOSED', 1));
+      await first.result();
+      const firstRunId = (await first.describe()).runId;
+      // What a webhook does once the closed workflow is past retention: the id is free again.
+      const second = await env.client.workflow.signalWithStart(conversationWorkflow, {
+        workflowId: workflowIdFor(id),
+        taskQueue,
+        args: [{ conversationId: id, settings: DEFAULT_SETTINGS }],
+        signal: routingEventSignal,
+        signalArgs: [routingEvent(id, 'CREATED', 60 * 24 * 10)],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      });
+      await second.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'fraud', case: 'F-9' } }] });
+      await start(routingEvent(id, 'CLOSED', 60 * 24 * 10 + 1));
+      expect(await second.result()).toMatchObject({ batchesWritten: 1 });
+
+      // Both lives numbered their batch 1; the second is not mistaken for the first.
+      const batches = await store.listBatches(id);
+      expect(batches.map((b) => [b.chainId, b.batchSeq, b.attributeCount])).toEqual([
+        [firstRunId, 1, 1],
+        [(await second.describe()).runId, 1, 2],
+      ]);
+      expect((await store.listAttributes(id)).map((a) => [a.name, a.value, a.version])).toEqual([
+        ['case', 'F-9', 1],
+        ['intent', 'fraud', 2],
+      ]);
+    });
+  });
+
   test('a closed conversation rejects writes', async () => {
     const id = uniqueId('closed');
     await withWorker(async () => {
@@ -289,6 +326,8 @@ describe('continue-as-new', () => {
     await withWorker(async () => {
       const first = routingEvent(id, 'CREATED', 0, { queue: 'billing', taskContext: { user_tier: 'gold' } });
       const handle = await start(first, settings);
+      // Every run of the chain numbers its batches under the first run's id.
+      const chainId = (await handle.describe()).runId;
       await start(routingEvent(id, 'ROUTED', 1, { agentId: 'agent-a' }), settings);
       await start(routingEvent(id, 'TRANSFERRED', 2, { destination: 'retention' }), settings);
       await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'cancel', note: 'first' } }] });
@@ -317,9 +356,9 @@ describe('continue-as-new', () => {
       await start(routingEvent(id, 'CLOSED', 9), settings);
       const result = await handle.result();
       expect(result).toMatchObject({ batchesWritten: 2, storedNames: ['intent', 'note', 'outcome'] });
-      expect((await store.listBatches(id)).map((b) => [b.batchSeq, b.attributeCount])).toEqual([
-        [1, 2],
-        [2, 2],
+      expect((await store.listBatches(id)).map((b) => [b.chainId, b.batchSeq, b.attributeCount])).toEqual([
+        [chainId, 1, 2],
+        [chainId, 2, 2],
       ]);
       expect((await store.listAttributes(id)).map((a) => [a.name, a.value, a.version])).toEqual([
         ['intent', 'cancel', 1],
