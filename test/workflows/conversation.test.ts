@@ -144,6 +144,7 @@ describe('routing events', () => {
       expect(await handle.query(conversationStateQuery)).toMatchObject({ status: 'active', agentId: 'agent-new', queue: 'support' });
       await start(routingEvent(id, 'CLOSED', 5));
       await handle.result();
+      await recordHistory(handle, 'transfer-before-its-routing');
     });
   });
 });
@@ -300,6 +301,7 @@ describe('participant data', () => {
         ['case', 'F-9', 1],
         ['intent', 'fraud', 2],
       ]);
+      await recordHistory(second, 'conversation-id-reused-after-retention');
     });
   });
 
@@ -416,6 +418,7 @@ describe('continue-as-new', () => {
       ]);
       const view = await handle.query(conversationStateQuery);
       expect(view).toMatchObject({ runCount: 1, closeReason: 'cancelled' });
+      await recordHistory(handle, 'cancel-during-hand-over-flush');
     });
   });
 });
