@@ -16,6 +16,9 @@ export const LIMITS = {
   taskContextEntriesMax: 100,
   /** JSON size of one event's taskContext; it is carried in the conversation's state. */
   taskContextBytesMax: 64 * 1024,
+  /** What a conversation keeps of the task context merged from all its events (it travels in the continue-as-new input). */
+  conversationTaskContextEntriesMax: 200,
+  conversationTaskContextBytesMax: 256 * 1024,
   callVariableMaxBytes: 40,
   eccVariableMaxBytes: 210,
   callVariableCount: 10,

@@ -7,6 +7,7 @@ import type {
   RoutingEvent,
   TransferRecord,
 } from '../src/shared';
+import { LIMITS, jsonBytes } from '../src/validation';
 
 /** Event ids remembered for de-duplication; a redelivery older than this window is unlikely. */
 export const SEEN_EVENT_WINDOW = 1000;
@@ -54,6 +55,7 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent)
 
   const at = Date.parse(event.occurredAt);
   let note: string | undefined;
+  const notes: string[] = [];
   let applied = true;
 
   if (state.status === 'closed') {
@@ -124,11 +126,18 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent)
         state.dispositionCode = event.dispositionCode;
         break;
     }
-    if (applied && event.taskContext) Object.assign(state.taskContext, event.taskContext);
+    if (applied && event.taskContext) {
+      const dropped = mergeTaskContext(state.taskContext, event.taskContext);
+      if (dropped > 0) {
+        const limit = `${LIMITS.conversationTaskContextEntriesMax} variables, ${LIMITS.conversationTaskContextBytesMax} bytes`;
+        notes.push(`${dropped} taskContext variables not kept: a conversation holds at most ${limit}`);
+      }
+    }
   }
 
   const record: EventRecord = { eventId: event.eventId, eventType: event.eventType, occurredAt: event.occurredAt, applied };
-  if (note) record.note = note;
+  if (note) notes.unshift(note);
+  if (notes.length > 0) record.note = notes.join('; ');
   state.recentEvents.push(record);
   if (state.recentEvents.length > RECENT_EVENTS_KEPT) state.recentEvents.splice(0, state.recentEvents.length - RECENT_EVENTS_KEPT);
   return applied ? 'applied' : 'ignored';
@@ -146,6 +155,31 @@ export function applyAttributeWrite(state: ConversationState, attributes: Record
   }
   Object.assign(state.pending, attributes);
   return 'applied';
+}
+
+/**
+ * Merges an event's variables while the conversation's context stays within its bounds, so a
+ * sender that invents new names, or grows values, on every event cannot push the state past what
+ * continue-as-new can carry. Returns how many variables were left out.
+ */
+function mergeTaskContext(context: Record<string, string>, incoming: Record<string, string>): number {
+  const sizeOf = (name: string, value: string): number => jsonBytes(name) + jsonBytes(value);
+  let bytes = 0;
+  for (const [name, value] of Object.entries(context)) bytes += sizeOf(name, value);
+  let count = Object.keys(context).length;
+  let dropped = 0;
+  for (const [name, value] of Object.entries(incoming)) {
+    const known = Object.hasOwn(context, name);
+    const growth = sizeOf(name, value) - (known ? sizeOf(name, context[name]) : 0);
+    if ((!known && count >= LIMITS.conversationTaskContextEntriesMax) || bytes + growth > LIMITS.conversationTaskContextBytesMax) {
+      dropped++;
+      continue;
+    }
+    if (!known) count++;
+    bytes += growth;
+    context[name] = value;
+  }
+  return dropped;
 }
 
 function remember(state: ConversationState, eventId: string): void {

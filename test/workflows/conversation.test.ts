@@ -149,6 +149,34 @@ describe('routing events', () => {
   });
 });
 
+describe('task context', () => {
+  test('merges across events within bounds; what does not fit is left out and noted', async () => {
+    const id = uniqueId('context');
+    const vars = (prefix: string, n: number, value = 'v') => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, value]));
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0, { taskContext: vars('a', 100) }));
+      await start(routingEvent(id, 'QUEUED', 1, { taskContext: vars('b', 100) }));
+      await start(routingEvent(id, 'QUEUED', 2, { taskContext: { ...vars('c', 99), a0: 'updated' } }));
+      let view = await handle.query(conversationStateQuery);
+      expect(Object.keys(view.taskContext)).toHaveLength(200);
+      expect(view.taskContext.a0).toBe('updated');
+      expect(view.taskContext.c0).toBeUndefined();
+      expect(view.recentEvents.at(-1)?.note).toMatch(/^99 taskContext variables not kept: a conversation holds at most 200 variables/);
+
+      // Bytes too: known variables growing past 256 KiB are not kept either.
+      for (let i = 0; i < 5; i++) {
+        await start(routingEvent(id, 'QUEUED', 3 + i, { taskContext: { [`a${i}`]: 'x'.repeat(60_000) } }));
+      }
+      view = await handle.query(conversationStateQuery);
+      expect(view.taskContext.a3).toHaveLength(60_000);
+      expect(view.taskContext.a4).toBe('v');
+      expect(view.recentEvents.at(-1)?.note).toMatch(/^1 taskContext variables not kept/);
+      await start(routingEvent(id, 'CLOSED', 9));
+      await handle.result();
+    });
+  });
+});
+
 describe('participant data', () => {
   test('read-your-writes, last write wins, one batch on close', async () => {
     const id = uniqueId('data');
