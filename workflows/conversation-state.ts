@@ -45,11 +45,21 @@ export function initialState(conversationId: string, nowIso: string): Conversati
 export type EventOutcome = 'duplicate' | 'applied' | 'ignored';
 
 /**
+ * Rule changes made after conversations were already running. The workflow answers through
+ * Temporal's patched(), so a run recorded under the old rule replays under it.
+ */
+export const PATCHES = {
+  transferBeforeRouting: 'transfer-before-routing',
+  flushNonCancellable: 'flush-non-cancellable',
+} as const;
+export type IsPatched = (patchId: string) => boolean;
+
+/**
  * Applies one routing event. Status moves queued → active on ROUTED, active → queued only on
  * TRANSFERRED, and to closed on CLOSED; an event that occurred before the one that set the current
  * state (a late delivery) is recorded but moves nothing back.
  */
-export function applyRoutingEvent(state: ConversationState, event: RoutingEvent): EventOutcome {
+export function applyRoutingEvent(state: ConversationState, event: RoutingEvent, isPatched: IsPatched = () => true): EventOutcome {
   if (state.seenEventIds.includes(event.eventId)) return 'duplicate';
   remember(state, event.eventId);
 
@@ -107,6 +117,12 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent)
           break;
         }
         if (state.status !== 'active') {
+          if (!isPatched(PATCHES.transferBeforeRouting)) {
+            recordTransfer(state, event, false);
+            applied = false;
+            note = 'late: transfer predates the current routing';
+            break;
+          }
           // The routing this transfer ended has not arrived yet. The transfer is the newest fact:
           // its time keeps that routing, when it comes, from making the conversation active again.
           recordTransfer(state, event, false);

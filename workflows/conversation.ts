@@ -11,6 +11,7 @@ import {
   currentUpdateInfo,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -31,7 +32,7 @@ import {
   setAttributesUpdate,
 } from '../src/shared';
 import { attributeProblem, pendingProblem } from '../src/validation';
-import { applyAttributeWrite, applyRoutingEvent, dict, initialState, viewOf } from './conversation-state';
+import { PATCHES, applyAttributeWrite, applyRoutingEvent, dict, initialState, viewOf } from './conversation-state';
 
 const { flushParticipantData } = proxyActivities<Activities>({
   // One transaction needs far less; bounds a store that hangs without failing.
@@ -59,7 +60,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   let touches = 0;
 
   setHandler(routingEventSignal, (event) => {
-    const outcome = applyRoutingEvent(state, event);
+    const outcome = applyRoutingEvent(state, event, patched);
     if (outcome !== 'duplicate') touches++;
     log.info('routing event', { conversationId, eventId: event.eventId, eventType: event.eventType, outcome, status: state.status });
   });
@@ -100,9 +101,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     const batchSeq = state.lastBatchSeq + 1;
     // Never abandoned half-way: a cancelled flush may still commit, and the catch-up flush would then
     // reuse its batchSeq for a larger batch that the store, holding that key, would skip.
-    await CancellationScope.nonCancellable(() =>
-      flushParticipantData({ conversationId, chainId: workflowInfo().firstExecutionRunId, batchSeq, attributes: batch }),
-    );
+    const write = () => flushParticipantData({ conversationId, chainId: workflowInfo().firstExecutionRunId, batchSeq, attributes: batch });
+    await (patched(PATCHES.flushNonCancellable) ? CancellationScope.nonCancellable(write) : write());
     state.lastBatchSeq = batchSeq;
     const stored = new Set(state.storedNames);
     for (const [name, value] of Object.entries(batch)) {
@@ -139,7 +139,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         await condition(allHandlersFinished);
         await flush();
         // A cancel that came during the flush waited for it; it must end this conversation, not travel on.
-        if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled while continuing as new');
+        if (patched(PATCHES.flushNonCancellable) && CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled while continuing as new');
         log.info('continuing as new', { conversationId, historyLength: workflowInfo().historyLength });
         return await continueAsNew<typeof conversationWorkflow>({ conversationId, settings, state });
       }
