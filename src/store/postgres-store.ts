@@ -82,10 +82,14 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
          WHERE table_schema = current_schema() AND table_name = 'participant_data_batches' AND column_name = 'chain_id'`,
       );
       if (rowCount === 0) {
+        // The key's name is whatever created the table chose; PostgreSQL's default is only the usual one.
+        const key = await client.query<{ conname: string }>(
+          `SELECT conname FROM pg_constraint WHERE conrelid = 'participant_data_batches'::regclass AND contype = 'p'`,
+        );
+        const dropKey = key.rows[0] ? `DROP CONSTRAINT "${key.rows[0].conname.replace(/"/g, '""')}",` : '';
         await client.query(`
           ALTER TABLE participant_data_batches ADD COLUMN chain_id text NOT NULL DEFAULT '';
-          ALTER TABLE participant_data_batches DROP CONSTRAINT participant_data_batches_pkey,
-            ADD PRIMARY KEY (conversation_id, chain_id, batch_seq);
+          ALTER TABLE participant_data_batches ${dropKey} ADD PRIMARY KEY (conversation_id, chain_id, batch_seq);
         `);
       }
     });

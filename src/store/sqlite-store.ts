@@ -11,6 +11,7 @@ import type {
 // How long a connection waits for another process's write lock before failing with
 // SQLITE_BUSY. The worker and the API process share one file; writes are short.
 const BUSY_TIMEOUT_MS = 5000;
+const MIGRATION_BUSY_TIMEOUT_MS = 120_000;
 
 // Names use BINARY collation (SQLite's default, spelled out so nobody "fixes" it to
 // NOCASE): `Foo` and `foo` are two attributes and ORDER BY name is byte order, which
@@ -90,8 +91,11 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
         (c) => c.name === 'chain_id',
       );
     if (hasChain()) return;
-    this.db
-      .transaction(() => {
+    // Rebuilding a large table can hold the lock for longer than a write does; a process starting
+    // meanwhile waits for it rather than failing.
+    this.db.pragma(`busy_timeout = ${MIGRATION_BUSY_TIMEOUT_MS}`);
+    try {
+      const rebuild = this.db.transaction(() => {
         if (hasChain()) return;
         this.db.exec(`
           ALTER TABLE participant_data_batches RENAME TO participant_data_batches_unchained;
@@ -100,8 +104,11 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
             SELECT conversation_id, '', batch_seq, attribute_count, written_at FROM participant_data_batches_unchained;
           DROP TABLE participant_data_batches_unchained;
         `);
-      })
-      .immediate();
+      });
+      rebuild.immediate();
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   async writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }> {

@@ -78,11 +78,11 @@ const postgresBackend = (): Backend => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The batches table as it was before batches carried their run chain, holding one old batch. */
-async function createUnchainedSchema(backend: string, target: StoreOptions, conversationId: string, batchSeq: number): Promise<void> {
+async function createUnchainedSchema(backend: string, target: StoreOptions, conversationId: string, batchSeq: number, keyName?: string): Promise<void> {
   const statements = [
     `CREATE TABLE participant_data_batches (conversation_id text NOT NULL, batch_seq integer NOT NULL,
        attribute_count integer NOT NULL, written_at ${backend === 'SQLite' ? 'text' : 'timestamptz'} NOT NULL,
-       PRIMARY KEY (conversation_id, batch_seq))`,
+       ${keyName ? `CONSTRAINT ${keyName} ` : ''}PRIMARY KEY (conversation_id, batch_seq))`,
     `INSERT INTO participant_data_batches VALUES ('${conversationId}', ${batchSeq}, 1, '2026-11-01T00:00:00.000Z')`,
   ];
   if (backend === 'SQLite') {
@@ -216,16 +216,32 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
     ]);
   });
 
-  it('widens a batch key made before run chains, keeping its batches', async () => {
-    await createUnchainedSchema(backend.name, target, 'c1', 1);
+  it('widens a batch key made before run chains, whatever the key is named, keeping its batches', async () => {
+    await createUnchainedSchema(backend.name, target, 'c1', 1, 'batches_by_conversation');
     const store = await open();
     // The old batch is kept, as written by no known chain, and still de-duplicates itself.
-    expect(await store.listBatches('c1')).toEqual([expect.objectContaining({ chainId: '', batchSeq: 1, attributeCount: 1 })]);
+    const legacy = { chainId: '', batchSeq: 1, attributeCount: 1, writtenAt: '2026-11-01T00:00:00.000Z' };
+    expect(await store.listBatches('c1')).toEqual([legacy]);
     expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'again' } })).toEqual({ applied: false });
     expect(await store.writeBatch({ conversationId: 'c1', chainId: 'run-a', batchSeq: 1, attributes: { a: 'new' } })).toEqual({ applied: true });
-    // A second process opening the migrated store changes nothing.
-    await open();
-    expect(await store.listBatches('c1')).toHaveLength(2);
+    // Opening the migrated store again changes nothing.
+    const again = await open();
+    expect((await again.listBatches('c1')).map((b) => [b.chainId, b.batchSeq])).toEqual([
+      ['', 1],
+      ['run-a', 1],
+    ]);
+    expect((await again.listBatches('c1'))[0]).toEqual(legacy);
+  });
+
+  it('widens the old key once when several OS processes start on it together', async () => {
+    await createUnchainedSchema(backend.name, target, 'c1', 1);
+    const results = await raceInChildProcesses(4, target, { conversationId: 'c1', chainId: 'run-a', batchSeq: 1, attributes: { k: 'v' } });
+    expect(results.filter((r) => r.applied)).toHaveLength(1);
+    const store = await open();
+    expect((await store.listBatches('c1')).map((b) => [b.chainId, b.batchSeq])).toEqual([
+      ['', 1],
+      ['run-a', 1],
+    ]);
   });
 
   it('applies the same batch once when many writers race, from several store instances', async () => {
