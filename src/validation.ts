@@ -13,6 +13,7 @@ export const LIMITS = {
    * the continue-as-new input, each a single Temporal payload (2 MB hard limit, 512 KB warning).
    */
   pendingBytesMax: 1_000_000,
+  eventIdMaxBytes: 200,
   taskContextEntriesMax: 100,
   /** JSON size of one event's taskContext; it is carried in the conversation's state. */
   taskContextBytesMax: 64 * 1024,
@@ -74,12 +75,8 @@ export function attributeProblem(attributes: unknown): string | undefined {
     return `attributes holds ${entries.length} pairs; at most ${LIMITS.attributesPerCall} per call`;
   }
   for (const [name, value] of entries) {
-    if (name.trim() === '') return 'attribute name must not be empty or blank';
-    const nameProblem = textProblem(`attribute name "${printable(name)}"`, name, 'label');
+    const nameProblem = attributeNameProblem(name);
     if (nameProblem) return nameProblem;
-    if (charLength(name) > LIMITS.attributeNameMaxChars) {
-      return `attribute name "${printable(name)}" is longer than ${LIMITS.attributeNameMaxChars} characters`;
-    }
     // Values are never echoed back: they may be sensitive.
     if (typeof value !== 'string') return `attribute "${printable(name)}" must have a string value`;
     if (charLength(value) > LIMITS.attributeValueMaxChars) {
@@ -87,6 +84,17 @@ export function attributeProblem(attributes: unknown): string | undefined {
     }
     const valueProblem = textProblem(`the value of attribute "${printable(name)}"`, value, 'free text');
     if (valueProblem) return valueProblem;
+  }
+  return undefined;
+}
+
+/** Names are what a reader asks for, too: the same rule answers both. */
+export function attributeNameProblem(name: string): string | undefined {
+  if (name.trim() === '') return 'attribute name must not be empty or blank';
+  const problem = textProblem(`attribute name "${printable(name)}"`, name, 'label');
+  if (problem) return problem;
+  if (charLength(name) > LIMITS.attributeNameMaxChars) {
+    return `attribute name "${printable(name)}" is longer than ${LIMITS.attributeNameMaxChars} characters`;
   }
   return undefined;
 }
@@ -116,7 +124,30 @@ export function routingTextProblem(fields: Record<string, unknown>): string | un
     const problem = textProblem(field, value, field === 'dispositionCode' ? 'free text' : 'label');
     if (problem) return problem;
   }
+  // A conversation remembers its last 1,000 event ids; bytes, not characters, bound that list.
+  if (typeof fields.eventId === 'string' && utf8Length(fields.eventId) > LIMITS.eventIdMaxBytes) {
+    return `eventId is ${utf8Length(fields.eventId)} bytes; at most ${LIMITS.eventIdMaxBytes}`;
+  }
   return undefined;
+}
+
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2})(?::?(\d{2}))?)$/;
+
+/**
+ * The instant of an RFC 3339 date-time in every form the API's schema accepts, including those
+ * JavaScript's Date.parse does not (an offset without minutes, a leap second, which is taken as the
+ * last millisecond of its minute). NaN when the date does not exist (February 30).
+ */
+export function instantOf(dateTime: string): number {
+  const m = DATE_TIME.exec(dateTime);
+  if (!m) return NaN;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 60) return NaN;
+  const offsetMinutes = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10] ?? 0)) : 0;
+  const local = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), second === 60 ? 999 : millis);
+  if (new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) return NaN;
+  return local - offsetMinutes * 60_000;
 }
 
 /** Seed 003: cv_1..cv_10 at most 40 bytes, ECC variables ("user" prefix) at most 210 bytes, others free. */

@@ -15,7 +15,7 @@ import {
   workflowIdFor,
 } from '../shared';
 import type { ParticipantDataStore } from '../store';
-import { attributeProblem, routingTextProblem, taskContextProblem } from '../validation';
+import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
 import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
 import { HttpError, isNotFound, isTemporalUnavailable, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
@@ -73,10 +73,10 @@ export function buildApi(deps: ApiDeps) {
   app.post('/webhooks/routing-events', { schema: { body: routingEventBody } }, async (request, reply) => {
     const body = request.body as Record<string, unknown>;
     const event = Object.fromEntries(ROUTING_EVENT_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]])) as unknown as RoutingEvent;
-    if (!Number.isFinite(Date.parse(event.occurredAt))) {
-      // The format allows a leap second (23:59:60), which JavaScript cannot place in time; ordering of late events needs a real instant.
-      throw new HttpError(400, `occurredAt "${event.occurredAt}" is not a time this service can order events by`);
-    }
+    const instant = instantOf(event.occurredAt);
+    if (!Number.isFinite(instant)) throw new HttpError(400, `occurredAt "${event.occurredAt}" is not a date that exists`);
+    // The workflow orders events with Date.parse; a form it cannot read travels as the same instant in UTC.
+    if (Date.parse(event.occurredAt) !== instant) event.occurredAt = new Date(instant).toISOString();
     const textProblem = routingTextProblem({
       eventId: event.eventId, taskId: event.taskId, queue: event.queue, agentId: event.agentId,
       destination: event.destination, dispositionCode: event.dispositionCode,
@@ -142,6 +142,8 @@ export function buildApi(deps: ApiDeps) {
 
   app.get('/conversations/:conversationId/attributes/:name', { schema: { params: attributeParams } }, async (request) => {
     const { conversationId, name } = request.params as { conversationId: string; name: string };
+    const nameProblem = attributeNameProblem(name);
+    if (nameProblem) throw new HttpError(400, nameProblem);
     const handle = client.workflow.getHandle(workflowIdFor(conversationId));
     try {
       const lookup = await withDeadline(() => handle.query(pendingAttributeQuery, name));

@@ -147,6 +147,22 @@ test('a conversation driven over HTTP: events, attributes, transfer, close, read
   await recordHistory(handle, 'api-lifecycle');
 });
 
+test('every RFC 3339 form orders events, also those JavaScript cannot parse (leap second, hour-only offset)', async () => {
+  const id = uniqueId('times');
+  const at = (eventType: string, occurredAt: string, extra: Record<string, unknown> = {}) => ({ ...event(id, eventType, 0, extra), occurredAt });
+  expect((await postEvent(at('CREATED', '2026-06-30T23:59:60Z'))).status).toBe(202);
+  expect((await postEvent(at('ROUTED', '2026-07-01T02:00:00+01', { agentId: 'agent-1' }))).status).toBe(202);
+  // 00:30Z is before the routing at 01:00Z: late, whatever the sender's offset looked like.
+  expect((await postEvent(at('QUEUED', '2026-07-01T00:30:00Z'))).status).toBe(202);
+  const state = await getState(id);
+  expect(state.status).toBe('active');
+  expect(state.recentEvents.map((e: { occurredAt: string; applied: boolean }) => [e.occurredAt, e.applied])).toEqual([
+    ['2026-06-30T23:59:59.999Z', true],
+    ['2026-07-01T01:00:00.000Z', true],
+    ['2026-07-01T00:30:00Z', false],
+  ]);
+});
+
 test('a redelivered event is acknowledged and changes nothing', async () => {
   const id = uniqueId('dup');
   const created = event(id, 'CREATED', 0, { queue: 'sales' });
@@ -177,7 +193,8 @@ describe('bad input gets a 4xx that says what is wrong, and changes nothing', ()
     ['call variable past cv_10', { ...base(), taskContext: { cv_11: 'x' } }, /cv_11/],
     ['ECC variable over 210 bytes', { ...base(), taskContext: { user_note: 'é'.repeat(106) } }, /user_note.*210/],
     ['task context value not a string', { ...base(), taskContext: { cv_2: 5 } }, /taskContext/],
-    ['occurredAt on a leap second', { ...base(), occurredAt: '2026-06-30T23:59:60Z' }, /occurredAt/],
+    ['occurredAt on a day that does not exist', { ...base(), occurredAt: '2026-02-30T10:00:00Z' }, /occurredAt/],
+    ['eventId over 200 bytes', { ...base(), eventId: 'é'.repeat(101) }, /eventId is 202 bytes; at most 200/],
     ['eventId with a NUL', { ...base(), eventId: 'e\u0000vil' }, /eventId contains control characters/],
     ['queue with an unpaired surrogate', { ...base(), queue: 'billing\ud800' }, /queue is not valid Unicode/],
     ['dispositionCode with a NUL', { ...base(), dispositionCode: 'DONE\u0000' }, /dispositionCode contains a NUL/],
@@ -244,6 +261,8 @@ describe('bad input gets a 4xx that says what is wrong, and changes nothing', ()
     expect([read.status, read.body]).toEqual([200, { name, value: 'line 1\nline 2\tend', source: 'pending' }]);
     expect((await call('GET', `/conversations/${cid}`)).status).toBe(200);
     expect((await call('GET', `/conversations/${cid}/attributes/${encodeURIComponent(name + 'é')}`)).status).toBe(400);
+    const controlName = await call('GET', `/conversations/${cid}/attributes/${encodeURIComponent('a\u0000b')}`);
+    expect([controlName.status, controlName.body.message]).toEqual([400, expect.stringMatching(/control characters/)]);
   });
 
   test('unknown conversation and unknown attribute are 404', async () => {
