@@ -145,9 +145,12 @@ export function instantOf(dateTime: string): number {
   const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
   if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 60) return NaN;
   const offsetMinutes = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10] ?? 0)) : 0;
-  const local = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), second === 60 ? 999 : millis);
-  if (new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) return NaN;
-  return local - offsetMinutes * 60_000;
+  // setUTCFullYear, not Date.UTC, which reads years 0–99 as 1900–1999.
+  const local = new Date(0);
+  local.setUTCFullYear(year, month - 1, day);
+  if (local.getUTCDate() !== day) return NaN;
+  local.setUTCHours(hour, minute, Math.min(second, 59), second === 60 ? 999 : millis);
+  return local.getTime() - offsetMinutes * 60_000;
 }
 
 /** Seed 003: cv_1..cv_10 at most 40 bytes, ECC variables ("user" prefix) at most 210 bytes, others free. */

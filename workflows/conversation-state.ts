@@ -108,33 +108,29 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent,
         if (event.queue) state.queue = event.queue;
         state.estimatedWaitTime = undefined;
         break;
-      case 'TRANSFERRED':
-        if ((state.routedAtMs !== undefined && at < state.routedAtMs) || (state.transferredAtMs !== undefined && at < state.transferredAtMs)) {
+      case 'TRANSFERRED': {
+        const predatesCurrentState =
+          (state.routedAtMs !== undefined && at < state.routedAtMs) || (state.transferredAtMs !== undefined && at < state.transferredAtMs);
+        // Runs started before the transfer-before-routing rule keep treating a transfer while queued as stale.
+        const oldRuleIgnoresIt = !predatesCurrentState && state.status !== 'active' && !isPatched(PATCHES.transferBeforeRouting);
+        if (predatesCurrentState || oldRuleIgnoresIt) {
           // Still recorded as a transfer: it happened, it just no longer describes the present.
           recordTransfer(state, event, false);
           applied = false;
           note = 'late: transfer predates the current routing';
           break;
         }
-        if (state.status !== 'active') {
-          if (!isPatched(PATCHES.transferBeforeRouting)) {
-            recordTransfer(state, event, false);
-            applied = false;
-            note = 'late: transfer predates the current routing';
-            break;
-          }
-          // The routing this transfer ended has not arrived yet. The transfer is the newest fact:
-          // its time keeps that routing, when it comes, from making the conversation active again.
-          recordTransfer(state, event, false);
-          note = 'transfer arrived before the routing it ended';
-        } else {
-          recordTransfer(state, event, true);
-        }
+        // Not active: the routing this transfer ended has not arrived yet. The transfer is the newest
+        // fact; its time keeps that routing, when it comes, from making the conversation active again.
+        const endsKnownRouting = state.status === 'active';
+        recordTransfer(state, event, endsKnownRouting);
+        if (!endsKnownRouting) note = 'transfer arrived before the routing it ended';
         state.status = 'queued';
         state.transferredAtMs = at;
         state.agentId = undefined;
         if (event.destination) state.queue = event.destination;
         break;
+      }
       case 'CLOSED':
         state.status = 'closed';
         state.closeReason = 'closed-event';

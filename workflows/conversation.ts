@@ -139,7 +139,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         await condition(allHandlersFinished);
         await flush();
         // A cancel that came during the flush waited for it; it must end this conversation, not travel on.
-        if (patched(PATCHES.flushNonCancellable) && CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled while continuing as new');
+        if (patched(PATCHES.flushNonCancellable) && CancellationScope.current().consideredCancelled) {
+          throw new CancelledFailure('cancelled while continuing as new');
+        }
         log.info('continuing as new', { conversationId, historyLength: workflowInfo().historyLength });
         return await continueAsNew<typeof conversationWorkflow>({ conversationId, settings, state });
       }
