@@ -63,6 +63,6 @@ USER node
 # outside a container: set HOST=0.0.0.0 for the API (docker-compose.yml does).
 EXPOSE 3000
 
-# No HEALTHCHECK here: the worker serves no HTTP, so an image-wide check would mark every worker
-# unhealthy. The API's check lives in docker-compose.yml.
+# No HEALTHCHECK here: the API and the worker answer on different ports (the worker only when
+# WORKER_HEALTH_PORT is set), so each service's check lives in docker-compose.yml.
 CMD ["node", "dist/src/api-main.js"]

@@ -9,8 +9,12 @@
 # with `tcld namespace search-attributes add`.
 #
 # Env: TEMPORAL_ADDRESS (host:port), TEMPORAL_NAMESPACE (default: default),
-#      SETUP_TIMEOUT_SECONDS (default: 300).
+#      SETUP_TIMEOUT_SECONDS (default: 300); for a TLS cluster, Parley's own TEMPORAL_API_KEY,
+#      TEMPORAL_TLS, TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY / TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME.
 set -eu
+
+# The temporal CLI reads these same variables itself (TEMPORAL_TLS_CERT/KEY/CA as aliases of its
+# TEMPORAL_TLS_CLIENT_CERT_PATH, …); test/temporal/tls-cluster.test.ts runs this script over TLS.
 
 : "${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS must be set, e.g. temporal:7233}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"

@@ -1,5 +1,6 @@
 // Parley against a cluster that demands TLS, a client certificate and an API key, as Temporal Cloud
 // does: a TLS-terminating gRPC proxy with a throwaway CA in front of a real dev server.
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Connection } from '@temporalio/client';
@@ -10,6 +11,7 @@ import type { DevServer } from '../../src/dev-server';
 import { SqliteParticipantDataStore } from '../../src/store';
 import { createTemporalClient, temporalConnectionOptions } from '../../src/temporal-client';
 import { connectWorker, createParleyWorker } from '../../src/worker';
+import { requireBinary } from '../../scripts/temporal-binaries';
 import { createTestPki, TestPki } from '../support/certificates';
 import { GrpcTlsProxy, startGrpcTlsProxy } from '../support/grpc-tls-proxy';
 import { bundleWorkflows, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
@@ -96,6 +98,29 @@ test('worker and API reach the cluster over TLS with a client certificate and th
   }
   expect(lines.length).toBeGreaterThan(0);
   expect(lines.join('\n')).not.toContain(API_KEY);
+});
+
+test('the search-attribute setup script reaches the cluster through the same TLS variables', async () => {
+  const script = path.resolve(__dirname, '../../deploy/temporal/register-search-attributes.sh');
+  const run = (env: NodeJS.ProcessEnv) =>
+    new Promise<{ code: number | null; output: string }>((resolve) => {
+      // Async: the proxy runs in this process and must keep serving while the script talks to it.
+      const child = spawn('sh', [script], { env: { PATH: `${path.dirname(requireBinary('cli'))}:${process.env.PATH}`, ...env } });
+      let output = '';
+      child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+      child.on('exit', (code) => resolve({ code, output }));
+    });
+  const ok = await run(cloudEnv({ SETUP_TIMEOUT_SECONDS: '30' }));
+  expect(ok.output).toMatch(/search attributes ready on default/);
+  expect(ok.code).toBe(0);
+  const wrongKey = await run(cloudEnv({ TEMPORAL_API_KEY: WRONG_KEY, SETUP_TIMEOUT_SECONDS: '3' }));
+  const noCertificate = await run(cloudEnv({ TEMPORAL_TLS_CERT: undefined, TEMPORAL_TLS_KEY: undefined, SETUP_TIMEOUT_SECONDS: '3' }));
+  expect([wrongKey.code, noCertificate.code]).toEqual([1, 1]);
+  for (const { output } of [ok, wrongKey, noCertificate]) {
+    expect(output).not.toContain(API_KEY);
+    expect(output).not.toContain(WRONG_KEY);
+  }
 });
 
 describe('the cluster refuses a connection that lacks what it demands, and the error shows no key', () => {
