@@ -64,13 +64,12 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent,
   remember(state, event.eventId);
 
   const at = Date.parse(event.occurredAt);
-  let note: string | undefined;
   const notes: string[] = [];
   let applied = true;
 
   if (state.status === 'closed') {
     applied = false;
-    note = 'conversation already closed';
+    notes.push('conversation already closed');
   } else {
     // Routing facts that do not move status are still taken from any in-order event.
     state.channel ??= event.channel;
@@ -80,7 +79,7 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent,
       case 'QUEUED':
         if (state.status === 'active' || (state.transferredAtMs !== undefined && at < state.transferredAtMs)) {
           applied = false;
-          note = 'late: conversation already routed';
+          notes.push('late: conversation already routed');
           break;
         }
         state.taskId = event.taskId;
@@ -93,12 +92,12 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent,
       case 'ROUTED':
         if (state.status === 'active' && state.routedAtMs !== undefined && at < state.routedAtMs) {
           applied = false;
-          note = 'late: a later routing is in effect';
+          notes.push('late: a later routing is in effect');
           break;
         }
         if (state.transferredAtMs !== undefined && at < state.transferredAtMs) {
           applied = false;
-          note = 'late: routing happened before the last transfer';
+          notes.push('late: routing happened before the last transfer');
           break;
         }
         state.status = 'active';
@@ -117,14 +116,14 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent,
           // Still recorded as a transfer: it happened, it just no longer describes the present.
           recordTransfer(state, event, false);
           applied = false;
-          note = 'late: transfer predates the current routing';
+          notes.push('late: transfer predates the current routing');
           break;
         }
         // Not active: the routing this transfer ended has not arrived yet. The transfer is the newest
         // fact; its time keeps that routing, when it comes, from making the conversation active again.
         const endsKnownRouting = state.status === 'active';
         recordTransfer(state, event, endsKnownRouting);
-        if (!endsKnownRouting) note = 'transfer arrived before the routing it ended';
+        if (!endsKnownRouting) notes.push('transfer arrived before the routing it ended');
         state.status = 'queued';
         state.transferredAtMs = at;
         state.agentId = undefined;
@@ -148,7 +147,6 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent,
   }
 
   const record: EventRecord = { eventId: event.eventId, eventType: event.eventType, occurredAt: event.occurredAt, applied };
-  if (note) notes.unshift(note);
   if (notes.length > 0) record.note = notes.join('; ');
   state.recentEvents.push(record);
   if (state.recentEvents.length > RECENT_EVENTS_KEPT) state.recentEvents.splice(0, state.recentEvents.length - RECENT_EVENTS_KEPT);

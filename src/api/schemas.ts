@@ -16,7 +16,7 @@ export const conversationParams = {
 export const attributeParams = {
   type: 'object',
   required: ['conversationId', 'name'],
-  properties: { conversationId, name: { type: 'string', minLength: 1, maxLength: LIMITS.attributeNameMaxChars } },
+  properties: { conversationId, name: { type: 'string', minLength: 1 } },
 } as const;
 
 export const routingEventBody = {
