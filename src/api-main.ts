@@ -7,7 +7,7 @@ import { createTemporalClient } from './temporal-client';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel, 'parley-api');
+  const logger = createLogger(config.logLevel, 'parley-api', config.logFormat);
   const store = createParticipantDataStore(config);
   await store.init();
   const client = createTemporalClient(config);

@@ -1,6 +1,7 @@
 // Configuration from the environment, with defaults that make a fresh clone run on one machine.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { LogFormat } from './logger';
 import { ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from './shared';
 
 export interface Config {
@@ -23,6 +24,8 @@ export interface Config {
   dataDir: string;
   sqlitePath: string;
   logLevel: string;
+  /** LOG_FORMAT: readable lines on a terminal by default, JSON lines otherwise. */
+  logFormat: LogFormat;
   conversation: ConversationSettings;
   /** How long a stopping worker lets running activities finish. */
   shutdownGraceMs: number;
@@ -67,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     sqlitePath: path.resolve(env.PARLEY_SQLITE_PATH || path.join(dataDir, 'participant-data.sqlite')),
     logLevel: env.LOG_LEVEL || 'info',
+    logFormat: logFormat(env),
     conversation: {
       inactivityTimeoutMs: duration(env, 'CONVERSATION_INACTIVITY_TIMEOUT', DEFAULT_SETTINGS.inactivityTimeoutMs),
       continueAsNewAfterEvents: atLeast(
@@ -115,6 +119,13 @@ function temporalTls(env: NodeJS.ProcessEnv): TemporalTlsConfig | undefined {
     return undefined;
   }
   return flag === 'true' || anyFile || env.TEMPORAL_API_KEY ? tls : undefined;
+}
+
+function logFormat(env: NodeJS.ProcessEnv): LogFormat {
+  const raw = env.LOG_FORMAT?.trim().toLowerCase();
+  if (!raw || raw === 'auto') return 'auto';
+  if (raw === 'json' || raw === 'pretty') return raw;
+  throw new ConfigError(`LOG_FORMAT must be json, pretty or auto, got "${env.LOG_FORMAT}"`);
 }
 
 /**

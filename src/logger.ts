@@ -1,8 +1,23 @@
 import pino, { Logger } from 'pino';
+import pretty from 'pino-pretty';
 import { DefaultLogger, LogLevel, Runtime } from '@temporalio/worker';
 
-export function createLogger(level: string, name: string): Logger {
-  return pino({ level, name });
+/** `json`: one JSON object per line (log shippers); `pretty`: one readable line; `auto`: pretty on a terminal. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
+
+export function createLogger(level: string, name: string, format: LogFormat = 'auto'): Logger {
+  const readable = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
+  if (!readable) return pino({ level, name });
+  // Synchronous stream rather than a worker-thread transport: lines keep their order with the
+  // process's other output and none are lost when the process exits on a signal.
+  const stream = pretty({
+    sync: true,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+    messageFormat: '{name}: {msg}',
+  });
+  return pino({ level, name }, stream);
 }
 
 const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {

@@ -30,7 +30,8 @@ export interface RoutingEvent {
   destination?: string;
   /** Seconds; -1 or absent means "no estimate" (seed 003). */
   estimatedWaitTime?: number;
-  dispositionCode?: string;
+  /** Kept as the platform sent it: text, or a number (Cisco CCE's DispositionCode). */
+  dispositionCode?: string | number;
   taskContext?: Record<string, string>;
 }
 
@@ -97,7 +98,7 @@ export interface ConversationState {
   createdAt: string;
   closedAt?: string;
   closeReason?: CloseReason;
-  dispositionCode?: string;
+  dispositionCode?: string | number;
   runCount: number;
 }
 
@@ -132,7 +133,7 @@ export interface ConversationView {
   createdAt: string;
   closedAt?: string;
   closeReason?: CloseReason;
-  dispositionCode?: string;
+  dispositionCode?: string | number;
   runCount: number;
 }
 

@@ -14,7 +14,7 @@ const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 't
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel, 'parley');
+  const logger = createLogger(config.logLevel, 'parley', config.logFormat);
   fs.mkdirSync(config.dataDir, { recursive: true });
 
   let devServer: DevServer | undefined;

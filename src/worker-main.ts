@@ -7,7 +7,7 @@ import { startWorkerHealthServer } from './worker-health';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel, 'parley-worker');
+  const logger = createLogger(config.logLevel, 'parley-worker', config.logFormat);
   installTemporalRuntime(logger);
   const store = createParticipantDataStore(config);
   await store.init();

@@ -34,9 +34,12 @@ export const routingEventBody = {
     queue: shortText,
     agentId: shortText,
     destination: shortText,
-    estimatedWaitTime: { type: 'integer', minimum: -1 },
-    dispositionCode: { type: 'string', maxLength: 200 },
-    taskContext: { type: 'object', additionalProperties: { type: 'string' } },
+    // Platforms send numbers as numbers or as text (Cisco CCE's DispositionCode is an integer):
+    // both are accepted. A numeric text wait time is read as its number; a disposition code is kept as sent.
+    estimatedWaitTime: { anyOf: [{ type: 'integer', minimum: -1 }, { type: 'string', pattern: '^\\s*(-1|\\d{1,9})\\s*$' }] },
+    dispositionCode: { anyOf: [{ type: 'string', maxLength: 200 }, { type: 'integer' }] },
+    // Variables are text; a number or true/false travels as its text, so its size limit counts that text.
+    taskContext: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
   },
 } as const;
 

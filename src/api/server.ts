@@ -73,6 +73,9 @@ export function buildApi(deps: ApiDeps) {
   app.post('/webhooks/routing-events', { schema: { body: routingEventBody } }, async (request, reply) => {
     const body = request.body as Record<string, unknown>;
     const event = Object.fromEntries(ROUTING_EVENT_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]])) as unknown as RoutingEvent;
+    // The schema let these arrive as text or numbers; the conversation keeps one form.
+    if (typeof event.estimatedWaitTime === 'string') event.estimatedWaitTime = Number(event.estimatedWaitTime);
+    if (event.taskContext) event.taskContext = Object.fromEntries(Object.entries(event.taskContext).map(([name, value]) => [name, String(value)]));
     const instant = instantOf(event.occurredAt);
     if (!Number.isFinite(instant)) throw new HttpError(400, `occurredAt "${event.occurredAt}" is not a date that exists`);
     // The workflow orders events with Date.parse; a form it cannot read travels as the same instant in UTC.

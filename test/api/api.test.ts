@@ -91,6 +91,27 @@ const postEvent = (e: Record<string, unknown>) => call('POST', '/webhooks/routin
 const setAttributes = (id: string, attributes: unknown) => call('POST', `/conversations/${id}/attributes`, { attributes });
 const getState = async (id: string) => (await call('GET', `/conversations/${id}`)).body as ConversationView;
 
+test('numbers as platforms send them: an integer disposition code (Cisco CCE), a wait time and variables as text or numbers', async () => {
+  const id = uniqueId('numbers');
+  expect((await postEvent(event(id, 'CREATED', 0, { taskContext: { cv_1: 42, cv_2: true, user_score: 7.5, cv_3: 'text' } }))).status).toBe(202);
+  expect((await postEvent(event(id, 'QUEUED', 1, { queue: 'billing', estimatedWaitTime: '45' }))).status).toBe(202);
+  expect(await getState(id)).toMatchObject({ estimatedWaitTime: 45, taskContext: { cv_1: '42', cv_2: 'true', user_score: '7.5', cv_3: 'text' } });
+  expect((await postEvent(event(id, 'QUEUED', 2, { estimatedWaitTime: '-1' }))).status).toBe(202);
+  expect((await getState(id)).estimatedWaitTime).toBeUndefined();
+  expect((await postEvent(event(id, 'CLOSED', 3, { dispositionCode: 1 }))).status).toBe(202);
+  await client.workflow.getHandle(workflowIdFor(id)).result();
+  const closed = await getState(id);
+  expect(closed).toMatchObject({ status: 'closed', closeReason: 'closed-event' });
+  // Kept as sent: the number stays a number, text stays text.
+  expect(closed.dispositionCode).toBe(1);
+
+  const other = uniqueId('numbers');
+  expect((await postEvent(event(other, 'CREATED', 0))).status).toBe(202);
+  expect((await postEvent(event(other, 'CLOSED', 1, { dispositionCode: '1' }))).status).toBe(202);
+  await client.workflow.getHandle(workflowIdFor(other)).result();
+  expect((await getState(other)).dispositionCode).toBe('1');
+});
+
 test('a conversation driven over HTTP: events, attributes, transfer, close, read-back after close', async () => {
   const id = uniqueId('http');
   expect(await postEvent(event(id, 'CREATED', 0, { queue: 'billing', taskContext: { cv_1: 'gold', user_lang: 'fr' } }))).toEqual({
@@ -188,11 +209,13 @@ describe('bad input gets a 4xx that says what is wrong, and changes nothing', ()
     ['occurredAt not a date-time', { ...base(), occurredAt: 'yesterday' }, /occurredAt/],
     ['conversationId with spaces and @', { ...base(), conversationId: 'john doe@example.com' }, /conversationId/],
     ['estimatedWaitTime below -1', { ...base(), estimatedWaitTime: -5 }, /estimatedWaitTime/],
-    ['estimatedWaitTime as a string', { ...base(), estimatedWaitTime: '10' }, /estimatedWaitTime/],
+    ['estimatedWaitTime as text that is no number', { ...base(), estimatedWaitTime: 'soon' }, /estimatedWaitTime/],
+    ['estimatedWaitTime as a fraction', { ...base(), estimatedWaitTime: 1.5 }, /estimatedWaitTime/],
+    ['dispositionCode as a fraction', { ...base(), dispositionCode: 1.5 }, /dispositionCode/],
     ['call variable over 40 bytes', { ...base(), taskContext: { cv_1: 'x'.repeat(41) } }, /cv_1.*40/],
     ['call variable past cv_10', { ...base(), taskContext: { cv_11: 'x' } }, /cv_11/],
     ['ECC variable over 210 bytes', { ...base(), taskContext: { user_note: 'é'.repeat(106) } }, /user_note.*210/],
-    ['task context value not a string', { ...base(), taskContext: { cv_2: 5 } }, /taskContext/],
+    ['task context value an object', { ...base(), taskContext: { cv_2: { n: 5 } } }, /taskContext/],
     ['occurredAt on a day that does not exist', { ...base(), occurredAt: '2026-02-30T10:00:00Z' }, /occurredAt/],
     ['eventId over 200 bytes', { ...base(), eventId: 'é'.repeat(101) }, /eventId is 202 bytes; at most 200/],
     ['eventId with a NUL', { ...base(), eventId: 'e\u0000vil' }, /eventId contains control characters/],

@@ -1,5 +1,7 @@
 // Configuration from the environment: what a worker or API replica refuses to start with.
-import { ConfigError, MIN_CONTINUE_AS_NEW_AFTER_EVENTS, loadConfig } from '../../src/config';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { ConfigError, MIN_CONTINUE_AS_NEW_AFTER_EVENTS, loadConfig, projectRoot } from '../../src/config';
 import { DEFAULT_SETTINGS } from '../../src/shared';
 
 describe('conversation settings', () => {
@@ -23,5 +25,30 @@ describe('conversation settings', () => {
       );
     }
     expect(() => loadConfig({ CONTINUE_AS_NEW_AFTER_EVENTS: '-1' })).toThrow(/whole number/);
+  });
+});
+
+describe('log format', () => {
+  // The built logger in a child process: its stdout is a pipe here, as when a log shipper reads it.
+  const logWith = (format: string): string => {
+    const script = `const { createLogger } = require(${JSON.stringify(path.join(projectRoot(), 'dist/src/logger.js'))});
+      createLogger('info', 'parley-api', ${JSON.stringify(format)}).warn({ conversationId: 'c-1', batchSeq: 2 }, 'batch written');`;
+    return execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  };
+
+  test('pretty: one readable line with time, level, component, message and key fields', () => {
+    expect(logWith('pretty')).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: parley-api: batch written \{"conversationId":"c-1","batchSeq":2\}\n$/);
+  });
+
+  test('JSON lines when the output is not a terminal, or with LOG_FORMAT=json', () => {
+    for (const format of ['auto', 'json']) {
+      expect(JSON.parse(logWith(format))).toMatchObject({ level: 40, name: 'parley-api', msg: 'batch written', conversationId: 'c-1' });
+    }
+  });
+
+  test('LOG_FORMAT takes json, pretty or auto', () => {
+    expect(loadConfig({}).logFormat).toBe('auto');
+    expect(loadConfig({ LOG_FORMAT: 'JSON' }).logFormat).toBe('json');
+    expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow(new ConfigError('LOG_FORMAT must be json, pretty or auto, got "xml"'));
   });
 });
