@@ -39,7 +39,7 @@ export const routingEventBody = {
     estimatedWaitTime: { anyOf: [{ type: 'integer', minimum: -1 }, { type: 'string', pattern: '^\\s*(-1|\\d{1,9})\\s*$' }] },
     dispositionCode: { anyOf: [{ type: 'string', maxLength: 200 }, { type: 'integer' }] },
     // Variables are text; a number or true/false travels as its text, so its size limit counts that text.
-    taskContext: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+    taskContext: { type: 'object', additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] } },
   },
 } as const;
 
