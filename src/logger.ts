@@ -2,8 +2,29 @@ import pino, { Logger } from 'pino';
 import { DefaultLogger, LogLevel, Runtime } from '@temporalio/worker';
 
 export function createLogger(level: string, name: string): Logger {
-  return pino({ level, name });
+  return pino({ level, name, redact: LOG_REDACTION });
 }
+
+const SECRET_KEYS = ['token', 'secret', 'value', 'apiKey', 'authorization', 'cookie'];
+
+/**
+ * Credentials and participant data are never meant to be logged; this is the net under that rule.
+ * pino's paths are not recursive, so each key is listed at the depths our log objects use.
+ */
+export const LOG_REDACTION = {
+  paths: [
+    'req.headers.authorization',
+    'req.headers.cookie',
+    'req.headers["webhook-signature"]',
+    'res.headers["set-cookie"]',
+    'headers.authorization',
+    'headers.cookie',
+    'headers["webhook-signature"]',
+    'headers["set-cookie"]',
+    ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),
+  ],
+  censor: '[redacted]',
+};
 
 const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',
