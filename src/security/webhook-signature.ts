@@ -11,11 +11,12 @@ export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 
 export class WebhookSignatureError extends Error {}
 
-export interface WebhookHeaders {
+// A type alias rather than an interface, so it passes where a plain header record is expected.
+export type WebhookHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
 
 /** Checks a secret's form without keeping it: `whsec_` (optional) then base64 of at least 16 bytes. */
 export function webhookSecretProblem(secret: string): string | undefined {
@@ -58,6 +59,7 @@ export class ReplayCache {
   private readonly entries = new Map<string, number>();
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private lastSweep = Number.NEGATIVE_INFINITY;
   evicted = 0;
 
   constructor(opts: ReplayCacheOptions = {}) {
@@ -87,7 +89,12 @@ export class ReplayCache {
   }
 
   private makeRoom(now: number): void {
-    for (const [key, expiresAt] of this.entries) if (expiresAt <= now) this.entries.delete(key);
+    // A full sweep walks every entry: at most once a second, so a full cache of live entries costs
+    // one eviction per delivery rather than a walk per delivery.
+    if (now - this.lastSweep >= 1000) {
+      this.lastSweep = now;
+      for (const [key, expiresAt] of this.entries) if (expiresAt <= now) this.entries.delete(key);
+    }
     while (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);

@@ -43,8 +43,8 @@ export function credentialsFromFile(file: string): TestCredentials {
 }
 
 /** Standard Webhooks headers for this exact body text. */
-export function signedHeaders(secret: string, body: string, opts: { id?: string; timestamp?: Date } = {}): WebhookHeaders {
-  return signWebhook(secret, body, opts);
+export function signedHeaders(secret: string, body: string, opts: { id?: string; timestamp?: Date } = {}): WebhookHeaders & Record<string, string> {
+  return { ...signWebhook(secret, body, opts) };
 }
 
 /** The scope a real caller of this route would hold (the route table of the API). */
