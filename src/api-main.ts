@@ -2,16 +2,21 @@
 import { buildApi } from './api/server';
 import { loadConfig } from './config';
 import { createLogger } from './logger';
+import { loadSecrets } from './security/secrets';
 import { createParticipantDataStore } from './store';
 import { createTemporalClient } from './temporal-client';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'parley-api', config.logFormat);
+  // Before anything connects: without its secrets the API refuses to start (ConfigError).
+  const secrets = loadSecrets(process.env, config.dataDir);
+  for (const warning of secrets.warnings) logger.warn(warning);
+  logger.info({ webhookSecrets: secrets.webhookSecrets.length, tokens: secrets.tokens.map((t) => ({ name: t.name, scopes: t.scopes })), from: secrets.sources }, 'API credentials loaded');
   const store = createParticipantDataStore(config);
   await store.init();
   const client = createTemporalClient(config);
-  const app = buildApi({ client, store, logger, config });
+  const app = buildApi({ client, store, logger, config, auth: secrets });
   await app.listen({ port: config.port, host: config.host });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

@@ -7,7 +7,7 @@ export type LogFormat = 'json' | 'pretty' | 'auto';
 
 export function createLogger(level: string, name: string, format: LogFormat = 'auto'): Logger {
   const readable = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
-  if (!readable) return pino({ level, name });
+  if (!readable) return pino({ level, name, redact: LOG_REDACTION });
   // Synchronous stream rather than a worker-thread transport: lines keep their order with the
   // process's other output and none are lost when the process exits on a signal.
   const stream = pretty({
@@ -17,8 +17,29 @@ export function createLogger(level: string, name: string, format: LogFormat = 'a
     ignore: 'pid,hostname,name',
     messageFormat: '{name}: {msg}',
   });
-  return pino({ level, name }, stream);
+  return pino({ level, name, redact: LOG_REDACTION }, stream);
 }
+
+const SECRET_KEYS = ['token', 'secret', 'value', 'apiKey', 'authorization', 'cookie'];
+
+/**
+ * Credentials and participant data are never meant to be logged; this is the net under that rule.
+ * pino's paths are not recursive, so each key is listed at the depths our log objects use.
+ */
+export const LOG_REDACTION = {
+  paths: [
+    'req.headers.authorization',
+    'req.headers.cookie',
+    'req.headers["webhook-signature"]',
+    'res.headers["set-cookie"]',
+    'headers.authorization',
+    'headers.cookie',
+    'headers["webhook-signature"]',
+    'headers["set-cookie"]',
+    ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),
+  ],
+  censor: '[redacted]',
+};
 
 const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',

@@ -9,6 +9,7 @@ import { Connection } from '@temporalio/client';
 import { createLogger } from './logger';
 import { registerSearchAttributes } from './search-attributes';
 import { temporalConnectionOptions } from './temporal-client';
+import { ensureSecretsFile, secretsFileNotice } from './security/secrets';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('../scripts/temporal-binaries');
 
@@ -16,6 +17,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'parley', config.logFormat);
   fs.mkdirSync(config.dataDir, { recursive: true });
+  // The API refuses to start without secrets; on a first run on this machine they are made here.
+  const secrets = ensureSecretsFile(process.env, config.dataDir);
 
   let devServer: DevServer | undefined;
   const env = { ...process.env };
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
   if (!listening) logger.warn({ port: config.port }, 'the API has not answered within 60 s; see its log lines above');
   const ui = devServer?.uiUrl ?? '(your cluster’s UI)';
   logger.info({ api: `http://${config.host}:${config.port}`, temporalUi: ui, temporal: env.TEMPORAL_ADDRESS }, 'Parley is up');
+  if (secrets.created) console.log(secretsFileNotice(secrets.file, `http://${config.host}:${config.port}`));
   console.log(`\n  Parley API   http://${config.host}:${config.port}\n  Temporal UI  ${ui}\n  Ctrl-C stops everything.\n`);
 }
 

@@ -1,5 +1,5 @@
 // The HTTP API: routing webhooks, participant data, conversation read, health.
-import Fastify, { FastifyError } from 'fastify';
+import Fastify, { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Logger } from 'pino';
@@ -14,6 +14,8 @@ import {
   setAttributesUpdate,
   workflowIdFor,
 } from '../shared';
+import { AuthSettings, TokenAuthenticator, requireScope } from '../security/auth';
+import { WebhookSignatureError, WebhookVerifier } from '../security/webhook-signature';
 import type { ParticipantDataStore } from '../store';
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
@@ -25,6 +27,15 @@ export interface ApiDeps {
   store: ParticipantDataStore;
   logger: Logger;
   config: Pick<Config, 'taskQueue' | 'temporalRequestTimeoutMs'> & { conversation: ConversationSettings };
+  /** Webhook secrets and bearer tokens (src/security/secrets.ts loads them). */
+  auth: AuthSettings;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body exactly as received, for the webhook signature (set for JSON bodies). */
+    rawBody?: string;
+  }
 }
 
 const ROUTING_EVENT_FIELDS = [
@@ -42,6 +53,22 @@ export function buildApi(deps: ApiDeps) {
     // bytes each once percent-encoded) or a long conversation id.
     routerOptions: { maxParamLength: 4096 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  const tokens = new TokenAuthenticator(deps.auth.tokens);
+  const webhooks = new WebhookVerifier(deps.auth.webhookSecrets);
+  /** Who may call what: a token needs one of the listed scopes. */
+  const allow = {
+    attributes: requireScope(tokens, ['flow', 'agent-script']),
+    operator: requireScope(tokens, ['operator']),
+  };
+
+  // The webhook signature covers the bytes as sent, so JSON bodies keep their text next to the
+  // parsed value; parsing itself is Fastify's own (same 400s, same prototype-poisoning refusal).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    request.rawBody = body as string;
+    parseJson(request, body as string, done);
   });
 
   /** Every Temporal call gets a deadline so an unreachable cluster becomes a 503, not a hung request. */
@@ -70,7 +97,25 @@ export function buildApi(deps: ApiDeps) {
     }
   });
 
-  app.post('/webhooks/routing-events', { schema: { body: routingEventBody } }, async (request, reply) => {
+  // The signature is checked before the schema, so an unsigned request learns nothing about its body.
+  const verifyWebhook = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const raw = request.rawBody ?? (typeof request.body === 'string' ? request.body : undefined);
+    try {
+      if (raw === undefined) throw new WebhookSignatureError('the body could not be read for its signature');
+      const delivery = webhooks.verify(raw, request.headers);
+      // A delivery we failed to record (5xx) may be retried as is: it changed nothing, so it is not a replay.
+      reply.raw.once('finish', () => {
+        if (reply.statusCode >= 500) webhooks.replays.forget(delivery.id, delivery.timestampSeconds);
+      });
+    } catch (err) {
+      if (!(err instanceof WebhookSignatureError)) throw err;
+      request.log.info({ webhookId: typeof request.headers['webhook-id'] === 'string' ? request.headers['webhook-id'].slice(0, 200) : undefined, reason: err.message }, 'webhook refused');
+      return reply.code(401).send({ error: 'unauthorized', message: err.message });
+    }
+    return undefined;
+  };
+
+  app.post('/webhooks/routing-events', { schema: { body: routingEventBody }, preValidation: verifyWebhook }, async (request, reply) => {
     const body = request.body as Record<string, unknown>;
     const event = Object.fromEntries(ROUTING_EVENT_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]])) as unknown as RoutingEvent;
     // The schema let these arrive as text or numbers; the conversation keeps one form.
@@ -114,7 +159,7 @@ export function buildApi(deps: ApiDeps) {
 
   app.post(
     '/conversations/:conversationId/attributes',
-    { schema: { params: conversationParams, body: setAttributesBody, headers: setAttributesHeaders } },
+    { schema: { params: conversationParams, body: setAttributesBody, headers: setAttributesHeaders }, onRequest: allow.attributes },
     async (request) => {
       const { conversationId } = request.params as { conversationId: string };
       const { attributes } = request.body as { attributes: Record<string, string> };
@@ -143,8 +188,9 @@ export function buildApi(deps: ApiDeps) {
     },
   );
 
-  app.get('/conversations/:conversationId/attributes/:name', { schema: { params: attributeParams } }, async (request) => {
+  app.get('/conversations/:conversationId/attributes/:name', { schema: { params: attributeParams }, onRequest: allow.attributes }, async (request) => {
     const { conversationId, name } = request.params as { conversationId: string; name: string };
+    // Who may see what: request.parleyScopes (only `agent-script` may read a secured value in plaintext).
     const nameProblem = attributeNameProblem(name);
     if (nameProblem) throw new HttpError(400, nameProblem);
     const handle = client.workflow.getHandle(workflowIdFor(conversationId));
@@ -160,7 +206,7 @@ export function buildApi(deps: ApiDeps) {
     return { name, value: stored.value, source: 'stored' };
   });
 
-  app.get('/conversations/:conversationId', { schema: { params: conversationParams } }, async (request) => {
+  app.get('/conversations/:conversationId', { schema: { params: conversationParams }, onRequest: allow.operator }, async (request) => {
     const { conversationId } = request.params as { conversationId: string };
     try {
       return await withDeadline(() => client.workflow.getHandle(workflowIdFor(conversationId)).query(conversationStateQuery));
@@ -196,7 +242,7 @@ export function buildApi(deps: ApiDeps) {
 
 function errorName(status: number): string {
   return (
-    { 400: 'bad_request', 401: 'unauthorized', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 503: 'unavailable' }[status] ??
+    { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 503: 'unavailable' }[status] ??
     (status >= 500 ? 'internal_error' : 'bad_request')
   );
 }

@@ -14,6 +14,7 @@ import { bundleWorkflows, freePort, startTestDevServer, tempDir, uniqueId } from
 import { recordHistory } from '../support/histories';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { waitFor } from '../support/wait';
+import { authedFetch, testCredentials } from '../support/auth';
 
 const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
 
@@ -27,6 +28,8 @@ let api: ReturnType<typeof buildApi>;
 let baseUrl: string;
 const logLines: string[] = [];
 const taskQueue = uniqueId('api-tests');
+// Every request below authenticates as its real caller would (signed webhooks, scoped tokens).
+const credentials = testCredentials();
 
 beforeAll(async () => {
   const dir = tempDir('api');
@@ -49,6 +52,7 @@ beforeAll(async () => {
     store,
     logger,
     config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: DEFAULT_SETTINGS },
+    auth: credentials.settings,
   });
   await api.listen({ port: 0, host: '127.0.0.1' });
   baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
@@ -64,12 +68,7 @@ afterAll(async () => {
 });
 
 async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
-  const init: RequestInit = { method, headers: { ...headers } };
-  if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
-  }
-  const res = await fetch(`${baseUrl}${url}`, init);
+  const res = await authedFetch(credentials, `${baseUrl}${url}`, { method, body, headers });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -304,15 +303,13 @@ test('with Temporal unreachable the API answers 503 and applies nothing', async 
     store,
     logger,
     config: { taskQueue, temporalRequestTimeoutMs: 1000, conversation: DEFAULT_SETTINGS },
+    auth: credentials.settings,
   });
   try {
     await downApi.listen({ port: 0, host: '127.0.0.1' });
     const downUrl = `http://127.0.0.1:${(downApi.server.address() as { port: number }).port}`;
     const send = async (method: string, url: string, body?: unknown) => {
-      const res = await fetch(`${downUrl}${url}`, {
-        method,
-        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      });
+      const res = await authedFetch(credentials, `${downUrl}${url}`, { method, body });
       return { status: res.status, body: (await res.json()) as { message?: string } };
     };
     const id = uniqueId('down');
@@ -341,6 +338,7 @@ test('a write no worker confirms in time is 503, still applied once a worker run
     store,
     logger: pino({ level: 'silent' }),
     config: { taskQueue: idleQueue, temporalRequestTimeoutMs: 1500, conversation: DEFAULT_SETTINGS },
+    auth: credentials.settings,
   });
   let lateWorker: Worker | undefined;
   let lateRun: Promise<void> | undefined;
@@ -348,7 +346,7 @@ test('a write no worker confirms in time is 503, still applied once a worker run
     await slowApi.listen({ port: 0, host: '127.0.0.1' });
     const slowUrl = `http://127.0.0.1:${(slowApi.server.address() as { port: number }).port}`;
     const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
-      const res = await fetch(`${slowUrl}${url}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+      const res = await authedFetch(credentials, `${slowUrl}${url}`, { method: 'POST', body, headers });
       return { status: res.status, body: (await res.json()) as { message?: string; queued?: string[] } };
     };
     expect((await post('/webhooks/routing-events', event(id, 'CREATED', 0))).status).toBe(202);

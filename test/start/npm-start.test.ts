@@ -8,7 +8,8 @@ import path from 'node:path';
 import { projectRoot } from '../../src/config';
 import { freePort, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent } from '../support/conversation';
-import { waitFor } from '../support/wait';
+import { StopWaiting, waitFor } from '../support/wait';
+import { authedFetch, credentialsFromFile, TestCredentials } from '../support/auth';
 
 const LAUNCHER = path.join(projectRoot(), 'dist', 'src', 'start.js');
 
@@ -37,6 +38,8 @@ async function launch(dataDir: string): Promise<Launch> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), TEMPORAL_DEV_PORT: String(devPort), TEMPORAL_UI_PORT: String(uiPort), PARLEY_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
   delete env.TEMPORAL_ADDRESS;
   delete env.DATABASE_URL;
+  // The launcher makes its own secrets in the data folder on the first start.
+  for (const name of ['PARLEY_WEBHOOK_SECRETS', 'PARLEY_TOKENS', 'PARLEY_SECRETS_FILE']) delete env[name];
   // Its own process group, as a shell gives a foreground job: the group is what Ctrl-C signals.
   const child = spawn(process.execPath, [LAUNCHER], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
@@ -61,7 +64,11 @@ async function launch(dataDir: string): Promise<Launch> {
   const started: Launch = { child, baseUrl: `http://127.0.0.1:${port}`, uiUrl: `http://127.0.0.1:${uiPort}`, lines, exited };
   launches.push(started);
   await waitFor('npm start to announce that Parley is up', () => {
-    if (child.exitCode !== null) throw new Error(`the launcher exited with ${child.exitCode}: ${JSON.stringify(lines.slice(-5))}`);
+    if (child.exitCode !== null) {
+      // The cause is usually a warning, an error or a plain text line (a crash), not the last lines.
+      const problems = lines.filter((line) => typeof line.level !== 'number' || line.level >= 40);
+      throw new StopWaiting(`the launcher exited with ${child.exitCode}: ${JSON.stringify([...problems.slice(-10), ...lines.slice(-5)])}`);
+    }
     return lines.some((line) => line.msg === 'Parley is up');
   }, { timeoutMs: 90_000, intervalMs: 200 });
   return started;
@@ -72,8 +79,13 @@ function exitOf(run: Launch, entry: string): LogLine | undefined {
   return run.lines.find((line) => line.name === 'parley' && line.msg === 'process stopped' && line.entry === entry);
 }
 
-async function post(run: Launch, url: string, body: unknown): Promise<Response> {
-  return fetch(`${run.baseUrl}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function post(run: Launch, credentials: TestCredentials, url: string, body: unknown): Promise<Response> {
+  return authedFetch(credentials, `${run.baseUrl}${url}`, { method: 'POST', body });
+}
+
+/** Console lines (not JSON) that tell where the generated secrets are. */
+function secretsNotices(run: Launch): string[] {
+  return run.lines.map((line) => (typeof line.text === 'string' ? line.text : '')).filter((text) => /API secrets were created in/.test(text));
 }
 
 afterAll(async () => {
@@ -93,9 +105,17 @@ test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a
   const conversationId = uniqueId('start');
   const first = await launch(dataDir);
 
+  // The first start created the secrets (owner-only) and said where; the API takes nothing without them.
+  const secretsFile = path.join(dataDir, 'secrets.json');
+  expect(fs.statSync(secretsFile).mode & 0o777).toBe(0o600);
+  expect(secretsNotices(first)).toEqual([expect.stringContaining(secretsFile)]);
+  const credentials = credentialsFromFile(secretsFile);
+  expect((await fetch(`${first.baseUrl}/conversations/${conversationId}`)).status).toBe(401);
+  const secretsBefore = fs.readFileSync(secretsFile, 'utf8');
+
   expect((await fetch(`${first.uiUrl}/`)).status).toBe(200);
-  expect((await post(first, '/webhooks/routing-events', routingEvent(conversationId, 'QUEUED', 1, { queue: 'billing' }))).status).toBe(202);
-  const set = await post(first, `/conversations/${conversationId}/attributes`, { attributes: { Tier: 'gold' } });
+  expect((await post(first, credentials, '/webhooks/routing-events', routingEvent(conversationId, 'QUEUED', 1, { queue: 'billing' }))).status).toBe(202);
+  const set = await post(first, credentials, `/conversations/${conversationId}/attributes`, { attributes: { Tier: 'gold' } });
   expect(set.status).toBe(200);
 
   // A terminal's Ctrl-C: SIGINT to every process of the foreground group at once.
@@ -107,14 +127,18 @@ test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a
   expect(first.lines.some((line) => line.name === 'parley-worker' && line.msg === 'worker stopped')).toBe(true);
 
   const second = await launch(dataDir);
-  const state = await fetch(`${second.baseUrl}/conversations/${conversationId}`);
+  // The same secrets again: made once, not announced again.
+  expect(fs.readFileSync(secretsFile, 'utf8')).toBe(secretsBefore);
+  expect(secretsNotices(second)).toEqual([]);
+  const get = (url: string) => authedFetch(credentials, `${second.baseUrl}${url}`);
+  const state = await get(`/conversations/${conversationId}`);
   expect(state.status).toBe(200);
   expect(await state.json()).toMatchObject({ status: 'queued', queue: 'billing', attributeNames: { pending: ['Tier'], stored: [] } });
-  expect(await (await fetch(`${second.baseUrl}/conversations/${conversationId}/attributes/Tier`)).json()).toEqual({ name: 'Tier', value: 'gold', source: 'pending' });
+  expect(await (await get(`/conversations/${conversationId}/attributes/Tier`)).json()).toEqual({ name: 'Tier', value: 'gold', source: 'pending' });
 
-  expect((await post(second, '/webhooks/routing-events', routingEvent(conversationId, 'CLOSED', 2))).status).toBe(202);
+  expect((await post(second, credentials, '/webhooks/routing-events', routingEvent(conversationId, 'CLOSED', 2))).status).toBe(202);
   await waitFor('the closed conversation to read its attribute from the store', async () => {
-    const res = await fetch(`${second.baseUrl}/conversations/${conversationId}/attributes/Tier`);
+    const res = await get(`/conversations/${conversationId}/attributes/Tier`);
     return res.status === 200 && ((await res.json()) as { source: string }).source === 'stored';
   });
 

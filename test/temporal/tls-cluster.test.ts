@@ -16,6 +16,7 @@ import { createTestPki, TestPki } from '../support/certificates';
 import { GrpcTlsProxy, startGrpcTlsProxy } from '../support/grpc-tls-proxy';
 import { bundleWorkflows, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
+import { authedFetch, testCredentials } from '../support/auth';
 
 const API_KEY = 'tcld-key-7Q9xW2mZ-DoNotLeak';
 const WRONG_KEY = 'tcld-key-wrong-4kP0-AlsoSecret';
@@ -63,12 +64,12 @@ test('worker and API reach the cluster over TLS with a client certificate and th
   const connection = await connectWorker(config);
   const worker = await createParleyWorker({ config, store, logger, connection, workflowBundle });
   const running = worker.run();
-  const api = buildApi({ client: createTemporalClient(config), store, logger, config });
+  const credentials = testCredentials();
+  const api = buildApi({ client: createTemporalClient(config), store, logger, config, auth: credentials.settings });
   try {
     await api.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
-    const post = async (url: string, body: unknown) =>
-      (await fetch(`${base}${url}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })).status;
+    const post = async (url: string, body: unknown) => (await authedFetch(credentials, `${base}${url}`, { method: 'POST', body })).status;
     const id = uniqueId('cloud');
     const event = (eventId: string, eventType: string, minute: number) => ({
       eventId,
@@ -84,7 +85,7 @@ test('worker and API reach the cluster over TLS with a client certificate and th
     expect(await post(`/conversations/${id}/attributes`, { attributes: { plan: 'premium' } })).toBe(200);
     expect(await post('/webhooks/routing-events', event('e2', 'CLOSED', 5))).toBe(202);
     await waitFor('the batch stored after close', async () => {
-      const res = await fetch(`${base}/conversations/${id}/attributes/plan`);
+      const res = await authedFetch(credentials, `${base}/conversations/${id}/attributes/plan`);
       return res.status === 200 && ((await res.json()) as { source?: string }).source === 'stored';
     });
     expect(proxy.forwarded).toBeGreaterThan(0);
@@ -98,6 +99,7 @@ test('worker and API reach the cluster over TLS with a client certificate and th
   }
   expect(lines.length).toBeGreaterThan(0);
   expect(lines.join('\n')).not.toContain(API_KEY);
+  for (const secret of [credentials.webhookSecret, ...Object.values(credentials.tokens)]) expect(lines.join('\n')).not.toContain(secret);
 });
 
 test('the search-attribute setup script reaches the cluster through the same TLS variables', async () => {
