@@ -14,6 +14,9 @@ import { SqliteParticipantDataStore } from '../src/store';
 import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
 import { createTemporalClient } from '../src/temporal-client';
+import { createKeyServices } from '../src/security/key-services';
+import { keyConfigFromEnv } from '../src/security/keys';
+import { FAILURE_CONVERTER_PATH } from '../src/security/payload-codec';
 import fs from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
@@ -31,10 +34,17 @@ async function main(): Promise<void> {
   const store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
   await store.init();
   const taskQueue = 'bench';
+  // Encrypted like production: a local key file of the bench's own, or the KMS key the environment names.
+  const keys = createKeyServices(keyConfigFromEnv({ PARLEY_KEY_FILE: path.join(dir, 'keys.json'), ...process.env }), { namespace: 'default' });
   const worker = await Worker.create({
     connection: await NativeConnection.connect({ address: devServer.address }),
     taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } }),
+    dataConverter: keys.dataConverter,
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    }),
     activities: createActivities({ store, logger }),
   });
   const workerRun = worker.run();
@@ -42,11 +52,12 @@ async function main(): Promise<void> {
   const webhookSecret = generateWebhookSecret();
   const flowToken = generateToken('flow');
   const api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }),
+    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, keys.dataConverter),
     store,
     logger,
     config: { taskQueue, temporalRequestTimeoutMs: 30_000, conversation: DEFAULT_SETTINGS },
     auth: { webhookSecrets: [webhookSecret], tokens: [{ name: 'bench flow', scopes: ['flow'], token: flowToken }] },
+    securedValues: keys.securedValues,
   });
   await api.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(api.server.address() as net.AddressInfo).port}`;

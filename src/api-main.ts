@@ -2,6 +2,8 @@
 import { buildApi } from './api/server';
 import { loadConfig } from './config';
 import { createLogger } from './logger';
+import { createKeyServices } from './security/key-services';
+import { keyConfigFromEnv } from './security/keys';
 import { loadSecrets } from './security/secrets';
 import { createParticipantDataStore } from './store';
 import { createTemporalClient } from './temporal-client';
@@ -13,10 +15,12 @@ async function main(): Promise<void> {
   const secrets = loadSecrets(process.env, config.dataDir);
   for (const warning of secrets.warnings) logger.warn(warning);
   logger.info({ webhookSecrets: secrets.webhookSecrets.length, tokens: secrets.tokens.map((t) => ({ name: t.name, scopes: t.scopes })), from: secrets.sources }, 'API credentials loaded');
+  const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
+  logger.info({ keys: keys.describe() }, 'encryption keys');
   const store = createParticipantDataStore(config);
   await store.init();
-  const client = createTemporalClient(config);
-  const app = buildApi({ client, store, logger, config, auth: secrets });
+  const client = createTemporalClient(config, keys.dataConverter);
+  const app = buildApi({ client, store, logger, config, auth: secrets, securedValues: keys.securedValues });
   await app.listen({ port: config.port, host: config.host });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

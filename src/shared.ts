@@ -84,8 +84,10 @@ export interface ConversationState {
   recentEvents: EventRecord[];
   /** Bounded window of event ids already seen, oldest first. */
   seenEventIds: string[];
-  /** Queued participant data, written to the store in one batch (seed 000). */
+  /** Queued participant data, written to the store in one batch. */
   pending: Record<string, string>;
+  /** Names in `pending` whose values are secured ciphertexts. Absent in runs recorded before secured data. */
+  pendingSecured?: string[];
   /** Names already written to the store. */
   storedNames: string[];
   /** Sequence number of the last batch written; the next batch is lastBatchSeq + 1. */
@@ -139,13 +141,20 @@ export interface ConversationView {
 
 export interface SetAttributesRequest {
   attributes: Record<string, string>;
+  /**
+   * Secured data (Genesys Architect's *Set Secured Data*): the values are ciphertexts the API made
+   * with the customer's key before the request reached Temporal; the workflow and the store only
+   * ever hold them encrypted.
+   */
+  secured?: boolean;
 }
 export interface SetAttributesResult {
   /** Names now queued for the end-of-conversation batch. */
   queued: string[];
 }
 
-export type PendingAttributeLookup = { pending: true; value: string } | { pending: false };
+/** A secured value is returned as its ciphertext: only the API's agent-script read decrypts it. */
+export type PendingAttributeLookup = { pending: true; value: string; secured: boolean } | { pending: false };
 
 export const routingEventSignal = defineSignal<[RoutingEvent]>('routingEvent');
 export const setAttributesUpdate = defineUpdate<SetAttributesResult, [SetAttributesRequest]>('setAttributes');

@@ -9,6 +9,7 @@ import { Connection } from '@temporalio/client';
 import { createLogger } from './logger';
 import { registerSearchAttributes } from './search-attributes';
 import { temporalConnectionOptions } from './temporal-client';
+import { keyConfigFromEnv, loadOrCreateLocalKeys } from './security/keys';
 import { ensureSecretsFile, secretsFileNotice } from './security/secrets';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('../scripts/temporal-binaries');
@@ -19,6 +20,10 @@ async function main(): Promise<void> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   // The API refuses to start without secrets; on a first run on this machine they are made here.
   const secrets = ensureSecretsFile(process.env, config.dataDir);
+  // Likewise the local key file, unless KMS is configured: made once here rather than raced by worker and API.
+  const keys = keyConfigFromEnv();
+  const keyFiles = new Set([keys.securedData, keys.codec].flatMap((source) => (source.kind === 'local' ? [source.keyFile] : [])));
+  for (const keyFile of keyFiles) logger.info({ keyFile, keys: loadOrCreateLocalKeys(keyFile).length }, 'local encryption keys');
 
   let devServer: DevServer | undefined;
   const env = { ...process.env };

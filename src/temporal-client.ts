@@ -3,6 +3,7 @@
 // `npm start`'s search-attribute registration connect the same way.
 import fs from 'node:fs';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { ConfigError, type Config } from './config';
 
 export type TemporalConnectionConfig = Pick<Config, 'temporalAddress' | 'devServerPort'> & Partial<Pick<Config, 'temporalTls' | 'temporalApiKey'>>;
@@ -45,7 +46,7 @@ function readPem(variable: string, file: string): Buffer {
  * A lazy connection: the API starts and answers (503) even while Temporal is unreachable, and
  * recovers by itself when Temporal comes back.
  */
-export function createTemporalClient(config: TemporalConnectionConfig & Pick<Config, 'temporalNamespace'>): Client {
+export function createTemporalClient(config: TemporalConnectionConfig & Pick<Config, 'temporalNamespace'>, dataConverter: DataConverter): Client {
   const connection = Connection.lazy(temporalConnectionOptions(config));
-  return new Client({ connection, namespace: config.temporalNamespace });
+  return new Client({ connection, namespace: config.temporalNamespace, dataConverter });
 }

@@ -5,6 +5,8 @@
 export const LIMITS = {
   attributeNameMaxChars: 255,
   attributeValueMaxChars: 2000,
+  /** Base64 of an encrypted value of at most attributeValueMaxChars characters (see SECURED_VALUE). */
+  securedValueMaxChars: 16_384,
   attributesPerCall: 100,
   /** Distinct queued names a conversation holds before its batch is written; bounds workflow state. */
   pendingAttributesMax: 500,
@@ -64,8 +66,15 @@ function textProblem(label: string, s: string, kind: 'label' | 'free text'): str
   return undefined;
 }
 
+/**
+ * A secured value as it reaches Temporal: the API encrypted the plaintext (held to the plain value
+ * rules first) into an AWS Encryption SDK message, base64. Its size allows the largest plaintext with
+ * the message header, the encrypted data keys and the attribute name bound inside it.
+ */
+const SECURED_VALUE = /^[A-Za-z0-9+/]+={0,2}$/;
+
 /** Returns a message naming the first problem, or undefined when the attributes are acceptable. */
-export function attributeProblem(attributes: unknown): string | undefined {
+export function attributeProblem(attributes: unknown, secured = false): string | undefined {
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
     return 'attributes must be an object of name/value strings';
   }
@@ -79,6 +88,12 @@ export function attributeProblem(attributes: unknown): string | undefined {
     if (nameProblem) return nameProblem;
     // Values are never echoed back: they may be sensitive.
     if (typeof value !== 'string') return `attribute "${printable(name)}" must have a string value`;
+    if (secured) {
+      if (value.length > LIMITS.securedValueMaxChars || !SECURED_VALUE.test(value)) {
+        return `attribute "${printable(name)}" is marked secured but its value is not a ciphertext made by the API`;
+      }
+      continue;
+    }
     if (charLength(value) > LIMITS.attributeValueMaxChars) {
       return `attribute "${printable(name)}" has a value longer than ${LIMITS.attributeValueMaxChars} characters`;
     }

@@ -1,6 +1,8 @@
 // Worker entrypoint: `npm run worker`, or started by `npm start`. Scale by running more of these.
 import { loadConfig } from './config';
 import { createLogger, installTemporalRuntime } from './logger';
+import { createKeyServices } from './security/key-services';
+import { keyConfigFromEnv } from './security/keys';
 import { createParticipantDataStore } from './store';
 import { connectWorker, createParleyWorker } from './worker';
 import { startWorkerHealthServer } from './worker-health';
@@ -9,11 +11,16 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'parley-worker', config.logFormat);
   installTemporalRuntime(logger);
+  // The worker holds only the codec key: secured values reach it already encrypted with the customer's key.
+  const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
   const store = createParticipantDataStore(config);
   await store.init();
   const connection = await connectWorker(config);
-  const worker = await createParleyWorker({ config, store, logger, connection });
-  logger.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite' }, 'worker started');
+  const worker = await createParleyWorker({ config, store, logger, connection, dataConverter: keys.dataConverter });
+  logger.info(
+    { taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite', keys: keys.describe() },
+    'worker started',
+  );
   const health = config.workerHealthPort === undefined ? undefined : await startWorkerHealthServer(worker, { host: config.host, port: config.workerHealthPort, logger });
   // The SDK's Runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() resolves once drained.
   await worker.run();

@@ -1,3 +1,4 @@
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
@@ -13,6 +14,8 @@ export interface WorkerDeps {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Owned by the caller, which closes it once the worker has drained. */
   connection: NativeConnection;
+  /** Parley's payload codec and failure converter: every payload the worker reads or writes is encrypted. */
+  dataConverter: DataConverter;
 }
 
 function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
@@ -28,6 +31,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
     ...workflowSource(deps),
+    dataConverter: deps.dataConverter,
     activities: createActivities({ store: deps.store, logger: deps.logger }),
     // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
     shutdownGraceTime: config.shutdownGraceMs,

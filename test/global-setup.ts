@@ -6,4 +6,7 @@ import path from 'node:path';
 
 export default function globalSetup(): void {
   process.env.PARLEY_TEST_TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-test-run-'));
+  // One local key file for the run: the tests' clients and the worker processes they start (which
+  // inherit this environment) encrypt and decrypt Temporal payloads with the same key.
+  process.env.PARLEY_KEY_FILE = path.join(process.env.PARLEY_TEST_TMP, 'keys.json');
 }

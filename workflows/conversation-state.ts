@@ -34,6 +34,7 @@ export function initialState(conversationId: string, nowIso: string): Conversati
     recentEvents: [],
     seenEventIds: [],
     pending: dict(),
+    pendingSecured: [],
     storedNames: [],
     lastBatchSeq: 0,
     appliedWriteIds: [],
@@ -157,14 +158,35 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent,
  * Queues an attribute write (last write wins) unless the same write id was already applied, in
  * this run or an earlier one: a retried write must not overwrite what was written after it.
  */
-export function applyAttributeWrite(state: ConversationState, attributes: Record<string, string>, writeId: string | undefined): 'applied' | 'duplicate' {
+export function applyAttributeWrite(
+  state: ConversationState,
+  attributes: Record<string, string>,
+  writeId: string | undefined,
+  secured = false,
+): 'applied' | 'duplicate' {
   if (writeId !== undefined) {
     if (state.appliedWriteIds.includes(writeId)) return 'duplicate';
     state.appliedWriteIds.push(writeId);
     if (state.appliedWriteIds.length > APPLIED_WRITE_WINDOW) state.appliedWriteIds.splice(0, state.appliedWriteIds.length - APPLIED_WRITE_WINDOW);
   }
   Object.assign(state.pending, attributes);
+  // The last write decides whether a name holds secured data, as it decides the value.
+  const securedNames = new Set(state.pendingSecured ?? []);
+  for (const name of Object.keys(attributes)) {
+    if (secured) securedNames.add(name);
+    else securedNames.delete(name);
+  }
+  state.pendingSecured = [...securedNames];
   return 'applied';
+}
+
+/** Removes names from the queue once their batch is written (their secured mark goes with them). */
+export function dequeueWritten(state: ConversationState, written: Record<string, string>): void {
+  for (const [name, value] of Object.entries(written)) {
+    // A write that arrived while the batch was in flight stays queued for the next batch.
+    if (state.pending[name] === value) delete state.pending[name];
+  }
+  state.pendingSecured = (state.pendingSecured ?? []).filter((name) => Object.hasOwn(state.pending, name));
 }
 
 /**
@@ -209,7 +231,7 @@ function recordTransfer(state: ConversationState, event: RoutingEvent, current: 
 }
 
 export function viewOf(state: ConversationState): ConversationView {
-  const { seenEventIds: _seen, appliedWriteIds: _w, pending, storedNames, routedAtMs: _r, transferredAtMs: _t, lastBatchSeq: _b, ...rest } = state;
+  const { seenEventIds: _seen, appliedWriteIds: _w, pending, pendingSecured: _s, storedNames, routedAtMs: _r, transferredAtMs: _t, lastBatchSeq: _b, ...rest } = state;
   return {
     ...rest,
     taskContext: { ...state.taskContext },

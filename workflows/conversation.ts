@@ -32,7 +32,7 @@ import {
   setAttributesUpdate,
 } from '../src/shared';
 import { attributeProblem, pendingProblem } from '../src/validation';
-import { PATCHES, applyAttributeWrite, applyRoutingEvent, dict, initialState, viewOf } from './conversation-state';
+import { PATCHES, applyAttributeWrite, applyRoutingEvent, dequeueWritten, dict, initialState, viewOf } from './conversation-state';
 
 const { flushParticipantData } = proxyActivities<Activities>({
   // One transaction needs far less; bounds a store that hangs without failing.
@@ -67,9 +67,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
 
   setHandler(
     setAttributesUpdate,
-    ({ attributes }: SetAttributesRequest) => {
+    ({ attributes, secured }: SetAttributesRequest) => {
       const writeId = currentUpdateInfo()?.id;
-      if (applyAttributeWrite(state, attributes, writeId) === 'applied') touches++;
+      if (applyAttributeWrite(state, attributes, writeId, secured === true) === 'applied') touches++;
       else log.info('attribute write already applied in an earlier run', { conversationId, writeId });
       return { queued: Object.keys(attributes) };
     },
@@ -78,7 +78,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
 
   setHandler(conversationStateQuery, () => viewOf(state));
   setHandler(pendingAttributeQuery, (name: string) =>
-    Object.hasOwn(state.pending, name) ? { pending: true, value: state.pending[name] } : { pending: false },
+    Object.hasOwn(state.pending, name)
+      ? { pending: true, value: state.pending[name], secured: (state.pendingSecured ?? []).includes(name) }
+      : { pending: false },
   );
 
   const publishedSearchAttributes = new Map<string, string | null>();
@@ -99,18 +101,22 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     const batch = { ...state.pending };
     if (Object.keys(batch).length === 0) return;
     const batchSeq = state.lastBatchSeq + 1;
+    const secured = state.pendingSecured ?? [];
     // Never abandoned half-way: a cancelled flush may still commit, and the catch-up flush would then
     // reuse its batchSeq for a larger batch that the store, holding that key, would skip.
-    const write = () => flushParticipantData({ conversationId, chainId: workflowInfo().firstExecutionRunId, batchSeq, attributes: batch });
+    const write = () =>
+      flushParticipantData({
+        conversationId,
+        chainId: workflowInfo().firstExecutionRunId,
+        batchSeq,
+        attributes: batch,
+        // Left out when empty, so a batch of plain data is scheduled exactly as before secured data existed.
+        ...(secured.length > 0 ? { secured: [...secured] } : {}),
+      });
     await (patched(PATCHES.flushNonCancellable) ? CancellationScope.nonCancellable(write) : write());
     state.lastBatchSeq = batchSeq;
-    const stored = new Set(state.storedNames);
-    for (const [name, value] of Object.entries(batch)) {
-      stored.add(name);
-      // A write that arrived while the batch was in flight stays queued for the next batch.
-      if (state.pending[name] === value) delete state.pending[name];
-    }
-    state.storedNames = [...stored];
+    state.storedNames = [...new Set([...state.storedNames, ...Object.keys(batch)])];
+    dequeueWritten(state, batch);
   };
 
   const continueAsNewDue = (): boolean => {
@@ -169,7 +175,7 @@ function validateSet(state: ConversationState, request: SetAttributesRequest): v
   if (state.status === 'closed') {
     throw ApplicationFailure.nonRetryable('the conversation is closed; its participant data can no longer change', ErrorType.ConversationClosed);
   }
-  const problem = attributeProblem(request?.attributes);
+  const problem = attributeProblem(request?.attributes, request?.secured === true);
   if (problem) throw ApplicationFailure.nonRetryable(problem, ErrorType.InvalidAttributes);
   const overflow = pendingProblem(state.pending, request.attributes);
   if (overflow) throw ApplicationFailure.nonRetryable(overflow, ErrorType.InvalidAttributes);

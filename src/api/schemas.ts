@@ -54,6 +54,8 @@ export const setAttributesBody = {
       maxProperties: LIMITS.attributesPerCall,
       additionalProperties: { type: 'string' },
     },
+    /** Set Secured Data: the values are encrypted with the customer's key before they enter Temporal. */
+    secured: { type: 'boolean' },
   },
 } as const;
 

@@ -16,11 +16,12 @@ import {
 } from '../shared';
 import { AuthSettings, TokenAuthenticator, requireScope } from '../security/auth';
 import { WebhookSignatureError, WebhookVerifier } from '../security/webhook-signature';
+import type { SecuredValueCipher } from '../security/secured-values';
 import type { ParticipantDataStore } from '../store';
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
 import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
-import { HttpError, isNotFound, isTemporalUnavailable, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
+import { HttpError, isNotFound, isTemporalUnavailable, keyServiceFailure, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
 
 export interface ApiDeps {
   client: Client;
@@ -29,6 +30,8 @@ export interface ApiDeps {
   config: Pick<Config, 'taskQueue' | 'temporalRequestTimeoutMs'> & { conversation: ConversationSettings };
   /** Webhook secrets and bearer tokens (src/security/secrets.ts loads them). */
   auth: AuthSettings;
+  /** Encrypts secured values before they enter Temporal; decrypts them for agent scripts only. */
+  securedValues: Pick<SecuredValueCipher, 'encrypt' | 'decrypt'>;
 }
 
 declare module 'fastify' {
@@ -162,17 +165,20 @@ export function buildApi(deps: ApiDeps) {
     { schema: { params: conversationParams, body: setAttributesBody, headers: setAttributesHeaders }, onRequest: allow.attributes },
     async (request) => {
       const { conversationId } = request.params as { conversationId: string };
-      const { attributes } = request.body as { attributes: Record<string, string> };
+      const { attributes, secured } = request.body as { attributes: Record<string, string>; secured?: boolean };
       const idempotencyKey = request.headers['idempotency-key'] as string | undefined;
+      // The plaintext is held to the value rules before it is encrypted; the workflow then sees only ciphertext.
       const problem = attributeProblem(attributes);
       if (problem) throw new HttpError(400, problem);
+      const values = secured ? await encryptAll(conversationId, attributes) : attributes;
       const handle = client.workflow.getHandle(workflowIdFor(conversationId));
       try {
         // Temporal de-duplicates updates by id within a run: a retry carrying the same key joins the
         // first attempt (which may still be waiting for a worker) instead of writing a second time.
         const updateId = idempotencyKey ? `set-attributes:${idempotencyKey}` : undefined;
-        const result = await withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [{ attributes }], updateId }));
-        return { conversationId, queued: result.queued };
+        const update = secured ? { attributes: values, secured: true } : { attributes: values };
+        const result = await withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [update], updateId }));
+        return secured ? { conversationId, queued: result.queued, secured: true } : { conversationId, queued: result.queued };
       } catch (err) {
         const rejection = updateRejectionType(err);
         if (rejection?.type === ErrorType.ConversationClosed) throw new HttpError(409, rejection.message);
@@ -190,20 +196,26 @@ export function buildApi(deps: ApiDeps) {
 
   app.get('/conversations/:conversationId/attributes/:name', { schema: { params: attributeParams }, onRequest: allow.attributes }, async (request) => {
     const { conversationId, name } = request.params as { conversationId: string; name: string };
-    // Who may see what: request.parleyScopes (only `agent-script` may read a secured value in plaintext).
     const nameProblem = attributeNameProblem(name);
     if (nameProblem) throw new HttpError(400, nameProblem);
+    // Only an agent script reads a secured value in plaintext; other callers learn that it exists.
+    const answer = async (value: string, source: 'pending' | 'stored', secured: boolean) => {
+      if (!secured) return { name, value, source };
+      if (!request.parleyScopes?.has('agent-script')) return { name, source, secured: true };
+      return { name, value: await decrypt(conversationId, name, value), source, secured: true };
+    };
     const handle = client.workflow.getHandle(workflowIdFor(conversationId));
     try {
       const lookup = await withDeadline(() => handle.query(pendingAttributeQuery, name));
-      if (lookup.pending) return { name, value: lookup.value, source: 'pending' };
+      // `secured` is absent from runs that started before secured data existed.
+      if (lookup.pending) return await answer(lookup.value, 'pending', lookup.secured === true);
     } catch (err) {
       // Past the server's retention the workflow is gone but its flushed data is in the store.
       if (!isNotFound(err)) throw temporalFailure(err, 'pendingAttribute query');
     }
     const stored = await store.getAttribute(conversationId, name);
     if (!stored) throw new HttpError(404, `conversation ${conversationId} has no attribute named "${name}"`);
-    return { name, value: stored.value, source: 'stored' };
+    return answer(stored.value, 'stored', stored.secured);
   });
 
   app.get('/conversations/:conversationId', { schema: { params: conversationParams }, onRequest: allow.operator }, async (request) => {
@@ -228,7 +240,38 @@ export function buildApi(deps: ApiDeps) {
     return new HttpError(404, `conversation ${conversationId} not found`);
   }
 
+  async function encryptAll(conversationId: string, attributes: Record<string, string>): Promise<Record<string, string>> {
+    try {
+      const entries = await Promise.all(
+        Object.entries(attributes).map(async ([name, value]) => [name, await deps.securedValues.encrypt(conversationId, name, value)] as const),
+      );
+      return Object.fromEntries(entries);
+    } catch (err) {
+      throw keyFailure(err, 'encrypt secured value');
+    }
+  }
+
+  async function decrypt(conversationId: string, name: string, ciphertext: string): Promise<string> {
+    try {
+      return await deps.securedValues.decrypt(conversationId, name, ciphertext);
+    } catch (err) {
+      throw keyFailure(err, 'decrypt secured value');
+    }
+  }
+
+  /** The key service's errors name keys and operations, never values, so they may be logged. */
+  function keyFailure(err: unknown, what: string): HttpError {
+    if (keyServiceFailure(err)) {
+      deps.logger.warn({ what, error: err instanceof Error ? err.message : String(err) }, 'key service unavailable');
+      return new HttpError(503, 'the key service (KMS) is unreachable right now; nothing was changed, retry later');
+    }
+    deps.logger.error({ what, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, 'key service refused');
+    return new HttpError(500, 'internal error');
+  }
+
   function temporalFailure(err: unknown, what: string): HttpError {
+    // The payload codec encrypts and decrypts every Temporal payload: a key service outage surfaces here too.
+    if (keyServiceFailure(err)) return keyFailure(err, what);
     if (isTemporalUnavailable(err)) {
       deps.logger.warn({ what, error: err instanceof Error ? err.message : String(err) }, 'temporal unavailable');
       return unavailable();

@@ -1,6 +1,7 @@
 // Classifies what the Temporal client throws into the HTTP answers the API gives.
 import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, isGrpcServiceError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { KeyServiceUnavailableError } from '../security/errors';
 
 export class HttpError extends Error {
   constructor(
@@ -45,3 +46,11 @@ export const unconfirmedWrite = (withKey: boolean): HttpError =>
       ? 'the write was not confirmed in time and may still be applied; retry with the same Idempotency-Key to get its outcome'
       : 'the write was not confirmed in time and may still be applied; retry it (send an Idempotency-Key header so a retry is applied at most once)',
   );
+
+/** A key service outage somewhere in the error's cause chain (the codec's errors reach callers wrapped). */
+export function keyServiceFailure(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof KeyServiceUnavailableError) return true;
+  }
+  return false;
+}

@@ -1,5 +1,6 @@
 // The HTTP API over real HTTP, against a real Temporal dev server and an in-process worker.
 import path from 'node:path';
+import { testKeyServices } from '../support/keys';
 import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -40,19 +41,21 @@ beforeAll(async () => {
   store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
   await store.init();
   worker = await Worker.create({
+    dataConverter: testKeyServices().dataConverter,
     connection: await NativeConnection.connect({ address: devServer.address }),
     taskQueue,
     workflowBundle: bundle,
     activities: createActivities({ store, logger }),
   });
   workerRun = worker.run();
-  client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
+  client = new Client({ dataConverter: testKeyServices().dataConverter, connection: await Connection.connect({ address: devServer.address }) });
   api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }),
+    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
     store,
     logger,
     config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: DEFAULT_SETTINGS },
     auth: credentials.settings,
+    securedValues: testKeyServices().securedValues,
   });
   await api.listen({ port: 0, host: '127.0.0.1' });
   baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
@@ -260,8 +263,10 @@ describe('bad input gets a 4xx that says what is wrong, and changes nothing', ()
       const res = attributes === undefined ? await call('POST', `/conversations/${cid}/attributes`, {}) : await setAttributes(cid, attributes);
       expect([res.status, res.body.message]).toEqual([400, expect.stringMatching(message)]);
     }
-    const extraField = await call('POST', `/conversations/${cid}/attributes`, { attributes: { a: 'b' }, secured: true });
+    const extraField = await call('POST', `/conversations/${cid}/attributes`, { attributes: { a: 'b' }, sensitive: true });
     expect(extraField.status).toBe(400);
+    const securedNotBoolean = await call('POST', `/conversations/${cid}/attributes`, { attributes: { a: 'b' }, secured: 'yes' });
+    expect([securedNotBoolean.status, securedNotBoolean.body.message]).toEqual([400, expect.stringMatching(/secured/)]);
     const proto = await call('POST', `/conversations/${cid}/attributes`, '{"attributes":{"__proto__":"x"}}');
     expect(proto.status).toBe(400);
     const badKey = await call('POST', `/conversations/${cid}/attributes`, { attributes: { a: 'b' } }, { 'idempotency-key': 'has spaces' });
@@ -299,11 +304,12 @@ test('with Temporal unreachable the API answers 503 and applies nothing', async 
   const deadPort = await freePort();
   const logger = pino({ level: 'silent' });
   const downApi = buildApi({
-    client: createTemporalClient({ temporalAddress: `127.0.0.1:${deadPort}`, temporalNamespace: 'default', devServerPort: 0 }),
+    client: createTemporalClient({ temporalAddress: `127.0.0.1:${deadPort}`, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
     store,
     logger,
     config: { taskQueue, temporalRequestTimeoutMs: 1000, conversation: DEFAULT_SETTINGS },
     auth: credentials.settings,
+    securedValues: testKeyServices().securedValues,
   });
   try {
     await downApi.listen({ port: 0, host: '127.0.0.1' });
@@ -334,11 +340,12 @@ test('a write no worker confirms in time is 503, still applied once a worker run
   const idleQueue = uniqueId('api-idle');
   const id = uniqueId('unconfirmed');
   const slowApi = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }),
+    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
     store,
     logger: pino({ level: 'silent' }),
     config: { taskQueue: idleQueue, temporalRequestTimeoutMs: 1500, conversation: DEFAULT_SETTINGS },
     auth: credentials.settings,
+    securedValues: testKeyServices().securedValues,
   });
   let lateWorker: Worker | undefined;
   let lateRun: Promise<void> | undefined;
@@ -355,6 +362,7 @@ test('a write no worker confirms in time is 503, still applied once a worker run
     expect([first.status, first.body.message]).toEqual([503, expect.stringMatching(/may still be applied.*same Idempotency-Key/)]);
 
     lateWorker = await Worker.create({
+      dataConverter: testKeyServices().dataConverter,
       connection: await NativeConnection.connect({ address: devServer.address }),
       taskQueue: idleQueue,
       workflowBundle,

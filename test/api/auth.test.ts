@@ -2,6 +2,7 @@
 // missing, wrong or under-scoped credential and changes nothing; webhooks are refused unsigned,
 // badly signed, tampered, stale or replayed; secrets rotate; no credential reaches a log line.
 import path from 'node:path';
+import { testKeyServices } from '../support/keys';
 import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -35,11 +36,12 @@ const logger = pino({ level: 'trace' }, new Writable({ write: (chunk, _enc, done
 
 async function startApi(auth = credentials.settings, opts: { address?: string; timeoutMs?: number } = {}): Promise<string> {
   const api = buildApi({
-    client: createTemporalClient({ temporalAddress: opts.address ?? devServer.address, temporalNamespace: 'default', devServerPort: 0 }),
+    client: createTemporalClient({ temporalAddress: opts.address ?? devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
     store,
     logger,
     config: { taskQueue, temporalRequestTimeoutMs: opts.timeoutMs ?? 5000, conversation: DEFAULT_SETTINGS },
     auth,
+    securedValues: testKeyServices().securedValues,
   });
   apis.push(api);
   await api.listen({ port: 0, host: '127.0.0.1' });
@@ -53,13 +55,14 @@ beforeAll(async () => {
   store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
   await store.init();
   worker = await Worker.create({
+    dataConverter: testKeyServices().dataConverter,
     connection: await NativeConnection.connect({ address: devServer.address }),
     taskQueue,
     workflowBundle: bundle,
     activities: createActivities({ store, logger }),
   });
   workerRun = worker.run();
-  client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
+  client = new Client({ dataConverter: testKeyServices().dataConverter, connection: await Connection.connect({ address: devServer.address }) });
   baseUrl = await startApi();
 });
 

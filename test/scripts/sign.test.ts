@@ -1,6 +1,7 @@
 // `npm run sign` as the README uses it: its output pasted into a real curl command reaches the
 // API authenticated. The API's Temporal is unreachable on purpose: a 503 means the credential was
 // accepted (the request got past authentication), a 401 that it was not; no dev server is needed.
+import { testKeyServices } from '../support/keys';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import pino from 'pino';
@@ -23,11 +24,12 @@ beforeAll(async () => {
   store = new SqliteParticipantDataStore(path.join(dataDir, 'participant-data.sqlite'));
   await store.init();
   api = buildApi({
-    client: createTemporalClient({ temporalAddress: `127.0.0.1:${await freePort()}`, temporalNamespace: 'default', devServerPort: 0 }),
+    client: createTemporalClient({ temporalAddress: `127.0.0.1:${await freePort()}`, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
     store,
     logger: pino({ level: 'silent' }),
     config: { taskQueue: 'sign-test', temporalRequestTimeoutMs: 500, conversation: DEFAULT_SETTINGS },
     auth: loadSecrets({}, dataDir),
+    securedValues: testKeyServices().securedValues,
   });
   await api.listen({ port: 0, host: '127.0.0.1' });
   baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DevServer } from '../../src/dev-server';
 import { ParticipantDataStore, createParticipantDataStore } from '../../src/store';
+import { testKeyServices } from './keys';
 import { startPostgres, TestPostgres } from './postgres';
 import { startTestDevServer, tempDir } from './temporal';
 import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, WorkerProcess } from './worker-process';
@@ -32,7 +33,7 @@ export class CrashHarness {
     ]);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
-    this.temporalClient = new Client({ connection: await Connection.connect({ address: this.devServer.address }) });
+    this.temporalClient = new Client({ connection: await Connection.connect({ address: this.devServer.address }), dataConverter: testKeyServices().dataConverter });
     this.dataStore = createParticipantDataStore({ databaseUrl: this.pg.url, sqlitePath: 'unused' });
     // Creates the tables, so tests can lock them before any worker has flushed.
     await this.dataStore.init();

@@ -1,5 +1,6 @@
 // Key configurations for tests: a local key file in the run's temp folder, or KMS keys on moto.
 import path from 'node:path';
+import { KeyServices, createKeyServices } from '../../src/security/key-services';
 import { KeyConfig, keyConfigFromEnv } from '../../src/security/keys';
 import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer } from './moto';
 import { tempDir } from './temporal';
@@ -19,4 +20,15 @@ export function kmsKeyConfig(moto: MotoServer, env: NodeJS.ProcessEnv & { KMS_KE
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+let runKeys: KeyServices | undefined;
+
+/**
+ * The run's key services (local key file PARLEY_KEY_FILE, set by test/global-setup.ts): what every
+ * test client, in-process worker and API uses, and what worker child processes find in their environment.
+ */
+export function testKeyServices(): KeyServices {
+  runKeys ??= createKeyServices(keyConfigFromEnv(process.env), { namespace: 'default' });
+  return runKeys;
 }

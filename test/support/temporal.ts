@@ -10,11 +10,12 @@ import { requireBinary } from '../../scripts/temporal-binaries';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared';
 import { DevServer, startDevServer } from '../../src/dev-server';
 import { registerSearchAttributes } from '../../src/search-attributes';
+import { FAILURE_CONVERTER_PATH } from '../../src/security/payload-codec';
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundlerLogger });
 }
 
 const quietBundlerLogger = {

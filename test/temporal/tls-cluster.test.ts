@@ -1,5 +1,6 @@
 // Parley against a cluster that demands TLS, a client certificate and an API key, as Temporal Cloud
 // does: a TLS-terminating gRPC proxy with a throwaway CA in front of a real dev server.
+import { testKeyServices } from '../support/keys';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -62,10 +63,10 @@ test('worker and API reach the cluster over TLS with a client certificate and th
   const store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
   await store.init();
   const connection = await connectWorker(config);
-  const worker = await createParleyWorker({ config, store, logger, connection, workflowBundle });
+  const worker = await createParleyWorker({ config, store, logger, connection, workflowBundle, dataConverter: testKeyServices().dataConverter });
   const running = worker.run();
   const credentials = testCredentials();
-  const api = buildApi({ client: createTemporalClient(config), store, logger, config, auth: credentials.settings });
+  const api = buildApi({ client: createTemporalClient(config, testKeyServices().dataConverter), store, logger, config, auth: credentials.settings, securedValues: testKeyServices().securedValues });
   try {
     await api.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;

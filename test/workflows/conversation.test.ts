@@ -185,8 +185,8 @@ describe('participant data', () => {
       await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { Foo: 'Hello', foo: 'lower', account: '42' } }] });
       await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { Foo: 'Goodbye' } }] });
 
-      expect(await handle.query(pendingAttributeQuery, 'Foo')).toEqual({ pending: true, value: 'Goodbye' });
-      expect(await handle.query(pendingAttributeQuery, 'foo')).toEqual({ pending: true, value: 'lower' });
+      expect(await handle.query(pendingAttributeQuery, 'Foo')).toEqual({ pending: true, value: 'Goodbye', secured: false });
+      expect(await handle.query(pendingAttributeQuery, 'foo')).toEqual({ pending: true, value: 'lower', secured: false });
       expect(await handle.query(pendingAttributeQuery, 'FOO')).toEqual({ pending: false });
       // Nothing reaches the store attribute by attribute.
       expect(await store.listAttributes(id)).toEqual([]);
@@ -205,6 +205,41 @@ describe('participant data', () => {
       ]);
       expect(await handle.query(pendingAttributeQuery, 'Foo')).toEqual({ pending: false });
       await recordHistory(handle, 'participant-data-close');
+    });
+  });
+
+  test('secured values stay the ciphertexts the API made; the last write decides whether a name is secured; the batch marks them', async () => {
+    const id = uniqueId('secured');
+    // Stand-ins for AWS Encryption SDK messages: the workflow never decrypts, it only checks the form.
+    const cardCiphertext = Buffer.from('ciphertext of the card number').toString('base64');
+    const pinCiphertext = Buffer.from('ciphertext of the pin').toString('base64');
+    await withWorker(async () => {
+      const handle = await start(routingEvent(id, 'CREATED', 0));
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { card: cardCiphertext, pin: pinCiphertext }, secured: true }] });
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { note: 'plain text' } }] });
+      expect(await handle.query(pendingAttributeQuery, 'card')).toEqual({ pending: true, value: cardCiphertext, secured: true });
+      expect(await handle.query(pendingAttributeQuery, 'note')).toEqual({ pending: true, value: 'plain text', secured: false });
+      // A plain write over a secured name makes it plain: last write wins, for the mark too.
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { pin: 'withdrawn' } }] });
+      expect(await handle.query(pendingAttributeQuery, 'pin')).toEqual({ pending: true, value: 'withdrawn', secured: false });
+
+      for (const value of ['not a ciphertext!', 'A'.repeat(16_385)]) {
+        const err = await handle
+          .executeUpdate(setAttributesUpdate, { args: [{ attributes: { card: value }, secured: true }] })
+          .catch((e: unknown) => e);
+        expect((err as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'InvalidAttributes' });
+        expect((err as WorkflowUpdateFailedError).cause?.message).toMatch(/card" is marked secured but its value is not a ciphertext/);
+      }
+      expect((await handle.query(pendingAttributeQuery, 'card')).pending).toBe(true);
+
+      await start(routingEvent(id, 'CLOSED', 1));
+      await handle.result();
+      expect((await store.listAttributes(id)).map((a) => [a.name, a.value, a.secured])).toEqual([
+        ['card', cardCiphertext, true],
+        ['note', 'plain text', false],
+        ['pin', 'withdrawn', false],
+      ]);
+      await recordHistory(handle, 'secured-attributes');
     });
   });
 
@@ -378,7 +413,7 @@ describe('continue-as-new', () => {
 
       await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { note: 'second', outcome: 'saved' } }] });
       // Read-your-writes across runs: the queued value, else the stored one.
-      expect(await handle.query(pendingAttributeQuery, 'note')).toEqual({ pending: true, value: 'second' });
+      expect(await handle.query(pendingAttributeQuery, 'note')).toEqual({ pending: true, value: 'second', secured: false });
       expect(await handle.query(pendingAttributeQuery, 'intent')).toEqual({ pending: false });
       expect((await store.getAttribute(id, 'intent'))?.value).toBe('cancel');
 

@@ -1,0 +1,269 @@
+// No plaintext anywhere: conversations set secured and plain attributes with distinctive canary
+// values — also through a rejected write, a continue-as-new, a flush that fails and retries, and a
+// worker that restarts while KMS is down — then the raw Temporal histories, the dev server's SQLite
+// file, the participant-data store, every log line and every answer to a caller without the right
+// scope are searched. Secured canaries appear nowhere; plain canaries only in the store and in what
+// an operator decodes. KMS is a real endpoint (moto), the worker a real process.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import pino from 'pino';
+import { buildApi } from '../../src/api/server';
+import type { DevServer } from '../../src/dev-server';
+import { createKeyServices, KeyServices } from '../../src/security/key-services';
+import { ENCRYPTED_ENCODING } from '../../src/security/payload-codec';
+import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/shared';
+import { SqliteParticipantDataStore } from '../../src/store';
+import { createTemporalClient } from '../../src/temporal-client';
+import { authedFetch, testCredentials } from '../support/auth';
+import { kmsKeyConfig } from '../support/keys';
+import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../support/moto';
+import { freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
+import { waitFor } from '../support/wait';
+import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, WorkerProcess } from '../support/worker-process';
+
+const canary = (kind: string) => `${kind}-CANARY-${crypto.randomBytes(6).toString('hex')}`;
+const SECURED = [canary('SECURED'), canary('SECURED'), canary('SECURED'), canary('SECURED')];
+const PLAIN = [canary('PLAIN'), canary('PLAIN'), canary('PLAIN')];
+
+const dir = tempDir('no-plaintext');
+const dbFile = path.join(dir, 'temporal.sqlite');
+const storeFile = path.join(dir, 'participant-data.sqlite');
+const taskQueue = uniqueId('no-plaintext');
+const credentials = testCredentials();
+const apiLog: string[] = [];
+/** Every answer given to a caller that may not read secured values (flow, operator, nobody). */
+const unprivilegedAnswers: string[] = [];
+
+let moto: MotoServer;
+let devServer: DevServer;
+let keys: KeyServices;
+let api: ReturnType<typeof buildApi>;
+let baseUrl: string;
+let rawClient: Client;
+let workerEnv: NodeJS.ProcessEnv;
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  ensureWorkerBuilt();
+  [moto, devServer] = await Promise.all([startMoto(), startTestDevServer(dbFile)]);
+  const keyArn = await moto.createKey('parley no-plaintext test');
+  workerEnv = {
+    KMS_KEY_ID: keyArn,
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_REGION: MOTO_REGION,
+    AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+    KMS_REQUEST_TIMEOUT: '2s',
+    PARLEY_SQLITE_PATH: storeFile,
+    // As much as the worker will ever say, so the search below covers it.
+    LOG_LEVEL: 'trace',
+  };
+  keys = createKeyServices(kmsKeyConfig(moto, { KMS_KEY_ID: keyArn }), { namespace: 'default' });
+  const store = new SqliteParticipantDataStore(storeFile);
+  await store.init();
+  api = buildApi({
+    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, keys.dataConverter),
+    store,
+    logger: pino({ level: 'trace' }, new Writable({ write: (chunk, _enc, done) => (apiLog.push(String(chunk)), done()) })),
+    // The lowest threshold, so a few dozen events make the conversation continue as new.
+    config: { taskQueue, temporalRequestTimeoutMs: 10_000, conversation: { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 100 } },
+    auth: credentials.settings,
+    securedValues: keys.securedValues,
+  });
+  await api.listen({ port: await freePort(), host: '127.0.0.1' });
+  baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+  // What an attacker holding the history would see: no data converter, no codec.
+  rawClient = new Client({ connection: await Connection.connect({ address: devServer.address }) });
+  await startWorker('worker-1');
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.allSettled(workers.map((w) => w.stop(5_000)));
+  await api?.close();
+  await rawClient?.connection.close();
+  await devServer?.stop();
+  await moto?.close();
+});
+
+async function startWorker(name: string, opts: { waitForPolling?: boolean } = {}): Promise<WorkerProcess> {
+  const worker = spawnWorker({ name, temporalAddress: devServer.address, databaseUrl: '', taskQueue, logFile: path.join(dir, `${name}.log`), env: workerEnv });
+  workers.push(worker);
+  if (opts.waitForPolling !== false) await waitUntilPolling(rawClient, worker, taskQueue);
+  return worker;
+}
+
+type Who = 'flow' | 'agent-script' | 'operator';
+async function call(who: Who | 'webhook', method: string, url: string, body?: unknown) {
+  const res = await authedFetch(credentials, `${baseUrl}${url}`, {
+    method,
+    body,
+    headers: who === 'webhook' ? {} : { authorization: `Bearer ${credentials.tokens[who]}` },
+  });
+  const text = await res.text();
+  if (who !== 'agent-script') unprivilegedAnswers.push(text);
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
+}
+
+let minute = 0;
+const event = (conversationId: string, eventType: string, extra: Record<string, unknown> = {}) => ({
+  eventId: `evt-${crypto.randomUUID()}`,
+  eventType,
+  conversationId,
+  taskId: 'task-1',
+  channel: 'chat',
+  occurredAt: new Date(Date.UTC(2026, 10, 27, 9, 0) + ++minute * 1000).toISOString(),
+  ...extra,
+});
+
+const id = uniqueId('leak');
+
+test('secured writes are encrypted at the edge, readable in plaintext by an agent script only', async () => {
+  expect((await call('webhook', 'POST', '/webhooks/routing-events', event(id, 'CREATED', { queue: 'billing', taskContext: { user_note: PLAIN[0] } }))).status).toBe(202);
+  expect(await call('flow', 'POST', `/conversations/${id}/attributes`, { attributes: { plainNote: PLAIN[1] } })).toMatchObject({ status: 200 });
+  expect(await call('flow', 'POST', `/conversations/${id}/attributes`, { attributes: { card: SECURED[0], cvv: SECURED[1] }, secured: true })).toMatchObject({
+    status: 200,
+    body: { conversationId: id, queued: ['card', 'cvv'], secured: true },
+  });
+
+  // Refused writes carry canaries too; neither their answers nor the logs may repeat them.
+  const refusedSecured = await call('flow', 'POST', `/conversations/${id}/attributes`, { attributes: { pin: `${SECURED[2]}\u0000` }, secured: true });
+  expect(refusedSecured.status).toBe(400);
+  const refusedPlain = await call('flow', 'POST', `/conversations/${id}/attributes`, { attributes: { big: PLAIN[2].repeat(200) } });
+  expect(refusedPlain.status).toBe(400);
+
+  expect((await call('flow', 'GET', `/conversations/${id}/attributes/card`)).body).toEqual({ name: 'card', source: 'pending', secured: true });
+  expect((await call('agent-script', 'GET', `/conversations/${id}/attributes/card`)).body).toEqual({ name: 'card', value: SECURED[0], source: 'pending', secured: true });
+  expect((await call('flow', 'GET', `/conversations/${id}/attributes/plainNote`)).body).toEqual({ name: 'plainNote', value: PLAIN[1], source: 'pending' });
+  const state = await call('operator', 'GET', `/conversations/${id}`);
+  expect(state.body).toMatchObject({ status: 'queued', attributeNames: { pending: ['card', 'cvv', 'plainNote'] }, taskContext: { user_note: PLAIN[0] } });
+});
+
+test('a continue-as-new hands secured values over and writes them to the store still encrypted', async () => {
+  const handle = rawClient.workflow.getHandle(workflowIdFor(id));
+  for (let i = 0; (await call('operator', 'GET', `/conversations/${id}`)).body.runCount === 1; i++) {
+    if (i > 120) throw new Error('the conversation never continued as new');
+    expect((await call('webhook', 'POST', '/webhooks/routing-events', event(id, 'QUEUED', { estimatedWaitTime: 300 - i }))).status).toBe(202);
+  }
+  await waitFor('the hand-over batch', async () => (await storedRows(id)).length === 3);
+  expect((await handle.describe()).status.name).toBe('RUNNING');
+  expect((await call('agent-script', 'GET', `/conversations/${id}/attributes/cvv`)).body).toEqual({ name: 'cvv', value: SECURED[1], source: 'stored', secured: true });
+  expect((await call('flow', 'GET', `/conversations/${id}/attributes/cvv`)).body).toEqual({ name: 'cvv', source: 'stored', secured: true });
+});
+
+test('a flush that fails and retries, and a worker restarted while KMS is down, lose nothing', async () => {
+  expect((await call('flow', 'POST', `/conversations/${id}/attributes`, { attributes: { pin: SECURED[3] }, secured: true })).status).toBe(200);
+
+  // The worker that held the conversation's keys in its cache dies; its successor starts while KMS is
+  // unreachable, so it cannot read the history until KMS returns.
+  await workers[0].kill('SIGKILL');
+  await moto.setState('down');
+  // A write that needs a new data key is refused with nothing changed; the sender may retry.
+  const other = uniqueId('leak-kms-down');
+  const refused = await call('webhook', 'POST', '/webhooks/routing-events', event(other, 'CREATED'));
+  expect([refused.status, refused.body.message]).toEqual([503, expect.stringMatching(/key service/)]);
+  expect(await call('operator', 'GET', `/conversations/${other}`)).toMatchObject({ status: 404 });
+
+  expect((await call('webhook', 'POST', '/webhooks/routing-events', event(id, 'CLOSED'))).status).toBe(202);
+  await startWorker('worker-2');
+  // The store is locked as well, so once the worker can read the history again its final flush fails at least once.
+  const locker = new Database(storeFile, { timeout: 5_000 });
+  locker.exec('BEGIN EXCLUSIVE');
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    expect((await storedRows(id)).map((r) => r.name)).toEqual(['card', 'cvv', 'plainNote']);
+    await moto.setState('up');
+    await waitFor('a failed flush attempt', async () => /database is locked|heartbeat/i.test(workers[1].output()), 60_000);
+  } finally {
+    locker.exec('ROLLBACK');
+    locker.close();
+  }
+  await waitFor('the conversation to complete', async () => (await rawClient.workflow.getHandle(workflowIdFor(id)).describe()).status.name === 'COMPLETED', 60_000);
+  const rows = await storedRows(id);
+  expect(rows.map((r) => [r.name, r.secured])).toEqual([
+    ['card', 1],
+    ['cvv', 1],
+    ['pin', 1],
+    ['plainNote', 0],
+  ]);
+  expect(rows.find((r) => r.name === 'plainNote')?.value).toBe(PLAIN[1]);
+  const batches = new Database(storeFile, { readonly: true }).prepare('SELECT batch_seq FROM participant_data_batches WHERE conversation_id = ?').all(id);
+  expect(batches).toHaveLength(2);
+  expect((await call('agent-script', 'GET', `/conversations/${id}/attributes/pin`)).body).toEqual({ name: 'pin', value: SECURED[3], source: 'stored', secured: true });
+});
+
+test('the secured canaries are nowhere; the plain ones only in the store and in what an operator decodes', async () => {
+  const histories = await rawHistories(id);
+  expect(histories.length).toBeGreaterThanOrEqual(2);
+  const historyBytes = Buffer.concat(histories.map((h) => Buffer.from(temporal.api.history.v1.History.encode(h).finish())));
+  const devServerFiles = Buffer.concat([dbFile, `${dbFile}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
+  const storeFiles = Buffer.concat([storeFile, `${storeFile}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
+  const logs = [...apiLog, ...workers.map((w) => w.output())].join('\n');
+  const answers = unprivilegedAnswers.join('\n');
+  expect(logs.length).toBeGreaterThan(1000);
+
+  for (const secret of SECURED) {
+    expect(historyBytes.includes(secret)).toBe(false);
+    expect(devServerFiles.includes(secret)).toBe(false);
+    expect(storeFiles.includes(secret)).toBe(false);
+    expect(logs).not.toContain(secret);
+    expect(answers).not.toContain(secret);
+  }
+  for (const plain of PLAIN) {
+    expect(historyBytes.includes(plain)).toBe(false);
+    expect(devServerFiles.includes(plain)).toBe(false);
+    expect(logs).not.toContain(plain);
+  }
+  // Plain participant data is stored as it is (the store holds values; secured ones as ciphertext).
+  expect(storeFiles.includes(PLAIN[1])).toBe(true);
+
+  // An operator reading the history through the codec sees plain data, and secured values still as ciphertext.
+  const payloads = histories.flatMap((h) => collectPayloads(h));
+  expect(payloads.length).toBeGreaterThan(10);
+  expect(payloads.every((p) => Buffer.from(p.metadata?.encoding ?? []).toString() === ENCRYPTED_ENCODING)).toBe(true);
+  const decoded = await keys.codec.decodeForNamespace(payloads, 'default');
+  const decodedText = decoded.map((p) => Buffer.from(p.data ?? []).toString()).join('\n');
+  expect(decodedText).toContain(PLAIN[0]);
+  expect(decodedText).toContain(PLAIN[1]);
+  for (const secret of SECURED) expect(decodedText).not.toContain(secret);
+});
+
+async function storedRows(conversationId: string): Promise<Array<{ name: string; value: string; secured: number }>> {
+  const db = new Database(storeFile, { readonly: true, timeout: 10_000 });
+  try {
+    return db.prepare('SELECT name, value, secured FROM participant_data WHERE conversation_id = ? ORDER BY name').all(conversationId) as Array<{ name: string; value: string; secured: number }>;
+  } finally {
+    db.close();
+  }
+}
+
+/** Every run of the conversation, as stored by the server (payloads as they are, not decoded). */
+async function rawHistories(conversationId: string): Promise<temporal.api.history.v1.IHistory[]> {
+  const histories: temporal.api.history.v1.IHistory[] = [];
+  for await (const execution of rawClient.workflow.list({ query: `WorkflowId = "${workflowIdFor(conversationId)}"` })) {
+    const response = await rawClient.workflowService.getWorkflowExecutionHistory({
+      namespace: 'default',
+      execution: { workflowId: execution.workflowId, runId: execution.runId },
+      maximumPageSize: 10_000,
+    });
+    histories.push(response.history ?? {});
+  }
+  return histories;
+}
+
+type RawPayload = temporal.api.common.v1.IPayload;
+/** Every payload object in a history, wherever the event type keeps it. */
+function collectPayloads(value: unknown, found: RawPayload[] = []): RawPayload[] {
+  if (Array.isArray(value)) {
+    for (const item of value) collectPayloads(item, found);
+  } else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const record = value as Record<string, unknown>;
+    if (record.metadata && typeof record.metadata === 'object' && record.data instanceof Uint8Array) found.push(record as RawPayload);
+    else for (const child of Object.values(record)) collectPayloads(child, found);
+  }
+  return found;
+}
