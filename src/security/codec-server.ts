@@ -19,8 +19,11 @@ export interface OperatorSession {
 export type CookieSameSite = 'Strict' | 'Lax' | 'None';
 
 export interface CodecServerOptions {
-  /** The namespace's payload codec: the same one the worker and every client use. */
-  codec: PayloadCodec;
+  /**
+   * The namespace's payload codec: the same one the worker and every client use. With
+   * `decodeForNamespace`, decoding checks the payloads belong to the namespace the request names.
+   */
+  codec: PayloadCodec & { decodeForNamespace?(payloads: Payload[], namespace: string): Promise<Payload[]> };
   /** Whether the request carries an `operator` credential (bearer token or the session cookie). */
   authorizeOperator: (request: FastifyRequest) => OperatorAuthorization;
   /** The session cookie value for an operator token; undefined for any other token. */
@@ -147,9 +150,13 @@ export async function codecServer(app: FastifyInstance, opts: CodecServerOptions
     app.options(`/codec/${direction}`, preflight);
     app.post(`/codec/${direction}`, { bodyLimit: limits.bodyLimitBytes, onRequest: requireOperator }, async (request) => {
       const payloads = parsePayloads(request.body, limits);
+      const header = request.headers['x-namespace'];
+      const namespace = typeof header === 'string' && header !== '' ? header : opts.namespace;
+      const { codec } = opts;
       let result: Payload[];
       try {
-        result = direction === 'encode' ? await opts.codec.encode(payloads) : await opts.codec.decode(payloads);
+        if (direction === 'encode') result = await codec.encode(payloads);
+        else result = namespace !== undefined && codec.decodeForNamespace ? await codec.decodeForNamespace(payloads, namespace) : await codec.decode(payloads);
       } catch (err) {
         throw codecFailure(err, direction);
       }
