@@ -221,7 +221,7 @@ export interface LocalKeyFileEntry {
 
 interface LocalKey {
   id: string;
-  key: Buffer;
+  key: Uint8Array;
 }
 
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -271,7 +271,8 @@ export function readLocalKeys(file: string): LocalKey[] {
     seen.add(e.id);
     const key = typeof e.aes256 === 'string' ? Buffer.from(e.aes256, 'base64') : Buffer.alloc(0);
     if (key.length !== 32 || key.toString('base64') !== e.aes256) throw new ConfigError(`key file ${file}: key "${e.id}" needs "aes256", the base64 of 32 random bytes`);
-    return { id: e.id, key };
+    // The SDK wants the key alone in its memory (Buffer.from may slice a shared pool).
+    return { id: e.id, key: Uint8Array.from(key) };
   });
 }
 

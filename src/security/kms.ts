@@ -152,7 +152,8 @@ export function createKmsClient(aws: AwsSettings, counter: KmsCallCounter): KMS 
     endpoint: aws.endpoint,
     maxAttempts: aws.maxAttempts,
     credentials: aws.credentials,
-    requestHandler: { connectionTimeout: aws.requestTimeoutMs, requestTimeout: aws.requestTimeoutMs },
+    // Without throwOnRequestTimeout the handler only logs a warning and keeps waiting.
+    requestHandler: { connectionTimeout: aws.requestTimeoutMs, requestTimeout: aws.requestTimeoutMs, throwOnRequestTimeout: true },
   });
   // `initialize` runs once per operation, outside the SDK's retries: a call is counted once however
   // many attempts it took, and its failure is the final one.
