@@ -119,7 +119,9 @@ describe('codec server', () => {
       expect({ body, status: answer.status }).toEqual({ body, status });
       expect(answer.json().message).toMatch(message);
     }
-    expect((await request(base, 'POST', '/codec/decode', { ...asOperator, 'content-type': 'text/plain' }, '{"payloads":[]}')).status).toBe(415);
+    const notJson = await request(base, 'POST', '/codec/decode', { ...asOperator, 'content-type': 'text/plain' }, '{"payloads":[]}');
+    expect(notJson.status).toBe(400);
+    expect(notJson.json().message).toMatch(/must be JSON/);
 
     // A tampered ciphertext: refused without detail.
     const encoded = (await post('/codec/encode', { payloads: [jsonPayload('x')] }, asOperator)).json().payloads as { metadata: Record<string, string>; data: string }[];
