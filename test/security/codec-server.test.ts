@@ -2,15 +2,13 @@
 // token checks: credentials, CORS for allowed origins only, preflight, the sign-in cookie, the
 // codec-server format both ways, and the answers to bad bodies.
 import http from 'node:http';
-import path from 'node:path';
 import Fastify, { FastifyInstance } from 'fastify';
 import { ConfigError } from '../../src/config';
 import { OPERATOR_COOKIE, TokenAuthenticator } from '../../src/security/auth';
 import { CodecServerOptions, codecServer, codecSettingsFromEnv, operatorAccess } from '../../src/security/codec-server';
-import { DEFAULT_DATA_KEY_CACHE } from '../../src/security/keys';
 import { createKeyServices } from '../../src/security/key-services';
 import { generateToken } from '../../src/security/secrets';
-import { tempDir } from '../support/temporal';
+import { localKeyConfig } from '../support/keys';
 
 const UI_ORIGIN = 'http://127.0.0.1:8233';
 const OTHER_ORIGIN = 'http://127.0.0.1:9999';
@@ -48,11 +46,7 @@ const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64
 const jsonPayload = (value: unknown) => ({ metadata: { encoding: b64('json/plain') }, data: b64(JSON.stringify(value)) });
 
 async function startCodecServer(overrides: Partial<CodecServerOptions> = {}): Promise<{ app: FastifyInstance; base: string }> {
-  const keyFile = path.join(tempDir('codec-http'), 'keys.json');
-  const keys = createKeyServices(
-    { securedData: { kind: 'local', keyFile }, codec: { kind: 'local', keyFile }, aws: { requestTimeoutMs: 5000, maxAttempts: 1 }, dataKeyCache: DEFAULT_DATA_KEY_CACHE },
-    { namespace: 'default' },
-  );
+  const keys = createKeyServices(localKeyConfig(), { namespace: 'default' });
   const app = Fastify();
   await app.register(codecServer, { codec: keys.codec, ...operatorAccess(tokens), corsOrigins: [UI_ORIGIN], namespace: 'default', ...overrides });
   await app.listen({ port: 0, host: '127.0.0.1' });

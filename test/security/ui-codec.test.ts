@@ -119,7 +119,7 @@ describe('Temporal UI with the codec server', () => {
     await devServer?.stop();
   });
 
-  /** A browser profile whose UI uses the codec with cross-origin credentials, as the operator sets it up. */
+  /** A browser profile whose UI already has the codec settings an operator makes (see configureCodecInUi). */
   async function operatorContext(): Promise<BrowserContext> {
     const context = await browser!.newContext();
     // The UI's Codec Server settings, stored in its origin's localStorage (JSON values).
@@ -138,6 +138,24 @@ describe('Temporal UI with the codec server', () => {
     await page.click('#sign-in');
     await page.waitForSelector('#signed-in');
     await page.close();
+  }
+
+  /**
+   * The operator's steps in the UI: the Codec Server button in the top bar, "Use my browser setting",
+   * the endpoint, "Include cross-origin credentials", Apply. The UI stores them in localStorage.
+   */
+  async function configureCodecInUi(context: BrowserContext): Promise<Record<string, string | null>> {
+    const page = await context.newPage();
+    await page.goto(`${devServer!.uiUrl}/namespaces/${NAMESPACE}/workflows`);
+    await page.locator('[data-testid^="data-encoder-status"]').first().click();
+    await page.locator('label', { has: page.locator('#use-local-endpoint-radio') }).click();
+    await page.fill('#data-encoder-endpoint-input', `${apiBase}/codec`);
+    await page.locator('[data-testid="data-encoder-include-credentials"]').click();
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('#data-encoder-endpoint-input').waitFor({ state: 'hidden' });
+    const stored = await page.evaluate('({ endpoint: localStorage.getItem("endpoint"), includeCredentials: localStorage.getItem("includeCredentials"), overrideRemoteCodecConfiguration: localStorage.getItem("overrideRemoteCodecConfiguration") })');
+    await page.close();
+    return stored as Record<string, string | null>;
   }
 
   interface OpenedHistory {
@@ -173,8 +191,9 @@ describe('Temporal UI with the codec server', () => {
   }
 
   test('an operator who signed in sees the plain attribute decoded; the secured value only as its ciphertext', async () => {
-    const context = await operatorContext();
+    const context = await browser!.newContext();
     try {
+      expect(await configureCodecInUi(context)).toEqual({ endpoint: JSON.stringify(`${apiBase}/codec`), includeCredentials: 'true', overrideRemoteCodecConfiguration: 'true' });
       await signIn(context);
       const [cookie] = await context.cookies(`${apiBase}/codec/decode`);
       expect(cookie).toMatchObject({ name: 'parley_operator', path: '/codec', httpOnly: true, sameSite: 'Strict', secure: false });
