@@ -92,11 +92,12 @@ export class TokenAuthenticator {
     if (!match) return undefined;
     const expires = Number(match[1]);
     if (expires * 1000 <= nowMs) return undefined;
-    const presented = Buffer.from(match[2], 'base64url');
+    // Compared as text: base64 has several spellings of the same bytes, a cookie has one.
+    const presented = Buffer.from(match[2], 'latin1');
     let found: KnownToken | undefined;
     for (const entry of this.known) {
       if (!entry.scopes.has('operator')) continue;
-      const expected = Buffer.from(sessionMac(entry.token, expires), 'base64url');
+      const expected = Buffer.from(sessionMac(entry.token, expires), 'latin1');
       if (crypto.timingSafeEqual(presented, expected) && !found) found = entry;
     }
     return found && { name: found.name, scopes: found.scopes };

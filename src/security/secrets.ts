@@ -168,7 +168,7 @@ export function secretsFileNotice(file: string, apiUrl: string): string {
     '',
     `  API secrets were created in ${file} (mode 0600; keep it out of version control).`,
     '  It holds the routing platform\'s webhook secret and one bearer token per scope (flow, agent-script, operator).',
-    '  Sign a webhook, or pass a token, from this folder:',
+    '  Sign a webhook, or pass a token, from the project folder (npm run sign reads the same file):',
     `    BODY='{"eventId":"evt-1","eventType":"CREATED","conversationId":"c-1","taskId":"t-1","channel":"chat","occurredAt":"2026-01-01T09:00:00Z"}'`,
     `    curl -s ${apiUrl}/webhooks/routing-events -H 'content-type: application/json' $(npm run -s sign -- "$BODY") --data-binary "$BODY"`,
     `    curl -s $(npm run -s sign -- --token operator) ${apiUrl}/conversations/c-1`,

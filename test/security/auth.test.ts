@@ -36,7 +36,13 @@ describe('operator session cookie', () => {
     // A later expiry with the old MAC, a changed MAC, or a retired token: refused.
     const [, expires, mac] = session.value.split('.');
     expect(auth.fromOperatorSession(`v1.${Number(expires) + 3600}.${mac}`, now)).toBeUndefined();
-    expect(auth.fromOperatorSession(`v1.${expires}.${mac.slice(0, -1)}${mac.endsWith('A') ? 'B' : 'A'}`, now)).toBeUndefined();
+    const flip = (c: string) => (c === 'A' ? 'B' : 'A');
+    expect(auth.fromOperatorSession(`v1.${expires}.${mac.slice(0, 20)}${flip(mac[20])}${mac.slice(21)}`, now)).toBeUndefined();
+    // Another base64 spelling of the same bytes (the last character's unused bits) is not the cookie either.
+    const lastSixBits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(mac[42]);
+    const sameBytes = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[lastSixBits ^ 1];
+    expect(Buffer.from(`${mac.slice(0, 42)}${sameBytes}`, 'base64url')).toEqual(Buffer.from(mac, 'base64url'));
+    expect(auth.fromOperatorSession(`v1.${expires}.${mac.slice(0, 42)}${sameBytes}`, now)).toBeUndefined();
     expect(new TokenAuthenticator([{ name: 'new ops', scopes: ['operator'], token: generateToken('operator') }]).fromOperatorSession(session.value, now)).toBeUndefined();
     expect(auth.fromOperatorSession('garbage', now)).toBeUndefined();
   });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { projectRoot } from '../../src/config';
 import { freePort, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent } from '../support/conversation';
-import { waitFor } from '../support/wait';
+import { StopWaiting, waitFor } from '../support/wait';
 import { authedFetch, credentialsFromFile, TestCredentials } from '../support/auth';
 
 const LAUNCHER = path.join(projectRoot(), 'dist', 'src', 'start.js');
@@ -64,7 +64,11 @@ async function launch(dataDir: string): Promise<Launch> {
   const started: Launch = { child, baseUrl: `http://127.0.0.1:${port}`, uiUrl: `http://127.0.0.1:${uiPort}`, lines, exited };
   launches.push(started);
   await waitFor('npm start to announce that Parley is up', () => {
-    if (child.exitCode !== null) throw new Error(`the launcher exited with ${child.exitCode}: ${JSON.stringify(lines.slice(-5))}`);
+    if (child.exitCode !== null) {
+      // The cause is usually a warning, an error or a plain text line (a crash), not the last lines.
+      const problems = lines.filter((line) => typeof line.level !== 'number' || line.level >= 40);
+      throw new StopWaiting(`the launcher exited with ${child.exitCode}: ${JSON.stringify([...problems.slice(-10), ...lines.slice(-5)])}`);
+    }
     return lines.some((line) => line.msg === 'Parley is up');
   }, { timeoutMs: 90_000, intervalMs: 200 });
   return started;
