@@ -18,6 +18,12 @@ export interface DevServerOptions {
   namespace?: string;
   logFile?: string;
   startTimeoutMs?: number;
+  /**
+   * The Web UI's codec server (`--ui-codec-endpoint`), e.g. http://127.0.0.1:3000/codec. The CLI
+   * sets only the endpoint in the UI's settings, never "include cross-origin credentials": a browser
+   * turns that on in the UI's own Codec Server settings (stored in its localStorage).
+   */
+  uiCodecEndpoint?: string;
   /** Own process group, so a terminal's Ctrl-C reaches the launcher first and the server outlives the draining worker. */
   detached?: boolean;
 }
@@ -58,6 +64,7 @@ async function launchDevServer(opts: DevServerOptions): Promise<Launch> {
     '--log-level', 'warn',
     ...SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
     ...(opts.headless ? ['--headless'] : ['--ui-port', String(opts.uiPort ?? opts.port + 1000), '--ui-disable-news-fetch']),
+    ...(!opts.headless && opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
   ];
   const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', out, out], detached: opts.detached ?? false });

@@ -37,8 +37,11 @@ async function main(): Promise<void> {
       uiPort: config.uiPort,
       logFile: path.join(config.dataDir, 'temporal-server.log'),
       detached: true,
+      uiCodecEndpoint: `${apiUrl(config.host, config.port)}/codec`,
     });
     const server = devServer;
+    // The UI calls the codec from the browser, with the operator's cookie: its origin must be allowed.
+    if (!env.CODEC_CORS_ORIGINS && devServer.uiUrl) env.CODEC_CORS_ORIGINS = new URL(devServer.uiUrl).origin;
     process.once('exit', () => server.process.kill('SIGTERM'));
     env.TEMPORAL_ADDRESS = devServer.address;
   } else {
@@ -104,6 +107,12 @@ async function registerOnCluster(config: Config, logger: ReturnType<typeof creat
   } catch (err) {
     logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'could not register Parley search attributes; register them on the namespace by hand');
   }
+}
+
+/** The API's address as a browser on this machine reaches it (a wildcard bind is reached on loopback). */
+function apiUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 
 /** True once the API answers at all (its /healthz may still say Temporal is unreachable). */
