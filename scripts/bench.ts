@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     logger,
     config: { taskQueue, temporalRequestTimeoutMs: 30_000, conversation: DEFAULT_SETTINGS },
     auth: { webhookSecrets: [webhookSecret], tokens: [{ name: 'bench flow', scopes: ['flow'], token: flowToken }] },
-    securedValues: keys.securedValues,
+    keys,
   });
   await api.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(api.server.address() as net.AddressInfo).port}`;

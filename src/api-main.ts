@@ -2,6 +2,7 @@
 import { buildApi } from './api/server';
 import { loadConfig } from './config';
 import { createLogger } from './logger';
+import { codecSettingsFromEnv } from './security/codec-server';
 import { createKeyServices } from './security/key-services';
 import { keyConfigFromEnv } from './security/keys';
 import { loadSecrets } from './security/secrets';
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   const store = createParticipantDataStore(config);
   await store.init();
   const client = createTemporalClient(config, keys.dataConverter);
-  const app = buildApi({ client, store, logger, config, auth: secrets, securedValues: keys.securedValues });
+  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: codecSettingsFromEnv() });
   await app.listen({ port: config.port, host: config.host });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

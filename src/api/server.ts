@@ -16,7 +16,8 @@ import {
 } from '../shared';
 import { AuthSettings, TokenAuthenticator, requireScope } from '../security/auth';
 import { WebhookSignatureError, WebhookVerifier } from '../security/webhook-signature';
-import type { SecuredValueCipher } from '../security/secured-values';
+import { codecServer, CodecServerOptions, operatorAccess } from '../security/codec-server';
+import type { KeyServices } from '../security/key-services';
 import type { ParticipantDataStore } from '../store';
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
@@ -27,11 +28,16 @@ export interface ApiDeps {
   client: Client;
   store: ParticipantDataStore;
   logger: Logger;
-  config: Pick<Config, 'taskQueue' | 'temporalRequestTimeoutMs'> & { conversation: ConversationSettings };
+  config: Pick<Config, 'taskQueue' | 'temporalRequestTimeoutMs'> & Partial<Pick<Config, 'temporalNamespace'>> & { conversation: ConversationSettings };
   /** Webhook secrets and bearer tokens (src/security/secrets.ts loads them). */
   auth: AuthSettings;
-  /** Encrypts secured values before they enter Temporal; decrypts them for agent scripts only. */
-  securedValues: Pick<SecuredValueCipher, 'encrypt' | 'decrypt'>;
+  /**
+   * `securedValues` encrypts secured values before they enter Temporal and decrypts them for agent
+   * scripts only; `codec` is the namespace's payload codec, which the codec server runs for operators.
+   */
+  keys: Pick<KeyServices, 'securedValues' | 'codec'>;
+  /** Which browser origins (the Temporal UI's) may call the codec server, and its session cookie's attributes. */
+  codecSettings?: Pick<CodecServerOptions, 'corsOrigins' | 'cookieSecure' | 'cookieSameSite'>;
 }
 
 declare module 'fastify' {
@@ -90,6 +96,15 @@ export function buildApi(deps: ApiDeps) {
   // Liveness: the process answers. Kept apart from /healthz (readiness: Temporal reachable), so an
   // orchestrator stops routing to a replica during a Temporal outage instead of restarting it.
   app.get('/livez', async () => ({ status: 'ok' }));
+
+  // The Temporal UI's codec server: operators only, with its own CORS, sign-in cookie and error answers.
+  void app.register(codecServer, {
+    codec: deps.keys.codec,
+    ...operatorAccess(tokens),
+    corsOrigins: [],
+    ...deps.codecSettings,
+    namespace: config.temporalNamespace ?? 'default',
+  });
 
   app.get('/healthz', async (_request, reply) => {
     try {
@@ -243,7 +258,7 @@ export function buildApi(deps: ApiDeps) {
   async function encryptAll(conversationId: string, attributes: Record<string, string>): Promise<Record<string, string>> {
     try {
       const entries = await Promise.all(
-        Object.entries(attributes).map(async ([name, value]) => [name, await deps.securedValues.encrypt(conversationId, name, value)] as const),
+        Object.entries(attributes).map(async ([name, value]) => [name, await deps.keys.securedValues.encrypt(conversationId, name, value)] as const),
       );
       return Object.fromEntries(entries);
     } catch (err) {
@@ -253,7 +268,7 @@ export function buildApi(deps: ApiDeps) {
 
   async function decrypt(conversationId: string, name: string, ciphertext: string): Promise<string> {
     try {
-      return await deps.securedValues.decrypt(conversationId, name, ciphertext);
+      return await deps.keys.securedValues.decrypt(conversationId, name, ciphertext);
     } catch (err) {
       throw keyFailure(err, 'decrypt secured value');
     }

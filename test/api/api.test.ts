@@ -55,7 +55,7 @@ beforeAll(async () => {
     logger,
     config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: DEFAULT_SETTINGS },
     auth: credentials.settings,
-    securedValues: testKeyServices().securedValues,
+    keys: testKeyServices(),
   });
   await api.listen({ port: 0, host: '127.0.0.1' });
   baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
@@ -309,7 +309,7 @@ test('with Temporal unreachable the API answers 503 and applies nothing', async 
     logger,
     config: { taskQueue, temporalRequestTimeoutMs: 1000, conversation: DEFAULT_SETTINGS },
     auth: credentials.settings,
-    securedValues: testKeyServices().securedValues,
+    keys: testKeyServices(),
   });
   try {
     await downApi.listen({ port: 0, host: '127.0.0.1' });
@@ -345,7 +345,7 @@ test('a write no worker confirms in time is 503, still applied once a worker run
     logger: pino({ level: 'silent' }),
     config: { taskQueue: idleQueue, temporalRequestTimeoutMs: 1500, conversation: DEFAULT_SETTINGS },
     auth: credentials.settings,
-    securedValues: testKeyServices().securedValues,
+    keys: testKeyServices(),
   });
   let lateWorker: Worker | undefined;
   let lateRun: Promise<void> | undefined;

@@ -41,7 +41,7 @@ async function startApi(auth = credentials.settings, opts: { address?: string; t
     logger,
     config: { taskQueue, temporalRequestTimeoutMs: opts.timeoutMs ?? 5000, conversation: DEFAULT_SETTINGS },
     auth,
-    securedValues: testKeyServices().securedValues,
+    keys: testKeyServices(),
   });
   apis.push(api);
   await api.listen({ port: 0, host: '127.0.0.1' });

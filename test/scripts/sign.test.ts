@@ -29,7 +29,7 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
     config: { taskQueue: 'sign-test', temporalRequestTimeoutMs: 500, conversation: DEFAULT_SETTINGS },
     auth: loadSecrets({}, dataDir),
-    securedValues: testKeyServices().securedValues,
+    keys: testKeyServices(),
   });
   await api.listen({ port: 0, host: '127.0.0.1' });
   baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;

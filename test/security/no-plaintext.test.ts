@@ -73,7 +73,7 @@ beforeAll(async () => {
     // The lowest threshold, so a few dozen events make the conversation continue as new.
     config: { taskQueue, temporalRequestTimeoutMs: 10_000, conversation: { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 100 } },
     auth: credentials.settings,
-    securedValues: keys.securedValues,
+    keys,
   });
   await api.listen({ port: await freePort(), host: '127.0.0.1' });
   baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
@@ -177,12 +177,12 @@ test('a flush that fails and retries, and a worker restarted while KMS is down, 
     await new Promise((resolve) => setTimeout(resolve, 4_000));
     expect((await storedRows(id)).map((r) => r.name)).toEqual(['card', 'cvv', 'plainNote']);
     await moto.setState('up');
-    await waitFor('a failed flush attempt', async () => /database is locked|heartbeat/i.test(workers[1].output()), 60_000);
+    await waitFor('a failed flush attempt', async () => /database is locked|heartbeat/i.test(workers[1].output()), { timeoutMs: 60_000 });
   } finally {
     locker.exec('ROLLBACK');
     locker.close();
   }
-  await waitFor('the conversation to complete', async () => (await rawClient.workflow.getHandle(workflowIdFor(id)).describe()).status.name === 'COMPLETED', 60_000);
+  await waitFor('the conversation to complete', async () => (await rawClient.workflow.getHandle(workflowIdFor(id)).describe()).status.name === 'COMPLETED', { timeoutMs: 60_000 });
   const rows = await storedRows(id);
   expect(rows.map((r) => [r.name, r.secured])).toEqual([
     ['card', 1],
@@ -225,8 +225,12 @@ test('the secured canaries are nowhere; the plain ones only in the store and in 
   const payloads = histories.flatMap((h) => collectPayloads(h));
   expect(payloads.length).toBeGreaterThan(10);
   expect(payloads.every((p) => Buffer.from(p.metadata?.encoding ?? []).toString() === ENCRYPTED_ENCODING)).toBe(true);
-  const decoded = await keys.codec.decodeForNamespace(payloads, 'default');
-  const decodedText = decoded.map((p) => Buffer.from(p.data ?? []).toString()).join('\n');
+  const codecBody = { payloads: payloads.map((p) => ({ metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(p.data ?? []).toString('base64') })) };
+  // The codec server is the operator's: a flow token is refused.
+  expect((await call('flow', 'POST', '/codec/decode', codecBody)).status).toBe(403);
+  const decoded = await call('operator', 'POST', '/codec/decode', codecBody);
+  expect(decoded.status).toBe(200);
+  const decodedText = (decoded.body.payloads as Array<{ data: string }>).map((p) => Buffer.from(p.data, 'base64').toString()).join('\n');
   expect(decodedText).toContain(PLAIN[0]);
   expect(decodedText).toContain(PLAIN[1]);
   for (const secret of SECURED) expect(decodedText).not.toContain(secret);

@@ -66,7 +66,7 @@ test('worker and API reach the cluster over TLS with a client certificate and th
   const worker = await createParleyWorker({ config, store, logger, connection, workflowBundle, dataConverter: testKeyServices().dataConverter });
   const running = worker.run();
   const credentials = testCredentials();
-  const api = buildApi({ client: createTemporalClient(config, testKeyServices().dataConverter), store, logger, config, auth: credentials.settings, securedValues: testKeyServices().securedValues });
+  const api = buildApi({ client: createTemporalClient(config, testKeyServices().dataConverter), store, logger, config, auth: credentials.settings, keys: testKeyServices() });
   try {
     await api.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
