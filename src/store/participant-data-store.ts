@@ -15,6 +15,11 @@ export interface StoredAttribute {
   version: number;
   /** ISO-8601 timestamp of the last write. */
   updatedAt: string;
+  /**
+   * True when `value` is secured ciphertext (base64, encrypted by the API with the customer's KMS
+   * key before it entered Temporal), false when it is plain text. Set by the last write, like the value.
+   */
+  secured: boolean;
 }
 
 export interface AttributeBatch {
@@ -29,6 +34,11 @@ export interface AttributeBatch {
   batchSeq: number;
   /** Attribute names are case-sensitive: `Foo` and `foo` are two attributes. */
   attributes: Record<string, string>;
+  /**
+   * The names in `attributes` whose values are secured ciphertext (base64); the store keeps them as
+   * given and only records that they are. Absent = none. A name not in `attributes` is ignored.
+   */
+  secured?: string[];
 }
 
 /** Record of a batch that has been applied. */
@@ -43,7 +53,7 @@ export interface StoredBatch {
 export interface ParticipantDataStore {
   /** creates tables if missing; safe to call from several processes concurrently */
   init(): Promise<void>;
-  /** Writes the whole batch in ONE transaction. Idempotent on (conversationId, chainId, batchSeq): if that batch was already written, writes nothing and returns {applied:false}. For each attribute: insert, or update value, set batch_seq, version = version + 1, updated_at. */
+  /** Writes the whole batch in ONE transaction. Idempotent on (conversationId, chainId, batchSeq): if that batch was already written, writes nothing and returns {applied:false}. For each attribute: insert, or update value, secured, set batch_seq, version = version + 1, updated_at. */
   writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }>;
   getAttribute(conversationId: string, name: string): Promise<StoredAttribute | undefined>;
   /** Ordered by name, comparing code points (binary), identically on every backend. */

@@ -27,6 +27,7 @@ const SCHEMA = `
     batch_seq integer NOT NULL,
     version integer NOT NULL,
     updated_at timestamptz NOT NULL,
+    secured boolean NOT NULL DEFAULT false,
     PRIMARY KEY (conversation_id, name)
   );
 `;
@@ -38,6 +39,7 @@ interface AttributeRow {
   batch_seq: number;
   version: number;
   updated_at: Date;
+  secured: boolean;
 }
 
 interface BatchRow {
@@ -53,12 +55,13 @@ const toAttribute = (r: AttributeRow): StoredAttribute => ({
   batchSeq: r.batch_seq,
   version: r.version,
   updatedAt: r.updated_at.toISOString(),
+  secured: r.secured,
 });
 
 // Equality in PostgreSQL is exact whatever the collation, so names are case-sensitive
 // already; ORDER BY needs COLLATE "C" to be byte order (like SQLite) instead of the
 // database's linguistic collation.
-const SELECT_ATTRIBUTES = `SELECT name, value, batch_seq, version, updated_at FROM participant_data`;
+const SELECT_ATTRIBUTES = `SELECT name, value, batch_seq, version, updated_at, secured FROM participant_data`;
 
 export class PostgresParticipantDataStore implements ParticipantDataStore {
   private readonly pool: Pool;
@@ -92,6 +95,17 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
           ALTER TABLE participant_data_batches ${dropKey} ADD PRIMARY KEY (conversation_id, chain_id, batch_seq);
         `);
       }
+      // Tables made before attributes could be secured: add the flag, existing rows plain. Looked up
+      // first because ALTER TABLE takes an exclusive lock on the table even when there is nothing to
+      // add, which would stall every process's start behind open transactions; a constant default adds
+      // the column without rewriting rows.
+      const secured = await client.query(
+        `SELECT 1 FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'participant_data' AND column_name = 'secured'`,
+      );
+      if (secured.rowCount === 0) {
+        await client.query(`ALTER TABLE participant_data ADD COLUMN IF NOT EXISTS secured boolean NOT NULL DEFAULT false`);
+      }
     });
   }
 
@@ -102,6 +116,7 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
     // Sorted so concurrent batches touching the same attributes lock rows in the same
     // order and cannot deadlock each other.
     const entries = Object.entries(batch.attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const secured = new Set(batch.secured ?? []);
     const applied = await this.inTransaction(async (client) => {
       // A concurrent transaction inserting the same key blocks here until the other
       // commits (then we get rowCount 0) or rolls back (then we win).
@@ -113,16 +128,24 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
       if (claim.rowCount === 0) return false;
       if (entries.length > 0) {
         await client.query(
-          `INSERT INTO participant_data (conversation_id, name, value, batch_seq, version, updated_at)
-           SELECT $1, t.name, t.value, $2, 1, $3
-           FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS t(name, value, ord)
+          `INSERT INTO participant_data (conversation_id, name, value, batch_seq, version, updated_at, secured)
+           SELECT $1, t.name, t.value, $2, 1, $3, t.secured
+           FROM unnest($4::text[], $5::text[], $6::boolean[]) WITH ORDINALITY AS t(name, value, secured, ord)
            ORDER BY t.ord
            ON CONFLICT (conversation_id, name) DO UPDATE SET
              value = excluded.value,
+             secured = excluded.secured,
              batch_seq = excluded.batch_seq,
              version = participant_data.version + 1,
              updated_at = excluded.updated_at`,
-          [batch.conversationId, batch.batchSeq, now, entries.map(([n]) => n), entries.map(([, v]) => v)],
+          [
+            batch.conversationId,
+            batch.batchSeq,
+            now,
+            entries.map(([n]) => n),
+            entries.map(([, v]) => v),
+            entries.map(([n]) => secured.has(n)),
+          ],
         );
       }
       return true;

@@ -32,6 +32,7 @@ const SCHEMA = `
     batch_seq INTEGER NOT NULL,
     version INTEGER NOT NULL,
     updated_at TEXT NOT NULL,
+    secured INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conversation_id, name)
   );
 `;
@@ -42,6 +43,8 @@ interface AttributeRow {
   batch_seq: number;
   version: number;
   updated_at: string;
+  /** 0 or 1: SQLite has no boolean type. */
+  secured: number;
 }
 
 interface BatchRow {
@@ -57,7 +60,10 @@ const toAttribute = (r: AttributeRow): StoredAttribute => ({
   batchSeq: r.batch_seq,
   version: r.version,
   updatedAt: r.updated_at,
+  secured: r.secured !== 0,
 });
+
+const SELECT_ATTRIBUTES = `SELECT name, value, batch_seq, version, updated_at, secured FROM participant_data`;
 
 /**
  * better-sqlite3 is synchronous; the async methods exist to satisfy the shared
@@ -78,6 +84,34 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
   async init(): Promise<void> {
     this.db.exec(SCHEMA);
     this.addChainToBatchKey();
+    this.addSecuredColumn();
+  }
+
+  /** Whether `table` has `column` (as this connection sees the schema now). */
+  private hasColumn(table: string, column: string): boolean {
+    return (this.db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as Array<{ name: string }>).some(
+      (c) => c.name === column,
+    );
+  }
+
+  /**
+   * Runs `migrate` once across every process opening the file: checked first without a lock (the
+   * usual case, nothing to do), then again under the write lock, since another process starting at
+   * the same moment may have migrated meanwhile. A process arriving during a long migration waits for
+   * it rather than failing.
+   */
+  private migrateOnce(done: () => boolean, migrate: () => void): void {
+    if (done()) return;
+    this.db.pragma(`busy_timeout = ${MIGRATION_BUSY_TIMEOUT_MS}`);
+    try {
+      this.db
+        .transaction(() => {
+          if (!done()) migrate();
+        })
+        .immediate();
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   /**
@@ -86,43 +120,44 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
    * (the API and worker processes may both be starting).
    */
   private addChainToBatchKey(): void {
-    const hasChain = () =>
-      (this.db.prepare(`SELECT name FROM pragma_table_info('participant_data_batches')`).all() as Array<{ name: string }>).some(
-        (c) => c.name === 'chain_id',
-      );
-    if (hasChain()) return;
-    // Rebuilding a large table can hold the lock for longer than a write does; a process starting
-    // meanwhile waits for it rather than failing.
-    this.db.pragma(`busy_timeout = ${MIGRATION_BUSY_TIMEOUT_MS}`);
-    try {
-      const rebuild = this.db.transaction(() => {
-        if (hasChain()) return;
+    this.migrateOnce(
+      () => this.hasColumn('participant_data_batches', 'chain_id'),
+      () =>
         this.db.exec(`
           ALTER TABLE participant_data_batches RENAME TO participant_data_batches_unchained;
           ${SCHEMA}
           INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at)
             SELECT conversation_id, '', batch_seq, attribute_count, written_at FROM participant_data_batches_unchained;
           DROP TABLE participant_data_batches_unchained;
-        `);
-      });
-      rebuild.immediate();
-    } finally {
-      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    }
+        `),
+    );
+  }
+
+  /**
+   * Files written before attributes could be secured lack the flag: add the column (existing rows
+   * are plain, secured = 0). SQLite adds a column with a constant default without rewriting rows.
+   */
+  private addSecuredColumn(): void {
+    this.migrateOnce(
+      () => this.hasColumn('participant_data', 'secured'),
+      () => this.db.exec(`ALTER TABLE participant_data ADD COLUMN secured INTEGER NOT NULL DEFAULT 0`),
+    );
   }
 
   async writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }> {
     const now = new Date().toISOString();
     const entries = Object.entries(batch.attributes);
+    const secured = new Set(batch.secured ?? []);
     const claimBatch = this.db.prepare(
       `INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at)
        VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
     const upsert = this.db.prepare(
-      `INSERT INTO participant_data (conversation_id, name, value, batch_seq, version, updated_at)
-       VALUES (?, ?, ?, ?, 1, ?)
+      `INSERT INTO participant_data (conversation_id, name, value, batch_seq, version, updated_at, secured)
+       VALUES (?, ?, ?, ?, 1, ?, ?)
        ON CONFLICT (conversation_id, name) DO UPDATE SET
          value = excluded.value,
+         secured = excluded.secured,
          batch_seq = excluded.batch_seq,
          version = participant_data.version + 1,
          updated_at = excluded.updated_at`,
@@ -134,7 +169,7 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
         return false;
       }
       for (const [name, value] of entries) {
-        upsert.run(batch.conversationId, name, value, batch.batchSeq, now);
+        upsert.run(batch.conversationId, name, value, batch.batchSeq, now, secured.has(name) ? 1 : 0);
       }
       return true;
     });
@@ -146,8 +181,7 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
   async getAttribute(conversationId: string, name: string): Promise<StoredAttribute | undefined> {
     const row = this.db
       .prepare(
-        `SELECT name, value, batch_seq, version, updated_at FROM participant_data
-         WHERE conversation_id = ? AND name = ?`,
+        `${SELECT_ATTRIBUTES} WHERE conversation_id = ? AND name = ?`,
       )
       .get(conversationId, name) as AttributeRow | undefined;
     return row && toAttribute(row);
@@ -156,8 +190,7 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
   async listAttributes(conversationId: string): Promise<StoredAttribute[]> {
     const rows = this.db
       .prepare(
-        `SELECT name, value, batch_seq, version, updated_at FROM participant_data
-         WHERE conversation_id = ? ORDER BY name`,
+        `${SELECT_ATTRIBUTES} WHERE conversation_id = ? ORDER BY name`,
       )
       .all(conversationId) as AttributeRow[];
     return rows.map(toAttribute);

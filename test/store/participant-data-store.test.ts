@@ -16,6 +16,7 @@ import {
   type ParticipantDataStore,
 } from '../../src/store';
 import { startPostgres, type TestPostgres } from '../support/postgres';
+import { waitFor } from '../support/wait';
 
 /** Where a store lives; a fresh target is an empty database. */
 type StoreOptions = Parameters<typeof createParticipantDataStore>[0];
@@ -98,6 +99,48 @@ async function createUnchainedSchema(backend: string, target: StoreOptions, conv
   }
 }
 
+/**
+ * The schema as it was before values could be secured: the attributes table without a `secured`
+ * column, holding two plain attributes of `conversationId` written by batch 1, and (unless
+ * `batches` is false, for a test that makes an older batches table itself) the batches table keyed
+ * by run chain.
+ */
+async function createUnsecuredSchema(backend: string, target: StoreOptions, conversationId: string, { batches = true } = {}): Promise<void> {
+  const sqlite = backend === 'SQLite';
+  const statements = [
+    ...(batches
+      ? [
+          `CREATE TABLE participant_data_batches (conversation_id text NOT NULL, chain_id text NOT NULL DEFAULT '',
+             batch_seq integer NOT NULL, attribute_count integer NOT NULL, written_at ${sqlite ? 'text' : 'timestamptz'} NOT NULL,
+             PRIMARY KEY (conversation_id, chain_id, batch_seq))`,
+        ]
+      : []),
+    `CREATE TABLE participant_data (conversation_id text NOT NULL, name text ${sqlite ? 'COLLATE BINARY ' : ''}NOT NULL,
+       value text NOT NULL, batch_seq integer NOT NULL, version integer NOT NULL,
+       updated_at ${sqlite ? 'text' : 'timestamptz'} NOT NULL, PRIMARY KEY (conversation_id, name))`,
+    `INSERT INTO participant_data VALUES
+       ('${conversationId}', 'lang', 'en', 1, 1, '2026-11-01T00:00:00.000Z'),
+       ('${conversationId}', 'tier', 'gold', 1, 1, '2026-11-01T00:00:00.000Z')`,
+  ];
+  if (sqlite) {
+    mkdirSync(dirname(target.sqlitePath), { recursive: true });
+    const db = new Database(target.sqlitePath);
+    for (const sql of statements) db.exec(sql);
+    db.close();
+  } else {
+    const client = new Client({ connectionString: target.databaseUrl });
+    await client.connect();
+    for (const sql of statements) await client.query(sql);
+    await client.end();
+  }
+}
+
+/** The two rows createUnsecuredSchema wrote, as a migrated store must return them. */
+const legacyAttributes = [
+  { name: 'lang', value: 'en', batchSeq: 1, version: 1, updatedAt: '2026-11-01T00:00:00.000Z', secured: false },
+  { name: 'tier', value: 'gold', batchSeq: 1, version: 1, updatedAt: '2026-11-01T00:00:00.000Z', secured: false },
+];
+
 describe.each([sqliteBackend(), postgresBackend()])('$name participant data store', (backend) => {
   let target: StoreOptions;
   const opened: ParticipantDataStore[] = [];
@@ -145,7 +188,7 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
     });
 
     const a = await store.getAttribute('c1', 'a');
-    expect(a).toEqual({ name: 'a', value: '1', batchSeq: 1, version: 1, updatedAt: expect.any(String) });
+    expect(a).toEqual({ name: 'a', value: '1', batchSeq: 1, version: 1, updatedAt: expect.any(String), secured: false });
     expect(Date.parse(a!.updatedAt)).toBeGreaterThanOrEqual(before - 1);
     expect(new Date(a!.updatedAt).toISOString()).toBe(a!.updatedAt);
 
@@ -201,6 +244,78 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
     expect(batchesBefore).toHaveLength(1);
   });
 
+  it('records which values are secured ciphertext and reads the flag back', async () => {
+    const store = await open();
+    const ciphertext = Buffer.from('not really KMS output, but base64 all the same').toString('base64');
+    expect(
+      await store.writeBatch({
+        conversationId: 'c1',
+        batchSeq: 1,
+        attributes: { card: ciphertext, lang: 'en', ssn: 'AQIDBA==' },
+        // `ghost` is not in the batch: ignored, nothing written for it.
+        secured: ['ssn', 'card', 'ghost'],
+      }),
+    ).toEqual({ applied: true });
+    expect(await store.getAttribute('c1', 'card')).toEqual({
+      name: 'card',
+      value: ciphertext,
+      batchSeq: 1,
+      version: 1,
+      updatedAt: expect.any(String),
+      secured: true,
+    });
+    expect(await store.getAttribute('c1', 'ghost')).toBeUndefined();
+    expect((await store.listAttributes('c1')).map((x) => [x.name, x.value, x.secured])).toEqual([
+      ['card', ciphertext, true],
+      ['lang', 'en', false],
+      ['ssn', 'AQIDBA==', true],
+    ]);
+    expect((await store.listBatches('c1')).map((b) => b.attributeCount)).toEqual([3]);
+    // An empty list is the same as none.
+    await store.writeBatch({ conversationId: 'c2', batchSeq: 1, attributes: { a: '1' }, secured: [] });
+    expect(await store.getAttribute('c2', 'a')).toMatchObject({ secured: false });
+  });
+
+  it('lets the last write set the secured flag too: plain after secured and back', async () => {
+    const store = await open();
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { pin: 'c2VjcmV0', other: 'x' }, secured: ['pin'] });
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 2, attributes: { pin: '1234' } });
+    expect(await store.getAttribute('c1', 'pin')).toMatchObject({ value: '1234', secured: false, version: 2, batchSeq: 2 });
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 3, attributes: { pin: 'bmV3', other: 'y' }, secured: ['pin'] });
+    expect(await store.getAttribute('c1', 'pin')).toMatchObject({ value: 'bmV3', secured: true, version: 3, batchSeq: 3 });
+    // A batch that does not write an attribute leaves its flag alone.
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 4, attributes: { other: 'z' } });
+    expect((await store.listAttributes('c1')).map((x) => [x.name, x.value, x.secured, x.version])).toEqual([
+      ['other', 'z', false, 3],
+      ['pin', 'bmV3', true, 3],
+    ]);
+    // The same name in another conversation is its own attribute.
+    await store.writeBatch({ conversationId: 'c2', batchSeq: 1, attributes: { pin: 'plain' } });
+    expect(await store.getAttribute('c1', 'pin')).toMatchObject({ secured: true });
+    expect(await store.getAttribute('c2', 'pin')).toMatchObject({ secured: false });
+  });
+
+  it('changes no secured flag when a batch is re-delivered, whatever the retry says', async () => {
+    const store = await open();
+    await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'QUJD', b: 'plain' }, secured: ['a'] });
+    const before = await store.listAttributes('c1');
+    await sleep(5);
+    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'QUJD', b: 'plain' }, secured: ['a'] })).toEqual({
+      applied: false,
+    });
+    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'QUJD', b: 'plain' }, secured: ['b'] })).toEqual({
+      applied: false,
+    });
+    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'QUJD', b: 'plain' } })).toEqual({
+      applied: false,
+    });
+    expect(await store.listAttributes('c1')).toEqual(before);
+    expect(before.map((x) => [x.name, x.secured])).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
+  });
+
   it('keys batches by run chain: a conversation id used again after retention numbers its batches anew', async () => {
     const store = await open();
     expect(await store.writeBatch({ conversationId: 'c1', chainId: 'run-a', batchSeq: 1, attributes: { a: 'first life' } })).toEqual({ applied: true });
@@ -241,6 +356,74 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
     expect((await store.listBatches('c1')).map((b) => [b.chainId, b.batchSeq])).toEqual([
       ['', 1],
       ['run-a', 1],
+    ]);
+  });
+
+  it('adds the secured flag to an attributes table made before it, keeping its rows as plain', async () => {
+    await createUnsecuredSchema(backend.name, target, 'c1');
+    const store = await open();
+    expect(await store.listAttributes('c1')).toEqual(legacyAttributes);
+    expect(await store.getAttribute('c1', 'tier')).toEqual(legacyAttributes[1]);
+    // The widened table takes secured writes, and a plain write over an old row stays plain.
+    expect(
+      await store.writeBatch({ conversationId: 'c1', batchSeq: 2, attributes: { lang: 'ZnI=', tier: 'silver' }, secured: ['lang'] }),
+    ).toEqual({ applied: true });
+    expect((await store.listAttributes('c1')).map((x) => [x.name, x.value, x.secured, x.version])).toEqual([
+      ['lang', 'ZnI=', true, 2],
+      ['tier', 'silver', false, 2],
+    ]);
+    // Opening the migrated store again changes nothing.
+    const again = await open();
+    expect((await again.listAttributes('c1')).map((x) => [x.name, x.secured])).toEqual([
+      ['lang', true],
+      ['tier', false],
+    ]);
+  });
+
+  it('adds the secured flag once when several OS processes start together on a store older than run chains too', async () => {
+    // The oldest layout: batches keyed without their chain, attributes without the flag.
+    await createUnchainedSchema(backend.name, target, 'c1', 1);
+    await createUnsecuredSchema(backend.name, target, 'c1', { batches: false });
+    const results = await raceInChildProcesses(4, target, {
+      conversationId: 'c1',
+      chainId: 'run-a',
+      batchSeq: 1,
+      attributes: { card: 'Y2lwaGVy' },
+      secured: ['card'],
+    });
+    expect(results.filter((r) => r.applied)).toHaveLength(1);
+    const store = await open();
+    expect(await store.listAttributes('c1')).toEqual([
+      { name: 'card', value: 'Y2lwaGVy', batchSeq: 1, version: 1, updatedAt: expect.any(String), secured: true },
+      ...legacyAttributes,
+    ]);
+    expect((await store.listBatches('c1')).map((b) => [b.chainId, b.batchSeq])).toEqual([
+      ['', 1],
+      ['run-a', 1],
+    ]);
+  });
+
+  it('adds the secured flag once when several OS processes all find it missing and queue for the schema lock', async () => {
+    await createUnsecuredSchema(backend.name, target, 'c1');
+    // Hold the lock every migration takes, so each process finds the column missing (SQLite's first,
+    // unlocked look) or waits before looking (PostgreSQL), then let them through one after another.
+    const gate = await holdSchemaLock(backend.name, target);
+    let results: Array<{ applied: boolean }>;
+    try {
+      results = await raceInChildProcesses(
+        4,
+        target,
+        { conversationId: 'c1', chainId: 'run-a', batchSeq: 2, attributes: { lang: 'ZnI=' }, secured: ['lang'] },
+        () => gate.releaseOnceWaiting(4),
+      );
+    } finally {
+      await gate.close();
+    }
+    expect(results.filter((r) => r.applied)).toHaveLength(1);
+    const store = await open();
+    expect((await store.listAttributes('c1')).map((x) => [x.name, x.value, x.secured, x.version])).toEqual([
+      ['lang', 'ZnI=', true, 2],
+      ['tier', 'gold', false, 1],
     ]);
   });
 
@@ -396,6 +579,7 @@ const { createParticipantDataStore } = require(process.env.STORE_INDEX);
 const { opts, batch } = JSON.parse(process.env.STORE_JOB);
 (async () => {
   const store = createParticipantDataStore(opts);
+  process.stdout.write('started\\n');
   await store.init();
   process.stdout.write('ready\\n');
   await new Promise((go) => process.stdin.once('data', go));
@@ -409,6 +593,8 @@ async function raceInChildProcesses(
   count: number,
   opts: StoreOptions,
   batch: AttributeBatch,
+  /** Run once every child has opened its store and is about to init() (e.g. to release a held lock). */
+  whileStarting?: () => Promise<void>,
 ): Promise<Array<{ applied: boolean }>> {
   const children = Array.from({ length: count }, () => {
     const child = spawn(process.execPath, ['-e', CHILD_SCRIPT], {
@@ -424,11 +610,16 @@ async function raceInChildProcesses(
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const ready = new Promise<void>((res, rej) => {
-      const onData = () => stdout.includes('ready\n') && res();
-      child.stdout.on('data', onData);
-      child.once('exit', (code) => rej(new Error(`child exited (${code}) before ready:\n${stderr}`)));
-    });
+    const reached = (line: string) =>
+      new Promise<void>((res, rej) => {
+        const onData = () => stdout.includes(`${line}\n`) && res();
+        child.stdout.on('data', onData);
+        child.once('exit', (code) => rej(new Error(`child exited (${code}) before ${line}:\n${stderr}`)));
+      });
+    const started = reached('started');
+    const ready = reached('ready');
+    started.catch(() => undefined);
+    ready.catch(() => undefined);
     const done = new Promise<{ applied: boolean }>((res, rej) => {
       child.once('exit', (code) => {
         if (code !== 0) return rej(new Error(`child exited with ${code}:\n${stderr}`));
@@ -437,9 +628,73 @@ async function raceInChildProcesses(
       });
     });
     done.catch(() => undefined); // surfaced below; avoid unhandled rejection meanwhile
-    return { child, ready, done };
+    return { child, started, ready, done };
   });
-  await Promise.all(children.map((c) => c.ready));
+  try {
+    if (whileStarting) {
+      await Promise.all(children.map((c) => c.started));
+      await whileStarting();
+    }
+    await Promise.all(children.map((c) => c.ready));
+  } catch (err) {
+    // One child failed to start (init threw): the others would wait for "go" forever.
+    for (const { child } of children) child.kill();
+    throw err;
+  }
   for (const { child } of children) child.stdin.end('go\n');
   return Promise.all(children.map((c) => c.done));
+}
+
+/** The schema lock every store's init() takes before migrating, held by the test. */
+async function holdSchemaLock(
+  backend: string,
+  target: StoreOptions,
+): Promise<{ releaseOnceWaiting(count: number): Promise<void>; close(): Promise<void> }> {
+  if (backend === 'SQLite') {
+    // The write lock (BEGIN IMMEDIATE). A waiting connection leaves no trace another process can
+    // see, so wait for the children to have opened their stores, then give them time to reach it.
+    const db = new Database(target.sqlitePath);
+    db.pragma('journal_mode = WAL');
+    db.exec('BEGIN IMMEDIATE');
+    const release = () => {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    };
+    return {
+      async releaseOnceWaiting() {
+        await sleep(500);
+        release();
+      },
+      async close() {
+        release();
+        db.close();
+      },
+    };
+  }
+  // PostgreSQL: the advisory lock, whose waiters pg_locks shows.
+  const client = new Client({ connectionString: target.databaseUrl });
+  await client.connect();
+  const key = 0x70617274; // SCHEMA_LOCK_KEY in src/store/postgres-store.ts
+  await client.query('SELECT pg_advisory_lock($1)', [key]);
+  let held = true;
+  const release = async () => {
+    if (!held) return;
+    held = false;
+    await client.query('SELECT pg_advisory_unlock($1)', [key]);
+  };
+  return {
+    async releaseOnceWaiting(count) {
+      await waitFor(`${count} processes waiting for the schema lock`, async () => {
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1`,
+          [key],
+        );
+        return rows[0].n >= count;
+      });
+      await release();
+    },
+    async close() {
+      await release().catch(() => undefined);
+      await client.end();
+    },
+  };
 }
