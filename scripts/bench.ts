@@ -35,7 +35,9 @@ async function main(): Promise<void> {
   await store.init();
   const taskQueue = 'bench';
   // Encrypted like production: a local key file of the bench's own, or the KMS key the environment names.
-  const keys = createKeyServices(keyConfigFromEnv({ PARLEY_KEY_FILE: path.join(dir, 'keys.json'), ...process.env }), { namespace: 'default' });
+  // BENCH_DATA_KEY_CACHE=off measures what the data-key cache saves (KMS calls, latency).
+  const dataKeyCache = process.env.BENCH_DATA_KEY_CACHE !== 'off';
+  const keys = createKeyServices(keyConfigFromEnv({ PARLEY_KEY_FILE: path.join(dir, 'keys.json'), ...process.env }), { namespace: 'default', dataKeyCache });
   const worker = await Worker.create({
     connection: await NativeConnection.connect({ address: devServer.address }),
     taskQueue,
@@ -62,8 +64,8 @@ async function main(): Promise<void> {
   await api.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(api.server.address() as net.AddressInfo).port}`;
 
-  const latencies: Record<string, number[]> = { webhook: [], setAttributes: [] };
-  const post = async (kind: 'webhook' | 'setAttributes', url: string, body: unknown): Promise<void> => {
+  const latencies = { webhook: [] as number[], setAttributes: [] as number[], setSecured: [] as number[] };
+  const post = async (kind: keyof typeof latencies, url: string, body: unknown): Promise<void> => {
     const text = JSON.stringify(body);
     const t0 = performance.now();
     // Signing is timed with the request, as a sender pays it; an HMAC costs microseconds.
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
     await post('webhook', '/webhooks/routing-events', ev('ROUTED', { agentId: `agent-${i % 10}` }));
     await post('setAttributes', `/conversations/${id}/attributes`, { attributes: { notes: 'x'.repeat(200) } });
     await post('setAttributes', `/conversations/${id}/attributes`, { attributes: { intent: 'refund' } });
+    await post('setSecured', `/conversations/${id}/attributes`, { attributes: { card: `4111 1111 1111 ${String(i).padStart(4, '0')}` }, secured: true });
     await post('webhook', '/webhooks/routing-events', ev('CLOSED'));
   };
 
@@ -98,16 +101,19 @@ async function main(): Promise<void> {
     while (next < CONVERSATIONS) await conversation(next++);
   }));
   const drivenMs = performance.now() - t0;
-  const client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
+  const client = new Client({ connection: await Connection.connect({ address: devServer.address }), dataConverter: keys.dataConverter });
   await Promise.all(Array.from({ length: CONVERSATIONS }, (_, i) => client.workflow.getHandle(workflowIdFor(`bench-${runId}-${i}`)).result()));
   const settledMs = performance.now() - t0;
   const rssAfter = process.memoryUsage().rss;
 
-  const requests = latencies.webhook.length + latencies.setAttributes.length;
+  const requests = latencies.webhook.length + latencies.setAttributes.length + latencies.setSecured.length;
   console.log(`\nParley bench: ${CONVERSATIONS} conversations, ${CONCURRENCY} concurrent, ${requests} HTTP requests (API, worker and dev server on this machine, ${os.cpus().length} cores)\n`);
   console.table(Object.fromEntries(Object.entries(latencies).map(([kind, xs]) => [kind, summary(xs)])));
   console.log(`requests/s while driving:        ${(requests / (drivenMs / 1000)).toFixed(0)}`);
   console.log(`conversations/s end to end:      ${(CONVERSATIONS / (settledMs / 1000)).toFixed(1)} (all closed and their batch stored after ${(settledMs / 1000).toFixed(1)} s)`);
+  const kms = keys.kmsCalls.counts();
+  console.log(`keys:                            ${keys.describe()}; data-key cache ${dataKeyCache ? 'on' : 'off'}`);
+  console.log(`KMS calls per conversation:      ${((kms.generateDataKey + kms.encrypt + kms.decrypt) / CONVERSATIONS).toFixed(2)} (GenerateDataKey ${kms.generateDataKey}, Decrypt ${kms.decrypt}, Encrypt ${kms.encrypt}; API and worker, one process here)`);
   console.log(`bench process RSS:               ${(rssBefore / 2 ** 20).toFixed(0)} MiB -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB (API + worker + load generator)`);
 
   await api.close();

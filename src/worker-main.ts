@@ -3,6 +3,8 @@ import { loadConfig } from './config';
 import { createLogger, installTemporalRuntime } from './logger';
 import { createKeyServices } from './security/key-services';
 import { keyConfigFromEnv } from './security/keys';
+import { parleyDataConverter } from './security/payload-codec';
+import { KeyServiceWaitingCodec } from './security/waiting-codec';
 import { createParticipantDataStore } from './store';
 import { connectWorker, createParleyWorker } from './worker';
 import { startWorkerHealthServer } from './worker-health';
@@ -16,7 +18,13 @@ async function main(): Promise<void> {
   const store = createParticipantDataStore(config);
   await store.init();
   const connection = await connectWorker(config);
-  const worker = await createParleyWorker({ config, store, logger, connection, dataConverter: keys.dataConverter });
+  const worker = await createParleyWorker({
+    config,
+    store,
+    logger,
+    connection,
+    dataConverter: parleyDataConverter(new KeyServiceWaitingCodec(keys.codec, { logger })),
+  });
   logger.info(
     { taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite', keys: keys.describe() },
     'worker started',
