@@ -20,6 +20,7 @@ import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/shared';
 import { SqliteParticipantDataStore } from '../../src/store';
 import { createTemporalClient } from '../../src/temporal-client';
 import { authedFetch, testCredentials } from '../support/auth';
+import { historyPayloads } from '../support/histories';
 import { kmsKeyConfig } from '../support/keys';
 import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../support/moto';
 import { freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
@@ -222,7 +223,7 @@ test('the secured canaries are nowhere; the plain ones only in the store and in 
   expect(storeFiles.includes(PLAIN[1])).toBe(true);
 
   // An operator reading the history through the codec sees plain data, and secured values still as ciphertext.
-  const payloads = histories.flatMap((h) => collectPayloads(h));
+  const payloads = histories.flatMap((h) => historyPayloads(h));
   expect(payloads.length).toBeGreaterThan(10);
   expect(payloads.filter((p) => Buffer.from(p.metadata?.encoding ?? []).toString() !== ENCRYPTED_ENCODING).map((p) => JSON.stringify(p))).toEqual([]);
   const codecBody = { payloads: payloads.map((p) => ({ metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(p.data ?? []).toString('base64') })) };
@@ -257,19 +258,4 @@ async function rawHistories(conversationId: string): Promise<temporal.api.histor
     histories.push(response.history ?? {});
   }
   return histories;
-}
-
-type RawPayload = temporal.api.common.v1.IPayload;
-/** Every payload object in a history, wherever the event type keeps it. */
-function collectPayloads(value: unknown, found: RawPayload[] = []): RawPayload[] {
-  if (Array.isArray(value)) {
-    for (const item of value) collectPayloads(item, found);
-  } else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    const record = value as Record<string, unknown>;
-    if (record.metadata && typeof record.metadata === 'object' && record.data instanceof Uint8Array) found.push(record as RawPayload);
-    // Outside the codec by Temporal's design: search attributes (the server indexes them; routing
-    // facts only) and the SDK's own patch markers (a patch id).
-    else if (record.markerName !== 'core_patch') for (const [key, child] of Object.entries(record)) if (key !== 'searchAttributes') collectPayloads(child, found);
-  }
-  return found;
 }

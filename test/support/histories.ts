@@ -4,7 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { ENCRYPTED_ENCODING } from '../../src/security/payload-codec';
+import { testKeyServices } from './keys';
 
 export const HISTORIES_DIR = path.join(__dirname, '..', 'histories');
 export const HISTORY_SUFFIX = '.history.binpb';
@@ -12,6 +15,14 @@ export const HISTORY_SUFFIX = '.history.binpb';
 export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
   const history = await handle.fetchHistory();
+  // Histories recorded through the payload codec are stored decoded (test data only), so the replay
+  // test needs no key and does not depend on the workflow id the codec bound each payload to.
+  const payloads = historyPayloads(history).filter((p) => Buffer.from(p.metadata?.encoding ?? []).toString() === ENCRYPTED_ENCODING);
+  const decoded = await testKeyServices().codec.decodeForNamespace(payloads as Payload[], 'default');
+  payloads.forEach((payload, i) => {
+    payload.metadata = decoded[i].metadata;
+    payload.data = decoded[i].data;
+  });
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}${HISTORY_SUFFIX}`), temporal.api.history.v1.History.encode(history).finish());
 }
@@ -26,4 +37,21 @@ export function loadRecordedHistories(): Array<{ workflowId: string; history: te
       workflowId: file.slice(0, -HISTORY_SUFFIX.length),
       history: temporal.api.history.v1.History.decode(fs.readFileSync(path.join(HISTORIES_DIR, file))),
     }));
+}
+
+/**
+ * Every payload object in a history, wherever its event type keeps it, except those Temporal keeps
+ * outside the codec by design: search attributes (the server indexes them) and the SDK's patch markers.
+ */
+export function historyPayloads(value: unknown, found: temporal.api.common.v1.IPayload[] = []): temporal.api.common.v1.IPayload[] {
+  if (Array.isArray(value)) {
+    for (const item of value) historyPayloads(item, found);
+  } else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const record = value as Record<string, unknown>;
+    if (record.metadata && typeof record.metadata === 'object' && record.data instanceof Uint8Array) found.push(record as temporal.api.common.v1.IPayload);
+    else if (record.markerName !== 'core_patch') {
+      for (const [key, child] of Object.entries(record)) if (key !== 'searchAttributes') historyPayloads(child, found);
+    }
+  }
+  return found;
 }
