@@ -1,4 +1,5 @@
 // The HTTP API: routing webhooks, participant data, conversation read, health.
+import { randomUUID } from 'node:crypto';
 import Fastify, { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
@@ -22,7 +23,7 @@ import type { ParticipantDataStore } from '../store';
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
 import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
-import { HttpError, isNotFound, isTemporalUnavailable, keyServiceFailure, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
+import { classifyTemporalError, grpcCodeOf, HttpError, isNotFound, keyServiceFailure, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
 
 export interface ApiDeps {
   client: Client;
@@ -89,8 +90,14 @@ export function buildApi(deps: ApiDeps) {
       return reply.status(400).send({ error: 'bad_request', message: err.message });
     }
     const status = err.statusCode ?? 500;
-    if (status >= 500 && status !== 503) request.log.error({ err }, 'request failed');
-    return reply.status(status).send({ error: errorName(status), message: status >= 500 && status !== 503 ? 'internal error' : err.message });
+    // Only what the API said on purpose reaches the caller; anything else is an internal error with an id to find it by.
+    if (err instanceof HttpError && (status < 500 || status === 503 || status === 504 || err.errorId)) {
+      return reply.status(status).send({ error: errorName(status), message: err.errorId ? `internal error; reference ${err.errorId}` : err.message, ...(err.errorId ? { errorId: err.errorId } : {}) });
+    }
+    if (status < 500) return reply.status(status).send({ error: errorName(status), message: err.message });
+    const errorId = randomUUID();
+    request.log.error({ err, errorId }, 'request failed');
+    return reply.status(500).send({ error: 'internal_error', message: `internal error; reference ${errorId}`, errorId });
   });
 
   // Liveness: the process answers. Kept apart from /healthz (readiness: Temporal reachable), so an
@@ -170,6 +177,11 @@ export function buildApi(deps: ApiDeps) {
         // 2xx so the sender stops redelivering: the event is deliberately not applied.
         return reply.status(200).send({ accepted: false, conversationId: event.conversationId, reason: 'conversation is closed' });
       }
+      if (!keyServiceFailure(err) && classifyTemporalError(err) === 'deadline') {
+        deps.logger.warn({ what: 'signal-with-start', error: errorText(err) }, 'webhook not confirmed');
+        // The server may have recorded it: a redelivery is harmless, the eventId makes it change nothing.
+        throw new HttpError(503, 'the event was not confirmed in time and may have been recorded; deliver it again (its eventId makes a redelivery change nothing)');
+      }
       throw temporalFailure(err, 'signal-with-start');
     }
     return reply.status(202).send({ accepted: true, conversationId: event.conversationId, workflowId });
@@ -199,9 +211,18 @@ export function buildApi(deps: ApiDeps) {
         if (rejection?.type === ErrorType.ConversationClosed) throw new HttpError(409, rejection.message);
         if (rejection?.type === ErrorType.InvalidAttributes) throw new HttpError(400, rejection.message);
         if (isNotFound(err)) throw await notFoundOrClosed(conversationId);
+        if (keyServiceFailure(err)) throw temporalFailure(err, 'setAttributes update');
+        const trouble = err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ? 'deadline' : classifyTemporalError(err);
+        // The server refused the update while the conversation was changing state (typically closing
+        // at that very moment): it was not applied. Closed now: 409 like any write after close.
+        if (trouble === 'precondition') {
+          const now = await notFoundOrClosed(conversationId);
+          if (now.statusCode !== 404) throw now;
+          throw new HttpError(503, 'the write was not applied: the conversation was changing state; retry it');
+        }
         // Once an update may have been submitted, "nothing was changed" cannot be promised.
-        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isTemporalUnavailable(err)) {
-          deps.logger.warn({ what: 'setAttributes update', error: err instanceof Error ? err.message : String(err) }, 'write not confirmed');
+        if (trouble === 'deadline' || trouble === 'unreachable') {
+          deps.logger.warn({ what: 'setAttributes update', error: errorText(err) }, 'write not confirmed');
           throw unconfirmedWrite(idempotencyKey !== undefined);
         }
         throw temporalFailure(err, 'setAttributes update');
@@ -243,6 +264,7 @@ export function buildApi(deps: ApiDeps) {
     }
   });
 
+  /** 409 when the conversation is closed, else 404 (an HttpError for why neither could be told). */
   async function notFoundOrClosed(conversationId: string): Promise<HttpError> {
     try {
       const description = await withDeadline(() => client.workflow.getHandle(workflowIdFor(conversationId)).describe());
@@ -277,30 +299,48 @@ export function buildApi(deps: ApiDeps) {
   /** The key service's errors name keys and operations, never values, so they may be logged. */
   function keyFailure(err: unknown, what: string): HttpError {
     if (keyServiceFailure(err)) {
-      deps.logger.warn({ what, error: err instanceof Error ? err.message : String(err) }, 'key service unavailable');
+      deps.logger.warn({ what, error: errorText(err) }, 'key service unavailable');
       return new HttpError(503, 'the key service (KMS) is unreachable right now; nothing was changed, retry later');
     }
-    deps.logger.error({ what, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, 'key service refused');
-    return new HttpError(500, 'internal error');
+    const errorId = randomUUID();
+    deps.logger.error({ what, errorId, error: errorText(err) }, 'key service refused');
+    return new HttpError(500, 'internal error', errorId);
   }
 
+  /** For calls that change nothing by failing (reads, describe) or whose callers were told otherwise above. */
   function temporalFailure(err: unknown, what: string): HttpError {
     // The payload codec encrypts and decrypts every Temporal payload: a key service outage surfaces here too.
     if (keyServiceFailure(err)) return keyFailure(err, what);
-    if (isTemporalUnavailable(err)) {
-      deps.logger.warn({ what, error: err instanceof Error ? err.message : String(err) }, 'temporal unavailable');
-      return unavailable();
+    switch (classifyTemporalError(err)) {
+      case 'unreachable':
+        deps.logger.warn({ what, error: errorText(err) }, 'temporal unavailable');
+        return unavailable();
+      case 'deadline':
+        // Temporal is up but the answer (a query needs a worker to replay the conversation) came too late.
+        deps.logger.warn({ what, error: errorText(err) }, 'temporal answered too late');
+        return new HttpError(504, `no answer within ${config.temporalRequestTimeoutMs} ms (the conversation's worker is busy or being replaced); nothing was changed, retry`);
+      default:
+        return internalError(err, what);
     }
-    deps.logger.error({ what, err }, 'unexpected temporal error');
-    return new HttpError(500, 'internal error');
+  }
+
+  function internalError(err: unknown, what: string): HttpError {
+    const errorId = randomUUID();
+    deps.logger.error({ what, errorId, error: errorText(err), grpcCode: grpcCodeOf(err) }, 'temporal refused the request');
+    return new HttpError(500, 'internal error', errorId);
   }
 
   return app;
 }
 
+/** Error text for a log line: the SDK's messages name calls and ids, never payloads (those are encrypted). */
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
 function errorName(status: number): string {
   return (
-    { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 503: 'unavailable' }[status] ??
+    { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 503: 'unavailable', 504: 'timeout' }[status] ??
     (status >= 500 ? 'internal_error' : 'bad_request')
   );
 }

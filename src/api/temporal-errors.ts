@@ -7,6 +7,8 @@ export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
+    /** For a 500: the id under which the cause was logged, so an operator finds it from the caller's report. */
+    readonly errorId?: string,
   ) {
     super(message);
   }
@@ -24,11 +26,40 @@ export function updateRejectionType(err: unknown): { type: string; message: stri
   return undefined;
 }
 
-/** Temporal could not be reached, or did not answer within the API's deadline: the caller should retry. */
-export function isTemporalUnavailable(err: unknown): boolean {
-  if (err instanceof ServiceError || isGrpcServiceError(err)) return true;
-  const text = err instanceof Error ? `${err.name} ${err.message}` : String(err);
-  return /deadline|unavailable|ECONNREFUSED|connect|transport/i.test(text);
+/**
+ * What a failed Temporal call means to the caller:
+ * - `unreachable`: no connection, or the server said UNAVAILABLE / RESOURCE_EXHAUSTED: the request
+ *   did not get in (retry);
+ * - `deadline`: no answer within the API's deadline (DEADLINE_EXCEEDED, CANCELLED): the server may
+ *   or may not have taken the request, and a query may just be slow;
+ * - `precondition`: FAILED_PRECONDITION, e.g. an update whose workflow task failed because the
+ *   conversation was closing at that moment: the update was not applied;
+ * - `permanent`: anything else the server refused (invalid argument, permission, unknown
+ *   namespace…): retrying the same request cannot help.
+ */
+export type TemporalTrouble = 'unreachable' | 'deadline' | 'precondition' | 'permanent';
+
+const GRPC = { CANCELLED: 1, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, UNAVAILABLE: 14 } as const;
+
+/** The gRPC status code somewhere in the error's cause chain, if the error came from the server. */
+export function grpcCodeOf(err: unknown): number | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (isGrpcServiceError(e)) return e.code;
+  }
+  return undefined;
+}
+
+export function classifyTemporalError(err: unknown): TemporalTrouble {
+  const code = grpcCodeOf(err);
+  if (code === GRPC.UNAVAILABLE || code === GRPC.RESOURCE_EXHAUSTED) return 'unreachable';
+  if (code === GRPC.DEADLINE_EXCEEDED || code === GRPC.CANCELLED) return 'deadline';
+  if (code === GRPC.FAILED_PRECONDITION) return 'precondition';
+  if (code !== undefined) return 'permanent';
+  // No status: the connection itself failed (refused, reset, TLS), or the client's own deadline fired.
+  const text = err instanceof Error ? `${err.name} ${err.message} ${err.cause instanceof Error ? err.cause.message : ''}` : String(err);
+  if (/deadline|timed? ?out/i.test(text)) return 'deadline';
+  if (err instanceof ServiceError || /unavailable|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|connect|transport|socket/i.test(text)) return 'unreachable';
+  return 'permanent';
 }
 
 export const unavailable = (): HttpError =>

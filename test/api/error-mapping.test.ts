@@ -1,0 +1,171 @@
+// What each Temporal failure tells the caller, over real HTTP against a real dev server: a write
+// that loses a race with the close is 409 (and every write answered 200 is stored), a read slower
+// than its deadline is 504, a request the server refuses for good is 500 with an id found in the
+// log, and 503 is kept for Temporal being out of reach.
+import net from 'node:net';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { Client, Connection, ServiceError } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createActivities } from '../../activities';
+import { buildApi } from '../../src/api/server';
+import { classifyTemporalError } from '../../src/api/temporal-errors';
+import type { DevServer } from '../../src/dev-server';
+import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/shared';
+import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
+import { createTemporalClient } from '../../src/temporal-client';
+import { authedFetch, testCredentials } from '../support/auth';
+import { testKeyServices } from '../support/keys';
+import { bundleWorkflows, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
+
+const credentials = testCredentials();
+const logLines: string[] = [];
+const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
+const apis: Array<ReturnType<typeof buildApi>> = [];
+const taskQueue = uniqueId('error-mapping');
+
+let devServer: DevServer;
+let store: ParticipantDataStore;
+let worker: Worker;
+let workerRun: Promise<void>;
+let client: Client;
+
+beforeAll(async () => {
+  const dir = tempDir('error-mapping');
+  const [server, bundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
+  devServer = server;
+  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
+  await store.init();
+  worker = await Worker.create({
+    connection: await NativeConnection.connect({ address: devServer.address }),
+    taskQueue,
+    workflowBundle: bundle,
+    dataConverter: testKeyServices().dataConverter,
+    activities: createActivities({ store, logger: pino({ level: 'silent' }) }),
+  });
+  workerRun = worker.run();
+  client = new Client({ connection: await Connection.connect({ address: devServer.address }), dataConverter: testKeyServices().dataConverter });
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(apis.map((api) => api.close()));
+  worker?.shutdown();
+  await workerRun;
+  await client?.connection.close();
+  await store?.close();
+  await devServer?.stop();
+});
+
+async function startApi(opts: { address?: string; namespace?: string; taskQueue?: string; timeoutMs?: number } = {}): Promise<string> {
+  const api = buildApi({
+    client: createTemporalClient(
+      { temporalAddress: opts.address ?? devServer.address, temporalNamespace: opts.namespace ?? 'default', devServerPort: 0 },
+      testKeyServices().dataConverter,
+    ),
+    store,
+    logger,
+    config: { taskQueue: opts.taskQueue ?? taskQueue, temporalRequestTimeoutMs: opts.timeoutMs ?? 5000, conversation: DEFAULT_SETTINGS },
+    auth: credentials.settings,
+    keys: testKeyServices(),
+  });
+  apis.push(api);
+  await api.listen({ port: 0, host: '127.0.0.1' });
+  return `http://127.0.0.1:${(api.server.address() as net.AddressInfo).port}`;
+}
+
+async function call(base: string, method: string, url: string, body?: unknown) {
+  const res = await authedFetch(credentials, `${base}${url}`, { method, body });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+let second = 0;
+const event = (conversationId: string, eventType: string, extra: Record<string, unknown> = {}) => ({
+  eventId: `evt-${uniqueId(eventType)}`,
+  eventType,
+  conversationId,
+  taskId: 'task-1',
+  channel: 'chat',
+  occurredAt: new Date(Date.UTC(2026, 10, 27, 10, 0, ++second)).toISOString(),
+  ...extra,
+});
+
+test('writes racing the close are 200 or 409, never 503, and every write answered 200 is stored', async () => {
+  const base = await startApi();
+  const answers: Array<{ id: string; name: string; status: number }> = [];
+  await Promise.all(
+    Array.from({ length: 30 }, async (_, c) => {
+      const id = uniqueId(`race-${c}`);
+      expect((await call(base, 'POST', '/webhooks/routing-events', event(id, 'CREATED'))).status).toBe(202);
+      expect((await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { first: 'x' } })).status).toBe(200);
+      const writes = Array.from({ length: 8 }, async (_, w) => {
+        const name = `w${w}`;
+        const { status } = await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { [name]: 'v' } });
+        answers.push({ id, name, status });
+      });
+      const events = [event(id, 'ROUTED', { agentId: 'a-1' }), event(id, 'CLOSED')].map((e) => call(base, 'POST', '/webhooks/routing-events', e));
+      await Promise.all([...writes, ...events]);
+      await client.workflow.getHandle(workflowIdFor(id)).result();
+    }),
+  );
+  const statuses = [...new Set(answers.map((a) => a.status))].sort();
+  console.log(`writes racing the close: ${answers.filter((a) => a.status === 200).length} applied, ${answers.filter((a) => a.status === 409).length} refused as closed`);
+  expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
+  for (const { id, name, status } of answers) {
+    const stored = await store.getAttribute(id, name);
+    // Accepted input is never lost; a refused write left nothing behind.
+    expect([name, status, stored !== undefined]).toEqual([name, status, status === 200]);
+  }
+});
+
+test('a read that takes longer than its deadline is 504, not "unreachable"', async () => {
+  // No worker polls this task queue: the conversation starts (signal-with-start needs none), but a
+  // query waits for a worker that never comes.
+  const base = await startApi({ taskQueue: uniqueId('no-worker'), timeoutMs: 1500 });
+  const id = uniqueId('slow-read');
+  expect((await call(base, 'POST', '/webhooks/routing-events', event(id, 'CREATED'))).status).toBe(202);
+  const state = await call(base, 'GET', `/conversations/${id}`);
+  expect([state.status, state.body]).toEqual([504, { error: 'timeout', message: expect.stringMatching(/no answer within 1500 ms.*nothing was changed/) }]);
+  expect((await call(base, 'GET', `/conversations/${id}/attributes/anything`)).status).toBe(504);
+});
+
+test('a request Temporal refuses for good is 500 with an id that finds it in the log', async () => {
+  const base = await startApi({ namespace: 'no-such-namespace' });
+  const answer = await call(base, 'POST', '/webhooks/routing-events', event(uniqueId('refused'), 'CREATED'));
+  expect(answer.status).toBe(500);
+  expect(answer.body).toEqual({ error: 'internal_error', message: `internal error; reference ${answer.body.errorId}`, errorId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+  const logged = logLines.find((line) => line.includes(answer.body.errorId));
+  expect(logged).toMatch(/temporal refused the request/);
+  expect(logged).toMatch(/no-such-namespace|not found/i);
+});
+
+test('a webhook whose signal-with-start got no answer in time says it may have been recorded', async () => {
+  // A server that accepts connections and never answers: the request may or may not have got in.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    const base = await startApi({ address: `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, timeoutMs: 1500 });
+    const answer = await call(base, 'POST', '/webhooks/routing-events', event(uniqueId('silent'), 'CREATED'));
+    expect(answer.status).toBe(503);
+    expect(answer.body.message).toMatch(/may have been recorded/);
+    console.log(`silent server: ${answer.body.message}`);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  }
+});
+
+test('the classification by gRPC status, as the SDK hands the server errors over', () => {
+  const grpc = (code: number, details: string) => Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
+  const wrapped = (code: number, details: string) => new ServiceError('Failed to call the server', { cause: grpc(code, details) });
+  expect(classifyTemporalError(wrapped(14, 'connection refused'))).toBe('unreachable');
+  expect(classifyTemporalError(grpc(8, 'namespace rate limit exceeded'))).toBe('unreachable');
+  expect(classifyTemporalError(wrapped(4, 'deadline exceeded'))).toBe('deadline');
+  // An update refused because the conversation's workflow task failed while it was closing.
+  expect(classifyTemporalError(grpc(9, 'workflow task failed: UnhandledCommand'))).toBe('precondition');
+  expect(classifyTemporalError(wrapped(3, 'invalid argument'))).toBe('permanent');
+  expect(classifyTemporalError(wrapped(7, 'permission denied'))).toBe('permanent');
+  expect(classifyTemporalError(new Error('connect ECONNREFUSED 127.0.0.1:7233'))).toBe('unreachable');
+});
