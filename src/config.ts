@@ -38,8 +38,10 @@ export interface Config {
   temporalRequestTimeoutMs: number;
   /** A workflow bundle prebuilt by `npm run build`; unset means the worker bundles at start. */
   workflowBundlePath?: string;
-  /** Port of the worker's GET /healthz (on HOST); unset means the worker serves none. */
+  /** Port of the worker's GET /healthz and /metrics (on HOST); unset means the worker serves none. */
   workerHealthPort?: number;
+  /** Port of the Temporal SDK's own Prometheus endpoint in the worker (on HOST); unset means none. */
+  temporalMetricsPort?: number;
 }
 
 export interface TemporalTlsConfig {
@@ -84,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalRequestTimeoutMs: duration(env, 'TEMPORAL_REQUEST_TIMEOUT', 5_000),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
     workerHealthPort: env.WORKER_HEALTH_PORT ? int(env, 'WORKER_HEALTH_PORT', 0) : undefined,
+    temporalMetricsPort: env.TEMPORAL_METRICS_PORT ? int(env, 'TEMPORAL_METRICS_PORT', 0) : undefined,
   };
 }
 

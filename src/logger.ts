@@ -56,13 +56,17 @@ let installed = false;
  * `(message, meta)`, pino wants `(obj, msg)`. Runtime.install may run once per process, before any
  * worker or native connection exists, so later calls are ignored.
  */
-export function installTemporalRuntime(logger: Logger): void {
+export function installTemporalRuntime(logger: Logger, sdkMetrics?: { host: string; port: number }): void {
   if (installed) return;
   installed = true;
   const level = (logger.level.toUpperCase() in PINO_LEVEL ? logger.level.toUpperCase() : 'INFO') as LogLevel;
   Runtime.install({
     logger: new DefaultLogger(level, (entry) => logger[PINO_LEVEL[entry.level]]({ ...entry.meta }, entry.message)),
-    // The SDK's native core (connections, pollers) otherwise prints its own non-JSON lines to the console.
-    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
+    telemetryOptions: {
+      // The SDK's native core (connections, pollers) otherwise prints its own non-JSON lines to the console.
+      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
+      // The SDK's own worker metrics (task latencies, slots, sticky cache, polls) in Prometheus format.
+      ...(sdkMetrics ? { metrics: { prometheus: { bindAddress: `${sdkMetrics.host}:${sdkMetrics.port}` } } } : {}),
+    },
   });
 }

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 
 export interface WorkerHealthServer {
   port: number;
@@ -43,15 +44,24 @@ export function workerHealth(worker: Pick<Worker, 'getStatus' | 'options'>): Wor
 
 export async function startWorkerHealthServer(
   worker: Pick<Worker, 'getStatus' | 'options'>,
-  opts: { host: string; port: number; logger: Logger },
+  opts: { host: string; port: number; logger: Logger; metrics?: Registry },
 ): Promise<WorkerHealthServer> {
   const server = http.createServer((request, response) => {
     const send = (code: number, body: unknown): void => {
       response.writeHead(code, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
     };
     const url = new URL(request.url ?? '/', 'http://worker');
-    if (url.pathname !== '/healthz') return send(404, { error: 'Not Found', message: `${url.pathname} is not served here; the worker answers GET /healthz` });
-    if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, { error: 'Method Not Allowed', message: 'GET /healthz' });
+    const served = opts.metrics ? ['/healthz', '/metrics'] : ['/healthz'];
+    if (!served.includes(url.pathname)) return send(404, { error: 'Not Found', message: `${url.pathname} is not served here; the worker answers GET ${served.join(' and GET ')}` });
+    if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, { error: 'Method Not Allowed', message: `GET ${url.pathname}` });
+    if (url.pathname === '/metrics' && opts.metrics) {
+      const registry = opts.metrics;
+      void registry.metrics().then(
+        (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: unknown) => send(500, { error: 'Internal Server Error', message: err instanceof Error ? err.message : String(err) }),
+      );
+      return;
+    }
     const health = workerHealth(worker);
     send(health.status === 'ok' ? 200 : 503, health);
   });

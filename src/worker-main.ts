@@ -7,29 +7,34 @@ import { parleyDataConverter } from './security/payload-codec';
 import { KeyServiceWaitingCodec } from './security/waiting-codec';
 import { createParticipantDataStore } from './store';
 import { connectWorker, createParleyWorker } from './worker';
-import { startWorkerHealthServer } from './worker-health';
+import type { Worker } from '@temporalio/worker';
+import { WorkerMetrics } from './metrics';
+import { startWorkerHealthServer, workerHealth } from './worker-health';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'parley-worker', config.logFormat);
-  installTemporalRuntime(logger);
+  installTemporalRuntime(logger, config.temporalMetricsPort === undefined ? undefined : { host: config.host, port: config.temporalMetricsPort });
   // The worker holds only the codec key: secured values reach it already encrypted with the customer's key.
   const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
   const store = createParticipantDataStore(config);
   await store.init();
   const connection = await connectWorker(config);
-  const worker = await createParleyWorker({
+  // Read at scrape time; the worker it describes is created just below.
+  const metrics = new WorkerMetrics(() => workerHealth(worker));
+  const worker: Worker = await createParleyWorker({
     config,
     store,
     logger,
     connection,
     dataConverter: parleyDataConverter(new KeyServiceWaitingCodec(keys.codec, { logger })),
+    metrics,
   });
   logger.info(
     { taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite', keys: keys.describe() },
     'worker started',
   );
-  const health = config.workerHealthPort === undefined ? undefined : await startWorkerHealthServer(worker, { host: config.host, port: config.workerHealthPort, logger });
+  const health = config.workerHealthPort === undefined ? undefined : await startWorkerHealthServer(worker, { host: config.host, port: config.workerHealthPort, logger, metrics: metrics.registry });
   // The SDK's Runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() resolves once drained.
   await worker.run();
   await health?.close();

@@ -19,6 +19,7 @@ import { AuthSettings, TokenAuthenticator, requireScope } from '../security/auth
 import { WebhookSignatureError, WebhookVerifier } from '../security/webhook-signature';
 import { codecServer, CodecServerOptions, operatorAccess } from '../security/codec-server';
 import type { KeyServices } from '../security/key-services';
+import { ApiMetrics, METRICS_CONTENT_TYPE } from '../metrics';
 import type { ParticipantDataStore } from '../store';
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
@@ -36,7 +37,7 @@ export interface ApiDeps {
    * `securedValues` encrypts secured values before they enter Temporal and decrypts them for agent
    * scripts only; `codec` is the namespace's payload codec, which the codec server runs for operators.
    */
-  keys: Pick<KeyServices, 'securedValues' | 'codec'>;
+  keys: Pick<KeyServices, 'securedValues' | 'codec' | 'kmsCalls'>;
   /** Which browser origins (the Temporal UI's) may call the codec server, and its session cookie's attributes. */
   codecSettings?: Pick<CodecServerOptions, 'corsOrigins' | 'cookieSecure' | 'cookieSameSite'>;
 }
@@ -99,6 +100,25 @@ export function buildApi(deps: ApiDeps) {
     request.log.error({ err, errorId }, 'request failed');
     return reply.status(500).send({ error: 'internal_error', message: `internal error; reference ${errorId}`, errorId });
   });
+
+  // Route patterns, not URLs, label the metrics: no conversation id or attribute name reaches them.
+  const metrics = new ApiMetrics({
+    kmsCalls: deps.keys.kmsCalls,
+    openConversations: async () => {
+      try {
+        const { count } = await withDeadline(() => client.workflow.count(`WorkflowType = "conversationWorkflow" AND ExecutionStatus = "Running"`));
+        return count;
+      } catch {
+        return undefined;
+      }
+    },
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { onRequest: allow.operator }, async (_request, reply) =>
+    reply.type(METRICS_CONTENT_TYPE).send(await metrics.registry.metrics()),
+  );
 
   // Liveness: the process answers. Kept apart from /healthz (readiness: Temporal reachable), so an
   // orchestrator stops routing to a replica during a Temporal outage instead of restarting it.
