@@ -50,6 +50,24 @@ export function initialState(conversationId: string, nowIso: string): Conversati
   };
 }
 
+/** The state a run continues with, from what the previous run handed over (a JSON payload). */
+export function resumedState(handed: ConversationState): ConversationState {
+  const state: ConversationState = {
+    ...handed,
+    pending: dict(handed.pending),
+    taskContext: dict(handed.taskContext),
+    // Runs recorded before write ids were carried hand over none.
+    appliedWriteIds: handed.appliedWriteIds ?? [],
+    runCount: handed.runCount + 1,
+  };
+  if (handed.ordering) {
+    state.ordering = { ...handed.ordering, context: Object.assign(Object.create(null) as Record<string, ContextEntry>, handed.ordering.context) };
+    // Under the ordered rule a hand-over carries the events, not the record computed from them.
+    recompute(state);
+  }
+  return state;
+}
+
 export type EventOutcome = 'duplicate' | 'applied' | 'ignored';
 
 /**

@@ -38,11 +38,10 @@ import {
   applyRoutingEvent,
   closeLocally,
   dequeueWritten,
-  dict,
   handOverState,
   initialState,
   receiveRoutingEvent,
-  recompute,
+  resumedState,
   viewOf,
 } from './conversation-state';
 
@@ -57,21 +56,7 @@ const { flushParticipantData } = proxyActivities<Activities>({
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationResult> {
   const { conversationId, settings } = input;
-  const state: ConversationState = input.state
-    ? {
-        ...input.state,
-        pending: dict(input.state.pending),
-        taskContext: dict(input.state.taskContext),
-        // Runs recorded before write ids were carried hand over none.
-        appliedWriteIds: input.state.appliedWriteIds ?? [],
-        runCount: input.state.runCount + 1,
-        ...(input.state.ordering
-          ? { ordering: { ...input.state.ordering, context: Object.assign(Object.create(null), input.state.ordering.context) } }
-          : {}),
-      }
-    : initialState(conversationId, new Date().toISOString());
-  // Under the ordered rule a hand-over carries the events, not the record computed from them.
-  recompute(state);
+  const state: ConversationState = input.state ? resumedState(input.state) : initialState(conversationId, new Date().toISOString());
 
   // Bumped by every message that counts as activity; the inactivity timer restarts when it moves.
   let touches = 0;
