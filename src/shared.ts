@@ -120,8 +120,8 @@ export interface ConversationState {
 }
 
 /**
- * Where an event sorts: its occurredAt instant, then its type's rank in the lifecycle (CREATED <
- * QUEUED < ROUTED < TRANSFERRED < CLOSED), then its eventId (UTF-16 code-unit order).
+ * Where an event sorts: its occurredAt instant, then its type's rank (CREATED < TRANSFERRED <
+ * QUEUED < ROUTED < CLOSED), then its eventId (UTF-16 code-unit order).
  */
 export type EventKey = [occurredAtMs: number, typeRank: number, eventId: string];
 

@@ -209,11 +209,14 @@ export const HELD_EVENT_BYTES_MAX = 256 * 1024;
 export const HAND_OVER_STATE_BYTES_MAX = 1_500_000;
 
 /**
- * Tie-break for events that occurred at the same instant (second-precision senders): the order of
- * the lifecycle. At one instant a conversation is created before it is queued, queued before it is
- * routed, routed before the transfer that ends that routing, and closed last.
+ * Tie-break for events that occurred at the same instant (second-precision senders): the order in
+ * which a platform emits them when they really share an instant. A conversation is created first
+ * and closed last; a transfer comes before the QUEUED and ROUTED it leads to (a transfer to a queue
+ * with an idle agent is queued and routed within the same second); a task is queued before it is
+ * routed. The other reading — routed, then transferred within the same second — needs an agent who
+ * transfers within a second of being assigned, far rarer. Then eventId, so the order is total.
  */
-const TYPE_RANK: Record<RoutingEventType, number> = { CREATED: 0, QUEUED: 1, ROUTED: 2, TRANSFERRED: 3, CLOSED: 4 };
+const TYPE_RANK: Record<RoutingEventType, number> = { CREATED: 0, TRANSFERRED: 1, QUEUED: 2, ROUTED: 3, CLOSED: 4 };
 
 export function eventKey(event: Pick<RoutingEvent, 'occurredAt' | 'eventType' | 'eventId'>): EventKey {
   const at = Date.parse(event.occurredAt);

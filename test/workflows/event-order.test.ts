@@ -88,11 +88,16 @@ describe('the pure fold', () => {
       ...routingEvent(CONVERSATION, eventType, 1, extra),
       eventId,
     });
-    // Same second: routed, then transferred (the transfer ends that routing), then closed.
-    const state = foldAll([at('CLOSED', 'z'), at('TRANSFERRED', 'a', { destination: 'support' }), at('ROUTED', 'b', { agentId: 'agent-a' })]);
-    expect(state.recentEvents.map((e) => e.eventType)).toEqual(['ROUTED', 'TRANSFERRED', 'CLOSED']);
-    expect(state).toMatchObject({ status: 'closed', queue: 'support', transfers: [{ fromAgentId: 'agent-a' }] });
-    expect(state.agentId).toBeUndefined();
+    // Same second: transferred, then queued and routed at the destination, then closed.
+    const state = foldAll([
+      at('CLOSED', 'z'),
+      at('ROUTED', 'b', { agentId: 'agent-a' }),
+      at('QUEUED', 'c', { estimatedWaitTime: 20 }),
+      at('TRANSFERRED', 'a', { destination: 'support' }),
+    ]);
+    expect(state.recentEvents.map((e) => e.eventType)).toEqual(['TRANSFERRED', 'QUEUED', 'ROUTED', 'CLOSED']);
+    expect(state).toMatchObject({ status: 'closed', queue: 'support', agentId: 'agent-a', transferCount: 1 });
+    expect(state.recentEvents.map((e) => e.applied)).toEqual([true, true, true, true]);
     // Two ROUTED at the same instant: the greater eventId is the later one.
     const two = foldAll([at('ROUTED', 'r-2', { agentId: 'second' }), at('ROUTED', 'r-1', { agentId: 'first' })]);
     expect(two.agentId).toBe('second');
