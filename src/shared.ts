@@ -47,7 +47,10 @@ export interface EventRecord {
   eventId: string;
   eventType: RoutingEventType;
   occurredAt: string;
-  /** false when the event was recorded but did not change the conversation (late or after close). */
+  /**
+   * false when, in its place in occurrence order, the event did not change the routing record: a
+   * CREATED or QUEUED while routed, anything that occurred after the close. Its task context counts either way.
+   */
   applied: boolean;
   note?: string;
 }
