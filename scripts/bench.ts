@@ -57,7 +57,8 @@ async function main(): Promise<void> {
     client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, keys.dataConverter),
     store,
     logger,
-    config: { taskQueue, temporalRequestTimeoutMs: 30_000, conversation: DEFAULT_SETTINGS },
+    // No grace window after CLOSED: "settled" is when the last batch is written, as for the floor.
+    config: { taskQueue, temporalRequestTimeoutMs: 30_000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 } },
     auth: { webhookSecrets: [webhookSecret], tokens: [{ name: 'bench flow', scopes: ['flow'], token: flowToken }] },
     keys,
   });

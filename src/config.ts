@@ -80,6 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'CONTINUE_AS_NEW_AFTER_EVENTS',
         int(env, 'CONTINUE_AS_NEW_AFTER_EVENTS', DEFAULT_SETTINGS.continueAsNewAfterEvents),
       ),
+      // 0 is allowed: the workflow completes as soon as its final batch is written.
+      closedGracePeriodMs: duration(env, 'CLOSED_GRACE_PERIOD', DEFAULT_SETTINGS.closedGracePeriodMs ?? 0, { allowZero: true }),
     },
     shutdownGraceMs: duration(env, 'WORKER_SHUTDOWN_GRACE', 10_000),
     stickyQueueTimeoutMs: duration(env, 'WORKER_STICKY_TIMEOUT', 3_000),
@@ -152,12 +154,12 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Accepts milliseconds ("1500") or a number with a unit ("90s", "30m", "2h"). */
-export function duration(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+export function duration(env: NodeJS.ProcessEnv, name: string, fallback: number, opts: { allowZero?: boolean } = {}): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const match = /^(\d+)(ms|s|m|h)?$/.exec(raw.trim());
   if (!match) throw new ConfigError(`${name} must be milliseconds or a duration like 90s, 30m, 2h; got "${raw}"`);
   const ms = Number(match[1]) * UNIT_MS[match[2] ?? 'ms'];
-  if (ms <= 0) throw new ConfigError(`${name} must be positive`);
+  if (ms < 0 || (ms === 0 && !opts.allowZero)) throw new ConfigError(`${name} must be positive`);
   return ms;
 }

@@ -47,7 +47,10 @@ export interface EventRecord {
   eventId: string;
   eventType: RoutingEventType;
   occurredAt: string;
-  /** false when the event was recorded but did not change the conversation (late or after close). */
+  /**
+   * false when, in its place in occurrence order, the event did not change the routing record: a
+   * CREATED or QUEUED while routed, anything that occurred after the close. Its task context counts either way.
+   */
   applied: boolean;
   note?: string;
 }
@@ -58,11 +61,19 @@ export interface ConversationSettings {
   inactivityTimeoutMs: number;
   /** Continue-as-new once the run's history has this many events (or when the server suggests it). */
   continueAsNewAfterEvents: number;
+  /**
+   * How long a conversation closed by a CLOSED event keeps taking the events that occurred before
+   * its close (folded into its record; writes stay refused) before its workflow completes. 0, or
+   * absent as in conversations started before it existed: the workflow completes right after the
+   * final batch is written.
+   */
+  closedGracePeriodMs?: number;
 }
 
 export const DEFAULT_SETTINGS: ConversationSettings = {
   inactivityTimeoutMs: 30 * 60 * 1000,
   continueAsNewAfterEvents: 2000,
+  closedGracePeriodMs: 2 * 60 * 1000,
 };
 
 /** Everything a run hands to the next one at continue-as-new. */
@@ -102,6 +113,65 @@ export interface ConversationState {
   closeReason?: CloseReason;
   dispositionCode?: string | number;
   runCount: number;
+  /**
+   * Present once the conversation keeps its record as a function of the set of events it received
+   * (PATCHES.orderedRecord): the routing fields above are then recomputed from it after every event.
+   */
+  ordering?: OrderingState;
+  /** A close that is no event (inactivity, cancellation): it overrides the status the events give. */
+  localClose?: { reason: Exclude<CloseReason, 'closed-event'>; at: string };
+}
+
+/**
+ * Where an event sorts: its occurredAt instant, then its type's rank (CREATED < TRANSFERRED <
+ * QUEUED < ROUTED < CLOSED), then its eventId (UTF-16 code-unit order).
+ */
+export type EventKey = [occurredAtMs: number, typeRank: number, eventId: string];
+
+export interface ContextEntry {
+  value: string;
+  key: EventKey;
+}
+
+/** An event as the conversation holds it for re-ordering: its routing fields (its task context is merged at once). */
+export type HeldEvent = Omit<RoutingEvent, 'conversationId' | 'taskContext'> & {
+  /** Task context variables of this event that did not fit in the conversation's bounds. */
+  contextDropped?: number;
+};
+
+/** The routing part of the record, as folded from events in their order. */
+export interface RoutingRecord {
+  status: ConversationStatus;
+  channel?: Channel;
+  taskId?: string;
+  queue?: string;
+  agentId?: string;
+  estimatedWaitTime?: number;
+  transfers: TransferRecord[];
+  transferCount: number;
+  recentEvents: EventRecord[];
+  closedAt?: string;
+  closeReason?: CloseReason;
+  dispositionCode?: string | number;
+}
+
+export interface OrderingState {
+  /** The record folded from the events compacted out of `events`: all of them sort at or before `horizon`. */
+  base: RoutingRecord;
+  horizon?: EventKey;
+  /** Distinct events after the horizon, in sort order; bounded in count and bytes. */
+  events: HeldEvent[];
+  /** JSON bytes of `events`. */
+  eventBytes: number;
+  /** Ids of the latest compacted events, so that with `events` the conversation knows its last 1,000 event ids. */
+  compactedIds: string[];
+  /**
+   * The conversation's task context: each variable with the key of the event whose value it holds
+   * (the latest-occurring one). `taskContext` is its values.
+   */
+  context: Record<string, ContextEntry>;
+  /** Events received that sorted before the horizon and were not known: their task context was merged, nothing else. */
+  outsideWindow: number;
 }
 
 export interface ConversationInput {
@@ -137,6 +207,8 @@ export interface ConversationView {
   closeReason?: CloseReason;
   dispositionCode?: string | number;
   runCount: number;
+  /** Events that occurred before the oldest event the conversation still holds for re-ordering: only their task context was taken. */
+  eventsOutsideWindow?: number;
 }
 
 export interface SetAttributesRequest {

@@ -1,13 +1,20 @@
 // The conversation's state machine as pure functions, so the rules of PRODUCT.md (de-duplication,
 // late events, transfers) read in one place and the workflow only wires them to messages.
 import type {
+  CloseReason,
+  ContextEntry,
   ConversationState,
   ConversationView,
+  EventKey,
   EventRecord,
+  HeldEvent,
+  OrderingState,
   RoutingEvent,
+  RoutingEventType,
+  RoutingRecord,
   TransferRecord,
 } from '../src/shared';
-import { LIMITS, jsonBytes } from '../src/validation';
+import { LIMITS, jsonBytes, utf8Length } from '../src/validation';
 
 /** Event ids remembered for de-duplication; a redelivery older than this window is unlikely. */
 export const SEEN_EVENT_WINDOW = 1000;
@@ -43,6 +50,24 @@ export function initialState(conversationId: string, nowIso: string): Conversati
   };
 }
 
+/** The state a run continues with, from what the previous run handed over (a JSON payload). */
+export function resumedState(handed: ConversationState): ConversationState {
+  const state: ConversationState = {
+    ...handed,
+    pending: dict(handed.pending),
+    taskContext: dict(handed.taskContext),
+    // Runs recorded before write ids were carried hand over none.
+    appliedWriteIds: handed.appliedWriteIds ?? [],
+    runCount: handed.runCount + 1,
+  };
+  if (handed.ordering) {
+    state.ordering = { ...handed.ordering, context: Object.assign(Object.create(null) as Record<string, ContextEntry>, handed.ordering.context) };
+    // Under the ordered rule a hand-over carries the events, not the record computed from them.
+    recompute(state);
+  }
+  return state;
+}
+
 export type EventOutcome = 'duplicate' | 'applied' | 'ignored';
 
 /**
@@ -52,10 +77,15 @@ export type EventOutcome = 'duplicate' | 'applied' | 'ignored';
 export const PATCHES = {
   transferBeforeRouting: 'transfer-before-routing',
   flushNonCancellable: 'flush-non-cancellable',
+  /** The record is a function of the set of events received (receiveRoutingEvent), not of their arrival order. */
+  orderedRecord: 'ordered-record',
+  /** A conversation closed by a CLOSED event waits out settings.closedGracePeriodMs before its workflow completes. */
+  closedGracePeriod: 'closed-grace-period',
 } as const;
 export type IsPatched = (patchId: string) => boolean;
 
 /**
+ * The rule before PATCHES.orderedRecord, kept so that runs recorded under it replay under it.
  * Applies one routing event. Status moves queued → active on ROUTED, active → queued only on
  * TRANSFERRED, and to closed on CLOSED; an event that occurred before the one that set the current
  * state (a late delivery) is recorded but moves nothing back.
@@ -154,6 +184,317 @@ export function applyRoutingEvent(state: ConversationState, event: RoutingEvent,
   return applied ? 'applied' : 'ignored';
 }
 
+// ---------------------------------------------------------------------------------------------
+// The record as a function of the set of events received (PATCHES.orderedRecord).
+//
+// The conversation keeps its distinct events, sorted by eventKey, and recomputes its routing record
+// by folding them in that order, so any arrival order of the same events gives the same record. To
+// stay bounded it holds at most HELD_EVENTS_MAX events (and HELD_EVENT_BYTES_MAX of them): the
+// earliest-sorting ones are folded into a snapshot (`base`) and only the key of the last one is
+// kept (`horizon`). An event that sorts after the horizon is folded into its place; one that sorts
+// at or before it (it occurred before the 1,000 latest events, or is a redelivery of one of those
+// that were compacted) can no longer be placed: its task context is merged as always, nothing else.
+// Task context does not need the events: each variable keeps the key of the event that set its
+// value, and a value replaces it only if its event sorts later (last-writer-wins by occurrence).
+// ---------------------------------------------------------------------------------------------
+
+/** Distinct events a conversation holds for re-ordering: the documented de-duplication window. */
+export const HELD_EVENTS_MAX = SEEN_EVENT_WINDOW;
+/** ...and at most this many bytes of them (JSON), so large events shrink the window, not the payload limit. */
+export const HELD_EVENT_BYTES_MAX = 256 * 1024;
+/**
+ * The continue-as-new input is one Temporal payload (2 MB hard limit). When the state is larger than
+ * this at a hand-over, the earliest held events are compacted into the snapshot until it fits.
+ */
+export const HAND_OVER_STATE_BYTES_MAX = 1_500_000;
+
+/**
+ * Tie-break for events that occurred at the same instant (second-precision senders): the order in
+ * which a platform emits them when they really share an instant. A conversation is created first
+ * and closed last; a transfer comes before the QUEUED and ROUTED it leads to (a transfer to a queue
+ * with an idle agent is queued and routed within the same second); a task is queued before it is
+ * routed. The other reading — routed, then transferred within the same second — needs an agent who
+ * transfers within a second of being assigned, far rarer. Then eventId, so the order is total.
+ */
+const TYPE_RANK: Record<RoutingEventType, number> = { CREATED: 0, TRANSFERRED: 1, QUEUED: 2, ROUTED: 3, CLOSED: 4 };
+
+export function eventKey(event: Pick<RoutingEvent, 'occurredAt' | 'eventType' | 'eventId'>): EventKey {
+  const at = Date.parse(event.occurredAt);
+  // The API only sends instants Date.parse reads; anything else sorts first rather than breaking the order.
+  return [Number.isFinite(at) ? at : 0, TYPE_RANK[event.eventType], event.eventId];
+}
+
+/** Total order: instant, then type rank, then eventId by UTF-16 code units (no locale). */
+export function compareKeys(a: EventKey, b: EventKey): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  if (a[1] !== b[1]) return a[1] - b[1];
+  return a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0;
+}
+
+export type ReceiveOutcome = 'duplicate' | 'folded' | 'outside-window';
+
+/**
+ * Takes one routing event under the ordered rule: de-duplicates it by eventId, merges its task
+ * context by occurrence, puts it in its place among the held events and recomputes the record.
+ */
+export function receiveRoutingEvent(state: ConversationState, event: RoutingEvent): ReceiveOutcome {
+  const ordering = (state.ordering ??= orderingFrom(state));
+  if (ordering.compactedIds.includes(event.eventId) || ordering.events.some((e) => e.eventId === event.eventId)) return 'duplicate';
+  const key = eventKey(event);
+  const contextDropped = event.taskContext ? mergeContextByKey(ordering.context, event.taskContext, key) : 0;
+  if (ordering.horizon && compareKeys(key, ordering.horizon) <= 0) {
+    ordering.outsideWindow++;
+    recompute(state);
+    return 'outside-window';
+  }
+  const held = heldEventOf(event, contextDropped);
+  // Binary search for the first held event that sorts after this one.
+  let lo = 0;
+  let hi = ordering.events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(eventKey(ordering.events[mid]), key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  ordering.events.splice(lo, 0, held);
+  ordering.eventBytes += heldBytes(held);
+  while (ordering.events.length > HELD_EVENTS_MAX || ordering.eventBytes > HELD_EVENT_BYTES_MAX) compactOne(ordering);
+  trimCompactedIds(ordering);
+  recompute(state);
+  return 'folded';
+}
+
+/**
+ * Recomputes the routing record and the task context from the snapshot and the held events. Also
+ * run at the start of a run, since a hand-over carries only what it cannot recompute.
+ */
+export function recompute(state: ConversationState): void {
+  const ordering = state.ordering;
+  if (!ordering) return;
+  const record = cloneRecord(ordering.base);
+  for (const event of ordering.events) foldEvent(record, event);
+  if (state.localClose && record.status !== 'closed') {
+    record.status = 'closed';
+    record.closeReason = state.localClose.reason;
+    record.closedAt = state.localClose.at;
+  }
+  state.status = record.status;
+  state.channel = record.channel;
+  state.taskId = record.taskId;
+  state.queue = record.queue;
+  state.agentId = record.agentId;
+  state.estimatedWaitTime = record.estimatedWaitTime;
+  state.transfers = record.transfers;
+  state.transferCount = record.transferCount;
+  state.recentEvents = record.recentEvents;
+  state.closedAt = record.closedAt;
+  state.closeReason = record.closeReason;
+  state.dispositionCode = record.dispositionCode;
+  const taskContext = dict();
+  for (const [name, entry] of Object.entries(ordering.context)) taskContext[name] = entry.value;
+  state.taskContext = taskContext;
+}
+
+/**
+ * A close that is no event (inactivity, cancellation). A conversation already closed by its CLOSED
+ * event keeps that close (a cancel during its grace window ends the window, not the record).
+ */
+export function closeLocally(state: ConversationState, reason: Exclude<CloseReason, 'closed-event'>, at: string): void {
+  if (state.status === 'closed' && (state.closeReason ?? 'closed-event') === 'closed-event') return;
+  state.localClose = { reason, at };
+  state.status = 'closed';
+  state.closeReason = reason;
+  state.closedAt = at;
+}
+
+/**
+ * What the next run gets: under the ordered rule the record's derived fields are left out (the next
+ * run recomputes them), and held events are compacted while the state would not fit one payload.
+ */
+export function handOverState(state: ConversationState): ConversationState {
+  const ordering = state.ordering;
+  if (!ordering) return state;
+  const strip = (): ConversationState => ({ ...state, taskContext: dict(), transfers: [], recentEvents: [] });
+  let handed = strip();
+  while (ordering.events.length > 0 && utf8Length(JSON.stringify(handed)) > HAND_OVER_STATE_BYTES_MAX) {
+    const count = Math.max(1, Math.ceil(ordering.events.length / 10));
+    for (let i = 0; i < count; i++) compactOne(ordering);
+    trimCompactedIds(ordering);
+    handed = strip();
+  }
+  return handed;
+}
+
+/** One event folded into the record in its place. The rules of PRODUCT.md, applied in occurrence order. */
+function foldEvent(record: RoutingRecord, event: HeldEvent): void {
+  const notes: string[] = [];
+  let applied = true;
+  if (record.status === 'closed') {
+    applied = false;
+    notes.push('occurred after the close: recorded, changes nothing but the task context');
+  } else {
+    record.channel ??= event.channel;
+    record.taskId ??= event.taskId;
+    switch (event.eventType) {
+      case 'CREATED':
+      case 'QUEUED':
+        if (record.status === 'active') {
+          applied = false;
+          notes.push('conversation already routed: only a transfer sends it back to a queue');
+          break;
+        }
+        record.taskId = event.taskId;
+        if (event.queue) record.queue = event.queue;
+        if (event.eventType === 'QUEUED' || event.estimatedWaitTime !== undefined) {
+          record.estimatedWaitTime =
+            event.estimatedWaitTime === undefined || event.estimatedWaitTime < 0 ? undefined : event.estimatedWaitTime;
+        }
+        break;
+      case 'ROUTED':
+        record.status = 'active';
+        record.taskId = event.taskId;
+        record.agentId = event.agentId;
+        if (event.queue) record.queue = event.queue;
+        record.estimatedWaitTime = undefined;
+        break;
+      case 'TRANSFERRED': {
+        const endsRouting = record.status === 'active';
+        record.transferCount++;
+        const transfer: TransferRecord = { eventId: event.eventId, occurredAt: event.occurredAt };
+        if (endsRouting && record.agentId) transfer.fromAgentId = record.agentId;
+        if (endsRouting && record.queue) transfer.fromQueue = record.queue;
+        if (event.destination) transfer.destination = event.destination;
+        record.transfers.push(transfer);
+        if (record.transfers.length > TRANSFERS_KEPT) record.transfers.splice(0, record.transfers.length - TRANSFERS_KEPT);
+        if (!endsRouting) notes.push('no routing precedes this transfer');
+        record.status = 'queued';
+        record.agentId = undefined;
+        if (event.destination) record.queue = event.destination;
+        break;
+      }
+      case 'CLOSED':
+        record.status = 'closed';
+        record.closeReason = 'closed-event';
+        record.closedAt = event.occurredAt;
+        record.dispositionCode = event.dispositionCode;
+        break;
+    }
+  }
+  if (event.contextDropped) {
+    const limit = `${LIMITS.conversationTaskContextEntriesMax} variables, ${LIMITS.conversationTaskContextBytesMax} bytes`;
+    notes.push(`${event.contextDropped} taskContext variables not kept: a conversation holds at most ${limit}`);
+  }
+  const entry: EventRecord = { eventId: event.eventId, eventType: event.eventType, occurredAt: event.occurredAt, applied };
+  if (notes.length > 0) entry.note = notes.join('; ');
+  record.recentEvents.push(entry);
+  if (record.recentEvents.length > RECENT_EVENTS_KEPT) record.recentEvents.splice(0, record.recentEvents.length - RECENT_EVENTS_KEPT);
+}
+
+/**
+ * Last-writer-wins by occurrence, within the conversation's bounds: a value replaces the held one
+ * only if its event sorts later. Returns how many variables were left out for the bounds.
+ */
+function mergeContextByKey(context: Record<string, ContextEntry>, incoming: Record<string, string>, key: EventKey): number {
+  const sizeOf = (name: string, value: string): number => jsonBytes(name) + jsonBytes(value);
+  let bytes = 0;
+  let count = 0;
+  for (const [name, entry] of Object.entries(context)) {
+    bytes += sizeOf(name, entry.value);
+    count++;
+  }
+  let dropped = 0;
+  for (const [name, value] of Object.entries(incoming)) {
+    const held = Object.hasOwn(context, name) ? context[name] : undefined;
+    if (held && compareKeys(key, held.key) <= 0) continue; // a value that occurred later is already held
+    const growth = sizeOf(name, value) - (held ? sizeOf(name, held.value) : 0);
+    if ((!held && count >= LIMITS.conversationTaskContextEntriesMax) || bytes + growth > LIMITS.conversationTaskContextBytesMax) {
+      dropped++;
+      continue;
+    }
+    if (!held) count++;
+    bytes += growth;
+    context[name] = { value, key };
+  }
+  return dropped;
+}
+
+function heldEventOf(event: RoutingEvent, contextDropped: number): HeldEvent {
+  const { conversationId: _c, taskContext: _t, ...routing } = event;
+  const held: HeldEvent = { ...routing };
+  if (contextDropped > 0) held.contextDropped = contextDropped;
+  return held;
+}
+
+function heldBytes(event: HeldEvent): number {
+  return utf8Length(JSON.stringify(event));
+}
+
+function compactOne(ordering: OrderingState): void {
+  const event = ordering.events.shift();
+  if (!event) return;
+  foldEvent(ordering.base, event);
+  ordering.horizon = eventKey(event);
+  ordering.compactedIds.push(event.eventId);
+  ordering.eventBytes -= heldBytes(event);
+}
+
+/** Held and compacted ids together: the conversation's last HELD_EVENTS_MAX event ids, by occurrence. */
+function trimCompactedIds(ordering: OrderingState): void {
+  const keep = Math.max(0, HELD_EVENTS_MAX - ordering.events.length);
+  if (ordering.compactedIds.length > keep) ordering.compactedIds.splice(0, ordering.compactedIds.length - keep);
+}
+
+function cloneRecord(record: RoutingRecord): RoutingRecord {
+  return { ...record, transfers: [...record.transfers], recentEvents: [...record.recentEvents] };
+}
+
+/**
+ * The ordered rule's state for a conversation that has none yet: a new one, or one that ran under
+ * the arrival-order rule before this version (its record becomes the snapshot; its latest known
+ * event is the horizon; its variables count as set at the horizon; the ids it remembers stay known).
+ */
+function orderingFrom(state: ConversationState): OrderingState {
+  const base: RoutingRecord = {
+    status: state.status,
+    transfers: [...state.transfers],
+    transferCount: state.transferCount,
+    recentEvents: [...state.recentEvents],
+  };
+  if (state.channel !== undefined) base.channel = state.channel;
+  if (state.taskId !== undefined) base.taskId = state.taskId;
+  if (state.queue !== undefined) base.queue = state.queue;
+  if (state.agentId !== undefined) base.agentId = state.agentId;
+  if (state.estimatedWaitTime !== undefined) base.estimatedWaitTime = state.estimatedWaitTime;
+  if (state.dispositionCode !== undefined) base.dispositionCode = state.dispositionCode;
+  if (state.closeReason === 'closed-event') {
+    base.closeReason = 'closed-event';
+    if (state.closedAt !== undefined) base.closedAt = state.closedAt;
+  } else if (state.closeReason && state.closedAt) {
+    state.localClose ??= { reason: state.closeReason, at: state.closedAt };
+  }
+  let horizon: EventKey | undefined;
+  for (const event of state.recentEvents) {
+    const key = eventKey(event);
+    if (!horizon || compareKeys(key, horizon) > 0) horizon = key;
+  }
+  const context: Record<string, ContextEntry> = Object.create(null);
+  for (const [name, value] of Object.entries(state.taskContext)) context[name] = { value, key: horizon ?? [0, 0, ''] };
+  const ordering: OrderingState = {
+    base,
+    events: [],
+    eventBytes: 0,
+    compactedIds: state.seenEventIds.slice(-HELD_EVENTS_MAX),
+    context,
+    outsideWindow: 0,
+  };
+  if (horizon) ordering.horizon = horizon;
+  // The arrival-order rule's bookkeeping is replaced by the ordering state.
+  state.seenEventIds = [];
+  delete state.routedAtMs;
+  delete state.transferredAtMs;
+  return ordering;
+}
+
 /**
  * Queues an attribute write (last write wins) unless the same write id was already applied, in
  * this run or an earlier one: a retried write must not overwrite what was written after it.
@@ -231,12 +572,17 @@ function recordTransfer(state: ConversationState, event: RoutingEvent, current: 
 }
 
 export function viewOf(state: ConversationState): ConversationView {
-  const { seenEventIds: _seen, appliedWriteIds: _w, pending, pendingSecured: _s, storedNames, routedAtMs: _r, transferredAtMs: _t, lastBatchSeq: _b, ...rest } = state;
-  return {
+  const {
+    seenEventIds: _seen, appliedWriteIds: _w, pending, pendingSecured: _s, storedNames, routedAtMs: _r, transferredAtMs: _t, lastBatchSeq: _b,
+    ordering, localClose: _l, ...rest
+  } = state;
+  const view: ConversationView = {
     ...rest,
     taskContext: { ...state.taskContext },
     transfers: [...state.transfers],
     recentEvents: [...state.recentEvents],
     attributeNames: { pending: Object.keys(pending).sort(), stored: [...storedNames].sort() },
   };
+  if (ordering && ordering.outsideWindow > 0) view.eventsOutsideWindow = ordering.outsideWindow;
+  return view;
 }

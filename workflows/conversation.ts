@@ -32,7 +32,18 @@ import {
   setAttributesUpdate,
 } from '../src/shared';
 import { attributeProblem, pendingProblem } from '../src/validation';
-import { PATCHES, applyAttributeWrite, applyRoutingEvent, dequeueWritten, dict, initialState, viewOf } from './conversation-state';
+import {
+  PATCHES,
+  applyAttributeWrite,
+  applyRoutingEvent,
+  closeLocally,
+  dequeueWritten,
+  handOverState,
+  initialState,
+  receiveRoutingEvent,
+  resumedState,
+  viewOf,
+} from './conversation-state';
 
 const { flushParticipantData } = proxyActivities<Activities>({
   // One transaction needs far less; bounds a store that hangs without failing.
@@ -45,22 +56,15 @@ const { flushParticipantData } = proxyActivities<Activities>({
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationResult> {
   const { conversationId, settings } = input;
-  const state: ConversationState = input.state
-    ? {
-        ...input.state,
-        pending: dict(input.state.pending),
-        taskContext: dict(input.state.taskContext),
-        // Runs recorded before write ids were carried hand over none.
-        appliedWriteIds: input.state.appliedWriteIds ?? [],
-        runCount: input.state.runCount + 1,
-      }
-    : initialState(conversationId, new Date().toISOString());
+  const state: ConversationState = input.state ? resumedState(input.state) : initialState(conversationId, new Date().toISOString());
 
   // Bumped by every message that counts as activity; the inactivity timer restarts when it moves.
   let touches = 0;
 
   setHandler(routingEventSignal, (event) => {
-    const outcome = applyRoutingEvent(state, event, patched);
+    // Runs recorded before the ordered rule replay under the arrival-order rule; a conversation that
+    // was running when this version was deployed switches at its next event.
+    const outcome = patched(PATCHES.orderedRecord) ? receiveRoutingEvent(state, event) : applyRoutingEvent(state, event, patched);
     if (outcome !== 'duplicate') touches++;
     log.info('routing event', { conversationId, eventId: event.eventId, eventType: event.eventType, outcome, status: state.status });
   });
@@ -119,6 +123,21 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     dequeueWritten(state, batch);
   };
 
+  /**
+   * Closed, and still taking the events that occurred before the close (folded into the record, so
+   * search attributes follow it); writes stay refused since the status is closed. Whatever consumes
+   * the final record (the workflow's result) gets it after the window.
+   */
+  const closedGraceWindow = async (graceMs: number): Promise<void> => {
+    const until = Date.now() + graceMs;
+    for (let remaining = graceMs; remaining > 0; remaining = until - Date.now()) {
+      const seen = touches;
+      await condition(() => touches !== seen, remaining);
+      publishSearchAttributes();
+    }
+    await condition(allHandlersFinished);
+  };
+
   const continueAsNewDue = (): boolean => {
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength >= settings.continueAsNewAfterEvents;
@@ -135,9 +154,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         settings.inactivityTimeoutMs,
       );
       if (!active) {
-        state.status = 'closed';
-        state.closeReason = 'inactivity';
-        state.closedAt = new Date().toISOString();
+        closeLocally(state, 'inactivity', new Date().toISOString());
         log.info('conversation closed for inactivity', { conversationId });
         break;
       }
@@ -149,20 +166,27 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
           throw new CancelledFailure('cancelled while continuing as new');
         }
         log.info('continuing as new', { conversationId, historyLength: workflowInfo().historyLength });
-        return await continueAsNew<typeof conversationWorkflow>({ conversationId, settings, state });
+        return await continueAsNew<typeof conversationWorkflow>({ conversationId, settings, state: handOverState(state) });
       }
     }
     publishSearchAttributes();
     await condition(allHandlersFinished);
+    // The final batch is written at the close, never after the grace window.
     await flush();
+    if (state.ordering) {
+      // Events folded in while the batch was written may have changed the queue or the agent.
+      publishSearchAttributes();
+      const graceMs = settings.closedGracePeriodMs ?? 0;
+      if (state.closeReason === 'closed-event' && graceMs > 0 && patched(PATCHES.closedGracePeriod)) {
+        await closedGraceWindow(graceMs);
+      }
+    }
     return resultOf(state);
   } catch (err) {
     if (isCancellation(err)) {
       // Cancellation must not lose queued data: the final batch runs outside the cancelled scope.
       await CancellationScope.nonCancellable(async () => {
-        state.status = 'closed';
-        state.closeReason = 'cancelled';
-        state.closedAt = new Date().toISOString();
+        closeLocally(state, 'cancelled', new Date().toISOString());
         publishSearchAttributes();
         await flush();
       });

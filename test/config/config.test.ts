@@ -5,9 +5,17 @@ import { ConfigError, MIN_CONTINUE_AS_NEW_AFTER_EVENTS, loadConfig, projectRoot 
 import { DEFAULT_SETTINGS } from '../../src/shared';
 
 describe('conversation settings', () => {
-  test('defaults: 30 minutes of inactivity, continue-as-new after 2,000 events', () => {
-    expect(loadConfig({}).conversation).toEqual({ inactivityTimeoutMs: 30 * 60_000, continueAsNewAfterEvents: 2000 });
+  test('defaults: 30 minutes of inactivity, continue-as-new after 2,000 events, 2 minutes of grace after CLOSED', () => {
+    expect(loadConfig({}).conversation).toEqual({ inactivityTimeoutMs: 30 * 60_000, continueAsNewAfterEvents: 2000, closedGracePeriodMs: 120_000 });
     expect(loadConfig({}).conversation).toEqual(DEFAULT_SETTINGS);
+  });
+
+  test('the grace window after CLOSED takes a duration, and 0 turns it off', () => {
+    expect(loadConfig({ CLOSED_GRACE_PERIOD: '30s' }).conversation.closedGracePeriodMs).toBe(30_000);
+    expect(loadConfig({ CLOSED_GRACE_PERIOD: '0' }).conversation.closedGracePeriodMs).toBe(0);
+    expect(loadConfig({ CLOSED_GRACE_PERIOD: '0s' }).conversation.closedGracePeriodMs).toBe(0);
+    expect(() => loadConfig({ CLOSED_GRACE_PERIOD: '-1' })).toThrow(/CLOSED_GRACE_PERIOD must be milliseconds or a duration/);
+    expect(() => loadConfig({ CLOSED_GRACE_PERIOD: 'later' })).toThrow(ConfigError);
   });
 
   test('durations take a unit', () => {

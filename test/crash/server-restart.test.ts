@@ -2,7 +2,7 @@
 // real worker process (`node dist/src/worker-main.js`) and a real PostgreSQL: conversations
 // in flight keep their state and their queued participant data.
 import type { WorkflowHandle } from '@temporalio/client';
-import { conversationStateQuery, setAttributesUpdate } from '../../src/shared';
+import { DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '../../src/shared';
 import type { conversationWorkflow } from '../../workflows/conversation';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
@@ -25,7 +25,8 @@ test('the dev server restarts on the same SQLite file and conversations continue
   const taskQueue = uniqueId('crash-restart');
   const id = uniqueId('restart');
   const firstWorker = await h.startPollingWorker('restart-A', taskQueue);
-  const send = (event: ReturnType<typeof routingEvent>) => sendEvent(h.client, taskQueue, event);
+  // No grace window after CLOSED: the test waits for the workflow to complete.
+  const send = (event: ReturnType<typeof routingEvent>) => sendEvent(h.client, taskQueue, event, { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 });
 
   const handle = await send(routingEvent(id, 'CREATED', 0, { queue: 'billing' }));
   await send(routingEvent(id, 'ROUTED', 1, { agentId: 'agent-a' }));

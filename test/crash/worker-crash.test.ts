@@ -24,7 +24,9 @@ const h = new CrashHarness('crash-worker');
 beforeAll(() => h.setUp(), 120_000);
 afterAll(() => h.tearDown(), 60_000);
 
-const start = (taskQueue: string, event: ReturnType<typeof routingEvent>, settings: ConversationSettings = DEFAULT_SETTINGS) =>
+// No grace window after CLOSED: these tests time the conversation's end, which is its final batch.
+const PROMPT_CLOSE: ConversationSettings = { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 };
+const start = (taskQueue: string, event: ReturnType<typeof routingEvent>, settings: ConversationSettings = PROMPT_CLOSE) =>
   sendEvent(h.client, taskQueue, event, settings);
 
 const set = (handle: ConversationHandle, attributes: Record<string, string>) =>
@@ -180,7 +182,7 @@ test('SIGTERM during the flush: the worker drains, its health endpoint says so, 
 test('updates racing continue-as-new on the real server: every update lands, batches are contiguous', async () => {
   const taskQueue = uniqueId('crash-can');
   const id = uniqueId('can');
-  const settings: ConversationSettings = { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 30 };
+  const settings: ConversationSettings = { ...PROMPT_CLOSE, continueAsNewAfterEvents: 30 };
   await h.startPollingWorker('can-A', taskQueue);
 
   const handle = await start(taskQueue, routingEvent(id, 'CREATED', 0, { queue: 'billing' }), settings);

@@ -72,7 +72,7 @@ beforeAll(async () => {
     store,
     logger: pino({ level: 'trace' }, new Writable({ write: (chunk, _enc, done) => (apiLog.push(String(chunk)), done()) })),
     // The lowest threshold, so a few dozen events make the conversation continue as new.
-    config: { taskQueue, temporalRequestTimeoutMs: 10_000, conversation: { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 100 } },
+    config: { taskQueue, temporalRequestTimeoutMs: 10_000, conversation: { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 100, closedGracePeriodMs: 2_000 } },
     auth: credentials.settings,
     keys,
   });

@@ -92,37 +92,47 @@ describe('routing events', () => {
     });
   });
 
-  test('late events are recorded but never move status back', async () => {
+  test('late events are folded into their place: what occurred last decides, whatever the arrival order', async () => {
     const id = uniqueId('late');
     await withWorker(async () => {
       const handle = await start(routingEvent(id, 'ROUTED', 3, { agentId: 'agent-a', queue: 'sales' }));
       await start(routingEvent(id, 'QUEUED', 2, { queue: 'sales', estimatedWaitTime: 30 }));
-      await start(routingEvent(id, 'CREATED', 1));
+      await start(routingEvent(id, 'CREATED', 1, { taskContext: { cv_1: 'gold' } }));
       let view = await handle.query(conversationStateQuery);
-      expect(view).toMatchObject({ status: 'active', agentId: 'agent-a' });
-      expect(view.recentEvents.map((e) => e.applied)).toEqual([true, false, false]);
+      // The routing occurred last, so the conversation is active; the late CREATED's variables are kept.
+      expect(view).toMatchObject({ status: 'active', agentId: 'agent-a', taskContext: { cv_1: 'gold' } });
+      expect(view.estimatedWaitTime).toBeUndefined();
+      expect(view.recentEvents.map((e) => [e.eventType, e.applied])).toEqual([
+        ['CREATED', true],
+        ['QUEUED', true],
+        ['ROUTED', true],
+      ]);
 
       // A transfer that happened before the current routing is history, not the present.
       await start(routingEvent(id, 'TRANSFERRED', 2.5, { destination: 'support' }));
       view = await handle.query(conversationStateQuery);
       expect(view).toMatchObject({ status: 'active', agentId: 'agent-a', transferCount: 1 });
+      expect(view.recentEvents.map((e) => e.eventType)).toEqual(['CREATED', 'QUEUED', 'TRANSFERRED', 'ROUTED']);
 
       await start(routingEvent(id, 'TRANSFERRED', 4, { destination: 'support' }));
-      // The routing that preceded this transfer arrives late: it must not re-assign the old agent.
+      // The routing that preceded this transfer arrives late: it is the routing the transfer ended.
       await start(routingEvent(id, 'ROUTED', 3.5, { agentId: 'agent-old' }));
       view = await handle.query(conversationStateQuery);
       expect(view).toMatchObject({ status: 'queued', queue: 'support', transferCount: 2 });
       expect(view.agentId).toBeUndefined();
+      expect(view.transfers.at(-1)).toMatchObject({ fromAgentId: 'agent-old', destination: 'support' });
 
+      // Delivered after the close, occurred before it (within the grace window): folded in.
       await start(routingEvent(id, 'CLOSED', 6));
-      await start(routingEvent(id, 'ROUTED', 5, { agentId: 'agent-c' })).catch(() => undefined);
+      await start(routingEvent(id, 'ROUTED', 5, { agentId: 'agent-c' }));
       await handle.result();
       view = await handle.query(conversationStateQuery);
-      expect(view.status).toBe('closed');
+      expect(view).toMatchObject({ status: 'closed', agentId: 'agent-c', closeReason: 'closed-event' });
+      await recordHistory(handle, 'late-events-folded-in-place');
     });
   });
 
-  test('a transfer that arrives before the routing it ended keeps that routing from re-activating the conversation', async () => {
+  test('a transfer that arrives before the routing it ended: that routing, when it comes, is folded in before it', async () => {
     const id = uniqueId('xfer-first');
     await withWorker(async () => {
       const handle = await start(routingEvent(id, 'CREATED', 0, { queue: 'sales' }));
@@ -131,13 +141,19 @@ describe('routing events', () => {
       await start(routingEvent(id, 'TRANSFERRED', 3, { destination: 'support' }));
       let view = await handle.query(conversationStateQuery);
       expect(view).toMatchObject({ status: 'queued', queue: 'support', transferCount: 1 });
-      expect(view.recentEvents.at(-1)).toMatchObject({ eventType: 'TRANSFERRED', applied: true });
+      expect(view.recentEvents.at(-1)).toMatchObject({ eventType: 'TRANSFERRED', applied: true, note: 'no routing precedes this transfer' });
 
       await start(routingEvent(id, 'ROUTED', 2, { agentId: 'agent-old', queue: 'sales' }));
       view = await handle.query(conversationStateQuery);
-      expect(view).toMatchObject({ status: 'queued', queue: 'support' });
+      expect(view).toMatchObject({ status: 'queued', queue: 'support', transferCount: 1 });
       expect(view.agentId).toBeUndefined();
-      expect(view.recentEvents.at(-1)).toMatchObject({ eventType: 'ROUTED', applied: false });
+      expect(view.transfers).toEqual([expect.objectContaining({ fromAgentId: 'agent-old', fromQueue: 'sales', destination: 'support' })]);
+      expect(view.recentEvents.map((e) => [e.eventType, e.applied])).toEqual([
+        ['CREATED', true],
+        ['QUEUED', true],
+        ['ROUTED', true],
+        ['TRANSFERRED', true],
+      ]);
 
       // The routing after the transfer is the present.
       await start(routingEvent(id, 'ROUTED', 4, { agentId: 'agent-new' }));
