@@ -65,7 +65,8 @@ async function startApi(opts: { address?: string; namespace?: string; taskQueue?
     ),
     store,
     logger,
-    config: { taskQueue: opts.taskQueue ?? taskQueue, temporalRequestTimeoutMs: opts.timeoutMs ?? 5000, conversation: DEFAULT_SETTINGS },
+    // No grace window after CLOSED: the tests wait for the workflows to complete.
+    config: { taskQueue: opts.taskQueue ?? taskQueue, temporalRequestTimeoutMs: opts.timeoutMs ?? 5000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 } },
     auth: credentials.settings,
     keys: testKeyServices(),
   });

@@ -49,7 +49,7 @@ beforeAll(async () => {
     client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
     store,
     logger: pino({ level: 'silent' }),
-    config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: DEFAULT_SETTINGS },
+    config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 } },
     auth: credentials.settings,
     keys: testKeyServices(),
   });
