@@ -41,18 +41,27 @@ export type TemporalTrouble = 'unreachable' | 'deadline' | 'precondition' | 'per
 
 const GRPC = { CANCELLED: 1, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, UNAVAILABLE: 14 } as const;
 
-/** The gRPC status code somewhere in the error's cause chain, if the error came from the server. */
-export function grpcCodeOf(err: unknown): number | undefined {
+/** The gRPC status somewhere in the error's cause chain, if the error came from a gRPC call. */
+function grpcStatusOf(err: unknown): { code: number; details: string } | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if (isGrpcServiceError(e)) return e.code;
+    if (isGrpcServiceError(e)) return { code: e.code, details: String(e.details ?? '') };
   }
   return undefined;
 }
 
+export function grpcCodeOf(err: unknown): number | undefined {
+  return grpcStatusOf(err)?.code;
+}
+
 export function classifyTemporalError(err: unknown): TemporalTrouble {
-  const code = grpcCodeOf(err);
+  const status = grpcStatusOf(err);
+  const code = status?.code;
   if (code === GRPC.UNAVAILABLE || code === GRPC.RESOURCE_EXHAUSTED) return 'unreachable';
-  if (code === GRPC.DEADLINE_EXCEEDED || code === GRPC.CANCELLED) return 'deadline';
+  if (code === GRPC.DEADLINE_EXCEEDED || code === GRPC.CANCELLED) {
+    // gRPC names the peer (remote_addr=…) once the call was sent on a connection. Without it the
+    // deadline fired while still connecting: the request never left, the server cannot have it.
+    return /remote_addr=/.test(status?.details ?? '') ? 'deadline' : 'unreachable';
+  }
   if (code === GRPC.FAILED_PRECONDITION) return 'precondition';
   if (code !== undefined) return 'permanent';
   // No status: the connection itself failed (refused, reset, TLS), or the client's own deadline fired.

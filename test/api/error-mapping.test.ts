@@ -2,6 +2,7 @@
 // that loses a race with the close is 409 (and every write answered 200 is stored), a read slower
 // than its deadline is 504, a request the server refuses for good is 500 with an id found in the
 // log, and 503 is kept for Temporal being out of reach.
+import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -142,19 +143,28 @@ test('a request Temporal refuses for good is 500 with an id that finds it in the
 });
 
 test('a webhook whose signal-with-start got no answer in time says it may have been recorded', async () => {
-  // A server that accepts connections and never answers: the request may or may not have got in.
-  const sockets = new Set<net.Socket>();
-  const silent = net.createServer((socket) => void sockets.add(socket));
+  // An HTTP/2 server that takes the call and never answers: the request got in, its fate is unknown.
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const silent = http2.createServer();
+  silent.on('session', (session) => void sessions.add(session));
+  silent.on('stream', () => undefined);
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  // A server that accepts the connection but never speaks HTTP/2: the request never leaves the client.
+  const sockets = new Set<net.Socket>();
+  const mute = net.createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
   try {
-    const base = await startApi({ address: `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, timeoutMs: 1500 });
-    const answer = await call(base, 'POST', '/webhooks/routing-events', event(uniqueId('silent'), 'CREATED'));
-    expect(answer.status).toBe(503);
-    expect(answer.body.message).toMatch(/may have been recorded/);
-    console.log(`silent server: ${answer.body.message}`);
+    const taken = await startApi({ address: `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, timeoutMs: 1500 });
+    const answer = await call(taken, 'POST', '/webhooks/routing-events', event(uniqueId('silent'), 'CREATED'));
+    expect([answer.status, answer.body.message]).toEqual([503, expect.stringMatching(/may have been recorded.*deliver it again/)]);
+    const neverSent = await startApi({ address: `127.0.0.1:${(mute.address() as net.AddressInfo).port}`, timeoutMs: 1500 });
+    const refused = await call(neverSent, 'POST', '/webhooks/routing-events', event(uniqueId('mute'), 'CREATED'));
+    expect([refused.status, refused.body.message]).toEqual([503, expect.stringMatching(/unreachable.*nothing was changed/)]);
   } finally {
+    for (const session of sessions) session.destroy();
     for (const socket of sockets) socket.destroy();
     silent.close();
+    mute.close();
   }
 });
 
@@ -163,7 +173,9 @@ test('the classification by gRPC status, as the SDK hands the server errors over
   const wrapped = (code: number, details: string) => new ServiceError('Failed to call the server', { cause: grpc(code, details) });
   expect(classifyTemporalError(wrapped(14, 'connection refused'))).toBe('unreachable');
   expect(classifyTemporalError(grpc(8, 'namespace rate limit exceeded'))).toBe('unreachable');
-  expect(classifyTemporalError(wrapped(4, 'deadline exceeded'))).toBe('deadline');
+  expect(classifyTemporalError(wrapped(4, 'Deadline exceeded after 5.001s,LB pick: 0.001s,remote_addr=127.0.0.1:7233'))).toBe('deadline');
+  // Still connecting when the deadline fired: the request never left.
+  expect(classifyTemporalError(wrapped(4, 'Deadline exceeded after 1.458s,name resolution: 0.032s,metadata filters: 0.002s,Waiting for LB pick'))).toBe('unreachable');
   // An update refused because the conversation's workflow task failed while it was closing.
   expect(classifyTemporalError(grpc(9, 'workflow task failed: UnhandledCommand'))).toBe('precondition');
   expect(classifyTemporalError(wrapped(3, 'invalid argument'))).toBe('permanent');
