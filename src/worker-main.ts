@@ -1,4 +1,6 @@
 // Worker entrypoint: `npm run worker`, or started by `npm start`. Scale by running more of these.
+// First: signals that arrive while the modules below load must not kill the worker.
+import { stopRequested } from './stop-signals';
 import { loadConfig } from './config';
 import { createLogger, installTemporalRuntime } from './logger';
 import { createKeyServices } from './security/key-services';
@@ -35,6 +37,14 @@ async function main(): Promise<void> {
     'worker started',
   );
   const health = config.workerHealthPort === undefined ? undefined : await startWorkerHealthServer(worker, { host: config.host, port: config.workerHealthPort, logger, metrics: metrics.registry });
+  const early = stopRequested();
+  if (early) {
+    // Stopped before it took any work: nothing to drain. The SDK keeps the connection while a Worker
+    // object exists, so the process ends here rather than through the worker's run and shutdown.
+    logger.info({ signal: early }, 'worker stopped before it started polling');
+    await store.close();
+    process.exit(0);
+  }
   // The SDK's Runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() resolves once drained.
   await worker.run();
   await health?.close();
