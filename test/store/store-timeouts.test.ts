@@ -3,11 +3,10 @@
  * against real SQLite files locked by another OS process and a real PostgreSQL locked by another
  * session. Also the flush activity's answers to a timed-out and a conflicting write.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -21,6 +20,7 @@ import {
   type ParticipantDataStore,
 } from '../../src/store';
 import { lockTable, startPostgres, type TestPostgres } from '../support/postgres';
+import { lockSqlite } from '../support/sqlite-lock';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,46 +48,6 @@ async function watchLoop<T>(work: () => Promise<T>): Promise<{ result: PromiseSe
   histogram.disable();
   clearInterval(tick);
   return { result, maxDelayMs: histogram.max / 1e6, maxGapMs, ms };
-}
-
-// Another OS process holding SQLite's write lock (BEGIN IMMEDIATE), as the API process or a second
-// worker would: its release does not depend on this process's event loop.
-const LOCKER_SCRIPT = `
-const Database = require('better-sqlite3');
-const db = new Database(process.env.DB_PATH);
-db.exec('BEGIN IMMEDIATE');
-process.stdout.write('locked\\n');
-setTimeout(() => { db.exec('ROLLBACK'); db.close(); process.stdout.write('released\\n'); process.exit(0); }, Number(process.env.HOLD_MS));
-`;
-
-interface SqliteLocker {
-  /** When the lock was released (performance.now()). */
-  released: Promise<number>;
-  child: ChildProcess;
-}
-
-async function lockSqlite(path: string, holdMs: number): Promise<SqliteLocker> {
-  const child = spawn(process.execPath, ['-e', LOCKER_SCRIPT], {
-    cwd: resolve(__dirname, '../..'),
-    env: { ...process.env, DB_PATH: path, HOLD_MS: String(holdMs) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  let onReleased: (at: number) => void = () => undefined;
-  const released = new Promise<number>((r) => (onReleased = r));
-  await new Promise<void>((res, rej) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('locked\n')) res();
-      if (out.includes('released\n')) onReleased(performance.now());
-    });
-    child.once('exit', (code) => {
-      // Killed or not, the lock went with the process.
-      onReleased(performance.now());
-      rej(new Error(`locker exited (${code}) before locking`));
-    });
-  });
-  return { released, child };
 }
 
 describe('SQLite store under another process\'s write lock', () => {
