@@ -37,7 +37,7 @@ export function createParticipantDataActivities(deps: { store: ParticipantDataSt
           throw ApplicationFailure.create({ type: ActivityErrorType.BatchConflict, message: err.message, nonRetryable: true });
         }
         if (err instanceof StoreTimeoutError) {
-          deps.logger.warn({ ...about, operation: err.operation, timeoutMs: err.timeoutMs }, 'participant data store timed out; the flush will be retried');
+          deps.logger.warn({ ...about, operation: err.operation, timeoutMs: err.timeoutMs, reason: err.message }, 'participant data store timed out; the flush will be retried');
           throw ApplicationFailure.create({
             type: ActivityErrorType.StoreTimeout,
             message: `conversation ${batch.conversationId}, batch ${batch.batchSeq}: ${err.message}`,
