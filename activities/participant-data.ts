@@ -1,7 +1,9 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { FlushMetrics } from '../src/metrics';
-import type { AttributeBatch, ParticipantDataStore } from '../src/store';
+import { BatchConflictError, StoreTimeoutError, type AttributeBatch, type ParticipantDataStore } from '../src/store';
+import { ActivityErrorType } from '../src/shared';
 
 export interface FlushResult {
   /** false when this batch had already been written (a retry after a crash): nothing was written twice. */
@@ -11,18 +13,39 @@ export interface FlushResult {
 
 export function createParticipantDataActivities(deps: { store: ParticipantDataStore; logger: Logger; metrics?: FlushMetrics }) {
   return {
-    /** Writes one queued batch. Idempotent on (conversationId, chainId, batchSeq), a key that survives continue-as-new. */
+    /**
+     * Writes one queued batch. Idempotent on (conversationId, chainId, batchSeq), a key that survives
+     * continue-as-new. Fails with ApplicationFailure type BatchConflict (non-retryable) when that key
+     * is already stored with other content, and StoreTimeout (retryable) when the store did not answer
+     * within STORE_TIMEOUT.
+     */
     async flushParticipantData(batch: AttributeBatch): Promise<FlushResult> {
       // Heartbeats while the transaction runs let Temporal tell a slow store (keep waiting) from a
       // dead worker (retry elsewhere after the heartbeat timeout, not the whole start-to-close).
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), 1000);
       const attributeCount = Object.keys(batch.attributes).length;
+      // Names and counts only: values may be sensitive.
+      const about = { conversationId: batch.conversationId, chainId: batch.chainId ?? '', batchSeq: batch.batchSeq, attributeCount };
       let applied: boolean;
       try {
         ({ applied } = await deps.store.writeBatch(batch));
       } catch (err) {
         deps.metrics?.flushed('failed', attributeCount);
+        if (err instanceof BatchConflictError) {
+          // A retry re-sends the same content, so retrying cannot help: fail the flush for good and
+          // visibly (Temporal's history and this log line), rather than take the batch for written.
+          deps.logger.error(about, 'participant data batch NOT written: its key is already stored with other content');
+          throw ApplicationFailure.create({ type: ActivityErrorType.BatchConflict, message: err.message, nonRetryable: true });
+        }
+        if (err instanceof StoreTimeoutError) {
+          deps.logger.warn({ ...about, operation: err.operation, timeoutMs: err.timeoutMs, reason: err.message }, 'participant data store timed out; the flush will be retried');
+          throw ApplicationFailure.create({
+            type: ActivityErrorType.StoreTimeout,
+            message: `conversation ${batch.conversationId}, batch ${batch.batchSeq}: ${err.message}`,
+            nonRetryable: false,
+          });
+        }
         throw err;
       } finally {
         clearInterval(beat);

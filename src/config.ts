@@ -3,6 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LogFormat } from './logger';
 import { ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from './shared';
+import { DEFAULT_STORE_TIMEOUT_MS } from './store/participant-data-store';
+
+/**
+ * A flush attempt has 10 s (its start-to-close timeout, workflows/conversation.ts) for a write of a
+ * few statements, each bounded by STORE_TIMEOUT.
+ */
+const MAX_STORE_TIMEOUT_MS = 8_000;
 
 export interface Config {
   /** HTTP API port. */
@@ -23,6 +30,12 @@ export interface Config {
   databaseUrl?: string;
   dataDir: string;
   sqlitePath: string;
+  /**
+   * STORE_TIMEOUT: the bound on every participant-data store call (PostgreSQL connection, statement,
+   * and a server that stops answering; SQLite's wait for another connection's lock). Past it the call
+   * fails and nothing is written: the flush activity is retried, the API answers an error.
+   */
+  storeTimeoutMs: number;
   logLevel: string;
   /** LOG_FORMAT: readable lines on a terminal by default, JSON lines otherwise. */
   logFormat: LogFormat;
@@ -71,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir,
     sqlitePath: path.resolve(env.PARLEY_SQLITE_PATH || path.join(dataDir, 'participant-data.sqlite')),
+    storeTimeoutMs: atMost(MAX_STORE_TIMEOUT_MS, 'STORE_TIMEOUT', duration(env, 'STORE_TIMEOUT', DEFAULT_STORE_TIMEOUT_MS)),
     logLevel: env.LOG_LEVEL || 'info',
     logFormat: logFormat(env),
     conversation: {
@@ -138,6 +152,11 @@ function logFormat(env: NodeJS.ProcessEnv): LogFormat {
  * preceded it); a threshold near that would continue-as-new again at once, forever.
  */
 export const MIN_CONTINUE_AS_NEW_AFTER_EVENTS = 100;
+
+function atMost(max: number, name: string, value: number): number {
+  if (value > max) throw new ConfigError(`${name} must be at most ${max} ms, got ${value}`);
+  return value;
+}
 
 function atLeast(min: number, name: string, value: number): number {
   if (value < min) throw new ConfigError(`${name} must be at least ${min}, got ${value}`);

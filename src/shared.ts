@@ -239,6 +239,14 @@ export const ErrorType = {
   ConversationClosed: 'ConversationClosed',
 } as const;
 
+/** ApplicationFailure types the flush activity fails with (visible in Temporal's history and UI). */
+export const ActivityErrorType = {
+  /** A batch key already stored with other content; non-retryable, the batch was not written. */
+  BatchConflict: 'BatchConflict',
+  /** The store did not answer within STORE_TIMEOUT; retryable, nothing was written. */
+  StoreTimeout: 'StoreTimeout',
+} as const;
+
 // Search attributes: plaintext on the server, so only routing facts — never customer data.
 export const searchAttributes = {
   status: defineSearchAttributeKey('ParleyStatus', SearchAttributeType.KEYWORD),

@@ -20,7 +20,7 @@ import { WebhookSignatureError, WebhookVerifier } from '../security/webhook-sign
 import { codecServer, CodecServerOptions, operatorAccess } from '../security/codec-server';
 import type { KeyServices } from '../security/key-services';
 import { ApiMetrics, METRICS_CONTENT_TYPE } from '../metrics';
-import type { ParticipantDataStore } from '../store';
+import { StoreTimeoutError, type ParticipantDataStore } from '../store';
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
 import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
@@ -269,7 +269,10 @@ export function buildApi(deps: ApiDeps) {
       // Past the server's retention the workflow is gone but its flushed data is in the store.
       if (!isNotFound(err)) throw temporalFailure(err, 'pendingAttribute query');
     }
-    const stored = await store.getAttribute(conversationId, name);
+    const stored = await store.getAttribute(conversationId, name).catch((err: unknown) => {
+      if (err instanceof StoreTimeoutError) throw new HttpError(504, `the participant-data store gave no answer within ${err.timeoutMs} ms (STORE_TIMEOUT); nothing was changed, retry`);
+      throw err;
+    });
     if (!stored) throw new HttpError(404, `conversation ${conversationId} has no attribute named "${name}"`);
     return answer(stored.value, 'stored', stored.secured);
   });

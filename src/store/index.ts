@@ -8,6 +8,7 @@ export type {
   StoredAttribute,
   StoredBatch,
 } from './participant-data-store';
+export { BatchConflictError, batchDigest, DEFAULT_STORE_TIMEOUT_MS, StoreTimeoutError } from './participant-data-store';
 export { PostgresParticipantDataStore } from './postgres-store';
 export { SqliteParticipantDataStore } from './sqlite-store';
 
@@ -16,11 +17,16 @@ export { SqliteParticipantDataStore } from './sqlite-store';
  * counts as unset (an empty DATABASE_URL= in an env file); any other non-postgres URL
  * is an error rather than a silent fallback to a local file nobody else can see.
  */
-export function createParticipantDataStore(opts: { databaseUrl?: string; sqlitePath: string }): ParticipantDataStore {
+export function createParticipantDataStore(opts: {
+  databaseUrl?: string;
+  sqlitePath: string;
+  /** STORE_TIMEOUT: the bound on every store call; unset = DEFAULT_STORE_TIMEOUT_MS. */
+  storeTimeoutMs?: number;
+}): ParticipantDataStore {
   const url = opts.databaseUrl?.trim();
-  if (!url) return new SqliteParticipantDataStore(opts.sqlitePath);
+  if (!url) return new SqliteParticipantDataStore(opts.sqlitePath, opts.storeTimeoutMs);
   if (!/^postgres(ql)?:\/\//i.test(url)) {
     throw new Error(`databaseUrl must start with postgres:// or postgresql:// (got "${url.split(':')[0]}:...")`);
   }
-  return new PostgresParticipantDataStore(url);
+  return new PostgresParticipantDataStore(url, opts.storeTimeoutMs);
 }

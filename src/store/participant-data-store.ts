@@ -5,6 +5,8 @@
  * idempotent on (conversationId, chainId, batchSeq).
  */
 
+import { createHash } from 'node:crypto';
+
 /** One attribute as currently stored: the last written value wins. */
 export interface StoredAttribute {
   name: string;
@@ -51,9 +53,14 @@ export interface StoredBatch {
 }
 
 export interface ParticipantDataStore {
-  /** creates tables if missing; safe to call from several processes concurrently */
+  /** creates tables if missing, migrates older ones in place; safe to call from several processes concurrently */
   init(): Promise<void>;
-  /** Writes the whole batch in ONE transaction. Idempotent on (conversationId, chainId, batchSeq): if that batch was already written, writes nothing and returns {applied:false}. For each attribute: insert, or update value, secured, set batch_seq, version = version + 1, updated_at. */
+  /**
+   * Writes the whole batch in ONE transaction. Idempotent on (conversationId, chainId, batchSeq): if
+   * that batch was already written with the same content (see batchDigest), writes nothing and
+   * returns {applied:false}; with other content, writes nothing and throws BatchConflictError. For
+   * each attribute: insert, or update value, secured, set batch_seq, version = version + 1, updated_at.
+   */
   writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }>;
   getAttribute(conversationId: string, name: string): Promise<StoredAttribute | undefined>;
   /** Ordered by name, comparing code points (binary), identically on every backend. */
@@ -61,4 +68,57 @@ export interface ParticipantDataStore {
   /** Ordered by run chain, oldest first, then batchSeq. */
   listBatches(conversationId: string): Promise<StoredBatch[]>;
   close(): Promise<void>;
+}
+
+/** STORE_TIMEOUT's default: every store call answers within about this long. */
+export const DEFAULT_STORE_TIMEOUT_MS = 2000;
+
+/**
+ * A batch key already stored with other content (values, names or secured flags). A retry always
+ * re-sends identical content, so this is a bug or a numbering clash, never a retry: the batch is not
+ * written, and must not be taken for written. Names the batch, never a value.
+ */
+export class BatchConflictError extends Error {
+  override readonly name = 'BatchConflictError';
+  readonly conversationId: string;
+  readonly chainId: string;
+  readonly batchSeq: number;
+  constructor(batch: Pick<AttributeBatch, 'conversationId' | 'chainId' | 'batchSeq'>) {
+    const chainId = batch.chainId ?? '';
+    super(
+      `participant data batch ${batch.batchSeq} of conversation ${batch.conversationId} (chain ${chainId || '(none)'}) ` +
+        'is already stored with other content; this batch was not written',
+    );
+    this.conversationId = batch.conversationId;
+    this.chainId = chainId;
+    this.batchSeq = batch.batchSeq;
+  }
+}
+
+/** A store call that did not finish within STORE_TIMEOUT (a lock held elsewhere, a hung or unreachable server). Nothing was written. */
+export class StoreTimeoutError extends Error {
+  override readonly name = 'StoreTimeoutError';
+  constructor(
+    readonly operation: string,
+    readonly timeoutMs: number,
+    /** What the driver said: an error code and message, never a value. */
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`participant-data store: ${operation} did not finish within STORE_TIMEOUT (${timeoutMs} ms): ${reason}`, options);
+  }
+}
+
+/**
+ * The content of a batch as the store compares it: SHA-256 over its attributes sorted by name (code
+ * units, as JavaScript compares strings), each as [name, value, secured]. Independent of the order of
+ * `attributes` and `secured`; a secured name not in the batch counts for nothing, and an absent
+ * `secured` is the same as an empty one. Hex, 64 characters.
+ */
+export function batchDigest(batch: Pick<AttributeBatch, 'attributes' | 'secured'>): string {
+  const secured = new Set(batch.secured ?? []);
+  const entries = Object.entries(batch.attributes)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => [name, value, secured.has(name)]);
+  return createHash('sha256').update(JSON.stringify(['parley-batch-v1', entries])).digest('hex');
 }

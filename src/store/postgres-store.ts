@@ -1,10 +1,19 @@
-import { Pool, type PoolClient } from 'pg';
-import type {
-  AttributeBatch,
-  ParticipantDataStore,
-  StoredAttribute,
-  StoredBatch,
+import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import {
+  BatchConflictError,
+  batchDigest,
+  DEFAULT_STORE_TIMEOUT_MS,
+  StoreTimeoutError,
+  type AttributeBatch,
+  type ParticipantDataStore,
+  type StoredAttribute,
+  type StoredBatch,
 } from './participant-data-store';
+
+// init() waits this long for another process's migration (it holds the schema lock), like SQLite's.
+const MIGRATION_TIMEOUT_MS = 120_000;
+/** The client-side backstop fires this long after the server's statement_timeout should have. */
+const CLIENT_TIMEOUT_MARGIN_MS = 1000;
 
 // Arbitrary constant shared by every process running init(): concurrent
 // CREATE TABLE IF NOT EXISTS can still fail on pg_type's unique index, so creators
@@ -18,6 +27,7 @@ const SCHEMA = `
     batch_seq integer NOT NULL,
     attribute_count integer NOT NULL,
     written_at timestamptz NOT NULL,
+    content_digest text,
     PRIMARY KEY (conversation_id, chain_id, batch_seq)
   );
   CREATE TABLE IF NOT EXISTS participant_data (
@@ -63,12 +73,46 @@ const toAttribute = (r: AttributeRow): StoredAttribute => ({
 // database's linguistic collation.
 const SELECT_ATTRIBUTES = `SELECT name, value, batch_seq, version, updated_at, secured FROM participant_data`;
 
+/**
+ * What a pg error says when it is a timeout of ours: the server's statement_timeout (57014 with that
+ * reason) or lock_timeout (55P03), the client's query_timeout backstop, or the pool's connection
+ * timeout. undefined for any other error.
+ */
+function timeoutReason(err: unknown): string | undefined {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if (e?.code === '57014' && /statement timeout/i.test(message)) return `the server cancelled the statement (57014: ${message})`;
+  if (e?.code === '55P03') return `a lock was not granted in time (55P03: ${message})`;
+  if (message === 'Query read timeout') return 'the server did not answer (client query timeout)';
+  if (/timeout exceeded when trying to connect|connection timeout/i.test(message)) return `no connection to the server (${message})`;
+  return undefined;
+}
+
 export class PostgresParticipantDataStore implements ParticipantDataStore {
   private readonly pool: Pool;
   private closed = false;
 
-  constructor(connectionString: string) {
-    this.pool = new Pool({ connectionString });
+  constructor(
+    connectionString: string,
+    /**
+     * STORE_TIMEOUT: bounds getting a connection (pool wait and connect), each statement on the server
+     * (statement_timeout, which covers lock waits) and, a little later, on the client (query_timeout:
+     * a server or network path that stops answering). A write is a few statements.
+     */
+    readonly timeoutMs: number = DEFAULT_STORE_TIMEOUT_MS,
+  ) {
+    this.pool = new Pool({
+      connectionString,
+      connectionTimeoutMillis: timeoutMs,
+      statement_timeout: timeoutMs,
+      query_timeout: timeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
+      // A session left in an open transaction (a process killed mid-write) releases its locks.
+      idle_in_transaction_session_timeout: Math.max(10_000, 5 * timeoutMs),
+      // Idle pooled connections are closed after 10 s (pg's default, spelled out); TCP keepalive
+      // notices a dead peer on a connection that is kept.
+      idleTimeoutMillis: 10_000,
+      keepAlive: true,
+    });
     // An idle pooled connection that dies (server restart, network blip) is emitted
     // here and would crash the process if unhandled. The pool already discards it,
     // and the next query opens a fresh connection or fails with a real error.
@@ -76,9 +120,12 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
   }
 
   async init(): Promise<void> {
-    await this.inTransaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
-      await client.query(SCHEMA);
+    await this.inTransaction('init', async (client) => {
+      // Waiting for another process's migration may take longer than a store call.
+      const slow = { query_timeout: MIGRATION_TIMEOUT_MS + CLIENT_TIMEOUT_MARGIN_MS };
+      await client.query(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
+      await client.query({ text: 'SELECT pg_advisory_xact_lock($1)', values: [SCHEMA_LOCK_KEY], ...slow });
+      await client.query({ text: SCHEMA, ...slow });
       // Tables made before batches carried their run chain: widen the key in place.
       const { rowCount } = await client.query(
         `SELECT 1 FROM information_schema.columns
@@ -90,10 +137,13 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
           `SELECT conname FROM pg_constraint WHERE conrelid = 'participant_data_batches'::regclass AND contype = 'p'`,
         );
         const dropKey = key.rows[0] ? `DROP CONSTRAINT "${key.rows[0].conname.replace(/"/g, '""')}",` : '';
-        await client.query(`
+        await client.query({
+          text: `
           ALTER TABLE participant_data_batches ADD COLUMN chain_id text NOT NULL DEFAULT '';
           ALTER TABLE participant_data_batches ${dropKey} ADD PRIMARY KEY (conversation_id, chain_id, batch_seq);
-        `);
+        `,
+          ...slow,
+        });
       }
       // Tables made before attributes could be secured: add the flag, existing rows plain. Looked up
       // first because ALTER TABLE takes an exclusive lock on the table even when there is nothing to
@@ -104,7 +154,17 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
          WHERE table_schema = current_schema() AND table_name = 'participant_data' AND column_name = 'secured'`,
       );
       if (secured.rowCount === 0) {
-        await client.query(`ALTER TABLE participant_data ADD COLUMN IF NOT EXISTS secured boolean NOT NULL DEFAULT false`);
+        await client.query({ text: `ALTER TABLE participant_data ADD COLUMN IF NOT EXISTS secured boolean NOT NULL DEFAULT false`, ...slow });
+      }
+      // Tables made before batches recorded a digest of their content: add it, NULL for the batches
+      // already there, which therefore match any re-send of their key (nothing to compare with), as
+      // before. A nullable column without a default is added without rewriting rows.
+      const digest = await client.query(
+        `SELECT 1 FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'participant_data_batches' AND column_name = 'content_digest'`,
+      );
+      if (digest.rowCount === 0) {
+        await client.query({ text: `ALTER TABLE participant_data_batches ADD COLUMN IF NOT EXISTS content_digest text`, ...slow });
       }
     });
   }
@@ -117,15 +177,26 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
     // order and cannot deadlock each other.
     const entries = Object.entries(batch.attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const secured = new Set(batch.secured ?? []);
-    const applied = await this.inTransaction(async (client) => {
+    const chainId = batch.chainId ?? '';
+    const digest = batchDigest(batch);
+    const outcome = await this.inTransaction('writeBatch', async (client): Promise<'applied' | 'duplicate' | 'conflict'> => {
       // A concurrent transaction inserting the same key blocks here until the other
       // commits (then we get rowCount 0) or rolls back (then we win).
       const claim = await client.query(
-        `INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-        [batch.conversationId, batch.chainId ?? '', batch.batchSeq, entries.length, now],
+        `INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at, content_digest)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [batch.conversationId, chainId, batch.batchSeq, entries.length, now, digest],
       );
-      if (claim.rowCount === 0) return false;
+      if (claim.rowCount === 0) {
+        // Read committed: this statement sees the row the other transaction committed.
+        const { rows } = await client.query<{ content_digest: string | null }>(
+          `SELECT content_digest FROM participant_data_batches WHERE conversation_id = $1 AND chain_id = $2 AND batch_seq = $3`,
+          [batch.conversationId, chainId, batch.batchSeq],
+        );
+        // NULL: stored before digests were recorded, nothing to compare with: taken as the same batch.
+        const stored = rows[0]?.content_digest ?? null;
+        return stored === null || stored === digest ? 'duplicate' : 'conflict';
+      }
       if (entries.length > 0) {
         await client.query(
           `INSERT INTO participant_data (conversation_id, name, value, batch_seq, version, updated_at, secured)
@@ -148,29 +219,30 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
           ],
         );
       }
-      return true;
+      return 'applied';
     });
-    return { applied };
+    if (outcome === 'conflict') throw new BatchConflictError(batch);
+    return { applied: outcome === 'applied' };
   }
 
   async getAttribute(conversationId: string, name: string): Promise<StoredAttribute | undefined> {
-    const { rows } = await this.pool.query<AttributeRow>(
-      `${SELECT_ATTRIBUTES} WHERE conversation_id = $1 AND name = $2`,
-      [conversationId, name],
-    );
+    const { rows } = await this.query<AttributeRow>('getAttribute', `${SELECT_ATTRIBUTES} WHERE conversation_id = $1 AND name = $2`, [
+      conversationId,
+      name,
+    ]);
     return rows[0] && toAttribute(rows[0]);
   }
 
   async listAttributes(conversationId: string): Promise<StoredAttribute[]> {
-    const { rows } = await this.pool.query<AttributeRow>(
-      `${SELECT_ATTRIBUTES} WHERE conversation_id = $1 ORDER BY name COLLATE "C"`,
-      [conversationId],
-    );
+    const { rows } = await this.query<AttributeRow>('listAttributes', `${SELECT_ATTRIBUTES} WHERE conversation_id = $1 ORDER BY name COLLATE "C"`, [
+      conversationId,
+    ]);
     return rows.map(toAttribute);
   }
 
   async listBatches(conversationId: string): Promise<StoredBatch[]> {
-    const { rows } = await this.pool.query<BatchRow>(
+    const { rows } = await this.query<BatchRow>(
+      'listBatches',
       `SELECT chain_id, batch_seq, attribute_count, written_at FROM participant_data_batches
        WHERE conversation_id = $1 ORDER BY min(written_at) OVER (PARTITION BY chain_id), chain_id, batch_seq`,
       [conversationId],
@@ -190,8 +262,28 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
     await this.pool.end();
   }
 
-  private async inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+  /** One statement outside a transaction; a timeout becomes StoreTimeoutError. */
+  private async query<R extends QueryResultRow>(operation: string, text: string, values: unknown[]): Promise<{ rows: R[] }> {
+    try {
+      // pool.query releases its connection with the error, so one that timed out is discarded.
+      return await this.pool.query<R>(text, values);
+    } catch (err) {
+      throw this.timeoutOr(operation, err);
+    }
+  }
+
+  private timeoutOr(operation: string, err: unknown): unknown {
+    const reason = timeoutReason(err);
+    return reason ? new StoreTimeoutError(operation, this.timeoutMs, reason, { cause: err }) : err;
+  }
+
+  private async inTransaction<T>(operation: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.timeoutOr(operation, err);
+    }
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -199,12 +291,18 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      // If even ROLLBACK fails the connection is unusable: destroy it rather than
-      // return it to the pool mid-transaction.
-      await client.query('ROLLBACK').catch((rollbackErr: Error) => {
-        broken = rollbackErr;
-      });
-      throw err;
+      if (err instanceof Error && err.message === 'Query read timeout') {
+        // The server never answered: the connection is still busy with that statement, and a
+        // ROLLBACK queued behind it would wait as long. Destroy it; the server rolls back.
+        broken = err;
+      } else {
+        // If even ROLLBACK fails the connection is unusable: destroy it rather than
+        // return it to the pool mid-transaction.
+        await client.query('ROLLBACK').catch((rollbackErr: Error) => {
+          broken = rollbackErr;
+        });
+      }
+      throw this.timeoutOr(operation, err);
     } finally {
       client.release(broken);
     }

@@ -1,17 +1,36 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  AttributeBatch,
-  ParticipantDataStore,
-  StoredAttribute,
-  StoredBatch,
+import {
+  BatchConflictError,
+  batchDigest,
+  DEFAULT_STORE_TIMEOUT_MS,
+  StoreTimeoutError,
+  type AttributeBatch,
+  type ParticipantDataStore,
+  type StoredAttribute,
+  type StoredBatch,
 } from './participant-data-store';
 
-// How long a connection waits for another process's write lock before failing with
-// SQLITE_BUSY. The worker and the API process share one file; writes are short.
-const BUSY_TIMEOUT_MS = 5000;
-const MIGRATION_BUSY_TIMEOUT_MS = 120_000;
+// better-sqlite3 is synchronous, and SQLite's own busy handler waits for another connection's lock
+// by sleeping the calling thread: with a busy timeout of seconds, one flush waiting for the API
+// process (or a second worker) would freeze the worker's event loop, and with it the flush's
+// heartbeats, past the 3 s heartbeat timeout. So SQLite never waits here (busy_timeout 0): a call
+// that finds the file locked fails at once with SQLITE_BUSY and is tried again from a JS timer, with
+// back-off, until its deadline (STORE_TIMEOUT; MIGRATION_TIMEOUT_MS for init). The event loop runs
+// between tries; only the statements themselves (milliseconds) hold it.
+const MIGRATION_TIMEOUT_MS = 120_000;
+/** Pauses between tries of a call that found the file locked: 2, 4, 8 … capped at 50 ms, jittered. */
+const RETRY_FIRST_MS = 2;
+const RETRY_MAX_MS = 50;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** SQLITE_BUSY and its extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_RECOVERY, …): another connection holds a lock. */
+function isBusy(err: unknown): err is Error & { code: string } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
 
 // Names use BINARY collation (SQLite's default, spelled out so nobody "fixes" it to
 // NOCASE): `Foo` and `foo` are two attributes and ORDER BY name is byte order, which
@@ -23,6 +42,7 @@ const SCHEMA = `
     batch_seq INTEGER NOT NULL,
     attribute_count INTEGER NOT NULL,
     written_at TEXT NOT NULL,
+    content_digest TEXT,
     PRIMARY KEY (conversation_id, chain_id, batch_seq)
   );
   CREATE TABLE IF NOT EXISTS participant_data (
@@ -66,25 +86,52 @@ const toAttribute = (r: AttributeRow): StoredAttribute => ({
 const SELECT_ATTRIBUTES = `SELECT name, value, batch_seq, version, updated_at, secured FROM participant_data`;
 
 /**
- * better-sqlite3 is synchronous; the async methods exist to satisfy the shared
- * interface and so that errors surface as rejections rather than throws.
+ * better-sqlite3 is synchronous: each statement runs on the calling thread, but no call waits for a
+ * lock there (see RETRY_FIRST_MS above); errors surface as rejections.
  */
 export class SqliteParticipantDataStore implements ParticipantDataStore {
   private readonly db: Database.Database;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    /** STORE_TIMEOUT: how long a call waits for another connection's lock before StoreTimeoutError. */
+    readonly timeoutMs: number = DEFAULT_STORE_TIMEOUT_MS,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-    // busy_timeout first: switching to WAL needs a lock another process may hold.
-    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // WAL lets the API process read while the worker process writes.
-    this.db.pragma('journal_mode = WAL');
+    // timeout 0: SQLite never sleeps on a lock; this store waits in JS instead (whenNotBusy).
+    this.db = new Database(path, { timeout: 0 });
+    this.db.pragma('busy_timeout = 0');
   }
 
   async init(): Promise<void> {
-    this.db.exec(SCHEMA);
-    this.addChainToBatchKey();
-    this.addSecuredColumn();
+    // WAL lets the API process read while the worker process writes. Switching to it needs a lock
+    // another process may hold.
+    await this.whenNotBusy('init', MIGRATION_TIMEOUT_MS, () => this.db.pragma('journal_mode = WAL'));
+    await this.whenNotBusy('init', MIGRATION_TIMEOUT_MS, () => this.db.exec(SCHEMA));
+    await this.addChainToBatchKey();
+    await this.addSecuredColumn();
+    await this.addContentDigest();
+  }
+
+  /**
+   * Runs `work` (synchronous, atomic: one statement or one transaction), trying again while another
+   * connection holds the lock it needs, from a timer so the event loop keeps running, until
+   * `timeoutMs` has passed: then StoreTimeoutError. Any other error is thrown as it is.
+   */
+  private async whenNotBusy<T>(operation: string, timeoutMs: number, work: () => T): Promise<T> {
+    const deadline = performance.now() + timeoutMs;
+    for (let pause = RETRY_FIRST_MS; ; pause = Math.min(pause * 2, RETRY_MAX_MS)) {
+      try {
+        return work();
+      } catch (err) {
+        if (!isBusy(err)) throw err;
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          throw new StoreTimeoutError(operation, timeoutMs, `the SQLite file stayed locked by another connection (${err.code}: ${err.message})`, { cause: err });
+        }
+        await sleep(Math.min(left, pause * (0.5 + Math.random())));
+      }
+    }
   }
 
   /** Whether `table` has `column` (as this connection sees the schema now). */
@@ -98,20 +145,14 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
    * Runs `migrate` once across every process opening the file: checked first without a lock (the
    * usual case, nothing to do), then again under the write lock, since another process starting at
    * the same moment may have migrated meanwhile. A process arriving during a long migration waits for
-   * it rather than failing.
+   * it (up to MIGRATION_TIMEOUT_MS) rather than failing.
    */
-  private migrateOnce(done: () => boolean, migrate: () => void): void {
-    if (done()) return;
-    this.db.pragma(`busy_timeout = ${MIGRATION_BUSY_TIMEOUT_MS}`);
-    try {
-      this.db
-        .transaction(() => {
-          if (!done()) migrate();
-        })
-        .immediate();
-    } finally {
-      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    }
+  private async migrateOnce(done: () => boolean, migrate: () => void): Promise<void> {
+    if (await this.whenNotBusy('init', MIGRATION_TIMEOUT_MS, done)) return;
+    const once = this.db.transaction(() => {
+      if (!done()) migrate();
+    });
+    await this.whenNotBusy('init', MIGRATION_TIMEOUT_MS, () => once.immediate());
   }
 
   /**
@@ -119,15 +160,15 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
    * SQLite cannot change a primary key in place, so the table is rebuilt, once, under the write lock
    * (the API and worker processes may both be starting).
    */
-  private addChainToBatchKey(): void {
-    this.migrateOnce(
+  private addChainToBatchKey(): Promise<void> {
+    return this.migrateOnce(
       () => this.hasColumn('participant_data_batches', 'chain_id'),
       () =>
         this.db.exec(`
           ALTER TABLE participant_data_batches RENAME TO participant_data_batches_unchained;
           ${SCHEMA}
-          INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at)
-            SELECT conversation_id, '', batch_seq, attribute_count, written_at FROM participant_data_batches_unchained;
+          INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at, content_digest)
+            SELECT conversation_id, '', batch_seq, attribute_count, written_at, NULL FROM participant_data_batches_unchained;
           DROP TABLE participant_data_batches_unchained;
         `),
     );
@@ -137,10 +178,22 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
    * Files written before attributes could be secured lack the flag: add the column (existing rows
    * are plain, secured = 0). SQLite adds a column with a constant default without rewriting rows.
    */
-  private addSecuredColumn(): void {
-    this.migrateOnce(
+  private addSecuredColumn(): Promise<void> {
+    return this.migrateOnce(
       () => this.hasColumn('participant_data', 'secured'),
       () => this.db.exec(`ALTER TABLE participant_data ADD COLUMN secured INTEGER NOT NULL DEFAULT 0`),
+    );
+  }
+
+  /**
+   * Files written before batches recorded a digest of their content lack the column: add it, NULL for
+   * the batches already there, which therefore match any re-send of their key (nothing to compare
+   * with), as before. SQLite adds a nullable column without rewriting rows.
+   */
+  private addContentDigest(): Promise<void> {
+    return this.migrateOnce(
+      () => this.hasColumn('participant_data_batches', 'content_digest'),
+      () => this.db.exec(`ALTER TABLE participant_data_batches ADD COLUMN content_digest TEXT`),
     );
   }
 
@@ -148,9 +201,14 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
     const now = new Date().toISOString();
     const entries = Object.entries(batch.attributes);
     const secured = new Set(batch.secured ?? []);
+    const chainId = batch.chainId ?? '';
+    const digest = batchDigest(batch);
     const claimBatch = this.db.prepare(
-      `INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at)
-       VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at, content_digest)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    );
+    const storedDigest = this.db.prepare(
+      `SELECT content_digest FROM participant_data_batches WHERE conversation_id = ? AND chain_id = ? AND batch_seq = ?`,
     );
     const upsert = this.db.prepare(
       `INSERT INTO participant_data (conversation_id, name, value, batch_seq, version, updated_at, secured)
@@ -162,47 +220,49 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
          version = participant_data.version + 1,
          updated_at = excluded.updated_at`,
     );
-    const write = this.db.transaction((): boolean => {
+    const write = this.db.transaction((): 'applied' | 'duplicate' | 'conflict' => {
       // Claiming the batch row is the idempotency check; under BEGIN IMMEDIATE no
       // other process can claim it between our check and our writes.
-      if (claimBatch.run(batch.conversationId, batch.chainId ?? '', batch.batchSeq, entries.length, now).changes === 0) {
-        return false;
+      if (claimBatch.run(batch.conversationId, chainId, batch.batchSeq, entries.length, now, digest).changes === 0) {
+        const row = storedDigest.get(batch.conversationId, chainId, batch.batchSeq) as { content_digest: string | null };
+        // NULL: stored before digests were recorded, nothing to compare with: taken as the same batch.
+        return row.content_digest === null || row.content_digest === digest ? 'duplicate' : 'conflict';
       }
       for (const [name, value] of entries) {
         upsert.run(batch.conversationId, name, value, batch.batchSeq, now, secured.has(name) ? 1 : 0);
       }
-      return true;
+      return 'applied';
     });
     // .immediate() takes the write lock at BEGIN, so two processes cannot both read
     // "not yet written" and then deadlock upgrading their read locks.
-    return { applied: write.immediate() };
+    const outcome = await this.whenNotBusy('writeBatch', this.timeoutMs, () => write.immediate());
+    if (outcome === 'conflict') throw new BatchConflictError(batch);
+    return { applied: outcome === 'applied' };
   }
 
   async getAttribute(conversationId: string, name: string): Promise<StoredAttribute | undefined> {
-    const row = this.db
-      .prepare(
-        `${SELECT_ATTRIBUTES} WHERE conversation_id = ? AND name = ?`,
-      )
-      .get(conversationId, name) as AttributeRow | undefined;
+    const row = await this.whenNotBusy('getAttribute', this.timeoutMs, () =>
+      this.db.prepare(`${SELECT_ATTRIBUTES} WHERE conversation_id = ? AND name = ?`).get(conversationId, name) as AttributeRow | undefined,
+    );
     return row && toAttribute(row);
   }
 
   async listAttributes(conversationId: string): Promise<StoredAttribute[]> {
-    const rows = this.db
-      .prepare(
-        `${SELECT_ATTRIBUTES} WHERE conversation_id = ? ORDER BY name`,
-      )
-      .all(conversationId) as AttributeRow[];
+    const rows = await this.whenNotBusy('listAttributes', this.timeoutMs, () =>
+      this.db.prepare(`${SELECT_ATTRIBUTES} WHERE conversation_id = ? ORDER BY name`).all(conversationId) as AttributeRow[],
+    );
     return rows.map(toAttribute);
   }
 
   async listBatches(conversationId: string): Promise<StoredBatch[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT chain_id, batch_seq, attribute_count, written_at FROM participant_data_batches
-         WHERE conversation_id = ? ORDER BY min(written_at) OVER (PARTITION BY chain_id), chain_id, batch_seq`,
-      )
-      .all(conversationId) as BatchRow[];
+    const rows = await this.whenNotBusy('listBatches', this.timeoutMs, () =>
+      this.db
+        .prepare(
+          `SELECT chain_id, batch_seq, attribute_count, written_at FROM participant_data_batches
+           WHERE conversation_id = ? ORDER BY min(written_at) OVER (PARTITION BY chain_id), chain_id, batch_seq`,
+        )
+        .all(conversationId) as BatchRow[],
+    );
     return rows.map((r) => ({ chainId: r.chain_id, batchSeq: r.batch_seq, attributeCount: r.attribute_count, writtenAt: r.written_at }));
   }
 

@@ -14,7 +14,7 @@ import { buildApi } from '../../src/api/server';
 import { classifyTemporalError } from '../../src/api/temporal-errors';
 import type { DevServer } from '../../src/dev-server';
 import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/shared';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
+import { createParticipantDataStore, ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { createTemporalClient } from '../../src/temporal-client';
 import { authedFetch, testCredentials } from '../support/auth';
 import { testKeyServices } from '../support/keys';
@@ -58,13 +58,13 @@ afterAll(async () => {
   await devServer?.stop();
 });
 
-async function startApi(opts: { address?: string; namespace?: string; taskQueue?: string; timeoutMs?: number } = {}): Promise<string> {
+async function startApi(opts: { address?: string; namespace?: string; taskQueue?: string; timeoutMs?: number; store?: ParticipantDataStore } = {}): Promise<string> {
   const api = buildApi({
     client: createTemporalClient(
       { temporalAddress: opts.address ?? devServer.address, temporalNamespace: opts.namespace ?? 'default', devServerPort: 0 },
       testKeyServices().dataConverter,
     ),
-    store,
+    store: opts.store ?? store,
     logger,
     // No grace window after CLOSED: the tests wait for the workflows to complete.
     config: { taskQueue: opts.taskQueue ?? taskQueue, temporalRequestTimeoutMs: opts.timeoutMs ?? 5000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 } },
@@ -130,6 +130,30 @@ test('a read that takes longer than its deadline is 504, not "unreachable"', asy
   const state = await call(base, 'GET', `/conversations/${id}`);
   expect([state.status, state.body]).toEqual([504, { error: 'timeout', message: expect.stringMatching(/no answer within 1500 ms.*nothing was changed/) }]);
   expect((await call(base, 'GET', `/conversations/${id}/attributes/anything`)).status).toBe(504);
+});
+
+test('a stored-attribute read the store does not answer within STORE_TIMEOUT is 504, not 500', async () => {
+  // A PostgreSQL address that accepts connections and never speaks: a hung server or a black-holed path.
+  const sockets: net.Socket[] = [];
+  const silent = net.createServer((s) => sockets.push(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const hung = createParticipantDataStore({
+    databaseUrl: `postgresql://postgres@127.0.0.1:${(silent.address() as net.AddressInfo).port}/x`,
+    sqlitePath: 'unused',
+    storeTimeoutMs: 800,
+  });
+  try {
+    const base = await startApi({ store: hung });
+    const started = Date.now();
+    // No such workflow (past retention, say): the answer comes from the store.
+    const answer = await call(base, 'GET', `/conversations/${uniqueId('store-hung')}/attributes/anything`);
+    expect([answer.status, answer.body]).toEqual([504, { error: 'timeout', message: expect.stringMatching(/store gave no answer within 800 ms.*nothing was changed/) }]);
+    expect(Date.now() - started).toBeLessThan(4000);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await hung.close();
+    await new Promise((r) => silent.close(r));
+  }
 });
 
 test('a request Temporal refuses for good is 500 with an id that finds it in the log', async () => {

@@ -36,6 +36,16 @@ describe('conversation settings', () => {
   });
 });
 
+describe('store timeout', () => {
+  test('STORE_TIMEOUT: 2 s by default, a duration, at most 8 s (a flush attempt has 10 s for a few statements)', () => {
+    expect(loadConfig({}).storeTimeoutMs).toBe(2000);
+    expect(loadConfig({ STORE_TIMEOUT: '500ms' }).storeTimeoutMs).toBe(500);
+    expect(loadConfig({ STORE_TIMEOUT: '8s' }).storeTimeoutMs).toBe(8000);
+    expect(() => loadConfig({ STORE_TIMEOUT: '9s' })).toThrow(new ConfigError('STORE_TIMEOUT must be at most 8000 ms, got 9000'));
+    expect(() => loadConfig({ STORE_TIMEOUT: '0' })).toThrow(/must be positive/);
+  });
+});
+
 describe('log format', () => {
   // The built logger in a child process: its stdout is a pipe here, as when a log shipper reads it.
   const logWith = (format: string): string => {

@@ -2,16 +2,19 @@
 // real dev server and a real PostgreSQL: queued participant data survives and reaches the store
 // exactly once, and updates keep working while runs hand over at continue-as-new. Stopped with
 // SIGTERM mid-flush instead, it drains: the flush it holds completes before it exits.
-import type { WorkflowHandle } from '@temporalio/client';
+import path from 'node:path';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { DEFAULT_SETTINGS, ConversationSettings, setAttributesUpdate } from '../../src/shared';
-import type { StoredAttribute } from '../../src/store';
+import { SqliteParticipantDataStore, type StoredAttribute } from '../../src/store';
 import type { WorkerHealth } from '../../src/worker-health';
 import type { conversationWorkflow } from '../../workflows/conversation';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
 import { lockTable } from '../support/postgres';
+import { lockSqlite } from '../support/sqlite-lock';
 import { freePort, uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import { whileRunning, WorkerProcess } from '../support/worker-process';
@@ -91,7 +94,8 @@ test('SIGKILL between sets: the next update is accepted by a new worker and one 
 test('SIGKILL during the flush: the batch is written once, by the next worker, with the last values', async () => {
   const taskQueue = uniqueId('crash-flush');
   const id = uniqueId('flush');
-  const worker = await h.startPollingWorker('flush-A', taskQueue);
+  // STORE_TIMEOUT longer than the test holds the lock: the kill must hit a flush still waiting.
+  const worker = await h.startPollingWorker('flush-A', taskQueue, { STORE_TIMEOUT: '8s' });
 
   const handle = await start(taskQueue, routingEvent(id, 'CREATED', 0));
   await set(handle, { intent: 'refund', account: '42' });
@@ -144,7 +148,8 @@ test('SIGTERM during the flush: the worker drains, its health endpoint says so, 
     return { code: res.status, body: (await res.json()) as WorkerHealth };
   };
   // A grace period far longer than the test needs: the worker must wait for its flush, not abandon it.
-  const worker = await h.startPollingWorker('drain-A', taskQueue, { WORKER_HEALTH_PORT: String(healthPort), WORKER_SHUTDOWN_GRACE: '60s' });
+  // STORE_TIMEOUT longer than the test holds the lock: the drain must wait for a flush still waiting.
+  const worker = await h.startPollingWorker('drain-A', taskQueue, { WORKER_HEALTH_PORT: String(healthPort), WORKER_SHUTDOWN_GRACE: '60s', STORE_TIMEOUT: '8s' });
   await waitFor('the worker health endpoint to say ok', async () => (await health()).code === 200);
   expect((await health()).body).toMatchObject({ status: 'ok', state: 'RUNNING', taskQueue, workflowPoller: 'POLLING', activityPoller: 'POLLING', inFlightActivities: 0 });
 
@@ -234,4 +239,108 @@ test('updates racing continue-as-new on the real server: every update lands, bat
     `continue-as-new: ${runs.length} runs, ${result.batchesWritten} batches, ${duringHandOver} of ${UPDATES} updates accepted by a run after it had started handing over`,
   );
   await recordHistory(handle, 'crash-updates-racing-continue-as-new');
+}, 90_000);
+
+/** The flush's attempts as the history records them once it completed or failed for good. */
+function flushAttempts(events: HistoryEvent[]) {
+  return events.flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes] : []));
+}
+
+test('a store lock held past STORE_TIMEOUT and the heartbeat timeout: the flush fails as StoreTimeout, is retried, and writes once', async () => {
+  const taskQueue = uniqueId('store-timeout');
+  const id = uniqueId('store-timeout');
+  const worker = await h.startPollingWorker('store-timeout-A', taskQueue, { STORE_TIMEOUT: '1s', LOG_LEVEL: 'info' });
+  const handle = await start(taskQueue, routingEvent(id, 'CREATED', 0));
+  await set(handle, { intent: 'refund' });
+
+  const lock = await lockTable(h.pg.url, 'participant_data_batches');
+  try {
+    await start(taskQueue, routingEvent(id, 'CLOSED', 1));
+    await lock.waitForBlockedWriter();
+    // Longer than the flush's 3 s heartbeat timeout, and several times STORE_TIMEOUT.
+    await new Promise((r) => setTimeout(r, 4_000));
+  } finally {
+    await lock.close();
+  }
+  expect(await whileRunning(worker, handle.result())).toMatchObject({ batchesWritten: 1, storedNames: ['intent'] });
+  expect(await h.store.listBatches(id)).toEqual([expect.objectContaining({ batchSeq: 1, attributeCount: 1 })]);
+
+  // Retried after failing as StoreTimeout, on the same worker: never timed out for lack of heartbeats.
+  const [attempt] = flushAttempts(await historyEvents(handle));
+  expect(attempt.attempt).toBeGreaterThan(1);
+  expect(attempt.identity).toBe(worker.identity);
+  expect(attempt.lastFailure?.timeoutFailureInfo).toBeFalsy();
+  expect(attempt.lastFailure?.applicationFailureInfo).toMatchObject({ type: 'StoreTimeout', nonRetryable: false });
+  expect(worker.output()).toMatch(/participant data store timed out; the flush will be retried/);
+}, 90_000);
+
+test('SQLite locked by another process past the heartbeat timeout: the flush keeps heartbeating and its first attempt writes', async () => {
+  const taskQueue = uniqueId('sqlite-wait');
+  const id = uniqueId('sqlite-wait');
+  const file = path.join(h.dir, `${id}.sqlite`);
+  const tables = new SqliteParticipantDataStore(file);
+  await tables.init();
+  const worker = await h.startPollingWorker('sqlite-wait-A', taskQueue, { DATABASE_URL: '', PARLEY_SQLITE_PATH: file, STORE_TIMEOUT: '8s' });
+  const handle = await start(taskQueue, routingEvent(id, 'CREATED', 0));
+  await set(handle, { intent: 'refund', account: '42' });
+
+  const lock = await lockSqlite(file, 20_000);
+  try {
+    await start(taskQueue, routingEvent(id, 'CLOSED', 1));
+    await waitFor('the flush to be running', async () =>
+      ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.lastStartedTime && a.attempt === 1),
+    );
+    // Longer than the 3 s heartbeat timeout: a worker whose event loop the wait blocked would miss it.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const [pending] = (await handle.describe()).raw.pendingActivities ?? [];
+    expect(pending).toMatchObject({ attempt: 1 });
+    expect(pending.lastFailure).toBeFalsy();
+    // Its heartbeats reach the server (the SDK sends them at most every 80 % of the 3 s timeout).
+    expect(Date.now() - Number(pending.lastHeartbeatTime?.seconds ?? 0) * 1000).toBeLessThan(3_000);
+  } finally {
+    await lock.release();
+  }
+  expect(await whileRunning(worker, handle.result())).toMatchObject({ batchesWritten: 1, storedNames: ['account', 'intent'] });
+  const [attempt] = flushAttempts(await historyEvents(handle));
+  expect(attempt.attempt).toBe(1);
+  expect(attempt.lastFailure).toBeFalsy();
+  expect((await tables.listAttributes(id)).map((a) => [a.name, a.value])).toEqual([
+    ['account', '42'],
+    ['intent', 'refund'],
+  ]);
+  await tables.close();
+}, 90_000);
+
+test('a batch key already stored with other content: the flush fails for good as BatchConflict, visibly, and nothing is overwritten', async () => {
+  const taskQueue = uniqueId('conflict');
+  const id = uniqueId('conflict');
+  const worker = await h.startPollingWorker('conflict-A', taskQueue, { LOG_LEVEL: 'info' });
+  const handle = await start(taskQueue, routingEvent(id, 'CREATED', 0));
+  // The conversation's batch 1 is already in the store with other content (a numbering clash).
+  const chainId = (await handle.describe()).runId;
+  await h.store.writeBatch({ conversationId: id, chainId, batchSeq: 1, attributes: { intent: 'earlier' } });
+  await set(handle, { intent: 'CANARY-refund', account: 'CANARY-42' });
+  await start(taskQueue, routingEvent(id, 'CLOSED', 1));
+
+  const failure = await whileRunning(worker, handle.result().then(() => undefined, (err: unknown) => err));
+  // Not taken for written: the conversation fails, its cause the flush's BatchConflict.
+  expect(failure).toBeInstanceOf(WorkflowFailedError);
+  const activityFailure = (failure as WorkflowFailedError).cause;
+  expect(activityFailure).toBeInstanceOf(ActivityFailure);
+  const cause = (activityFailure as ActivityFailure).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect(cause).toMatchObject({ type: 'BatchConflict', nonRetryable: true });
+  expect((cause as ApplicationFailure).message).toContain(id);
+  expect((cause as ApplicationFailure).message).toContain(chainId);
+  expect((cause as ApplicationFailure).message).not.toMatch(/CANARY/);
+  // One attempt, no retry.
+  const failed = (await historyEvents(handle)).flatMap((e) => (e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : []));
+  expect(failed).toHaveLength(1);
+  expect(failed[0].failure?.applicationFailureInfo).toMatchObject({ type: 'BatchConflict', nonRetryable: true });
+  expect(flushAttempts(await historyEvents(handle))).toEqual([expect.objectContaining({ attempt: 1 })]);
+  // The store keeps what it had; the worker's log says which batch, and no value.
+  expect(summary(await h.store.listAttributes(id))).toEqual([['intent', 'earlier', 1]]);
+  expect(worker.output()).toMatch(/NOT written: its key is already stored with other content/);
+  expect(worker.output()).toContain(id);
+  expect(worker.output()).not.toMatch(/CANARY/);
 }, 90_000);

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import {
+  BatchConflictError,
   createParticipantDataStore,
   PostgresParticipantDataStore,
   SqliteParticipantDataStore,
@@ -135,6 +136,38 @@ async function createUnsecuredSchema(backend: string, target: StoreOptions, conv
   }
 }
 
+/**
+ * The schema as it was before batches recorded a digest of their content: batch 1 of run-a holding
+ * the two attributes createUnsecuredSchema writes (secured flag included).
+ */
+async function createUndigestedSchema(backend: string, target: StoreOptions, conversationId: string): Promise<void> {
+  const sqlite = backend === 'SQLite';
+  const statements = [
+    `CREATE TABLE participant_data_batches (conversation_id text NOT NULL, chain_id text NOT NULL DEFAULT '',
+       batch_seq integer NOT NULL, attribute_count integer NOT NULL, written_at ${sqlite ? 'text' : 'timestamptz'} NOT NULL,
+       PRIMARY KEY (conversation_id, chain_id, batch_seq))`,
+    `INSERT INTO participant_data_batches VALUES ('${conversationId}', 'run-a', 1, 2, '2026-11-01T00:00:00.000Z')`,
+    `CREATE TABLE participant_data (conversation_id text NOT NULL, name text ${sqlite ? 'COLLATE BINARY ' : ''}NOT NULL,
+       value text NOT NULL, batch_seq integer NOT NULL, version integer NOT NULL,
+       updated_at ${sqlite ? 'text' : 'timestamptz'} NOT NULL, secured ${sqlite ? 'integer NOT NULL DEFAULT 0' : 'boolean NOT NULL DEFAULT false'},
+       PRIMARY KEY (conversation_id, name))`,
+    `INSERT INTO participant_data VALUES
+       ('${conversationId}', 'lang', 'en', 1, 1, '2026-11-01T00:00:00.000Z', ${sqlite ? 0 : 'false'}),
+       ('${conversationId}', 'tier', 'gold', 1, 1, '2026-11-01T00:00:00.000Z', ${sqlite ? 0 : 'false'})`,
+  ];
+  if (sqlite) {
+    mkdirSync(dirname(target.sqlitePath), { recursive: true });
+    const db = new Database(target.sqlitePath);
+    for (const sql of statements) db.exec(sql);
+    db.close();
+  } else {
+    const client = new Client({ connectionString: target.databaseUrl });
+    await client.connect();
+    for (const sql of statements) await client.query(sql);
+    await client.end();
+  }
+}
+
 /** The two rows createUnsecuredSchema wrote, as a migrated store must return them. */
 const legacyAttributes = [
   { name: 'lang', value: 'en', batchSeq: 1, version: 1, updatedAt: '2026-11-01T00:00:00.000Z', secured: false },
@@ -231,17 +264,93 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
     const batchesBefore = await store.listBatches('c1');
     await sleep(5); // so a wrongly applied rewrite would show a new timestamp
 
-    // Same key, even with different content: the batch number is the identity.
+    // The same key with the same content (in any order): a retry, skipped.
     expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: '1', b: '2' } })).toEqual({
       applied: false,
     });
-    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'X', z: 'new' } })).toEqual({
+    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { b: '2', a: '1' }, secured: [] })).toEqual({
       applied: false,
     });
 
     expect(await store.listAttributes('c1')).toEqual(attributesBefore);
     expect(await store.listBatches('c1')).toEqual(batchesBefore);
     expect(batchesBefore).toHaveLength(1);
+  });
+
+  it('refuses a batch key re-sent with other content, naming the batch but no value, and changes nothing', async () => {
+    const store = await open();
+    const key = { conversationId: 'c1', chainId: 'run-a', batchSeq: 3 };
+    await store.writeBatch({ ...key, attributes: { a: 'CANARY-a', b: 'CANARY-b' }, secured: ['b'] });
+    const attributesBefore = await store.listAttributes('c1');
+    const batchesBefore = await store.listBatches('c1');
+    await sleep(5);
+
+    // Same content, other order, a secured name that is not in the batch: still the same batch.
+    expect(await store.writeBatch({ ...key, attributes: { b: 'CANARY-b', a: 'CANARY-a' }, secured: ['ghost', 'b'] })).toEqual({
+      applied: false,
+    });
+    const others: Array<Pick<AttributeBatch, 'attributes' | 'secured'>> = [
+      { attributes: { a: 'CANARY-other', b: 'CANARY-b' }, secured: ['b'] }, // another value
+      { attributes: { a: 'CANARY-a', b: 'CANARY-b', z: 'CANARY-z' }, secured: ['b'] }, // one more name
+      { attributes: { a: 'CANARY-a' }, secured: [] }, // one name fewer
+      { attributes: { a: 'CANARY-a', b: 'CANARY-b' } }, // b no longer secured
+      { attributes: { a: 'CANARY-a', b: 'CANARY-b' }, secured: ['a', 'b'] }, // a secured too
+    ];
+    for (const other of others) {
+      const err: unknown = await store.writeBatch({ ...key, ...other }).then(
+        (result) => result,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BatchConflictError);
+      expect(err).toMatchObject({ name: 'BatchConflictError', ...key });
+      expect((err as Error).message).toContain('c1');
+      expect((err as Error).message).toContain('run-a');
+      expect((err as Error).message).not.toMatch(/CANARY/);
+    }
+
+    expect(await store.listAttributes('c1')).toEqual(attributesBefore);
+    expect(await store.listBatches('c1')).toEqual(batchesBefore);
+    // The same number in another chain, or another number, is another batch.
+    expect(await store.writeBatch({ ...key, chainId: 'run-b', attributes: { a: 'x' } })).toEqual({ applied: true });
+    expect(await store.writeBatch({ ...key, batchSeq: 4, attributes: { a: 'y' } })).toEqual({ applied: true });
+  });
+
+  it('detects the conflict when the same key races with two contents from several store instances', async () => {
+    const stores = await Promise.all([open(), open(), open()]);
+    const key = { conversationId: 'c1', chainId: 'run-a', batchSeq: 1 };
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) => stores[i % 3].writeBatch({ ...key, attributes: { a: i % 2 ? 'odd' : 'even' } })),
+    );
+    const applied = results.filter((r) => r.status === 'fulfilled' && r.value.applied);
+    const skipped = results.filter((r) => r.status === 'fulfilled' && !r.value.applied);
+    const conflicts = results.filter((r) => r.status === 'rejected' && r.reason instanceof BatchConflictError);
+    expect([applied.length, skipped.length + conflicts.length + applied.length]).toEqual([1, 12]);
+    // The six writers with the winner's content are retries; the six with the other content conflict.
+    expect([skipped.length, conflicts.length]).toEqual([5, 6]);
+    const winner = (await stores[0].getAttribute('c1', 'a'))?.value;
+    expect(['odd', 'even']).toContain(winner);
+  });
+
+  it('treats a batch stored before digests were recorded as matching any re-send, and records digests from then on', async () => {
+    await createUndigestedSchema(backend.name, target, 'c1');
+    const store = await open();
+    // Nothing to compare with: a re-sent key is skipped, as before.
+    expect(await store.writeBatch({ conversationId: 'c1', chainId: 'run-a', batchSeq: 1, attributes: { lang: 'anything' } })).toEqual({
+      applied: false,
+    });
+    expect(await store.listAttributes('c1')).toEqual(legacyAttributes);
+    // New batches carry their digest.
+    expect(await store.writeBatch({ conversationId: 'c1', chainId: 'run-a', batchSeq: 2, attributes: { lang: 'fr' } })).toEqual({ applied: true });
+    await expect(store.writeBatch({ conversationId: 'c1', chainId: 'run-a', batchSeq: 2, attributes: { lang: 'de' } })).rejects.toBeInstanceOf(
+      BatchConflictError,
+    );
+    // Opening the migrated store again changes nothing.
+    const again = await open();
+    expect(await again.writeBatch({ conversationId: 'c1', chainId: 'run-a', batchSeq: 2, attributes: { lang: 'fr' } })).toEqual({ applied: false });
+    expect((await again.listBatches('c1')).map((b) => [b.chainId, b.batchSeq])).toEqual([
+      ['run-a', 1],
+      ['run-a', 2],
+    ]);
   });
 
   it('records which values are secured ciphertext and reads the flag back', async () => {
@@ -295,7 +404,7 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
     expect(await store.getAttribute('c2', 'pin')).toMatchObject({ secured: false });
   });
 
-  it('changes no secured flag when a batch is re-delivered, whatever the retry says', async () => {
+  it('changes no secured flag when a batch is re-delivered, and refuses a re-send that says otherwise', async () => {
     const store = await open();
     await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'QUJD', b: 'plain' }, secured: ['a'] });
     const before = await store.listAttributes('c1');
@@ -303,12 +412,12 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
     expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'QUJD', b: 'plain' }, secured: ['a'] })).toEqual({
       applied: false,
     });
-    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'QUJD', b: 'plain' }, secured: ['b'] })).toEqual({
-      applied: false,
-    });
-    expect(await store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'QUJD', b: 'plain' } })).toEqual({
-      applied: false,
-    });
+    await expect(store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'QUJD', b: 'plain' }, secured: ['b'] })).rejects.toBeInstanceOf(
+      BatchConflictError,
+    );
+    await expect(store.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: 'QUJD', b: 'plain' } })).rejects.toBeInstanceOf(
+      BatchConflictError,
+    );
     expect(await store.listAttributes('c1')).toEqual(before);
     expect(before.map((x) => [x.name, x.secured])).toEqual([
       ['a', true],
@@ -519,7 +628,7 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
 
     const second = await open(); // init() again on existing tables must be harmless
     expect(await second.listAttributes('c1')).toEqual(before);
-    expect(await second.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: '2' } })).toEqual({
+    expect(await second.writeBatch({ conversationId: 'c1', batchSeq: 1, attributes: { a: '1' } })).toEqual({
       applied: false,
     });
     await second.writeBatch({ conversationId: 'c1', batchSeq: 2, attributes: { a: '2' } });
