@@ -44,6 +44,8 @@ const WARMUP = int('BENCH_WARMUP', 10);
 const SETTLE_TIMEOUT_MS = int('BENCH_SETTLE_TIMEOUT_S', 120) * 1000;
 const PAUSE_MS = int('BENCH_PAUSE_MS', 2000);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'warn';
+/** BENCH_SYSTEMS=floor (or parley) runs one side only, to look at it alone; ratios then read '–'. */
+const SYSTEMS = (process.env.BENCH_SYSTEMS || 'floor,parley').split(',').map((s) => s.trim()).filter((s): s is 'floor' | 'parley' => s === 'floor' || s === 'parley');
 const OUT = path.resolve(process.env.BENCH_OUT || path.join(projectRoot(), '.data', 'bench-results.json'));
 const DIST = path.join(__dirname, '..');
 const PROBE = path.join(__dirname, 'bench', 'probe.js');
@@ -89,22 +91,35 @@ interface NodeChild {
   logFile: string;
   running(): boolean;
   exited: Promise<string>;
-  probe(): Promise<Probe | undefined>;
+  /** Its KMS counts and memory; with `gc`, after a full collection (workers run with --expose-gc). */
+  probe(gc?: boolean): Promise<Probe | undefined>;
   stop(): Promise<void>;
 }
 
 const children: NodeChild[] = [];
 let devServer: DevServer | undefined;
 let interrupted = false;
+/** A child that exited while the bench still needed it: phases stop early instead of waiting out their timeouts. */
+let lostChild: string | undefined;
+const halted = (): boolean => interrupted || lostChild !== undefined;
 
-function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logFile: string): NodeChild {
+function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logFile: string, nodeFlags: string[] = []): NodeChild {
   const fd = fs.openSync(logFile, 'a');
   // Own process group: a terminal's Ctrl-C reaches only the bench, which then stops each child once
   // (the SDK takes a second signal during a worker's drain as "die now").
-  const child: ChildProcess = spawn(process.execPath, ['-r', PROBE, entry], { cwd: projectRoot(), env, stdio: ['ignore', fd, fd, 'ipc'], detached: true });
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, '-r', PROBE, entry], { cwd: projectRoot(), env, stdio: ['ignore', fd, fd, 'ipc'], detached: true });
   fs.closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${name} (${entry})`);
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `code ${code}`)));
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      if (!stopping && !lostChild) {
+        lostChild = name;
+        console.error(`\n${name} exited (${how}) during the bench; see ${logFile}`);
+      }
+      resolve(how);
+    }),
+  );
   const running = (): boolean => child.exitCode === null && child.signalCode === null;
   let probes = 0;
   const handle: NodeChild = {
@@ -113,14 +128,14 @@ function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logFile:
     logFile,
     running,
     exited,
-    probe: () =>
+    probe: (gc = false) =>
       new Promise((resolve) => {
         if (!running() || !child.connected) return resolve(undefined);
         const id = ++probes;
         const timer = setTimeout(() => {
           child.off('message', onMessage);
           resolve(undefined);
-        }, 3000);
+        }, 10_000);
         const onMessage = (message: unknown): void => {
           if ((message as { probe?: number }).probe !== id) return;
           clearTimeout(timer);
@@ -128,7 +143,7 @@ function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logFile:
           resolve(message as Probe);
         };
         child.on('message', onMessage);
-        child.send({ probe: id }, (err) => err && resolve(undefined));
+        child.send({ probe: id, gc }, (err) => err && resolve(undefined));
       }),
     async stop() {
       if (!running()) return;
@@ -207,19 +222,24 @@ function routingEvent(conversationId: string, i: number, n: number, eventType: s
  * a card-number write (secured in every other conversation) and CLOSED. A failed request is counted
  * and the script goes on.
  */
-async function conversation(sender: Sender, rec: Recorder, id: string, i: number): Promise<void> {
+async function conversation(sender: Sender, rec: Recorder, id: string, i: number): Promise<boolean> {
   let n = 0;
+  let clean = true;
   const ev = (type: string, extra?: Record<string, unknown>) => routingEvent(id, i, ++n, type, extra);
-  await rec.time('event', () => sender.event(ev('CREATED', { queue: 'q' })));
-  await rec.time('event', () => sender.event(ev('QUEUED', { queue: 'q', estimatedWaitTime: 60 })));
-  await rec.time('write', () => sender.write(id, { attributes: { intent: 'billing', account: `A-${i}` } }));
-  await rec.time('event', () => sender.event(ev('ROUTED', { agentId: `agent-${i % 10}` })));
-  await rec.time('write', () => sender.write(id, { attributes: { notes: 'x'.repeat(200) } }));
-  await rec.time('write', () => sender.write(id, { attributes: { intent: 'refund' } }));
+  const step = async (kind: Kind, send: () => Promise<[string, boolean]>) => {
+    if (!(await rec.time(kind, send))) clean = false;
+  };
+  await step('event', () => sender.event(ev('CREATED', { queue: 'q' })));
+  await step('event', () => sender.event(ev('QUEUED', { queue: 'q', estimatedWaitTime: 60 })));
+  await step('write', () => sender.write(id, { attributes: { intent: 'billing', account: `A-${i}` } }));
+  await step('event', () => sender.event(ev('ROUTED', { agentId: `agent-${i % 10}` })));
+  await step('write', () => sender.write(id, { attributes: { notes: 'x'.repeat(200) } }));
+  await step('write', () => sender.write(id, { attributes: { intent: 'refund' } }));
   const secured = i % 2 === 0;
   const card = { attributes: { card: `4111 1111 1111 ${String(i).padStart(4, '0')}` }, ...(secured ? { secured: true } : {}) };
-  await rec.time(secured ? 'card, secured' : 'card, plain', () => sender.write(id, card));
-  await rec.time('event', () => sender.event(ev('CLOSED')));
+  await step(secured ? 'card, secured' : 'card, plain', () => sender.write(id, card));
+  await step('event', () => sender.event(ev('CLOSED')));
+  return clean;
 }
 
 /** Left open: CREATED and one write. */
@@ -297,7 +317,7 @@ async function drive(count: number, concurrency: number, one: (i: number) => Pro
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count && !interrupted) await one(next++);
+      while (next < count && !halted()) await one(next++);
     }),
   );
 }
@@ -310,7 +330,7 @@ const { HistoryEventFilterType } = temporal.api.enums.v1;
 /** Resolves once the conversation's chain has closed for good (not continued-as-new), or the deadline passed. */
 async function awaitClosed(connection: Connection, workflowId: string, deadline: number): Promise<boolean> {
   let nextPageToken: Uint8Array | undefined;
-  while (Date.now() < deadline && !interrupted) {
+  while (Date.now() < deadline && !halted()) {
     try {
       const res = await connection.withDeadline(Math.min(deadline, Date.now() + 30_000), () =>
         connection.workflowService.getWorkflowExecutionHistory({
@@ -338,22 +358,47 @@ async function awaitClosed(connection: Connection, workflowId: string, deadline:
   return false;
 }
 
-/** History events of every run of the conversation's chain, and how many runs. */
-async function chainHistory(connection: Connection, workflowId: string): Promise<{ events: number; runs: number }> {
+interface ChainHistory {
+  events: number;
+  runs: number;
+  /** How long each workflow task waited between scheduled and started (its schedule-to-start), by queue kind. */
+  taskWaitsMs: { normal: number[]; sticky: number[] };
+}
+
+const { TaskQueueKind } = temporal.api.enums.v1;
+const millis = (t?: { seconds?: unknown; nanos?: number | null } | null): number => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
+
+/**
+ * Every run of the conversation's chain (following continue-as-new from the first run): history
+ * events, runs, and each workflow task's wait in its task queue — the sticky queue of the worker
+ * that holds the conversation, or the normal queue (a new conversation's first task, or after a
+ * sticky timeout or eviction).
+ */
+async function chainHistory(connection: Connection, workflowId: string): Promise<ChainHistory> {
   const svc = connection.workflowService;
   const { workflowExecutionInfo: info } = await svc.describeWorkflowExecution({ namespace: NAMESPACE, execution: { workflowId } });
-  const latest = info?.execution?.runId ?? undefined;
-  const first = info?.firstRunId || latest;
-  if (!info || first === latest) return { events: Number(info?.historyLength ?? 0), runs: 1 };
-  let events = 0;
-  let runs = 0;
-  for (let runId: string | undefined = first; runId; runs++) {
-    const res = await svc.getWorkflowExecutionHistory({ namespace: NAMESPACE, execution: { workflowId, runId }, historyEventFilterType: HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT });
-    const close = res.history?.events?.at(-1);
-    events += Number(close?.eventId ?? 0);
-    runId = close?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  const out: ChainHistory = { events: 0, runs: 0, taskWaitsMs: { normal: [], sticky: [] } };
+  for (let runId: string | undefined = info?.firstRunId || info?.execution?.runId || undefined; runId; out.runs++) {
+    const scheduled = new Map<string, { at: number; sticky: boolean }>();
+    let nextPageToken: Uint8Array | undefined;
+    let last: temporal.api.history.v1.IHistoryEvent | undefined;
+    do {
+      const res = await svc.getWorkflowExecutionHistory({ namespace: NAMESPACE, execution: { workflowId, runId }, nextPageToken });
+      for (const event of res.history?.events ?? []) {
+        out.events++;
+        last = event;
+        if (event.workflowTaskScheduledEventAttributes) {
+          scheduled.set(String(event.eventId), { at: millis(event.eventTime), sticky: event.workflowTaskScheduledEventAttributes.taskQueue?.kind === TaskQueueKind.TASK_QUEUE_KIND_STICKY });
+        } else if (event.workflowTaskStartedEventAttributes) {
+          const task = scheduled.get(String(event.workflowTaskStartedEventAttributes.scheduledEventId));
+          if (task) out.taskWaitsMs[task.sticky ? 'sticky' : 'normal'].push(millis(event.eventTime) - task.at);
+        }
+      }
+      nextPageToken = res.nextPageToken?.length ? res.nextPageToken : undefined;
+    } while (nextPageToken);
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
-  return { events, runs };
+  return out;
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -392,6 +437,19 @@ const median = (xs: number[]): number => {
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b ? round(a / b, 2) : undefined);
+function cpuPerConversation(cores: Record<string, number>, seconds: number, count: number): Record<string, number> {
+  const per = Object.fromEntries(Object.entries(cores).filter(([k]) => k !== 'machine' && k !== 'others').map(([k, v]) => [k, (v * seconds) / count]));
+  return Object.fromEntries(Object.entries({ ...per, total: Object.values(per).reduce((a, b) => a + b, 0) }).map(([k, v]) => [k, round(v, 3)]));
+}
+
+/** Least-squares slope of y over x. */
+function slope(points: [number, number][]): number {
+  const n = points.length;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return sxx === 0 ? NaN : points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface PhaseResult {
@@ -407,7 +465,12 @@ interface PhaseResult {
   requestsPerSecond: number;
   latencyMs: Record<string, Quantiles | undefined>;
   errors: Record<string, Record<string, number>>;
-  historyEvents: { median: number; max: number; maxRuns: number } | undefined;
+  /** Over the conversations whose every request succeeded (a failed write leaves no event), so both sides count the same traffic. */
+  historyEvents: { median: number; max: number; maxRuns: number; conversations: number } | undefined;
+  /** Workflow tasks' schedule-to-start (same conversations): the normal queue (a new conversation's first task) and the sticky one. */
+  workflowTaskWaitMs: { normal: Quantiles | undefined; sticky: Quantiles | undefined };
+  /** CPU time each process spent per conversation over the phase (cores × seconds ÷ conversations); `total` is the bench's processes together. */
+  cpuSecondsPerConversation: Record<string, number>;
   storeBatchesPerConversation?: number;
   kmsCallsPerConversation?: number;
   kmsCalls?: Partial<KmsCallCounts>;
@@ -442,6 +505,8 @@ async function main(): Promise<void> {
     if (process.env.BENCH_KEEP) console.error(`logs kept in ${dir}`);
     process.exitCode = 1;
   }
+  // A connection or timer left open by a failed phase must not keep the bench alive once all is stopped.
+  process.exit();
 }
 
 async function run(dir: string, runId: string, started: Date): Promise<void> {
@@ -492,8 +557,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   const parleyHealth = await freePort();
   const floorHealth = await freePort();
   const apiPort = await freePort();
-  const parleyWorker = spawnNode('parley worker', workerEntry, { ...common, TEMPORAL_TASK_QUEUE: PARLEY_QUEUE, WORKER_HEALTH_PORT: String(parleyHealth) }, path.join(dir, 'parley-worker.log'));
-  const floorWorker = spawnNode('floor worker', path.join(__dirname, 'bench', 'floor-worker.js'), { ...common, TEMPORAL_TASK_QUEUE: FLOOR_QUEUE, WORKER_HEALTH_PORT: String(floorHealth), BENCH_FLOOR_BUNDLE: floorBundle }, path.join(dir, 'floor-worker.log'));
+  const parleyWorker = spawnNode('parley worker', workerEntry, { ...common, TEMPORAL_TASK_QUEUE: PARLEY_QUEUE, WORKER_HEALTH_PORT: String(parleyHealth) }, path.join(dir, 'parley-worker.log'), ['--expose-gc']);
+  const floorWorker = spawnNode('floor worker', path.join(__dirname, 'bench', 'floor-worker.js'), { ...common, TEMPORAL_TASK_QUEUE: FLOOR_QUEUE, WORKER_HEALTH_PORT: String(floorHealth), BENCH_FLOOR_BUNDLE: floorBundle }, path.join(dir, 'floor-worker.log'), ['--expose-gc']);
   const api = spawnNode('api', path.join(DIST, 'src', 'api-main.js'), {
     ...common,
     TEMPORAL_TASK_QUEUE: PARLEY_QUEUE,
@@ -540,7 +605,10 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     sampler.takePeaks();
     const cpu = cpuMeter(pids);
     const t0 = performance.now();
-    await drive(count, concurrency, (i) => conversation(sender, rec, ids[i], i));
+    const clean: boolean[] = new Array(count).fill(false);
+    await drive(count, concurrency, async (i) => {
+      clean[i] = await conversation(sender, rec, ids[i], i);
+    });
     const drivenMs = performance.now() - t0;
     const deadline = Date.now() + SETTLE_TIMEOUT_MS;
     const closed = await mapLimit(ids, 50, (id) => awaitClosed(connection, sender.workflowId(id), deadline));
@@ -552,8 +620,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     await mapLimit(unclosed, 10, (id) =>
       connection.workflowService.terminateWorkflowExecution({ namespace: NAMESPACE, workflowExecution: { workflowId: sender.workflowId(id) }, reason: 'bench: not closed within BENCH_SETTLE_TIMEOUT_S' }).catch(() => undefined),
     );
-    const histories = await mapLimit(ids.filter((_, i) => closed[i]), 10, (id) => chainHistory(connection, sender.workflowId(id)).catch(() => undefined));
-    const known = histories.filter((h): h is { events: number; runs: number } => h !== undefined);
+    const histories = await mapLimit(ids.filter((_, i) => closed[i] && clean[i]), 10, (id) => chainHistory(connection, sender.workflowId(id)).catch(() => undefined));
+    const known = histories.filter((h): h is ChainHistory => h !== undefined);
     const kms1 = system === 'parley' ? await kmsTotal() : undefined;
     const requests = Object.values(rec.latencies).reduce((n, xs) => n + xs.length, 0);
     const closedCount = closed.filter(Boolean).length;
@@ -575,7 +643,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         'card, secured': quantiles(rec.latencies['card, secured']),
       },
       errors: rec.errors,
-      historyEvents: known.length ? { median: median(known.map((h) => h.events)), max: Math.max(...known.map((h) => h.events)), maxRuns: Math.max(...known.map((h) => h.runs)) } : undefined,
+      historyEvents: known.length ? { median: median(known.map((h) => h.events)), max: Math.max(...known.map((h) => h.events)), maxRuns: Math.max(...known.map((h) => h.runs)), conversations: known.length } : undefined,
+      workflowTaskWaitMs: { normal: quantiles(known.flatMap((h) => h.taskWaitsMs.normal)), sticky: quantiles(known.flatMap((h) => h.taskWaitsMs.sticky)) },
       ...(system === 'parley'
         ? {
             storeBatchesPerConversation: round(batchesStored(prefix) / count, 2),
@@ -584,6 +653,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
           }
         : {}),
       cpuCores: Object.fromEntries(Object.entries(cpuCores).map(([k, v]) => [k, round(v, 2)])),
+      cpuSecondsPerConversation: cpuPerConversation(cpuCores, settledMs / 1000, count),
       peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, Math.round(v)])),
     };
   };
@@ -591,44 +661,47 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   // Warm-up: JIT, the workflow isolates, connections; not measured.
   if (WARMUP > 0) {
     console.log(`warm-up: ${WARMUP} conversations each…`);
-    for (const system of ['floor', 'parley'] as const) {
+    for (const system of SYSTEMS) {
       const rec = new Recorder();
-      await drive(WARMUP, 2, (i) => conversation(senders[system], rec, `bench-${runId}-warmup-${system}-${i}`, i));
+      await drive(WARMUP, 2, async (i) => void (await conversation(senders[system], rec, `bench-${runId}-warmup-${system}-${i}`, i)));
       const deadline = Date.now() + SETTLE_TIMEOUT_MS;
       await mapLimit(Array.from({ length: WARMUP }, (_, i) => senders[system].workflowId(`bench-${runId}-warmup-${system}-${i}`)), 10, (id) => awaitClosed(connection, id, deadline));
       if (rec.errorCount()) console.log(`  ${system} warm-up errors: ${JSON.stringify(rec.errors)}`);
     }
   }
 
-  const levels: { concurrency: number; floor: PhaseResult; parley: PhaseResult }[] = [];
+  const levels: { concurrency: number; floor?: PhaseResult; parley?: PhaseResult }[] = [];
   for (const [index, concurrency] of LEVELS.entries()) {
     if (interrupted) break;
     const count = CONVERSATIONS[index];
     const results: Partial<Record<'floor' | 'parley', PhaseResult>> = {};
-    for (const system of ['floor', 'parley'] as const) {
+    for (const system of SYSTEMS) {
       await sleep(PAUSE_MS);
       process.stdout.write(`level ${concurrency}: ${system}, ${count} conversations… `);
       const r = await phase(system, concurrency, count, `c${concurrency}-${system}`);
       results[system] = r;
       console.log(`${r.conversationsPerSecond} conversations/s, ${r.closed} closed in ${r.settledSeconds} s${r.terminated ? `, ${r.terminated} terminated` : ''}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}`);
     }
-    levels.push({ concurrency, floor: results.floor!, parley: results.parley! });
+    levels.push({ concurrency, floor: results.floor, parley: results.parley });
   }
 
   // Open conversations: what each one costs a worker while it stays open (the workflow cache holds it).
   const open: Record<string, unknown> = {};
   if (OPEN > 0 && !interrupted) {
-    for (const system of ['floor', 'parley'] as const) {
+    for (const system of SYSTEMS) {
       liveChildren();
       const worker = system === 'parley' ? parleyWorker : floorWorker;
       const health = system === 'parley' ? parleyHealth : floorHealth;
       await sleep(PAUSE_MS);
       process.stdout.write(`open: ${system}, ${OPEN} conversations left open, ${OPEN_CONCURRENCY} concurrent… `);
+      // A full collection on the worker's main thread first (workflows live in its workflow thread,
+      // which the SDK collects on its own), so the reading is held memory, not pending garbage.
+      await worker.probe(true);
       const rssBefore = rssMiB(worker.pid) ?? NaN;
       const cachedBefore = await cachedWorkflows(health);
       const rec = new Recorder();
       const checkpoints: { open: number; rssMiB: number }[] = [{ open: 0, rssMiB: Math.round(rssBefore) }];
-      const step = Math.max(1, Math.round(OPEN / 4));
+      const step = Math.max(1, Math.round(OPEN / 10));
       let done = 0;
       const t0 = performance.now();
       await drive(OPEN, OPEN_CONCURRENCY, async (i) => {
@@ -637,16 +710,20 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       });
       const seconds = (performance.now() - t0) / 1000;
       await sleep(PAUSE_MS);
+      const rssAfterRaw = rssMiB(worker.pid) ?? NaN;
+      const heap = (await worker.probe(true))?.memory;
       const rssAfter = rssMiB(worker.pid) ?? NaN;
       checkpoints.push({ open: OPEN, rssMiB: Math.round(rssAfter) });
-      const heap = (await worker.probe())?.memory;
       open[system] = {
         conversations: OPEN,
         concurrency: OPEN_CONCURRENCY,
         seconds: round(seconds, 1),
         workerRssBeforeMiB: Math.round(rssBefore),
         workerRssAfterMiB: Math.round(rssAfter),
+        workerRssAfterBeforeGcMiB: Math.round(rssAfterRaw),
         workerRssPer1000OpenMiB: Math.round((rssAfter - rssBefore) / (OPEN / 1000)),
+        /** Least-squares slope over the checkpoints, per 1,000 open: less sensitive to where a GC happened to fall. */
+        workerRssSlopePer1000MiB: Math.round(slope(checkpoints.map((c) => [c.open, c.rssMiB])) * 1000),
         checkpoints,
         workerHeapUsedMiB: heap ? Math.round(heap.heapUsed / 2 ** 20) : undefined,
         cachedWorkflowsBefore: cachedBefore,
@@ -664,6 +741,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   const results = {
     command: 'npm run bench',
     startedAt: started.toISOString(),
+    ...(lostChild ? { incomplete: `${lostChild} exited during the run: the figures after that are not a measurement` } : {}),
     machine: {
       cores: os.cpus().length,
       cpu: cpuModel(),
@@ -689,10 +767,11 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     levels: levels.map(({ concurrency, floor, parley }) => ({
       concurrency,
       ratio: {
-        conversationsPerSecond: ratio(parley.conversationsPerSecond, floor.conversationsPerSecond),
-        eventP99: ratio(parley.latencyMs.event?.p99, floor.latencyMs.event?.p99),
-        writeP99: ratio(parley.latencyMs.write?.p99, floor.latencyMs.write?.p99),
-        historyEventsMedian: ratio(parley.historyEvents?.median, floor.historyEvents?.median),
+        conversationsPerSecond: ratio(parley?.conversationsPerSecond, floor?.conversationsPerSecond),
+        eventP99: ratio(parley?.latencyMs.event?.p99, floor?.latencyMs.event?.p99),
+        writeP99: ratio(parley?.latencyMs.write?.p99, floor?.latencyMs.write?.p99),
+        historyEventsMedian: ratio(parley?.historyEvents?.median, floor?.historyEvents?.median),
+        cpuSecondsPerConversation: ratio(parley?.cpuSecondsPerConversation.total, floor?.cpuSecondsPerConversation.total),
       },
       parley,
       floor,
@@ -705,6 +784,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   fs.writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nresults: ${OUT}`);
   await connection.close();
+  if (lostChild) throw new Error(`${lostChild} exited during the run: the figures after that are not a measurement (BENCH_KEEP=1 keeps its log)`);
 }
 
 const loadAverageAtStart = loadAverage();
@@ -719,58 +799,61 @@ function table(headers: string[], rows: (string | number | undefined)[][]): stri
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/* eslint-disable @typescript-eslint/no-explicit-any */
 function report(r: any): void {
   const m = r.machine;
   console.log(`\nParley vs Temporal's floor — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd} at end`);
-  console.log(`Same dev server and worker settings; Parley through its HTTP API (separate API and worker processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}.\n`);
-  const errs = (e: Record<string, Record<string, number>>) => Object.entries(e).map(([kind, byStatus]) => Object.entries(byStatus).map(([s, n]) => `${kind} ${s}×${n}`).join(' ')).join(' ') || '0';
+  console.log(`Same dev server and worker settings; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms.\n`);
+  const errs = (e?: Record<string, Record<string, number>>) => (e ? Object.entries(e).map(([kind, byStatus]) => Object.entries(byStatus).map(([s, n]) => `${kind} ${s}×${n}`).join(' ')).join(' ') || '0' : '–');
+  const phases = r.levels.flatMap((l: any) => (['floor', 'parley'] as const).filter((s) => l[s]).map((s) => [`${s} @${l.concurrency}`, l[s]]));
   console.log(table(
     ['concurrent', 'conversations', 'floor conv/s', 'Parley conv/s', 'ratio', 'floor errors', 'Parley errors', 'terminated (floor/Parley)'],
-    r.levels.map((l: any) => [l.concurrency, l.parley.conversations, l.floor.conversationsPerSecond, l.parley.conversationsPerSecond, l.ratio.conversationsPerSecond, errs(l.floor.errors), errs(l.parley.errors), `${l.floor.terminated}/${l.parley.terminated}`]),
+    r.levels.map((l: any) => [l.concurrency, (l.parley ?? l.floor).conversations, l.floor?.conversationsPerSecond, l.parley?.conversationsPerSecond, l.ratio.conversationsPerSecond, errs(l.floor?.errors), errs(l.parley?.errors), `${l.floor?.terminated ?? '–'}/${l.parley?.terminated ?? '–'}`]),
   ));
   console.log('');
   const q = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)}` : '–');
   console.log(table(
     ['concurrent', 'webhook p50/p95/p99 ms', 'floor signal-with-start', 'p99 ratio', 'set-attributes p50/p95/p99 ms', 'floor update', 'p99 ratio'],
-    r.levels.map((l: any) => [l.concurrency, q(l.parley.latencyMs.event), q(l.floor.latencyMs.event), l.ratio.eventP99, q(l.parley.latencyMs.write), q(l.floor.latencyMs.write), l.ratio.writeP99]),
+    r.levels.map((l: any) => [l.concurrency, q(l.parley?.latencyMs.event), q(l.floor?.latencyMs.event), l.ratio.eventP99, q(l.parley?.latencyMs.write), q(l.floor?.latencyMs.write), l.ratio.writeP99]),
   ));
   console.log('');
+  const hist = (h?: { median: number; max: number; conversations: number }) => (h ? `${h.median} / ${h.max} (${h.conversations})` : '–');
   console.log(table(
-    ['concurrent', 'history events Parley (median/max)', 'floor (median/max)', 'ratio', 'store batches/conv', 'KMS calls/conv', 'card write plain/secured p50 ms'],
+    ['concurrent', 'history events Parley median/max (of)', 'floor', 'ratio', 'store batches/conv', 'KMS calls/conv', 'card write plain/secured p50 ms'],
     r.levels.map((l: any) => [
       l.concurrency,
-      l.parley.historyEvents ? `${l.parley.historyEvents.median} / ${l.parley.historyEvents.max}` : '–',
-      l.floor.historyEvents ? `${l.floor.historyEvents.median} / ${l.floor.historyEvents.max}` : '–',
+      hist(l.parley?.historyEvents),
+      hist(l.floor?.historyEvents),
       l.ratio.historyEventsMedian,
-      l.parley.storeBatchesPerConversation,
-      l.parley.kmsCallsPerConversation,
-      `${l.parley.latencyMs['card, plain']?.p50 ?? '–'} / ${l.parley.latencyMs['card, secured']?.p50 ?? '–'}`,
+      l.parley?.storeBatchesPerConversation,
+      l.parley?.kmsCallsPerConversation,
+      l.parley ? `${l.parley.latencyMs['card, plain']?.p50 ?? '–'} / ${l.parley.latencyMs['card, secured']?.p50 ?? '–'}` : '–',
     ]),
   ));
-  console.log('\nCPU, in cores busy over each phase (from /proc; "others" is the rest of the machine: other jobs on this box):');
+  console.log('\nWorkflow tasks: schedule-to-start in ms, p50 / p95 / p99 (count) — the normal task queue (a new conversation\'s first task) and the sticky one:');
+  const wait = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)} (${x.count})` : '–');
+  console.log(table(['phase', 'normal queue', 'sticky queue'], phases.map(([name, p]: [string, any]) => [name, wait(p.workflowTaskWaitMs.normal), wait(p.workflowTaskWaitMs.sticky)])));
+  console.log('\nCPU, in cores busy over each phase (from /proc/<pid>/stat; "others" is the rest of the machine: other jobs on this box):');
   const cpuNames = ['dev server', 'parley worker', 'floor worker', 'api', 'bench (load)', 'others', 'machine'];
+  console.log(table(['phase', ...cpuNames], phases.map(([name, p]: [string, any]) => [name, ...cpuNames.map((n) => p.cpuCores[n])])));
+  console.log('\nCPU seconds per conversation (cores × phase seconds ÷ conversations; less sensitive than conv/s to what else the machine runs):');
+  const perNames = ['dev server', 'parley worker', 'floor worker', 'api', 'bench (load)', 'total'];
   console.log(table(
-    ['phase', ...cpuNames],
-    r.levels.flatMap((l: any) => (['floor', 'parley'] as const).map((s) => [`${s} @${l.concurrency}`, ...cpuNames.map((n) => l[s].cpuCores[n])])),
+    ['phase', ...perNames, 'total vs floor'],
+    phases.map(([name, p]: [string, any]) => [name, ...perNames.map((n) => p.cpuSecondsPerConversation[n]), p.system === 'parley' ? r.levels.find((l: any) => l.parley === p)?.ratio.cpuSecondsPerConversation : undefined]),
   ));
   console.log('\nPeak RSS, MiB (sampled every 250 ms per phase; "run" is the kernel high-water mark over the whole run, start-up included):');
   const rssNames = ['parley worker', 'api', 'floor worker', 'dev server', 'bench (load)'];
-  console.log(table(
-    ['phase', ...rssNames],
-    [
-      ...r.levels.flatMap((l: any) => (['floor', 'parley'] as const).map((s) => [`${s} @${l.concurrency}`, ...rssNames.map((n) => l[s].peakRssMiB[n])])),
-      ['run', ...rssNames.map((n) => r.peakRssMiB[n])],
-    ],
-  ));
+  console.log(table(['phase', ...rssNames], [...phases.map(([name, p]: [string, any]) => [name, ...rssNames.map((n) => p.peakRssMiB[n])]), ['run', ...rssNames.map((n) => r.peakRssMiB[n])]]));
   if (Object.keys(r.open).length) {
-    console.log('\nConversations left open (CREATED + one write each):');
+    console.log('\nConversations left open (CREATED + one write each); worker RSS read after a GC of its main thread:');
     console.log(table(
-      ['system', 'open', 'worker RSS before → after MiB', 'MiB per 1,000 open', 'cached workflows', 'errors'],
-      Object.entries(r.open).map(([s, o]: [string, any]) => [s, o.conversations, `${o.workerRssBeforeMiB} → ${o.workerRssAfterMiB}`, o.workerRssPer1000OpenMiB, o.cachedWorkflowsAfter, errs(o.errors)]),
+      ['system', 'open', 'worker RSS before → after MiB', 'MiB per 1,000 open', 'slope per 1,000', 'cached workflows', 'seconds', 'errors'],
+      Object.entries(r.open).map(([s, o]: [string, any]) => [s, o.conversations, `${o.workerRssBeforeMiB} → ${o.workerRssAfterMiB}`, o.workerRssPer1000OpenMiB, o.workerRssSlopePer1000MiB, o.cachedWorkflowsAfter, o.seconds, errs(o.errors)]),
     ));
   }
 }
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 // ---------------------------------------------------------------------------------------------
 
