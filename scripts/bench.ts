@@ -28,7 +28,7 @@ import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
 import type { KmsCallCounts } from '../src/security/kms';
 import { floorEventSignal, floorWorkflow, floorWriteUpdate } from './bench/floor-workflow';
-import { cpuMeter, cpuModel, loadAverage, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
+import { cpuMeter, cpuModel, ioWritten, loadAverage, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('./temporal-binaries');
 
@@ -438,7 +438,7 @@ const median = (xs: number[]): number => {
 };
 const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b ? round(a / b, 2) : undefined);
 function cpuPerConversation(cores: Record<string, number>, seconds: number, count: number): Record<string, number> {
-  const per = Object.fromEntries(Object.entries(cores).filter(([k]) => k !== 'machine' && k !== 'others').map(([k, v]) => [k, (v * seconds) / count]));
+  const per = Object.fromEntries(Object.entries(cores).filter(([k]) => k !== 'machine' && k !== 'others' && k !== 'iowait').map(([k, v]) => [k, (v * seconds) / count]));
   return Object.fromEntries(Object.entries({ ...per, total: Object.values(per).reduce((a, b) => a + b, 0) }).map(([k, v]) => [k, round(v, 3)]));
 }
 
@@ -471,6 +471,8 @@ interface PhaseResult {
   workflowTaskWaitMs: { normal: Quantiles | undefined; sticky: Quantiles | undefined };
   /** CPU time each process spent per conversation over the phase (cores × seconds ÷ conversations); `total` is the bench's processes together. */
   cpuSecondsPerConversation: Record<string, number>;
+  /** The dev server's write system calls and bytes sent to storage, per conversation (its SQLite file and log). */
+  devServerIo?: { writeCallsPerConversation: number; kibWrittenPerConversation: number };
   storeBatchesPerConversation?: number;
   kmsCallsPerConversation?: number;
   kmsCalls?: Partial<KmsCallCounts>;
@@ -604,6 +606,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     const kms0 = system === 'parley' ? await kmsTotal() : undefined;
     sampler.takePeaks();
     const cpu = cpuMeter(pids);
+    const io0 = ioWritten(pids['dev server'] ?? -1);
     const t0 = performance.now();
     const clean: boolean[] = new Array(count).fill(false);
     await drive(count, concurrency, async (i) => {
@@ -614,6 +617,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     const closed = await mapLimit(ids, 50, (id) => awaitClosed(connection, sender.workflowId(id), deadline));
     const settledMs = performance.now() - t0;
     const cpuCores = cpu();
+    const io1 = ioWritten(pids['dev server'] ?? -1);
     const peaks = sampler.takePeaks();
     const unclosed = ids.filter((_, i) => !closed[i]);
     // Left running they would weigh on the next level; terminated, their data is not flushed.
@@ -654,6 +658,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         : {}),
       cpuCores: Object.fromEntries(Object.entries(cpuCores).map(([k, v]) => [k, round(v, 2)])),
       cpuSecondsPerConversation: cpuPerConversation(cpuCores, settledMs / 1000, count),
+      devServerIo: io0 && io1 ? { writeCallsPerConversation: round((io1.calls - io0.calls) / count), kibWrittenPerConversation: round((io1.bytes - io0.bytes) / 1024 / count) } : undefined,
       peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, Math.round(v)])),
     };
   };
@@ -833,9 +838,9 @@ function report(r: any): void {
   console.log('\nWorkflow tasks: schedule-to-start in ms, p50 / p95 / p99 (count) — the normal task queue (a new conversation\'s first task) and the sticky one:');
   const wait = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)} (${x.count})` : '–');
   console.log(table(['phase', 'normal queue', 'sticky queue'], phases.map(([name, p]: [string, any]) => [name, wait(p.workflowTaskWaitMs.normal), wait(p.workflowTaskWaitMs.sticky)])));
-  console.log('\nCPU, in cores busy over each phase (from /proc/<pid>/stat; "others" is the rest of the machine: other jobs on this box):');
-  const cpuNames = ['dev server', 'parley worker', 'floor worker', 'api', 'bench (load)', 'others', 'machine'];
-  console.log(table(['phase', ...cpuNames], phases.map(([name, p]: [string, any]) => [name, ...cpuNames.map((n) => p.cpuCores[n])])));
+  console.log('\nCPU, in cores busy over each phase (from /proc/<pid>/stat; "others" is the rest of the machine: other jobs on this box; "iowait": cores idle while a task waited on the disk), and the dev server\'s writes (/proc/<pid>/io):');
+  const cpuNames = ['dev server', 'parley worker', 'floor worker', 'api', 'bench (load)', 'others', 'machine', 'iowait', 'dev server writes/conv', 'KiB/conv'];
+  console.log(table(['phase', ...cpuNames], phases.map(([name, p]: [string, any]) => [name, ...cpuNames.slice(0, -2).map((n) => p.cpuCores[n]), p.devServerIo?.writeCallsPerConversation, p.devServerIo?.kibWrittenPerConversation])));
   console.log('\nCPU seconds per conversation (cores × phase seconds ÷ conversations; less sensitive than conv/s to what else the machine runs):');
   const perNames = ['dev server', 'parley worker', 'floor worker', 'api', 'bench (load)', 'total'];
   console.log(table(

@@ -40,13 +40,24 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** CPU seconds the whole machine spent busy (all cores), from /proc/stat. */
-export function machineBusySeconds(): number | undefined {
+/** CPU seconds the whole machine spent busy (all cores), and idle waiting for disk I/O, from /proc/stat. */
+export function machineSeconds(): { busy: number; iowait: number } | undefined {
   try {
     const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     // user nice system idle iowait irq softirq steal …: busy is everything but idle and iowait.
-    const [user, nice, system, , , irq, softirq, steal] = cpu;
-    return (user + nice + system + irq + softirq + (steal ?? 0)) / CLOCK_TICKS;
+    const [user, nice, system, , iowait, irq, softirq, steal] = cpu;
+    return { busy: (user + nice + system + irq + softirq + (steal ?? 0)) / CLOCK_TICKS, iowait: iowait / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes the process caused to be written to storage so far, and its write system calls (/proc/<pid>/io). */
+export function ioWritten(pid: number): { bytes: number; calls: number } | undefined {
+  try {
+    const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+    return { bytes: field('write_bytes'), calls: field('syscw') };
   } catch {
     return undefined;
   }
@@ -103,7 +114,7 @@ export class RssSampler {
 export function cpuMeter(pids: Record<string, number | undefined>): () => Record<string, number> {
   const t0 = process.hrtime.bigint();
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, pid === undefined ? undefined : cpuSeconds(pid)]));
-  const machine0 = machineBusySeconds();
+  const machine0 = machineSeconds();
   return () => {
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const cores: Record<string, number> = {};
@@ -115,10 +126,12 @@ export function cpuMeter(pids: Record<string, number | undefined>): () => Record
       cores[name] = (end - start) / wall;
       ours += cores[name];
     }
-    const machine1 = machineBusySeconds();
+    const machine1 = machineSeconds();
     if (machine0 !== undefined && machine1 !== undefined) {
-      cores.machine = (machine1 - machine0) / wall;
+      cores.machine = (machine1.busy - machine0.busy) / wall;
       cores.others = Math.max(0, cores.machine - ours);
+      // Cores idle while some task waited for the disk (no CPU was free work for it).
+      cores.iowait = (machine1.iowait - machine0.iowait) / wall;
     }
     return cores;
   };
