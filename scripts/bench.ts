@@ -1,139 +1,904 @@
-// `npm run bench`: drives conversations through the real HTTP API into a real Temporal dev server
-// and reports webhook/attribute latencies, throughput, and time until every batch is stored.
-// Numbers, not assertions: speed goals are read here, never enforced by timed tests.
+// `npm run bench`: Parley measured against Temporal's floor, in one run, on one dev server.
+//
+// Parley: conversations driven through the real HTTP API (signed webhooks, a flow token, the payload
+// codec) into its worker, both separate processes as in production (`node dist/src/api-main.js`,
+// `node dist/src/worker-main.js`). The floor: the same traffic, in the same order, sent by a plain
+// Temporal client (no HTTP, no codec) straight to a workflow that only records it — a
+// signal-with-start per routing event, an update per attribute write, CLOSED ends it — run by a
+// worker process built by the same createParleyWorker. Levels of concurrency run floor then Parley;
+// then a phase opens conversations without closing them to see what each open one costs the worker.
+// Numbers, not assertions: goals are read here, never enforced by timed tests. It never aborts on a
+// failed request (errors are counted by status) and stops everything it started, also on failure.
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import pino from 'pino';
-import { createActivities } from '../activities';
-import { buildApi } from '../src/api/server';
-import { startDevServer } from '../src/dev-server';
-import { DEFAULT_SETTINGS, workflowIdFor } from '../src/shared';
-import { SqliteParticipantDataStore } from '../src/store';
+import Database from 'better-sqlite3';
+import { Client, Connection, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { loadConfig, projectRoot } from '../src/config';
+import { startDevServer, type DevServer } from '../src/dev-server';
+import { workflowIdFor } from '../src/shared';
+import { keyConfigFromEnv, loadOrCreateLocalKeys } from '../src/security/keys';
 import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
-import { createTemporalClient } from '../src/temporal-client';
-import { createKeyServices } from '../src/security/key-services';
-import { keyConfigFromEnv } from '../src/security/keys';
-import { FAILURE_CONVERTER_PATH } from '../src/security/payload-codec';
-import fs from 'node:fs';
-import os from 'node:os';
-import net from 'node:net';
+import type { KmsCallCounts } from '../src/security/kms';
+import { floorEventSignal, floorWorkflow, floorWriteUpdate } from './bench/floor-workflow';
+import { cpuMeter, cpuModel, ioWritten, loadAverage, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('./temporal-binaries');
 
-const CONVERSATIONS = Number(process.env.BENCH_CONVERSATIONS ?? 200);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
+// ---------------------------------------------------------------------------------------------
+// Settings
 
-async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
-  const logger = pino({ level: 'silent' });
-  const devServer = await startDevServer({ cliPath: requireBinary('cli'), dbFile: path.join(dir, 'temporal.sqlite'), port: await freePort(), headless: true });
-  const store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
-  await store.init();
-  const taskQueue = 'bench';
-  // Encrypted like production: a local key file of the bench's own, or the KMS key the environment names.
-  // BENCH_DATA_KEY_CACHE=off measures what the data-key cache saves (KMS calls, latency).
-  const dataKeyCache = process.env.BENCH_DATA_KEY_CACHE !== 'off';
-  const keys = createKeyServices(keyConfigFromEnv({ PARLEY_KEY_FILE: path.join(dir, 'keys.json'), ...process.env }), { namespace: 'default', dataKeyCache });
-  const worker = await Worker.create({
-    connection: await NativeConnection.connect({ address: devServer.address }),
-    taskQueue,
-    dataConverter: keys.dataConverter,
-    workflowBundle: await bundleWorkflowCode({
-      workflowsPath: require.resolve('../workflows'),
-      failureConverterPath: FAILURE_CONVERTER_PATH,
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-    }),
-    activities: createActivities({ store, logger }),
-  });
-  const workerRun = worker.run();
-  // Authenticated like production: every webhook signed, every write with a flow token.
-  const webhookSecret = generateWebhookSecret();
-  const flowToken = generateToken('flow');
-  const api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, keys.dataConverter),
-    store,
-    logger,
-    // No grace window after CLOSED: "settled" is when the last batch is written, as for the floor.
-    config: { taskQueue, temporalRequestTimeoutMs: 30_000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 } },
-    auth: { webhookSecrets: [webhookSecret], tokens: [{ name: 'bench flow', scopes: ['flow'], token: flowToken }] },
-    keys,
-  });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  const base = `http://127.0.0.1:${(api.server.address() as net.AddressInfo).port}`;
+const LEVELS = list('BENCH_LEVELS', '1,20,100');
+const CONVERSATIONS = conversationsPerLevel();
+const OPEN = int('BENCH_OPEN', 1000);
+const OPEN_CONCURRENCY = int('BENCH_OPEN_CONCURRENCY', 20);
+const WARMUP = int('BENCH_WARMUP', 10);
+/** How long after the last request a level waits for its conversations to close before terminating them. */
+const SETTLE_TIMEOUT_MS = int('BENCH_SETTLE_TIMEOUT_S', 120) * 1000;
+const PAUSE_MS = int('BENCH_PAUSE_MS', 2000);
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'warn';
+/** BENCH_SYSTEMS=floor (or parley) runs one side only, to look at it alone; ratios then read '–'. */
+const SYSTEMS = (process.env.BENCH_SYSTEMS || 'floor,parley').split(',').map((s) => s.trim()).filter((s): s is 'floor' | 'parley' => s === 'floor' || s === 'parley');
+const OUT = path.resolve(process.env.BENCH_OUT || path.join(projectRoot(), '.data', 'bench-results.json'));
+const DIST = path.join(__dirname, '..');
+const PROBE = path.join(__dirname, 'bench', 'probe.js');
+const NAMESPACE = 'default';
+const PARLEY_QUEUE = 'bench-parley';
+const FLOOR_QUEUE = 'bench-floor';
 
-  // The last write of each conversation is the same card number, secured in every other conversation:
-  // the two at the same place in the sequence show what encryption at the edge adds.
-  const latencies = { webhook: [] as number[], setAttributes: [] as number[], 'card, plain': [] as number[], 'card, secured': [] as number[] };
-  const post = async (kind: keyof typeof latencies, url: string, body: unknown): Promise<void> => {
-    const text = JSON.stringify(body);
-    const t0 = performance.now();
-    // Signing is timed with the request, as a sender pays it; an HMAC costs microseconds.
-    const credentials: Record<string, string> = kind === 'webhook' ? { ...signWebhook(webhookSecret, text) } : { authorization: `Bearer ${flowToken}` };
-    const res = await fetch(`${base}${url}`, { method: 'POST', body: text, headers: { 'content-type': 'application/json', ...credentials } });
-    await res.arrayBuffer();
-    latencies[kind].push(performance.now() - t0);
-    if (res.status >= 300) throw new Error(`${url} answered ${res.status}`);
-  };
-
-  const runId = Date.now().toString(36);
-  const conversation = async (i: number): Promise<void> => {
-    const id = `bench-${runId}-${i}`;
-    let n = 0;
-    const ev = (eventType: string, extra: Record<string, unknown> = {}) => ({
-      eventId: `${id}-${++n}`, eventType, conversationId: id, taskId: `t-${i}`, channel: 'chat',
-      occurredAt: new Date(Date.UTC(2026, 0, 1, 0, n)).toISOString(), ...extra,
-    });
-    await post('webhook', '/webhooks/routing-events', ev('CREATED', { queue: 'q' }));
-    await post('webhook', '/webhooks/routing-events', ev('QUEUED', { queue: 'q', estimatedWaitTime: 60 }));
-    await post('setAttributes', `/conversations/${id}/attributes`, { attributes: { intent: 'billing', account: `A-${i}` } });
-    await post('webhook', '/webhooks/routing-events', ev('ROUTED', { agentId: `agent-${i % 10}` }));
-    await post('setAttributes', `/conversations/${id}/attributes`, { attributes: { notes: 'x'.repeat(200) } });
-    await post('setAttributes', `/conversations/${id}/attributes`, { attributes: { intent: 'refund' } });
-    const secured = i % 2 === 0;
-    const card = { attributes: { card: `4111 1111 1111 ${String(i).padStart(4, '0')}` }, ...(secured ? { secured: true } : {}) };
-    await post(secured ? 'card, secured' : 'card, plain', `/conversations/${id}/attributes`, card);
-    await post('webhook', '/webhooks/routing-events', ev('CLOSED'));
-  };
-
-  const rssBefore = process.memoryUsage().rss;
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < CONVERSATIONS) await conversation(next++);
-  }));
-  const drivenMs = performance.now() - t0;
-  const client = new Client({ connection: await Connection.connect({ address: devServer.address }), dataConverter: keys.dataConverter });
-  await Promise.all(Array.from({ length: CONVERSATIONS }, (_, i) => client.workflow.getHandle(workflowIdFor(`bench-${runId}-${i}`)).result()));
-  const settledMs = performance.now() - t0;
-  const rssAfter = process.memoryUsage().rss;
-
-  const requests = Object.values(latencies).reduce((n, xs) => n + xs.length, 0);
-  console.log(`\nParley bench: ${CONVERSATIONS} conversations, ${CONCURRENCY} concurrent, ${requests} HTTP requests (API, worker and dev server on this machine, ${os.cpus().length} cores)\n`);
-  console.table(Object.fromEntries(Object.entries(latencies).map(([kind, xs]) => [kind, summary(xs)])));
-  console.log(`requests/s while driving:        ${(requests / (drivenMs / 1000)).toFixed(0)}`);
-  console.log(`conversations/s end to end:      ${(CONVERSATIONS / (settledMs / 1000)).toFixed(1)} (all closed and their batch stored after ${(settledMs / 1000).toFixed(1)} s)`);
-  const kms = keys.kmsCalls.counts();
-  console.log(`keys:                            ${keys.describe()}; data-key cache ${dataKeyCache ? 'on' : 'off'}`);
-  console.log(`KMS calls per conversation:      ${((kms.generateDataKey + kms.encrypt + kms.decrypt) / CONVERSATIONS).toFixed(2)} (GenerateDataKey ${kms.generateDataKey}, Decrypt ${kms.decrypt}, Encrypt ${kms.encrypt}; API and worker, one process here)`);
-  console.log(`bench process RSS:               ${(rssBefore / 2 ** 20).toFixed(0)} MiB -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB (API + worker + load generator)`);
-
-  await api.close();
-  worker.shutdown();
-  await workerRun;
-  await client.connection.close();
-  await store.close();
-  await devServer.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+function int(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${raw}"`);
+  return n;
 }
 
-function summary(xs: number[]): Record<string, string> {
+function list(name: string, fallback: string): number[] {
+  const values = (process.env[name] || fallback).split(',').map((s) => Number(s.trim()));
+  if (values.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name} must list whole numbers ≥ 1, got "${process.env[name]}"`);
+  return values;
+}
+
+/** BENCH_CONVERSATIONS: one number for every level, or one per level; default 50 at 1 concurrent, 200 above. */
+function conversationsPerLevel(): number[] {
+  const raw = process.env.BENCH_CONVERSATIONS;
+  if (!raw) return LEVELS.map((c) => (c === 1 ? 50 : Math.max(200, c * 2)));
+  const values = list('BENCH_CONVERSATIONS', raw);
+  if (values.length === 1) return LEVELS.map(() => values[0]);
+  if (values.length !== LEVELS.length) throw new Error(`BENCH_CONVERSATIONS lists ${values.length} counts for ${LEVELS.length} levels`);
+  return values;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the bench starts, and stopping it
+
+interface Probe {
+  kms: KmsCallCounts;
+  memory: NodeJS.MemoryUsage;
+}
+
+interface NodeChild {
+  name: string;
+  pid: number;
+  logFile: string;
+  running(): boolean;
+  exited: Promise<string>;
+  /** Its KMS counts and memory; with `gc`, after a full collection (workers run with --expose-gc). */
+  probe(gc?: boolean): Promise<Probe | undefined>;
+  stop(): Promise<void>;
+}
+
+const children: NodeChild[] = [];
+let devServer: DevServer | undefined;
+let interrupted = false;
+/** A child that exited while the bench still needed it: phases stop early instead of waiting out their timeouts. */
+let lostChild: string | undefined;
+const halted = (): boolean => interrupted || lostChild !== undefined;
+
+function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logFile: string, nodeFlags: string[] = []): NodeChild {
+  const fd = fs.openSync(logFile, 'a');
+  // Own process group: a terminal's Ctrl-C reaches only the bench, which then stops each child once
+  // (the SDK takes a second signal during a worker's drain as "die now").
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, '-r', PROBE, entry], { cwd: projectRoot(), env, stdio: ['ignore', fd, fd, 'ipc'], detached: true });
+  fs.closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not start ${name} (${entry})`);
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      if (!stopping && !lostChild) {
+        lostChild = name;
+        console.error(`\n${name} exited (${how}) during the bench; see ${logFile}`);
+      }
+      resolve(how);
+    }),
+  );
+  const running = (): boolean => child.exitCode === null && child.signalCode === null;
+  let probes = 0;
+  const handle: NodeChild = {
+    name,
+    pid: child.pid,
+    logFile,
+    running,
+    exited,
+    probe: (gc = false) =>
+      new Promise((resolve) => {
+        if (!running() || !child.connected) return resolve(undefined);
+        const id = ++probes;
+        const timer = setTimeout(() => {
+          child.off('message', onMessage);
+          resolve(undefined);
+        }, 10_000);
+        const onMessage = (message: unknown): void => {
+          if ((message as { probe?: number }).probe !== id) return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(message as Probe);
+        };
+        child.on('message', onMessage);
+        child.send({ probe: id, gc }, (err) => err && resolve(undefined));
+      }),
+    async stop() {
+      if (!running()) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  children.push(handle);
+  return handle;
+}
+
+let stopping: Promise<void> | undefined;
+/** API first, then the workers (they drain), then the dev server. Safe to call more than once. */
+function stopEverything(dir?: string): Promise<void> {
+  stopping ??= (async () => {
+    const byName = (n: string) => children.filter((c) => c.name === n);
+    for (const group of [byName('api'), children.filter((c) => c.name !== 'api')]) {
+      await Promise.all(group.map((c) => c.stop().catch((err) => console.error(`stopping ${c.name}: ${String(err)}`))));
+    }
+    await devServer?.stop().catch((err) => console.error(`stopping the dev server: ${String(err)}`));
+    if (dir && !process.env.BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+  })();
+  return stopping;
+}
+
+// Whatever happens to the bench, no child is left running.
+process.once('exit', () => {
+  for (const c of children) if (c.running()) process.kill(c.pid, 'SIGKILL');
+  if (devServer?.process.exitCode === null) devServer.process.kill('SIGKILL');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Traffic: one script, two senders
+
+type Kind = 'event' | 'write' | 'card, plain' | 'card, secured';
+
+interface Sender {
+  system: 'parley' | 'floor';
+  workflowId(conversationId: string): string;
+  /** Resolves with the answer's status ('202', '200', 'OK', …) and whether it counts as success; never rejects. */
+  event(event: Record<string, unknown>): Promise<[string, boolean]>;
+  write(conversationId: string, body: { attributes: Record<string, string>; secured?: boolean }): Promise<[string, boolean]>;
+}
+
+class Recorder {
+  readonly latencies: Record<Kind, number[]> = { event: [], write: [], 'card, plain': [], 'card, secured': [] };
+  readonly errors: Record<string, Record<string, number>> = {};
+
+  async time(kind: Kind, send: () => Promise<[string, boolean]>): Promise<boolean> {
+    const t0 = performance.now();
+    const [status, ok] = await send();
+    this.latencies[kind].push(performance.now() - t0);
+    if (!ok) {
+      const label = kind === 'event' ? 'event' : 'write';
+      (this.errors[label] ??= {})[status] = (this.errors[label][status] ?? 0) + 1;
+    }
+    return ok;
+  }
+
+  errorCount(): number {
+    return Object.values(this.errors).reduce((n, byStatus) => n + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
+  }
+}
+
+function routingEvent(conversationId: string, i: number, n: number, eventType: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    eventId: `${conversationId}-${n}`, eventType, conversationId, taskId: `t-${i}`, channel: 'chat',
+    occurredAt: new Date(Date.UTC(2026, 0, 1, 0, n)).toISOString(), ...extra,
+  };
+}
+
+/**
+ * One conversation, as the bench has always driven it: CREATED, QUEUED, a write, ROUTED, two writes,
+ * a card-number write (secured in every other conversation) and CLOSED. A failed request is counted
+ * and the script goes on.
+ */
+async function conversation(sender: Sender, rec: Recorder, id: string, i: number): Promise<boolean> {
+  let n = 0;
+  let clean = true;
+  const ev = (type: string, extra?: Record<string, unknown>) => routingEvent(id, i, ++n, type, extra);
+  const step = async (kind: Kind, send: () => Promise<[string, boolean]>) => {
+    if (!(await rec.time(kind, send))) clean = false;
+  };
+  await step('event', () => sender.event(ev('CREATED', { queue: 'q' })));
+  await step('event', () => sender.event(ev('QUEUED', { queue: 'q', estimatedWaitTime: 60 })));
+  await step('write', () => sender.write(id, { attributes: { intent: 'billing', account: `A-${i}` } }));
+  await step('event', () => sender.event(ev('ROUTED', { agentId: `agent-${i % 10}` })));
+  await step('write', () => sender.write(id, { attributes: { notes: 'x'.repeat(200) } }));
+  await step('write', () => sender.write(id, { attributes: { intent: 'refund' } }));
+  const secured = i % 2 === 0;
+  const card = { attributes: { card: `4111 1111 1111 ${String(i).padStart(4, '0')}` }, ...(secured ? { secured: true } : {}) };
+  await step(secured ? 'card, secured' : 'card, plain', () => sender.write(id, card));
+  await step('event', () => sender.event(ev('CLOSED')));
+  return clean;
+}
+
+/** Left open: CREATED and one write. */
+async function openConversation(sender: Sender, rec: Recorder, id: string, i: number): Promise<void> {
+  await rec.time('event', () => sender.event(routingEvent(id, i, 1, 'CREATED', { queue: 'q' })));
+  await rec.time('write', () => sender.write(id, { attributes: { intent: 'billing', account: `A-${i}` } }));
+}
+
+function httpSender(base: string, webhookSecret: string, flowToken: string): Sender {
+  const post = async (url: string, text: string, credentials: Record<string, string>): Promise<[string, boolean]> => {
+    try {
+      const res = await fetch(`${base}${url}`, { method: 'POST', body: text, headers: { 'content-type': 'application/json', ...credentials } });
+      await res.arrayBuffer();
+      return [String(res.status), res.status >= 200 && res.status < 300];
+    } catch (err) {
+      return [`fetch failed: ${(err as Error).cause ? String((err as Error & { cause: { code?: string } }).cause.code ?? (err as Error).cause) : (err as Error).message}`, false];
+    }
+  };
+  return {
+    system: 'parley',
+    workflowId: workflowIdFor,
+    event(event) {
+      const text = JSON.stringify(event);
+      // Signing is timed with the request, as a sender pays it; an HMAC costs microseconds.
+      return post('/webhooks/routing-events', text, { ...signWebhook(webhookSecret, text) });
+    },
+    write(conversationId, body) {
+      return post(`/conversations/${encodeURIComponent(conversationId)}/attributes`, JSON.stringify(body), { authorization: `Bearer ${flowToken}` });
+    },
+  };
+}
+
+function floorSender(client: Client, timeoutMs: number): Sender {
+  const workflowId = (conversationId: string) => `floor-${conversationId}`;
+  // The API's own rule for every Temporal call: a deadline of TEMPORAL_REQUEST_TIMEOUT.
+  const call = async (fn: () => Promise<unknown>): Promise<[string, boolean]> => {
+    try {
+      await client.withDeadline(Date.now() + timeoutMs, fn);
+      return ['OK', true];
+    } catch (err) {
+      return [grpcStatusOf(err), false];
+    }
+  };
+  return {
+    system: 'floor',
+    workflowId,
+    event: (event) =>
+      call(() =>
+        client.workflow.signalWithStart(floorWorkflow, {
+          workflowId: workflowId(event.conversationId as string),
+          taskQueue: FLOOR_QUEUE,
+          args: [],
+          signal: floorEventSignal,
+          signalArgs: [event as { eventId: string; eventType: string }],
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        }),
+      ),
+    write: (conversationId, body) => call(() => client.workflow.getHandle(workflowId(conversationId)).executeUpdate(floorWriteUpdate, { args: [body] })),
+  };
+}
+
+const GRPC_CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+
+function grpcStatusOf(err: unknown): string {
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return 'update timed out';
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'number' && GRPC_CODES[code]) return GRPC_CODES[code];
+  }
+  return (err as Error)?.name ?? 'error';
+}
+
+/** `concurrency` loops, each taking the next conversation until `count` were driven. */
+async function drive(count: number, concurrency: number, one: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count && !halted()) await one(next++);
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closing and histories, read from Temporal itself (no codec needed: only event ids and types)
+
+const { HistoryEventFilterType } = temporal.api.enums.v1;
+
+/** Resolves once the conversation's chain has closed for good (not continued-as-new), or the deadline passed. */
+async function awaitClosed(connection: Connection, workflowId: string, deadline: number): Promise<boolean> {
+  let nextPageToken: Uint8Array | undefined;
+  while (Date.now() < deadline && !halted()) {
+    try {
+      const res = await connection.withDeadline(Math.min(deadline, Date.now() + 30_000), () =>
+        connection.workflowService.getWorkflowExecutionHistory({
+          namespace: NAMESPACE,
+          execution: { workflowId },
+          waitNewEvent: true,
+          historyEventFilterType: HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+          nextPageToken,
+        }),
+      );
+      const last = res.history?.events?.at(-1);
+      if (last) {
+        if (!last.workflowExecutionContinuedAsNewEventAttributes) return true;
+        nextPageToken = undefined;
+      } else {
+        nextPageToken = res.nextPageToken?.length ? res.nextPageToken : undefined;
+      }
+    } catch (err) {
+      if (Date.now() >= deadline) return false;
+      const status = grpcStatusOf(err);
+      // A long poll that outlived its own deadline: ask again. Anything else: pause, ask again.
+      if (status !== 'DEADLINE_EXCEEDED') await sleep(500);
+    }
+  }
+  return false;
+}
+
+interface ChainHistory {
+  events: number;
+  runs: number;
+  /** How long each workflow task waited between scheduled and started (its schedule-to-start), by queue kind. */
+  taskWaitsMs: { normal: number[]; sticky: number[] };
+}
+
+const { TaskQueueKind } = temporal.api.enums.v1;
+const millis = (t?: { seconds?: unknown; nanos?: number | null } | null): number => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
+
+/**
+ * Every run of the conversation's chain (following continue-as-new from the first run): history
+ * events, runs, and each workflow task's wait in its task queue — the sticky queue of the worker
+ * that holds the conversation, or the normal queue (a new conversation's first task, or after a
+ * sticky timeout or eviction).
+ */
+async function chainHistory(connection: Connection, workflowId: string): Promise<ChainHistory> {
+  const svc = connection.workflowService;
+  const { workflowExecutionInfo: info } = await svc.describeWorkflowExecution({ namespace: NAMESPACE, execution: { workflowId } });
+  const out: ChainHistory = { events: 0, runs: 0, taskWaitsMs: { normal: [], sticky: [] } };
+  for (let runId: string | undefined = info?.firstRunId || info?.execution?.runId || undefined; runId; out.runs++) {
+    const scheduled = new Map<string, { at: number; sticky: boolean }>();
+    let nextPageToken: Uint8Array | undefined;
+    let last: temporal.api.history.v1.IHistoryEvent | undefined;
+    do {
+      const res = await svc.getWorkflowExecutionHistory({ namespace: NAMESPACE, execution: { workflowId, runId }, nextPageToken });
+      for (const event of res.history?.events ?? []) {
+        out.events++;
+        last = event;
+        if (event.workflowTaskScheduledEventAttributes) {
+          scheduled.set(String(event.eventId), { at: millis(event.eventTime), sticky: event.workflowTaskScheduledEventAttributes.taskQueue?.kind === TaskQueueKind.TASK_QUEUE_KIND_STICKY });
+        } else if (event.workflowTaskStartedEventAttributes) {
+          const task = scheduled.get(String(event.workflowTaskStartedEventAttributes.scheduledEventId));
+          if (task) out.taskWaitsMs[task.sticky ? 'sticky' : 'normal'].push(millis(event.eventTime) - task.at);
+        }
+      }
+      nextPageToken = res.nextPageToken?.length ? res.nextPageToken : undefined;
+    } while (nextPageToken);
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return out;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  }));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+interface Quantiles {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+function quantiles(xs: number[]): Quantiles | undefined {
+  if (xs.length === 0) return undefined;
   const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))].toFixed(1);
-  return { count: String(s.length), 'p50 ms': q(0.5), 'p95 ms': q(0.95), 'p99 ms': q(0.99), 'max ms': s[s.length - 1].toFixed(1) };
+  const q = (p: number) => round(s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]);
+  return { count: s.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: round(s[s.length - 1]) };
+}
+
+const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b ? round(a / b, 2) : undefined);
+function cpuPerConversation(cores: Record<string, number>, seconds: number, count: number): Record<string, number> {
+  const per = Object.fromEntries(Object.entries(cores).filter(([k]) => k !== 'machine' && k !== 'others' && k !== 'iowait').map(([k, v]) => [k, (v * seconds) / count]));
+  return Object.fromEntries(Object.entries({ ...per, total: Object.values(per).reduce((a, b) => a + b, 0) }).map(([k, v]) => [k, round(v, 3)]));
+}
+
+/** Least-squares slope of y over x. */
+function slope(points: [number, number][]): number {
+  const n = points.length;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return sxx === 0 ? NaN : points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx;
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface PhaseResult {
+  system: 'parley' | 'floor';
+  concurrency: number;
+  conversations: number;
+  closed: number;
+  /** Not closed within BENCH_SETTLE_TIMEOUT_S after the last request: terminated, so the next level starts clean. */
+  terminated: number;
+  drivenSeconds: number;
+  settledSeconds: number;
+  conversationsPerSecond: number;
+  requestsPerSecond: number;
+  latencyMs: Record<string, Quantiles | undefined>;
+  errors: Record<string, Record<string, number>>;
+  /** Over the conversations whose every request succeeded (a failed write leaves no event), so both sides count the same traffic. */
+  historyEvents: { median: number; max: number; maxRuns: number; conversations: number } | undefined;
+  /** Workflow tasks' schedule-to-start (same conversations): the normal queue (a new conversation's first task) and the sticky one. */
+  workflowTaskWaitMs: { normal: Quantiles | undefined; sticky: Quantiles | undefined };
+  /** CPU time each process spent per conversation over the phase (cores × seconds ÷ conversations); `total` is the bench's processes together. */
+  cpuSecondsPerConversation: Record<string, number>;
+  /** The dev server's write system calls and bytes sent to storage, per conversation (its SQLite file and log). */
+  devServerIo?: { writeCallsPerConversation: number; kibWrittenPerConversation: number };
+  storeBatchesPerConversation?: number;
+  kmsCallsPerConversation?: number;
+  kmsCalls?: Partial<KmsCallCounts>;
+  cpuCores: Record<string, number>;
+  peakRssMiB: Record<string, number>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const runId = started.getTime().toString(36);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      if (interrupted) return;
+      interrupted = true;
+      console.error(`\n${signal}: stopping the API, the workers and the dev server…`);
+      void stopEverything(dir).finally(() => process.exit(130));
+    });
+  }
+  let failure: unknown;
+  try {
+    await run(dir, runId, started);
+  } catch (err) {
+    failure = err;
+  } finally {
+    await stopEverything(dir);
+  }
+  if (failure) {
+    console.error(failure);
+    if (process.env.BENCH_KEEP) console.error(`logs kept in ${dir}`);
+    process.exitCode = 1;
+  }
+  // A connection or timer left open by a failed phase must not keep the bench alive once all is stopped.
+  process.exit();
+}
+
+async function run(dir: string, runId: string, started: Date): Promise<void> {
+  const config = loadConfig();
+  const requestTimeoutMs = config.temporalRequestTimeoutMs;
+  console.log(`bench: levels ${LEVELS.join(', ')} concurrent (${CONVERSATIONS.join(', ')} conversations), ${OPEN} left open; work folder ${dir}`);
+
+  // The floor's bundle is built here, so neither worker runs webpack: Parley's worker loads the
+  // bundle `npm run build` made, as `npm start` does.
+  const floorBundle = path.join(dir, 'floor-bundle.js');
+  const parleyBundle = path.join(DIST, 'workflow-bundle.js');
+  if (!fs.existsSync(parleyBundle)) throw new Error(`${parleyBundle} is missing: run \`npm run build\``);
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./bench/floor-workflow'),
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m) },
+  });
+  fs.writeFileSync(floorBundle, code);
+
+  devServer = await startDevServer({ cliPath: requireBinary('cli'), dbFile: path.join(dir, 'temporal.sqlite'), port: await freePort(), headless: true, detached: true, logFile: path.join(dir, 'temporal-server.log') });
+  const connection = await Connection.connect({ address: devServer.address });
+  const client = new Client({ connection, namespace: NAMESPACE });
+
+  // Keys: a fresh local key file of the bench's own (made once, before worker and API race for it),
+  // or the KMS key the environment names.
+  const sqlitePath = path.join(dir, 'participant-data.sqlite');
+  const baseEnv: NodeJS.ProcessEnv = { PARLEY_KEY_FILE: path.join(dir, 'keys.json'), ...process.env };
+  const keys = keyConfigFromEnv(baseEnv);
+  for (const source of new Set([keys.securedData, keys.codec])) if (source.kind === 'local') loadOrCreateLocalKeys(source.keyFile);
+  // BENCH_DATA_KEY_CACHE=off: a data key per message (the processes' own cache settings, from the environment).
+  const cacheOff = process.env.BENCH_DATA_KEY_CACHE === 'off' ? { DATA_KEY_CACHE_MAX_MESSAGES: '1' } : {};
+  const webhookSecret = generateWebhookSecret();
+  const flowToken = generateToken('flow');
+  const common: NodeJS.ProcessEnv = {
+    ...baseEnv,
+    ...cacheOff,
+    TEMPORAL_ADDRESS: devServer.address,
+    TEMPORAL_NAMESPACE: NAMESPACE,
+    PARLEY_DATA_DIR: dir,
+    PARLEY_SQLITE_PATH: sqlitePath,
+    DATABASE_URL: '',
+    LOG_LEVEL: LOG_LEVEL,
+    LOG_FORMAT: 'json',
+    HOST: '127.0.0.1',
+    WORKER_SHUTDOWN_GRACE: '2s',
+    WORKFLOW_BUNDLE_PATH: parleyBundle,
+    // The bench times conversations to their end; the grace window after CLOSED would add minutes.
+    CLOSED_GRACE_PERIOD: '0',
+  };
+  const workerEntry = path.join(DIST, 'src', 'worker-main.js');
+  const parleyHealth = await freePort();
+  const floorHealth = await freePort();
+  const apiPort = await freePort();
+  const parleyWorker = spawnNode('parley worker', workerEntry, { ...common, TEMPORAL_TASK_QUEUE: PARLEY_QUEUE, WORKER_HEALTH_PORT: String(parleyHealth) }, path.join(dir, 'parley-worker.log'), ['--expose-gc']);
+  const floorWorker = spawnNode('floor worker', path.join(__dirname, 'bench', 'floor-worker.js'), { ...common, TEMPORAL_TASK_QUEUE: FLOOR_QUEUE, WORKER_HEALTH_PORT: String(floorHealth), BENCH_FLOOR_BUNDLE: floorBundle }, path.join(dir, 'floor-worker.log'), ['--expose-gc']);
+  const api = spawnNode('api', path.join(DIST, 'src', 'api-main.js'), {
+    ...common,
+    TEMPORAL_TASK_QUEUE: PARLEY_QUEUE,
+    PORT: String(apiPort),
+    PARLEY_WEBHOOK_SECRETS: webhookSecret,
+    PARLEY_TOKENS: `flow:${flowToken}`,
+  }, path.join(dir, 'api.log'));
+  const base = `http://127.0.0.1:${apiPort}`;
+  await Promise.all([
+    waitUntil('the Parley worker to poll', () => healthy(`http://127.0.0.1:${parleyHealth}/healthz`), parleyWorker),
+    waitUntil('the floor worker to poll', () => healthy(`http://127.0.0.1:${floorHealth}/healthz`), floorWorker),
+    waitUntil('the API to answer', () => healthy(`${base}/healthz`), api),
+  ]);
+
+  const pids = { 'dev server': devServer.process.pid, 'parley worker': parleyWorker.pid, 'floor worker': floorWorker.pid, api: api.pid, 'bench (load)': process.pid };
+  const sampler = new RssSampler(() => pids);
+  const senders = { parley: httpSender(base, webhookSecret, flowToken), floor: floorSender(client, requestTimeoutMs) };
+  const liveChildren = () => {
+    const dead = children.filter((c) => !c.running());
+    if (dead.length) throw new Error(`${dead.map((c) => c.name).join(', ')} exited; see ${dead.map((c) => c.logFile).join(', ')} (BENCH_KEEP=1 keeps them)`);
+  };
+  const kmsTotal = async (): Promise<KmsCallCounts> => {
+    const probes = await Promise.all([api.probe(), parleyWorker.probe()]);
+    const sum: KmsCallCounts = { generateDataKey: 0, encrypt: 0, decrypt: 0, other: 0, failed: 0 };
+    for (const p of probes) for (const k of Object.keys(sum) as (keyof KmsCallCounts)[]) sum[k] += p?.kms[k] ?? 0;
+    return sum;
+  };
+  const batchesStored = (prefix: string): number => {
+    const db = new Database(sqlitePath, { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare(`SELECT COUNT(*) AS n FROM participant_data_batches WHERE conversation_id LIKE ? || '%'`).get(prefix) as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+
+  const phase = async (system: 'parley' | 'floor', concurrency: number, count: number, label: string): Promise<PhaseResult> => {
+    liveChildren();
+    const sender = senders[system];
+    const rec = new Recorder();
+    const prefix = `bench-${runId}-${label}-`;
+    const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+    const kms0 = system === 'parley' ? await kmsTotal() : undefined;
+    sampler.takePeaks();
+    const cpu = cpuMeter(pids);
+    const io0 = ioWritten(pids['dev server'] ?? -1);
+    const t0 = performance.now();
+    const clean: boolean[] = new Array(count).fill(false);
+    await drive(count, concurrency, async (i) => {
+      clean[i] = await conversation(sender, rec, ids[i], i);
+    });
+    const drivenMs = performance.now() - t0;
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    const closed = await mapLimit(ids, 50, (id) => awaitClosed(connection, sender.workflowId(id), deadline));
+    const settledMs = performance.now() - t0;
+    const cpuCores = cpu();
+    const io1 = ioWritten(pids['dev server'] ?? -1);
+    const peaks = sampler.takePeaks();
+    const unclosed = ids.filter((_, i) => !closed[i]);
+    // Left running they would weigh on the next level; terminated, their data is not flushed.
+    await mapLimit(unclosed, 10, (id) =>
+      connection.workflowService.terminateWorkflowExecution({ namespace: NAMESPACE, workflowExecution: { workflowId: sender.workflowId(id) }, reason: 'bench: not closed within BENCH_SETTLE_TIMEOUT_S' }).catch(() => undefined),
+    );
+    const histories = await mapLimit(ids.filter((_, i) => closed[i] && clean[i]), 10, (id) => chainHistory(connection, sender.workflowId(id)).catch(() => undefined));
+    const known = histories.filter((h): h is ChainHistory => h !== undefined);
+    const kms1 = system === 'parley' ? await kmsTotal() : undefined;
+    const requests = Object.values(rec.latencies).reduce((n, xs) => n + xs.length, 0);
+    const closedCount = closed.filter(Boolean).length;
+    const kmsCalls = kms0 && kms1 ? { generateDataKey: kms1.generateDataKey - kms0.generateDataKey, decrypt: kms1.decrypt - kms0.decrypt, encrypt: kms1.encrypt - kms0.encrypt, failed: kms1.failed - kms0.failed } : undefined;
+    return {
+      system,
+      concurrency,
+      conversations: count,
+      closed: closedCount,
+      terminated: unclosed.length,
+      drivenSeconds: round(drivenMs / 1000, 2),
+      settledSeconds: round(settledMs / 1000, 2),
+      conversationsPerSecond: round(closedCount / (settledMs / 1000), 2),
+      requestsPerSecond: round(requests / (drivenMs / 1000), 1),
+      latencyMs: {
+        event: quantiles(rec.latencies.event),
+        write: quantiles([...rec.latencies.write, ...rec.latencies['card, plain'], ...rec.latencies['card, secured']]),
+        'card, plain': quantiles(rec.latencies['card, plain']),
+        'card, secured': quantiles(rec.latencies['card, secured']),
+      },
+      errors: rec.errors,
+      historyEvents: known.length ? { median: median(known.map((h) => h.events)), max: Math.max(...known.map((h) => h.events)), maxRuns: Math.max(...known.map((h) => h.runs)), conversations: known.length } : undefined,
+      workflowTaskWaitMs: { normal: quantiles(known.flatMap((h) => h.taskWaitsMs.normal)), sticky: quantiles(known.flatMap((h) => h.taskWaitsMs.sticky)) },
+      ...(system === 'parley'
+        ? {
+            storeBatchesPerConversation: round(batchesStored(prefix) / count, 2),
+            kmsCallsPerConversation: kmsCalls ? round((kmsCalls.generateDataKey + kmsCalls.decrypt + kmsCalls.encrypt) / count, 2) : undefined,
+            kmsCalls,
+          }
+        : {}),
+      cpuCores: Object.fromEntries(Object.entries(cpuCores).map(([k, v]) => [k, round(v, 2)])),
+      cpuSecondsPerConversation: cpuPerConversation(cpuCores, settledMs / 1000, count),
+      devServerIo: io0 && io1 ? { writeCallsPerConversation: round((io1.calls - io0.calls) / count), kibWrittenPerConversation: round((io1.bytes - io0.bytes) / 1024 / count) } : undefined,
+      peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, Math.round(v)])),
+    };
+  };
+
+  // Warm-up: JIT, the workflow isolates, connections; not measured.
+  if (WARMUP > 0) {
+    console.log(`warm-up: ${WARMUP} conversations each…`);
+    for (const system of SYSTEMS) {
+      const rec = new Recorder();
+      await drive(WARMUP, 2, async (i) => void (await conversation(senders[system], rec, `bench-${runId}-warmup-${system}-${i}`, i)));
+      const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+      await mapLimit(Array.from({ length: WARMUP }, (_, i) => senders[system].workflowId(`bench-${runId}-warmup-${system}-${i}`)), 10, (id) => awaitClosed(connection, id, deadline));
+      if (rec.errorCount()) console.log(`  ${system} warm-up errors: ${JSON.stringify(rec.errors)}`);
+    }
+  }
+
+  const levels: { concurrency: number; floor?: PhaseResult; parley?: PhaseResult }[] = [];
+  for (const [index, concurrency] of LEVELS.entries()) {
+    if (interrupted) break;
+    const count = CONVERSATIONS[index];
+    const results: Partial<Record<'floor' | 'parley', PhaseResult>> = {};
+    for (const system of SYSTEMS) {
+      await sleep(PAUSE_MS);
+      process.stdout.write(`level ${concurrency}: ${system}, ${count} conversations… `);
+      const r = await phase(system, concurrency, count, `c${concurrency}-${system}`);
+      results[system] = r;
+      console.log(`${r.conversationsPerSecond} conversations/s, ${r.closed} closed in ${r.settledSeconds} s${r.terminated ? `, ${r.terminated} terminated` : ''}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}`);
+    }
+    levels.push({ concurrency, floor: results.floor, parley: results.parley });
+  }
+
+  // Open conversations: what each one costs a worker while it stays open (the workflow cache holds it).
+  const open: Record<string, unknown> = {};
+  if (OPEN > 0 && !interrupted) {
+    for (const system of SYSTEMS) {
+      liveChildren();
+      const worker = system === 'parley' ? parleyWorker : floorWorker;
+      const health = system === 'parley' ? parleyHealth : floorHealth;
+      await sleep(PAUSE_MS);
+      process.stdout.write(`open: ${system}, ${OPEN} conversations left open, ${OPEN_CONCURRENCY} concurrent… `);
+      // A full collection on the worker's main thread first (workflows live in its workflow thread,
+      // which the SDK collects on its own), so the reading is held memory, not pending garbage.
+      await worker.probe(true);
+      const rssBefore = rssMiB(worker.pid) ?? NaN;
+      const cachedBefore = await cachedWorkflows(health);
+      const rec = new Recorder();
+      const checkpoints: { open: number; rssMiB: number }[] = [{ open: 0, rssMiB: Math.round(rssBefore) }];
+      const step = Math.max(1, Math.round(OPEN / 10));
+      let done = 0;
+      const t0 = performance.now();
+      await drive(OPEN, OPEN_CONCURRENCY, async (i) => {
+        await openConversation(senders[system], rec, `bench-${runId}-open-${system}-${i}`, i);
+        if (++done % step === 0 && done < OPEN) checkpoints.push({ open: done, rssMiB: Math.round(rssMiB(worker.pid) ?? NaN) });
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      await sleep(PAUSE_MS);
+      const rssAfterRaw = rssMiB(worker.pid) ?? NaN;
+      const heap = (await worker.probe(true))?.memory;
+      const rssAfter = rssMiB(worker.pid) ?? NaN;
+      checkpoints.push({ open: OPEN, rssMiB: Math.round(rssAfter) });
+      open[system] = {
+        conversations: OPEN,
+        concurrency: OPEN_CONCURRENCY,
+        seconds: round(seconds, 1),
+        workerRssBeforeMiB: Math.round(rssBefore),
+        workerRssAfterMiB: Math.round(rssAfter),
+        workerRssAfterBeforeGcMiB: Math.round(rssAfterRaw),
+        workerRssPer1000OpenMiB: Math.round((rssAfter - rssBefore) / (OPEN / 1000)),
+        /** Least-squares slope over the checkpoints, per 1,000 open: less sensitive to where a GC happened to fall. */
+        workerRssSlopePer1000MiB: Math.round(slope(checkpoints.map((c) => [c.open, c.rssMiB])) * 1000),
+        checkpoints,
+        workerHeapUsedMiB: heap ? Math.round(heap.heapUsed / 2 ** 20) : undefined,
+        cachedWorkflowsBefore: cachedBefore,
+        cachedWorkflowsAfter: await cachedWorkflows(health),
+        errors: rec.errors,
+        latencyMs: { event: quantiles(rec.latencies.event), write: quantiles(rec.latencies.write) },
+      };
+      const o = open[system] as { workerRssPer1000OpenMiB: number; cachedWorkflowsAfter?: number };
+      console.log(`worker RSS ${Math.round(rssBefore)} → ${Math.round(rssAfter)} MiB (${o.workerRssPer1000OpenMiB} MiB per 1,000; ${o.cachedWorkflowsAfter ?? '?'} cached)${rec.errorCount() ? `, errors ${JSON.stringify(rec.errors)}` : ''}`);
+    }
+  }
+
+  sampler.stop();
+  const peakRss = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, pid === undefined ? undefined : Math.round(peakRssMiB(pid) ?? NaN)]));
+  const results = {
+    command: 'npm run bench',
+    startedAt: started.toISOString(),
+    ...(lostChild ? { incomplete: `${lostChild} exited during the run: the figures after that are not a measurement` } : {}),
+    machine: {
+      cores: os.cpus().length,
+      cpu: cpuModel(),
+      memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+      platform: `${os.type()} ${os.release()}`,
+      node: process.version,
+      loadAverageAtStart: loadAverageAtStart,
+      loadAverageAtEnd: loadAverage(),
+    },
+    settings: {
+      levels: LEVELS,
+      conversations: CONVERSATIONS,
+      open: OPEN,
+      openConcurrency: OPEN_CONCURRENCY,
+      warmup: WARMUP,
+      temporalRequestTimeoutMs: requestTimeoutMs,
+      logLevel: LOG_LEVEL,
+      keys: keys.securedData.kind === 'local' && keys.codec.kind === 'local' ? 'local key file' : 'KMS',
+      dataKeyCache: process.env.BENCH_DATA_KEY_CACHE === 'off' ? 'off (DATA_KEY_CACHE_MAX_MESSAGES=1)' : 'on',
+      store: 'SQLite',
+      perConversation: 'CREATED, QUEUED, write, ROUTED, write, write, card write (secured in every other), CLOSED',
+    },
+    levels: levels.map(({ concurrency, floor, parley }) => ({
+      concurrency,
+      ratio: {
+        conversationsPerSecond: ratio(parley?.conversationsPerSecond, floor?.conversationsPerSecond),
+        eventP99: ratio(parley?.latencyMs.event?.p99, floor?.latencyMs.event?.p99),
+        writeP99: ratio(parley?.latencyMs.write?.p99, floor?.latencyMs.write?.p99),
+        historyEventsMedian: ratio(parley?.historyEvents?.median, floor?.historyEvents?.median),
+        cpuSecondsPerConversation: ratio(parley?.cpuSecondsPerConversation.total, floor?.cpuSecondsPerConversation.total),
+      },
+      parley,
+      floor,
+    })),
+    open,
+    peakRssMiB: peakRss,
+  };
+  report(results);
+  fs.mkdirSync(path.dirname(OUT), { recursive: true });
+  fs.writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nresults: ${OUT}`);
+  await connection.close();
+  if (lostChild) throw new Error(`${lostChild} exited during the run: the figures after that are not a measurement (BENCH_KEEP=1 keeps its log)`);
+}
+
+const loadAverageAtStart = loadAverage();
+
+// ---------------------------------------------------------------------------------------------
+// Printing
+
+function table(headers: string[], rows: (string | number | undefined)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (c === undefined || (typeof c === 'number' && Number.isNaN(c)) ? '–' : typeof c === 'number' ? c.toLocaleString('en-US') : c)))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => String(r[i]).length)));
+  const line = (r: (string | number)[]) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+function report(r: any): void {
+  const m = r.machine;
+  console.log(`\nParley vs Temporal's floor — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd} at end`);
+  console.log(`Same dev server and worker settings; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms.\n`);
+  const errs = (e?: Record<string, Record<string, number>>) => (e ? Object.entries(e).map(([kind, byStatus]) => Object.entries(byStatus).map(([s, n]) => `${kind} ${s}×${n}`).join(' ')).join(' ') || '0' : '–');
+  const phases = r.levels.flatMap((l: any) => (['floor', 'parley'] as const).filter((s) => l[s]).map((s) => [`${s} @${l.concurrency}`, l[s]]));
+  console.log(table(
+    ['concurrent', 'conversations', 'floor conv/s', 'Parley conv/s', 'ratio', 'floor errors', 'Parley errors', 'terminated (floor/Parley)'],
+    r.levels.map((l: any) => [l.concurrency, (l.parley ?? l.floor).conversations, l.floor?.conversationsPerSecond, l.parley?.conversationsPerSecond, l.ratio.conversationsPerSecond, errs(l.floor?.errors), errs(l.parley?.errors), `${l.floor?.terminated ?? '–'}/${l.parley?.terminated ?? '–'}`]),
+  ));
+  console.log('');
+  const q = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)}` : '–');
+  console.log(table(
+    ['concurrent', 'webhook p50/p95/p99 ms', 'floor signal-with-start', 'p99 ratio', 'set-attributes p50/p95/p99 ms', 'floor update', 'p99 ratio'],
+    r.levels.map((l: any) => [l.concurrency, q(l.parley?.latencyMs.event), q(l.floor?.latencyMs.event), l.ratio.eventP99, q(l.parley?.latencyMs.write), q(l.floor?.latencyMs.write), l.ratio.writeP99]),
+  ));
+  console.log('');
+  const hist = (h?: { median: number; max: number; conversations: number }) => (h ? `${h.median} / ${h.max} (${h.conversations})` : '–');
+  console.log(table(
+    ['concurrent', 'history events Parley median/max (of)', 'floor', 'ratio', 'store batches/conv', 'KMS calls/conv', 'card write plain/secured p50 ms'],
+    r.levels.map((l: any) => [
+      l.concurrency,
+      hist(l.parley?.historyEvents),
+      hist(l.floor?.historyEvents),
+      l.ratio.historyEventsMedian,
+      l.parley?.storeBatchesPerConversation,
+      l.parley?.kmsCallsPerConversation,
+      l.parley ? `${l.parley.latencyMs['card, plain']?.p50 ?? '–'} / ${l.parley.latencyMs['card, secured']?.p50 ?? '–'}` : '–',
+    ]),
+  ));
+  console.log('\nWorkflow tasks: schedule-to-start in ms, p50 / p95 / p99 (count) — the normal task queue (a new conversation\'s first task) and the sticky one:');
+  const wait = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)} (${x.count})` : '–');
+  console.log(table(['phase', 'normal queue', 'sticky queue'], phases.map(([name, p]: [string, any]) => [name, wait(p.workflowTaskWaitMs.normal), wait(p.workflowTaskWaitMs.sticky)])));
+  console.log('\nCPU, in cores busy over each phase (from /proc/<pid>/stat; "others" is the rest of the machine: other jobs on this box; "iowait": cores idle while a task waited on the disk), and the dev server\'s writes (/proc/<pid>/io):');
+  const cpuNames = ['dev server', 'parley worker', 'floor worker', 'api', 'bench (load)', 'others', 'machine', 'iowait', 'dev server writes/conv', 'KiB/conv'];
+  console.log(table(['phase', ...cpuNames], phases.map(([name, p]: [string, any]) => [name, ...cpuNames.slice(0, -2).map((n) => p.cpuCores[n]), p.devServerIo?.writeCallsPerConversation, p.devServerIo?.kibWrittenPerConversation])));
+  console.log('\nCPU seconds per conversation (cores × phase seconds ÷ conversations; less sensitive than conv/s to what else the machine runs):');
+  const perNames = ['dev server', 'parley worker', 'floor worker', 'api', 'bench (load)', 'total'];
+  console.log(table(
+    ['phase', ...perNames, 'total vs floor'],
+    phases.map(([name, p]: [string, any]) => [name, ...perNames.map((n) => p.cpuSecondsPerConversation[n]), p.system === 'parley' ? r.levels.find((l: any) => l.parley === p)?.ratio.cpuSecondsPerConversation : undefined]),
+  ));
+  console.log('\nPeak RSS, MiB (sampled every 250 ms per phase; "run" is the kernel high-water mark over the whole run, start-up included):');
+  const rssNames = ['parley worker', 'api', 'floor worker', 'dev server', 'bench (load)'];
+  console.log(table(['phase', ...rssNames], [...phases.map(([name, p]: [string, any]) => [name, ...rssNames.map((n) => p.peakRssMiB[n])]), ['run', ...rssNames.map((n) => r.peakRssMiB[n])]]));
+  if (Object.keys(r.open).length) {
+    console.log('\nConversations left open (CREATED + one write each); worker RSS read after a GC of its main thread:');
+    console.log(table(
+      ['system', 'open', 'worker RSS before → after MiB', 'MiB per 1,000 open', 'slope per 1,000', 'cached workflows', 'seconds', 'errors'],
+      Object.entries(r.open).map(([s, o]: [string, any]) => [s, o.conversations, `${o.workerRssBeforeMiB} → ${o.workerRssAfterMiB}`, o.workerRssPer1000OpenMiB, o.workerRssSlopePer1000MiB, o.cachedWorkflowsAfter, o.seconds, errs(o.errors)]),
+    ));
+  }
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+// ---------------------------------------------------------------------------------------------
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function cachedWorkflows(port: number): Promise<number | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    return ((await res.json()) as { cachedWorkflows?: number }).cachedWorkflows;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, child: NodeChild, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !interrupted) {
+    if (!child.running()) throw new Error(`${child.name} exited (${await child.exited}) while waiting for ${what}: ${tail(child.logFile)}`);
+    if (await check()) return;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}: ${tail(child.logFile)}`);
+}
+
+function tail(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-5).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 function freePort(): Promise<number> {
@@ -147,7 +912,4 @@ function freePort(): Promise<number> {
   });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+void main();
