@@ -6,21 +6,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Fastify, { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
 import { createActivities } from '../../activities';
 import { DevServer, startDevServer } from '../../src/dev-server';
 import { TokenAuthenticator } from '../../src/security/auth';
 import { codecServer, operatorAccess } from '../../src/security/codec-server';
 import { createKeyServices, KeyServices } from '../../src/security/key-services';
-import { FAILURE_CONVERTER_PATH } from '../../src/security/payload-codec';
 import { generateToken } from '../../src/security/secrets';
 import { setAttributesUpdate, workflowIdFor } from '../../src/shared';
 import { SqliteParticipantDataStore } from '../../src/store';
 import { requireBinary } from '../../scripts/temporal-binaries';
 import { localKeyConfig } from '../support/keys';
 import { routingEvent, sendEvent } from '../support/conversation';
-import { freePort, silentLogger, tempDir, uniqueId } from '../support/temporal';
+import { bundleWorkflows, freePort, silentLogger, tempDir, uniqueId } from '../support/temporal';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -85,7 +84,7 @@ describe('Temporal UI with the codec server', () => {
     store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
     await store.init();
     nativeConnection = await NativeConnection.connect({ address: devServer.address });
-    const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundlerLogger });
+    const workflowBundle = await bundleWorkflows();
     worker = await Worker.create({
       connection: nativeConnection,
       namespace: NAMESPACE,
@@ -245,12 +244,3 @@ function payloadDataText(body: string): string {
     return '';
   }
 }
-
-const quietBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
