@@ -115,7 +115,7 @@ class Scan {
     if (unit >= 0xdc00 && unit <= 0xdfff && i >= 2) return this.text.codePointAt(i - 2) as number;
     return unit;
   }
-  /** A letter of a word that would glue a number to it (keywords are in such scripts too). */
+  /** A letter of a script that puts spaces between words: a number touching it is part of a word (an IBAN, a reference). */
   static isLetter(cp: number): boolean {
     if (cp < 0) return false;
     if (cp < 0x80) return (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a);
@@ -380,7 +380,7 @@ class Scan {
       for (let k = first; k <= last; k++) this.consumed[k] = 0;
       return;
     }
-    this.findings.push(...found);
+    for (const f of found) this.findings.push(f); // not push(...found): a chain can hold 10⁵ cards
     if (pos <= last) return;
     // Codes after the chain, on the same line or the next: "4111…, 12/27, 123".
     for (let k = last + 1; tokens < 2 && k < this.runs.length; tokens++) {

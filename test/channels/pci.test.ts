@@ -57,6 +57,16 @@ describe('mask format', () => {
     expect(maskSensitiveText(input).text).toBe(output);
   });
 
+  test('digits outside the BMP: one * per UTF-16 code unit, so offsets still index both texts', () => {
+    // Mathematical bold digits, U+1D7CE… (two code units each).
+    const bold = (s: string): string => s.replace(/[0-9]/g, (d) => String.fromCodePoint(0x1d7ce + Number(d)));
+    const input = `card ${bold('4111 1111 1111 1111')} ok`;
+    const { text, findings } = maskSensitiveText(input);
+    expect(findings).toEqual([{ kind: 'card-number', start: 5, end: 5 + bold('4111 1111 1111 1111').length }]);
+    expect(text).toBe(`card ******** ******** ******** ${bold('1111')} ok`);
+    expect(text.length).toBe(input.length);
+  });
+
   test('a finding carries its kind and offsets, never the matched text', () => {
     const { findings } = maskSensitiveText('pay 4111 1111 1111 1111 cvv 123');
     expect(findings).toEqual([
