@@ -244,7 +244,9 @@ class Scan {
       if (digits.length + r.len > CARD_MAX_DIGITS) break;
       groups.push(r.len);
       digits.push(...this.digitsOf(r));
-      if (isUsualGrouping(groups) && isCardNumber(digits, this.options.cardRule)) best = k;
+      // "6011 1111 1111 1117 12/27": the 12 is a month, not the end of an 18-digit card.
+      const monthOfExpiry = k > from && this.expiryAt(k) !== undefined;
+      if (!monthOfExpiry && isUsualGrouping(groups) && isCardNumber(digits, this.options.cardRule)) best = k;
       if (!this.joined(k)) break;
     }
     return best;
@@ -257,10 +259,10 @@ class Scan {
   chainAllowed(first: Run, last: Run): boolean {
     const before = this.cpBefore(first.start);
     if (Scan.isLetter(before) || before === 0x2b /* + */) return false;
-    if ((before === 0x2e || before === 0x2c) && Scan.isDigit(this.cpBefore(first.start - 1))) return false;
+    if ((before === 0x2e || before === 0x2c) && Scan.isDigitLike(this.cpBefore(first.start - 1))) return false;
     const after = this.cpAt(last.end);
     if (Scan.isLetter(after)) return false;
-    if ((after === 0x2e || after === 0x2c) && Scan.isDigit(this.cpAt(last.end + 1))) return false;
+    if ((after === 0x2e || after === 0x2c) && Scan.isDigitLike(this.cpAt(last.end + 1))) return false;
     return true;
   }
 
@@ -286,7 +288,7 @@ class Scan {
     if (r.len < 3 || r.len > 4) return undefined;
     const after = this.cpAt(r.end);
     if (Scan.isLetter(after) || Scan.isCurrency(after) || after === 0x25) return undefined;
-    if ((after === 0x2e || after === 0x2c) && Scan.isDigit(this.cpAt(r.end + 1))) return undefined;
+    if ((after === 0x2e || after === 0x2c) && Scan.isDigitLike(this.cpAt(r.end + 1))) return undefined;
     let kind: FindingKind = 'cvv';
     // "4111… 1227 123": a four-digit month-year followed by the code.
     if (r.len === 4 && this.startsWithMonth(r) && this.cvvShapedAfter(k)) kind = 'expiry';
@@ -310,12 +312,17 @@ class Scan {
     return m >= 1 && m <= 12;
   }
 
-  /** MM/YY, MM/YYYY, MM-YY, MM.YY, MM YY (one or two month digits) starting at run k: its last run, or undefined. */
+  /**
+   * MM/YY, MM/YYYY, MM-YY, MM.YY, MM YY, MM / YY (one or two month digits) starting at run k: its
+   * last run, or undefined.
+   */
   expiryAt(k: number): number | undefined {
     const mm = this.runs[k];
     const yy = this.runs[k + 1];
-    if (mm === undefined || yy === undefined || this.consumed[k + 1]) return undefined;
-    if (mm.len > 2 || yy.start !== mm.end + 1 || !DATE_SEPARATORS.has(this.text.charCodeAt(mm.end))) return undefined;
+    if (mm === undefined || yy === undefined || this.consumed[k + 1] || mm.len > 2) return undefined;
+    if (yy.start - mm.end !== 1 && yy.start - mm.end !== 3) return undefined;
+    const gap = this.text.slice(mm.end, yy.start);
+    if (!(gap.length === 1 && DATE_SEPARATORS.has(gap.charCodeAt(0))) && gap !== ' / ' && gap !== ' - ') return undefined;
     if (!this.startsWithMonth(mm)) return undefined;
     if (yy.len === 2) return k + 1;
     if (yy.len === 4) {
@@ -350,6 +357,7 @@ class Scan {
     let pos = first;
     let tokenEnd = -1;
     let tokens = 0;
+    // A code may end past the chain: in "4111… 12/27" the chain ends at the month.
     for (;;) {
       const card = pos <= last ? this.cardAt(pos) : -1;
       if (card >= 0 && card <= last) {
@@ -362,7 +370,7 @@ class Scan {
       }
       if (found.length === 0 || tokens >= 2 || pos > last) break;
       const token = this.nearToken(pos, tokenEnd);
-      if (token === undefined || token.last > last) break;
+      if (token === undefined) break;
       found.push(token.finding);
       this.consume(pos, token.last);
       tokenEnd = token.finding.end;
@@ -377,13 +385,13 @@ class Scan {
       leftDigits += this.runs[k].len;
     }
     if (leftGroups > 3 || leftDigits > 8) {
-      for (let k = first; k <= last; k++) this.consumed[k] = 0;
+      for (let k = first; k < Math.max(pos, last + 1); k++) this.consumed[k] = 0;
       return;
     }
     for (const f of found) this.findings.push(f); // not push(...found): a chain can hold 10⁵ cards
     if (pos <= last) return;
     // Codes after the chain, on the same line or the next: "4111…, 12/27, 123".
-    for (let k = last + 1; tokens < 2 && k < this.runs.length; tokens++) {
+    for (let k = pos; tokens < 2 && k < this.runs.length; tokens++) {
       if (this.cardAt(k) >= 0) return;
       const token = this.nearToken(k, tokenEnd);
       if (token === undefined) return;
