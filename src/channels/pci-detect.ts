@@ -254,16 +254,19 @@ class Scan {
 
   /**
    * Card numbers must not be glued to letters (IBANs, references like "INV4111…"), follow a '+'
-   * (an international phone number) or be part of a decimal number.
+   * (an international phone number) or be part of a decimal number: what comes before a chain
+   * of groups, and after the run where a card ends.
    */
-  chainAllowed(first: Run, last: Run): boolean {
+  mayStartCard(first: Run): boolean {
     const before = this.cpBefore(first.start);
     if (Scan.isLetter(before) || before === 0x2b /* + */) return false;
-    if ((before === 0x2e || before === 0x2c) && Scan.isDigitLike(this.cpBefore(first.start - 1))) return false;
+    return !((before === 0x2e || before === 0x2c) && Scan.isDigitLike(this.cpBefore(first.start - 1)));
+  }
+
+  mayEndCard(last: Run): boolean {
     const after = this.cpAt(last.end);
     if (Scan.isLetter(after)) return false;
-    if ((after === 0x2e || after === 0x2c) && Scan.isDigitLike(this.cpAt(last.end + 1))) return false;
-    return true;
+    return !((after === 0x2e || after === 0x2c) && Scan.isDigitLike(this.cpAt(last.end + 1)));
   }
 
   /**
@@ -282,7 +285,8 @@ class Scan {
     const expiry = this.expiryAt(k);
     if (expiry !== undefined) {
       const end = this.runs[expiry].end;
-      if (Scan.isLetter(this.cpAt(end)) || this.cpAt(end) === 0x25) return undefined;
+      const after = this.cpAt(end);
+      if (Scan.isLetter(after) || Scan.isCurrency(after) || after === 0x25) return undefined; // "12.50€" is an amount
       return { finding: { kind: 'expiry', start: r.start, end }, last: expiry };
     }
     if (r.len < 3 || r.len > 4) return undefined;
@@ -352,7 +356,7 @@ class Scan {
    * short (three groups, eight digits), or the chain is one long reference and nothing in it is a card.
    */
   private chain(first: number, last: number): void {
-    if (!this.chainAllowed(this.runs[first], this.runs[last])) return;
+    if (!this.mayStartCard(this.runs[first])) return;
     const found: Finding[] = [];
     let pos = first;
     let tokenEnd = -1;
@@ -360,7 +364,8 @@ class Scan {
     // A code may end past the chain: in "4111… 12/27" the chain ends at the month.
     for (;;) {
       const card = pos <= last ? this.cardAt(pos) : -1;
-      if (card >= 0 && card <= last) {
+      // Inside the chain a separator follows the card; at its end, whatever the text holds.
+      if (card >= 0 && card <= last && (card < last || this.mayEndCard(this.runs[card]))) {
         found.push({ kind: 'card-number', start: this.runs[pos].start, end: this.runs[card].end });
         this.consume(pos, card);
         tokenEnd = this.runs[card].end;
