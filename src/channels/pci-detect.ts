@@ -158,12 +158,20 @@ class Scan {
    * A value that stands on its own: not glued to letters or digits (or a mask), not the tail of a
    * decimal, a time or a ratio, not an amount.
    */
-  standalone(start: number, end: number): boolean {
+  standalone(start: number, end: number, afterKeyword = -1): boolean {
+    return (start === afterKeyword || this.standsAfter(start)) && this.standsBefore(end);
+  }
+
+  private standsAfter(start: number): boolean {
     const before = this.cpBefore(start);
     if (Scan.isLetter(before) || Scan.isDigitLike(before) || Scan.isCurrency(before)) return false;
     if (before >= 0 && (Scan.isSeparator(before) || before === 0x2e || before === 0x2c || before === 0x3a || before === 0x2f)) {
       if (Scan.isDigitLike(this.cpBefore(start - 1))) return false;
     }
+    return true;
+  }
+
+  private standsBefore(end: number): boolean {
     const after = this.cpAt(end);
     if (Scan.isLetter(after) || Scan.isDigitLike(after) || Scan.isCurrency(after) || after === 0x25) return false;
     if (after >= 0 && (Scan.isSeparator(after) || after === 0x2e || after === 0x2c || after === 0x3a || after === 0x2f)) {
@@ -443,9 +451,10 @@ class Scan {
       if (kind === undefined) continue;
       const value = this.valueAfter(i);
       if (value === undefined) continue;
-      if (kind === 'cvv') this.keywordCvv(value);
+      // A value glued to its keyword ("cvv123", "exp12/27") is still its value.
+      if (kind === 'cvv') this.keywordCvv(value, i);
       else {
-        const e = this.keywordExpiry(value);
+        const e = this.keywordExpiry(value, i);
         if (e !== undefined) expiries.push(e);
       }
     }
@@ -474,23 +483,23 @@ class Scan {
     return undefined;
   }
 
-  private keywordCvv(k: number): void {
+  private keywordCvv(k: number, keywordEnd: number): void {
     const r = this.runs[k];
-    if (this.consumed[k] || r.len < 3 || r.len > 4 || !this.standalone(r.start, r.end)) return;
+    if (this.consumed[k] || r.len < 3 || r.len > 4 || !this.standalone(r.start, r.end, keywordEnd)) return;
     this.findings.push({ kind: 'cvv', start: r.start, end: r.end });
     this.consumed[k] = 1;
   }
 
-  private keywordExpiry(k: number): { start: number; end: number; first: number; last: number } | undefined {
+  private keywordExpiry(k: number, keywordEnd: number): { start: number; end: number; first: number; last: number } | undefined {
     if (this.consumed[k]) return undefined;
     const r = this.runs[k];
     const last = this.expiryAt(k);
     if (last !== undefined) {
       const end = this.runs[last].end;
-      return this.standalone(r.start, end) ? { start: r.start, end, first: k, last } : undefined;
+      return this.standalone(r.start, end, keywordEnd) ? { start: r.start, end, first: k, last } : undefined;
     }
     // MMYY written as one number: "exp 1227".
-    if (r.len === 4 && this.startsWithMonth(r) && this.standalone(r.start, r.end)) return { start: r.start, end: r.end, first: k, last: k };
+    if (r.len === 4 && this.startsWithMonth(r) && this.standalone(r.start, r.end, keywordEnd)) return { start: r.start, end: r.end, first: k, last: k };
     return undefined;
   }
 }
