@@ -1,6 +1,7 @@
 // The scanner behind maskSensitiveText (pci.ts). One pass collects the runs of digits; every later
-// step walks those runs or a bounded window of characters, so the time is linear in the text
-// whatever it contains (no regular expression ever backtracks over the message).
+// step walks those runs (or the words, for keywords) once, each looking at a bounded window, so the
+// time is linear in the text whatever it contains. The regular expressions are single-character
+// classes (or run on a word of at most 16 letters), so none can backtrack over the message.
 //
 // Digits are any Unicode decimal digits (\p{Nd}): a card typed on a phone keyboard in fullwidth
 // (４１１１…) or Arabic-Indic digits is still a card. Offsets are UTF-16 code units, as
@@ -46,7 +47,6 @@ const LETTER = /[\p{L}\p{M}]/u;
 // ("カード番号は４１１１…です").
 const UNSPACED_SCRIPT = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Thai}\p{sc=Lao}\p{sc=Khmer}\p{sc=Myanmar}]/u;
 const CURRENCY = /\p{Sc}/u;
-const ANY_DIGIT = /\p{Nd}/u;
 
 const digitValues = new Map<number, number>();
 
@@ -75,7 +75,7 @@ export function isDecimalDigit(cp: number): boolean {
 }
 
 export function hasDigit(text: string): boolean {
-  return ANY_DIGIT.test(text);
+  return ND.test(text);
 }
 
 class Scan {
