@@ -207,10 +207,10 @@ describe('hostile input', () => {
   const TWO_MB = 2 * 1024 * 1024;
   const fill = (unit: string): string => unit.repeat(Math.ceil(TWO_MB / unit.length)).slice(0, TWO_MB);
 
-  let seed = 42;
+  let state = 42;
   const random = (): number => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed / 2 ** 31;
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
   };
   const randomDigitsAndSeparators = Array.from({ length: TWO_MB }, () => '0123456789 -'[Math.floor(random() * 12)]).join('');
 
