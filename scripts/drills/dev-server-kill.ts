@@ -4,7 +4,7 @@
 import type { Drill } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger } from './traffic';
-import { drive, randomBetween, scaled, sleep } from './util';
+import { driveThrough, randomBetween, scaled, sleep } from './util';
 
 export const devServerKill: Drill = {
   name: 'dev-server-kill',
@@ -16,17 +16,14 @@ export const devServerKill: Drill = {
       const conversations = scaled(100, scale, 10);
       const kills = scaled(2, scale, 1);
       const api = new ApiClient(() => stack.apiBase, stack.credentials);
-      let trafficDone = false;
+      let faultsDone = false;
       const ledger = new Ledger(api, { retryForMs: 240_000 });
       const run = Date.now().toString(36);
-      const traffic = drive(conversations, Math.min(conversations, 50), (i) => ledger.standardConversation(`dk-${run}-${i}`)).finally(() => {
-        trafficDone = true;
-      });
+      const traffic = driveThrough(conversations, Math.min(conversations, 50), () => faultsDone, (i) => ledger.standardConversation(`dk-${run}-${i}`));
       const outages: number[] = [];
       let done = 0;
-      for (; done < kills && !trafficDone; done++) {
-        await Promise.race([sleep(randomBetween(2_000, 5_000)), traffic]);
-        if (trafficDone) break;
+      for (; done < kills; done++) {
+        await sleep(randomBetween(2_000, 5_000));
         await stack.killDevServer();
         const down = Date.now();
         await sleep(randomBetween(500, 2_000));
@@ -34,8 +31,9 @@ export const devServerKill: Drill = {
         outages.push(Date.now() - down);
         log(`dev server SIGKILLed and back on its SQLite file (${done + 1}/${kills}) after ${outages.at(-1)} ms`);
       }
-      await traffic;
-      log(`traffic done (${conversations} conversations); auditing`);
+      faultsDone = true;
+      const started = await traffic;
+      log(`traffic done (${started} conversations); auditing`);
       const audit = await ledger.audit(stack, 240_000, log);
       audit.facts = {
         conversations,

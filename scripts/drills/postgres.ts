@@ -3,6 +3,7 @@
 // import test code.) As root, both run as the `postgres` OS user, which they insist on.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { freePort, sleep } from './util';
@@ -43,7 +44,8 @@ function identity(): { uid: number; gid: number } | undefined {
 export async function startPostgres(workDir: string): Promise<DrillPostgres> {
   const bin = binDir();
   const who = identity();
-  const root = fs.mkdtempSync(path.join(workDir, 'pg-'));
+  // Not under workDir: the postgres user must be able to reach its data folder, and workDir is the caller's alone (0700).
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-drill-pg-'));
   // Unix socket paths are limited to ~107 bytes: the socket gets a short folder of its own.
   const socketDir = fs.mkdtempSync('/tmp/pgs-');
   if (who) for (const dir of [root, socketDir]) fs.chownSync(dir, who.uid, who.gid);
@@ -66,8 +68,10 @@ export async function startPostgres(workDir: string): Promise<DrillPostgres> {
       await Promise.race([exited, sleep(5_000)]);
     }
     fs.rmSync(socketDir, { recursive: true, force: true });
+    fs.rmSync(root, { recursive: true, force: true });
   };
   const deadline = Date.now() + 30_000;
+  server.once('exit', () => fs.rmSync(socketDir, { recursive: true, force: true }));
   for (;;) {
     if (server.exitCode !== null) throw new Error(`postgres exited with ${server.exitCode}; see ${path.join(workDir, 'postgres.log')}`);
     const client = new Client({ connectionString: url });

@@ -194,7 +194,11 @@ export class Stack {
     }
     if (this.opts.kms) {
       const motoPort = await freePort();
-      const child = spawn(requireMotoServer(), ['-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', 'ignore', 'ignore'], detached: true });
+      const [command, args] = motoCommand(requireMotoServer());
+      const motoLog = fs.openSync(path.join(workDir, 'moto.log'), 'a');
+      const child = spawn(command, [...args, '-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', motoLog, motoLog], detached: true });
+      fs.closeSync(motoLog);
+      child.once('error', (err) => log(`moto_server could not start: ${err.message}`));
       this.moto = { process: child, relay: await startRelay(motoPort) };
       await waitFor('moto_server', async () => (await fetch(`http://127.0.0.1:${motoPort}/moto-api/`)).ok, 60_000, 200);
       const credentials = { accessKeyId: 'drill', secretAccessKey: 'drill' };
@@ -303,6 +307,17 @@ process.once('exit', () => {
   for (const s of stacks) s.killNow();
   for (const p of live) p.killNow();
 });
+
+/**
+ * moto_server is a pip console script whose first line names the interpreter of the virtual
+ * environment it was installed in; a venv that was moved keeps a stale path there. The venv's own
+ * python next to it runs the same entry point wherever the venv now is.
+ */
+function motoCommand(binary: string): [string, string[]] {
+  const python = path.join(path.dirname(binary), 'python');
+  if (!fs.existsSync(python)) return [binary, []];
+  return [python, ['-c', 'import sys; from moto.server import main; sys.exit(main())']];
+}
 
 function tail(file: string): string {
   try {

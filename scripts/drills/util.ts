@@ -42,3 +42,18 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
   }
   throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
+
+/**
+ * Traffic that outlasts a fault schedule: `concurrency` loops start conversation after conversation
+ * until at least `minCount` were started and `faultsDone()` says the faults are over, so every fault
+ * lands mid-run however fast the machine is. Resolves with how many were started.
+ */
+export async function driveThrough(minCount: number, concurrency: number, faultsDone: () => boolean, one: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < minCount || !faultsDone()) await one(next++);
+    }),
+  );
+  return next;
+}

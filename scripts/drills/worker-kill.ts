@@ -3,7 +3,7 @@
 import type { Drill } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger } from './traffic';
-import { drive, randomBetween, scaled, sleep } from './util';
+import { driveThrough, randomBetween, scaled, sleep } from './util';
 
 export const workerKill: Drill = {
   name: 'worker-kill',
@@ -15,19 +15,16 @@ export const workerKill: Drill = {
       const conversations = scaled(200, scale, 10);
       const kills = scaled(5, scale, 2);
       const api = new ApiClient(() => stack.apiBase, stack.credentials);
-      let trafficDone = false;
+      let faultsDone = false;
       const ledger = new Ledger(api, { retryForMs: 180_000 });
       const run = Date.now().toString(36);
-      const traffic = drive(conversations, conversations, (i) => ledger.standardConversation(`wk-${run}-${i}`, { secured: i % 4 === 0 })).finally(() => {
-        trafficDone = true;
-      });
+      const traffic = driveThrough(conversations, conversations, () => faultsDone, (i) => ledger.standardConversation(`wk-${run}-${i}`, { secured: i % 4 === 0 }));
       const worker = stack.workers[0];
       const downtimes: number[] = [];
       let done = 0;
       // Kills spread over the traffic: a random pause, SIGKILL, a random pause, start again.
-      for (; done < kills && !trafficDone; done++) {
-        await Promise.race([sleep(randomBetween(1_000, 6_000)), traffic]);
-        if (trafficDone) break;
+      for (; done < kills; done++) {
+        await sleep(randomBetween(1_000, 6_000));
         await worker.kill();
         const down = Date.now();
         await sleep(randomBetween(200, 2_000));
@@ -35,8 +32,9 @@ export const workerKill: Drill = {
         downtimes.push(Date.now() - down);
         log(`worker killed and back (${done + 1}/${kills}) after ${downtimes.at(-1)} ms`);
       }
-      await traffic;
-      log(`traffic done (${conversations} conversations); auditing`);
+      faultsDone = true;
+      const started = await traffic;
+      log(`traffic done (${started} conversations); auditing`);
       const audit = await ledger.audit(stack, 180_000, log);
       audit.facts = {
         'concurrent conversations': conversations,
