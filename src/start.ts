@@ -40,14 +40,15 @@ async function main(): Promise<void> {
   const children = new Map<string, ChildProcess>();
   /** A dev server restart under way: stopping waits for it, so no server is left running behind the launcher. */
   let restarting: Promise<void> | undefined;
-  const stopAll = async (code: number): Promise<void> => {
+  /** `graceMs`: how long each process may take to stop before it is killed. */
+  const stopAll = async (code: number, graceMs = 30_000): Promise<void> => {
     if (stopping) return;
     stopping = true;
     for (const timer of pendingRestarts) clearTimeout(timer);
     logger.info('stopping: API and worker first (the worker drains), then Temporal');
     await Promise.all(
       [...children].map(async ([entry, child]) => {
-        const { code, signal } = await stopChild(child);
+        const { code, signal } = await stopChild(child, graceMs);
         logger.info({ entry, code, signal }, 'process stopped');
       }),
     );
@@ -57,7 +58,8 @@ async function main(): Promise<void> {
   };
   const giveUp = (what: string, budget: RestartBudget): void => {
     logger.error({ process: what, restarts: budget.max }, `${what} keeps exiting (${budget.max} restarts within 10 minutes); stopping everything`);
-    void stopAll(1);
+    // Without Temporal a worker's drain cannot finish (its pollers wait for the server): a short grace.
+    void stopAll(1, what === 'the Temporal dev server' ? 5_000 : 30_000);
   };
 
   const env = { ...process.env };
@@ -190,11 +192,11 @@ async function waitForApi(host: string, port: number, cancelled: () => boolean):
   return false;
 }
 
-/** SIGTERM, then SIGKILL if it has not exited within 30 s; resolves with how it ended. */
-function stopChild(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+/** SIGTERM, then SIGKILL if it has not exited within `graceMs`; resolves with how it ended. */
+function stopChild(child: ChildProcess, graceMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal });

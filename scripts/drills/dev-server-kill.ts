@@ -39,7 +39,7 @@ export const devServerKill: Drill = {
         conversations,
         'dev server SIGKILLs': done,
         'dev server down ms (kill to answering again)': outages.join(', '),
-        'unexpected worker/API exits': [...stack.workers, stack.api].flatMap((p) => p.unexpectedExits.map((e) => `${p.name} ${e}`)).join(', ') || 'none',
+        'unexpected worker/API exits': stack.crashes().join(', ') || 'none',
         ...audit.facts,
       };
       return audit;

@@ -98,6 +98,7 @@ export const duplicateShuffled: Drill = {
           if (n > 1) doubled++;
         }
       });
+      for (const crash of stack.crashes()) violations.push(`${crash} exited unexpectedly (a crash) during the drill`);
       const audit: DrillAudit = {
         accepted,
         reflected,

@@ -165,9 +165,7 @@ export const fuzz: Drill = {
       });
       const health = await api.request('health', 'GET', '/healthz');
       if (health.status !== 200) violations.push(`/healthz answered ${health.status} after the fuzz`);
-      for (const p of [...stack.workers, stack.api]) {
-        if (!p.running() || p.unexpectedExits.length) violations.push(`${p.name} exited during the fuzz (${p.unexpectedExits.join(', ') || 'not running'})`);
-      }
+      for (const crash of stack.crashes()) violations.push(`${crash} exited unexpectedly (a crash) during the fuzz`);
       const total: Record<string, number> = {};
       for (const statuses of Object.values(byRoute)) for (const [s, n] of Object.entries(statuses)) total[s] = (total[s] ?? 0) + n;
       const fmt = (m: Record<string, number>) => Object.entries(m).sort().map(([k, v]) => `${k}: ${v}`).join(', ');

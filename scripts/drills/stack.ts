@@ -53,6 +53,8 @@ export class NodeProcess {
   /** Exits nobody asked for (a crash), as "code N" / "signal S". */
   readonly unexpectedExits: string[] = [];
   private expectingExit = false;
+  /** Called on an exit nobody asked for; the stack restarts the process, as a supervisor would. */
+  onCrash?: (how: string) => void;
 
   constructor(
     readonly name: string,
@@ -84,7 +86,10 @@ export class NodeProcess {
     this.exitedPromise = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
         const how = signal ? `signal ${signal}` : `code ${code}`;
-        if (!this.expectingExit) this.unexpectedExits.push(how);
+        if (!this.expectingExit && child === this.child) {
+          this.unexpectedExits.push(how);
+          this.onCrash?.(how);
+        }
         resolve(how);
       }),
     );
@@ -235,6 +240,14 @@ export class Stack {
       PARLEY_WEBHOOK_SECRETS: this.credentials.webhookSecret,
       PARLEY_TOKENS: (Object.keys(tokens) as Scope[]).map((scope) => `${scope}:${tokens[scope]}`).join(' '),
     }, path.join(workDir, 'api.log'), `${this.apiBase}/healthz`);
+    // A crash is a finding, not the end of the drill: it is logged and counted (every drill reports
+    // unexpected exits as a violation) and the process is started again so the audit can still run.
+    for (const p of [...this.workers, this.api]) {
+      p.onCrash = (how) => {
+        log(`${p.name} CRASHED (${how}); see ${p.logFile}; starting it again`);
+        setTimeout(() => void p.start().catch((err: unknown) => log(`${p.name} did not start again: ${String(err)}`)), 1_000);
+      };
+    }
     await Promise.all([...this.workers.map((w) => w.start()), this.api.start()]);
     this.store = createParticipantDataStore({ databaseUrl: this.postgres?.url, sqlitePath: path.join(workDir, 'participant-data.sqlite'), storeTimeoutMs: 8_000 });
     log(`stack up: dev server ${this.devServer!.address}, ${this.workers.length} worker(s), API ${this.apiBase}`);
@@ -268,9 +281,15 @@ export class Stack {
     return this.store;
   }
 
+  /** Exits of the workers and the API that nobody asked for, as "worker 1: signal SIGABRT". */
+  crashes(): string[] {
+    return [...this.workers, this.api].flatMap((p) => p.unexpectedExits.map((how) => `${p.name}: ${how}`));
+  }
+
   /** Stops everything it started, in order (API, workers, dev server, store, KMS). Safe to call twice. */
   async stop(): Promise<void> {
     stacks.delete(this);
+    for (const p of [...this.workers, this.api]) if (p) p.onCrash = undefined;
     await this.api?.stop().catch(() => undefined);
     await Promise.all(this.workers.map((w) => w.stop().catch(() => undefined)));
     await this.store?.close().catch(() => undefined);

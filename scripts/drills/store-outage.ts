@@ -5,7 +5,8 @@
 import type { Drill } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger } from './traffic';
-import { driveThrough, scaled, sleep } from './util';
+import { workflowIdFor } from '../../src/shared';
+import { driveThrough, scaled, sleep, waitFor } from './util';
 
 export const storeOutage: Drill = {
   name: 'store-outage',
@@ -26,9 +27,12 @@ export const storeOutage: Drill = {
       // A conversation that ended before the outage: its stored attributes are read during it.
       const before = `so-${run}-before`;
       await ledger.standardConversation(before);
+      // Ended and flushed, so its attributes are read from the store, not from the workflow.
+      await waitFor(`${before} to end`, async () => (await stack.client.workflow.getHandle(workflowIdFor(before)).describe()).status.name === 'COMPLETED', 60_000);
       const reads: Record<string, number> = {};
       const readStored = async (): Promise<void> => {
         const a = await api.request('stored read', 'GET', `/conversations/${before}/attributes/w1_1`, { scope: 'agent-script' });
+        if (a.status === 200 && a.body?.source !== 'stored') throw new Error(`${before}: w1_1 was not read from the store (${JSON.stringify(a.body)})`);
         reads[a.status] = (reads[a.status] ?? 0) + 1;
       };
 
@@ -57,7 +61,7 @@ export const storeOutage: Drill = {
         'PostgreSQL down s': storeDownMs / 1000,
         'KMS down s': kmsDownMs / 1000,
         'stored-attribute reads during the store outage, by status': Object.entries(reads).map(([k, v]) => `${k}: ${v}`).join(', '),
-        'unexpected worker/API exits': [...stack.workers, stack.api].flatMap((p) => p.unexpectedExits.map((e) => `${p.name} ${e}`)).join(', ') || 'none',
+        'unexpected worker/API exits': stack.crashes().join(', ') || 'none',
         ...audit.facts,
       };
       for (const status of Object.keys(reads)) if (!['200', '503', '504'].includes(status)) audit.violations!.push(`a stored read during the store outage was answered ${status}`);

@@ -277,6 +277,9 @@ export class Ledger {
       const known = new Set(['last', ...c.writes.map((w) => w.name)]);
       for (const name of stored.keys()) if (!known.has(name)) this.violations.push(`${id}: the store holds ${name}, never sent`);
     });
+    for (const crash of stack.crashes()) this.violations.push(`${crash} exited unexpectedly (a crash) during the drill`);
+    const fiveHundreds = Object.entries(this.api.statuses).filter(([k]) => / 500$/.test(k)).reduce((n, [, v]) => n + v, 0);
+    if (fiveHundreds) this.violations.push(`${fiveHundreds} answer(s) 500 (an internal error, not an outage)`);
     if (notEnded.length) {
       log(`${notEnded.length} conversation(s) had not ended ${Math.round(settleMs / 1000)} s after the last request, e.g. ${notEnded.slice(0, 3).join(', ')}`);
       this.violations.push(`${notEnded.length} conversation(s) never ended`);

@@ -40,7 +40,7 @@ export const workerKill: Drill = {
         'concurrent conversations': conversations,
         'worker SIGKILLs': done,
         'worker down ms (each, to serving again)': downtimes.join(', '),
-        'unexpected worker exits': worker.unexpectedExits.join(', ') || 'none',
+        'unexpected worker/API exits': stack.crashes().join(', ') || 'none',
         ...audit.facts,
       };
       return audit;
