@@ -2,8 +2,9 @@
 // server (src/security/codec-server.ts): generated requests, most with the right credential (a
 // signed webhook, the route's token), some with a wrong, unknown or missing one. The property: every
 // answer is 2xx or 4xx while Temporal is up — never a 5xx, never no answer — and afterwards the API
-// and the worker still run and /healthz is 200. The requests are sampled from a seed printed in the
-// facts (DRILLS_FUZZ_SEED replays it) and sent 8 at a time; a 5xx is reported with its request.
+// and the worker still run and /healthz is 200. The requests are sampled from a random start value
+// printed in the facts as `replay` (DRILLS_FUZZ_REPLAY=<it> draws the same requests again) and sent 8
+// at a time; a 5xx is reported with its request.
 import fc from 'fast-check';
 import { CHANNELS, ROUTING_EVENT_TYPES } from '../../src/shared';
 import { signWebhook } from '../../src/security/webhook-signature';
@@ -129,10 +130,10 @@ export const fuzz: Drill = {
     const stack = await Stack.start({ workDir, log });
     try {
       const count = scaled(10_000, scale, 500);
-      const seed = process.env.DRILLS_FUZZ_SEED ? Number(process.env.DRILLS_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
+      const replay = process.env.DRILLS_FUZZ_REPLAY ? Number(process.env.DRILLS_FUZZ_REPLAY) : Math.floor(Math.random() * 2 ** 31);
       const run = Date.now().toString(36);
       const pool = Array.from({ length: 20 }, (_, i) => `fz-${run}-${i}`);
-      const requests = fc.sample(arbitraries(pool), { numRuns: count, seed });
+      const requests = fc.sample(arbitraries(pool), { numRuns: count, seed: replay });
       const api = new ApiClient(() => stack.apiBase, stack.credentials);
       const { tokens } = stack.credentials;
       const byRoute: Record<string, Record<string, number>> = {};
@@ -175,7 +176,7 @@ export const fuzz: Drill = {
         lost: 0,
         doubled: 0,
         facts: {
-          seed,
+          replay,
           requests: count,
           'answers by status': fmt(total),
           ...Object.fromEntries(Object.entries(byRoute).sort().map(([route, statuses]) => [`  ${route}`, fmt(statuses)])),
