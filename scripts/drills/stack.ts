@@ -25,7 +25,7 @@ const DIST = path.join(ROOT, 'dist');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { requireBinary } = require(path.join(ROOT, 'scripts', 'temporal-binaries.js')) as typeof import('../temporal-binaries');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { requireMotoServer } = require(path.join(ROOT, 'scripts', 'moto-server.js')) as typeof import('../moto-server');
+const { motoServerCommand } = require(path.join(ROOT, 'scripts', 'moto-server.js')) as typeof import('../moto-server');
 
 export interface StackOptions {
   workDir: string;
@@ -199,7 +199,7 @@ export class Stack {
     }
     if (this.opts.kms) {
       const motoPort = await freePort();
-      const [command, args] = motoCommand(requireMotoServer());
+      const { command, args } = motoServerCommand();
       const motoLog = fs.openSync(path.join(workDir, 'moto.log'), 'a');
       const child = spawn(command, [...args, '-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', motoLog, motoLog], detached: true });
       fs.closeSync(motoLog);
@@ -326,17 +326,6 @@ process.once('exit', () => {
   for (const s of stacks) s.killNow();
   for (const p of live) p.killNow();
 });
-
-/**
- * moto_server is a pip console script whose first line names the interpreter of the virtual
- * environment it was installed in; a venv that was moved keeps a stale path there. The venv's own
- * python next to it runs the same entry point wherever the venv now is.
- */
-function motoCommand(binary: string): [string, string[]] {
-  const python = path.join(path.dirname(binary), 'python');
-  if (!fs.existsSync(python)) return [binary, []];
-  return [python, ['-c', 'import sys; from moto.server import main; sys.exit(main())']];
-}
 
 function tail(file: string): string {
   try {
