@@ -24,7 +24,7 @@ import { StoreTimeoutError, StoreUnavailableError, type ParticipantDataStore } f
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
 import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
-import { classifyTemporalError, grpcCodeOf, HttpError, isNotFound, keyServiceFailure, keyServiceFailureDuring, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
+import { classifyTemporalError, grpcCodeOf, grpcStatusOf, HttpError, isNotFound, keyServiceFailure, keyServiceFailureDuring, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
 
 export interface ApiDeps {
   client: Client;
@@ -244,6 +244,9 @@ export function buildApi(deps: ApiDeps) {
         if (trouble === 'precondition') {
           const now = await notFoundOrClosed(conversationId);
           if (now.statusCode !== 404) throw now;
+          // Still running: the close can be in the conversation's record while the workflow's final
+          // task is being retried (the race that refused the write). The record says.
+          if (await recordSaysClosed(conversationId)) throw new HttpError(409, `conversation ${conversationId} is closed; its participant data can no longer change`);
           throw new HttpError(503, 'the write was not applied: the conversation was changing state; retry it');
         }
         // Once an update may have been submitted, "nothing was changed" cannot be promised.
@@ -296,6 +299,16 @@ export function buildApi(deps: ApiDeps) {
       throw temporalFailure(err, 'conversationState query');
     }
   });
+
+  /** Whether the conversation's own record is closed (false when it cannot be read in time). */
+  async function recordSaysClosed(conversationId: string): Promise<boolean> {
+    try {
+      const view = await withDeadline(() => client.workflow.getHandle(workflowIdFor(conversationId)).query(conversationStateQuery));
+      return view.status === 'closed';
+    } catch {
+      return false;
+    }
+  }
 
   /** 409 when the conversation is closed, else 404 (an HttpError for why neither could be told). */
   async function notFoundOrClosed(conversationId: string): Promise<HttpError> {
@@ -367,8 +380,11 @@ export function buildApi(deps: ApiDeps) {
 }
 
 /** Error text for a log line: the SDK's messages name calls and ids, never payloads (those are encrypted). */
+/** The error for the log: with the gRPC status under it, which says what "Failed to query Workflow" was. */
 function errorText(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const status = grpcStatusOf(err);
+  return status ? `${text} (gRPC ${status.code}: ${status.details.slice(0, 300)})` : text;
 }
 
 function errorName(status: number): string {

@@ -42,7 +42,7 @@ export type TemporalTrouble = 'unreachable' | 'deadline' | 'precondition' | 'per
 const GRPC = { CANCELLED: 1, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, UNAVAILABLE: 14 } as const;
 
 /** The gRPC status somewhere in the error's cause chain, if the error came from a gRPC call. */
-function grpcStatusOf(err: unknown): { code: number; details: string } | undefined {
+export function grpcStatusOf(err: unknown): { code: number; details: string } | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
     if (isGrpcServiceError(e)) return { code: e.code, details: String(e.details ?? '') };
   }
