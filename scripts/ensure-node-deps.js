@@ -26,11 +26,37 @@ function mtimeOf(file) {
   }
 }
 
+/** The packages a lockfile pins (name/path → version and integrity), without the project's own entry. */
+function pinned(file) {
+  try {
+    const { packages = {} } = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return JSON.stringify(
+      Object.keys(packages)
+        .filter((key) => key !== '')
+        .sort()
+        .map((key) => [key, packages[key].version, packages[key].integrity]),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 function reasonToInstall() {
   const installed = mtimeOf(installedLock);
   if (installed === undefined) return 'node_modules is missing';
-  if (mtimeOf(lockfile) > installed) return 'node_modules is older than package-lock.json';
+  // A checkout (a new clone, a git worktree, a branch switch) gives package-lock.json a new date
+  // without changing what it pins: only a different set of packages needs an install.
+  if (mtimeOf(lockfile) > installed && pinned(lockfile) !== pinned(installedLock)) return 'node_modules does not match package-lock.json';
   return undefined;
+}
+
+/** node_modules as a link to an install shared with other checkouts: `npm ci` would empty that install for all of them. */
+function sharedInstall() {
+  try {
+    return fs.lstatSync(path.join(projectRoot, 'node_modules')).isSymbolicLink() ? fs.realpathSync(path.join(projectRoot, 'node_modules')) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function has(command, args = ['--version']) {
@@ -66,6 +92,13 @@ function main() {
   if (major < MIN_NODE_MAJOR) fail([`Node.js ${MIN_NODE_MAJOR} or newer is required; this is ${process.version}`]);
   const reason = reasonToInstall();
   if (!reason) return;
+  const shared = sharedInstall();
+  if (shared) {
+    // npm ci deletes node_modules' contents through the link, then replaces the link with a
+    // directory: every other checkout using that install would lose it mid-run.
+    console.warn(`[deps] ${reason}, but node_modules links to a shared install (${shared}): not installing over it; run npm ci where it lives if it needs updating`);
+    return;
+  }
   if (!fs.existsSync(lockfile)) fail(['package-lock.json is missing: restore it from git (git checkout package-lock.json)']);
 
   console.log(`[deps] installing the Node dependencies from package-lock.json (${reason}): npm ci — a minute or two the first time`);

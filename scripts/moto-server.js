@@ -50,4 +50,18 @@ function requireMotoServer() {
   return found;
 }
 
-module.exports = { moto, venvDir, venvBinary, installedMarker, findMotoServer, requireMotoServer };
+/**
+ * The command that runs moto's server. moto_server is a pip console script whose first line names
+ * the interpreter of the virtual environment it was installed in, and a venv that was moved or copied
+ * keeps that stale path (the script then fails with ENOENT). The python next to it runs the same entry
+ * point wherever the venv now is.
+ * @returns {{ command: string, args: string[] }}
+ */
+function motoServerCommand() {
+  const binary = requireMotoServer();
+  const python = path.join(path.dirname(binary), process.platform === 'win32' ? 'python.exe' : 'python');
+  if (!fs.existsSync(python)) return { command: binary, args: [] };
+  return { command: python, args: ['-c', 'import sys; from moto.server import main; sys.exit(main())'] };
+}
+
+module.exports = { moto, venvDir, venvBinary, installedMarker, findMotoServer, requireMotoServer, motoServerCommand };

@@ -42,7 +42,7 @@ export type TemporalTrouble = 'unreachable' | 'deadline' | 'precondition' | 'per
 const GRPC = { CANCELLED: 1, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, UNAVAILABLE: 14 } as const;
 
 /** The gRPC status somewhere in the error's cause chain, if the error came from a gRPC call. */
-function grpcStatusOf(err: unknown): { code: number; details: string } | undefined {
+export function grpcStatusOf(err: unknown): { code: number; details: string } | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
     if (isGrpcServiceError(e)) return { code: e.code, details: String(e.details ?? '') };
   }
@@ -86,6 +86,14 @@ export const unconfirmedWrite = (withKey: boolean): HttpError =>
       ? 'the write was not confirmed in time and may still be applied; retry with the same Idempotency-Key to get its outcome'
       : 'the write was not confirmed in time and may still be applied; retry it (send an Idempotency-Key header so a retry is applied at most once)',
   );
+
+/** Whether a key service outage in the error's cause chain hit an encryption or a decryption. */
+export function keyServiceFailureDuring(err: unknown): 'encrypt' | 'decrypt' | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof KeyServiceUnavailableError) return e.operation;
+  }
+  return undefined;
+}
 
 /** A key service outage somewhere in the error's cause chain (the codec's errors reach callers wrapped). */
 export function keyServiceFailure(err: unknown): boolean {
