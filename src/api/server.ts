@@ -23,6 +23,7 @@ import { ApiMetrics, METRICS_CONTENT_TYPE } from '../metrics';
 import { StoreTimeoutError, type ParticipantDataStore } from '../store';
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
+import { startSearchAttributes } from '../../workflows/conversation-state';
 import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
 import { classifyTemporalError, grpcCodeOf, HttpError, isNotFound, keyServiceFailure, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
 
@@ -188,6 +189,8 @@ export function buildApi(deps: ApiDeps) {
           args: [{ conversationId: event.conversationId, settings: config.conversation }],
           signal: routingEventSignal,
           signalArgs: [event],
+          // Taken only when this event starts the conversation: its first workflow task then upserts nothing.
+          typedSearchAttributes: startSearchAttributes(event),
           // A closed conversation stays closed: a late or redelivered event must not start a new one.
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         }),
