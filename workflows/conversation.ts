@@ -61,9 +61,11 @@ const { flushParticipantData } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-// The first attempt of a flush runs as a local activity: in the workflow task that asked for it, so a
-// written batch costs one marker event instead of three activity events and a workflow task. Any
-// failure hands the batch to the activity above, whose retries add no history while the store is down.
+// The first attempt of the final flush runs as a local activity: in the workflow task that asked for
+// it, so a written batch costs one marker event instead of three activity events and a workflow task.
+// Any failure hands the batch to the activity above, whose retries add no history while the store is
+// down. Not at a hand-over: messages wait while a local activity holds the workflow task, and an open
+// conversation keeps taking writes while its hand-over batch is written.
 const { flushParticipantData: flushParticipantDataLocally } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 1 },
@@ -134,7 +136,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   };
 
   /** One attempt to write the batch under batchSeq; never abandoned half-way. */
-  const writeBatch = async (batch: Record<string, string>, batchSeq: number, secured: string[]): Promise<void> => {
+  const writeBatch = async (batch: Record<string, string>, batchSeq: number, secured: string[], final: boolean): Promise<void> => {
     const args = {
       conversationId,
       chainId: workflowInfo().firstExecutionRunId,
@@ -143,12 +145,17 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       // Left out when empty, so a batch of plain data is scheduled exactly as before secured data existed.
       ...(secured.length > 0 ? { secured: [...secured] } : {}),
     };
-    const write: () => Promise<unknown> = current
+    const write: () => Promise<unknown> = current && final
       ? async () => {
           try {
             await flushParticipantDataLocally(args);
           } catch (err) {
             if (isBatchConflict(err)) throw err;
+            log.warn('participant data batch not written on the first attempt; the flush activity retries it', {
+              conversationId,
+              batchSeq,
+              failure: failureSummary(err),
+            });
             await flushParticipantData(args);
           }
         }
@@ -158,7 +165,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     await (isPatched(PATCHES.flushNonCancellable) ? CancellationScope.nonCancellable(write) : write());
   };
 
-  const flush = async (): Promise<void> => {
+  /** `final`: the batch written at the close (no write can follow it), not at a hand-over. */
+  const flush = async (final: boolean): Promise<void> => {
     const batch = { ...state.pending };
     if (Object.keys(batch).length === 0) return;
     const secured = state.pendingSecured ?? [];
@@ -167,7 +175,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       for (;;) {
         const batchSeq = state.lastBatchSeq + 1;
         try {
-          await writeBatch(batch, batchSeq, secured);
+          await writeBatch(batch, batchSeq, secured, final);
           state.lastBatchSeq = batchSeq;
           break;
         } catch (err) {
@@ -259,7 +267,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       log.info('conversation closed for inactivity', { conversationId });
     } else if (outcome === 'continue-as-new') {
       await condition(allHandlersFinished);
-      await flush();
+      await flush(false);
       // A cancel that came during the flush waited for it; it must end this conversation, not travel on.
       if (isPatched(PATCHES.flushNonCancellable) && CancellationScope.current().consideredCancelled) {
         throw new CancelledFailure('cancelled while continuing as new');
@@ -270,7 +278,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     publishSearchAttributes();
     await condition(allHandlersFinished);
     // The final batch is written at the close, never after the grace window.
-    await flush();
+    await flush(true);
     if (state.ordering) {
       // Events folded in while the batch was written may have changed the queue or the agent.
       publishSearchAttributes();
@@ -286,7 +294,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       await CancellationScope.nonCancellable(async () => {
         closeLocally(state, 'cancelled', new Date().toISOString());
         publishSearchAttributes();
-        await flush();
+        await flush(true);
       });
     }
     throw err;
@@ -316,8 +324,20 @@ function inactivityTimer(timeoutMs: number, lastActivityMs: () => number, closed
   return { expired: () => expired };
 }
 
+/** The application failure an activity failed with (a local activity's may come unwrapped). */
+function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? cause : undefined;
+}
+
+/** The failure's type and message (the store's errors name keys and counts, never values). */
+function failureSummary(err: unknown): string {
+  const failure = applicationFailureOf(err);
+  return failure ? `${failure.type ?? 'Error'}: ${failure.message}` : String(err);
+}
+
 function isBatchConflict(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === ActivityErrorType.BatchConflict;
+  return applicationFailureOf(err)?.type === ActivityErrorType.BatchConflict;
 }
 
 /**
