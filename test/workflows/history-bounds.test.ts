@@ -124,7 +124,8 @@ test('the names of written attributes are bounded in the continue-as-new input, 
 
 test('while the hand-over batch waits for a store that does not answer, writes past the headroom are refused (nothing applied) and taken again once it is written', async () => {
   const id = uniqueId('stuck');
-  const settings = { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 100 };
+  // A headroom (200 events) well above the events sent while waiting for the flush's second attempt.
+  const settings = { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 400 };
   const headroom = stuckFlushHeadroom(settings.continueAsNewAfterEvents);
   // Another process holds the SQLite write lock: every flush attempt times out (STORE_TIMEOUT) and is retried.
   const lock = await lockSqlite(storePath, 10 * 60_000);
@@ -143,11 +144,13 @@ test('while the hand-over batch waits for a store that does not answer, writes p
       const accepted: string[] = [];
       let refused: WorkflowUpdateFailedError | undefined;
       for (let i = 0; i < 2 * headroom && !refused; i++) {
-        const err = await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { [`w${i}`]: 'v' } }] }).catch((e: unknown) => e);
-        if (err instanceof WorkflowUpdateFailedError) refused = err;
-        else if (err) throw err;
-        else accepted.push(`w${accepted.length}`);
+        const outcome = await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { [`w${i}`]: 'v' } }] }).catch((e: unknown) => e);
+        if (outcome instanceof WorkflowUpdateFailedError) refused = outcome;
+        else if (outcome instanceof Error) throw outcome;
+        else accepted.push(`w${i}`);
       }
+      // Writes are taken while the history has room, then refused.
+      expect(accepted.length).toBeGreaterThan(10);
       expect(refused?.cause).toMatchObject({ type: 'StoreBacklog' });
       expect(refused?.cause?.message).toMatch(/nothing was applied/);
       const historyAtRefusal = (await handle.describe()).historyLength;
