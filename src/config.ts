@@ -79,12 +79,12 @@ export interface WorkerTuning {
 }
 
 /**
- * Defaults: a cache of 1,000 conversations keeps the worker near 300 MiB however many are open (about
- * 0.17 MiB each, measured with `npm run bench`); the slots and pollers are the SDK's own defaults
- * until a bench on a quiet machine shows better ones.
+ * Defaults: a cache of 250 conversations, measured with `npm run bench` to hold the worker at about
+ * 110 MiB over its baseline with 400 to 2,000 conversations open (about 0.2 MiB per cached one); the
+ * slots and pollers are the SDK's own defaults until a bench on a quiet machine shows better ones.
  */
 export const DEFAULT_WORKER_TUNING: WorkerTuning = {
-  maxCachedWorkflows: 1000,
+  maxCachedWorkflows: 250,
   maxConcurrentWorkflowTasks: 40,
   maxConcurrentActivities: 100,
   maxConcurrentLocalActivities: 100,

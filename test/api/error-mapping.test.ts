@@ -190,7 +190,7 @@ test('a write refused while the hand-over batch waits for the store is 503 with 
     expect(accepted.length).toBeGreaterThan(0);
     expect(refused).toEqual({
       status: 503,
-      body: { error: expect.any(String), message: expect.stringMatching(/^the write was not applied: .*store.*nothing was applied; retry later$/) },
+      body: { error: 'unavailable', message: expect.stringMatching(/^the write was not applied: .*store.*nothing was applied; retry later$/) },
       retryAfter: '30',
     });
     await lock.release();

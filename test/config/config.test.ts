@@ -72,9 +72,9 @@ describe('log format', () => {
 });
 
 describe('worker tuning', () => {
-  test('defaults: a workflow cache of 1,000 conversations, the SDK default slots and pollers', () => {
+  test('defaults: a workflow cache of 250 conversations, the SDK default slots and pollers', () => {
     expect(loadConfig({}).workerTuning).toEqual(DEFAULT_WORKER_TUNING);
-    expect(DEFAULT_WORKER_TUNING).toMatchObject({ maxCachedWorkflows: 1000, maxConcurrentWorkflowTasks: 40, workflowTaskPollers: 10, activityTaskPollers: 10 });
+    expect(DEFAULT_WORKER_TUNING).toMatchObject({ maxCachedWorkflows: 250, maxConcurrentWorkflowTasks: 40, workflowTaskPollers: 10, activityTaskPollers: 10 });
   });
 
   test('each setting from the environment; 0 turns the cache off', () => {
