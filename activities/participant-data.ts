@@ -31,11 +31,11 @@ export function createParticipantDataActivities(deps: { store: ParticipantDataSt
       try {
         ({ applied } = await deps.store.writeBatch(batch));
       } catch (err) {
-        deps.metrics?.flushed('failed', attributeCount);
+        deps.metrics?.flushed(err instanceof BatchConflictError ? 'conflict' : 'failed', attributeCount);
         if (err instanceof BatchConflictError) {
-          // A retry re-sends the same content, so retrying cannot help: fail the flush for good and
-          // visibly (Temporal's history and this log line), rather than take the batch for written.
-          deps.logger.error(about, 'participant data batch NOT written: its key is already stored with other content');
+          // A retry re-sends the same content, so retrying cannot help: fail this attempt for good and
+          // visibly (this log line, Temporal's history); the workflow writes the batch under its next key.
+          deps.logger.error(about, 'participant data batch NOT written under this key: the key is already stored with other content');
           throw ApplicationFailure.create({ type: ActivityErrorType.BatchConflict, message: err.message, nonRetryable: true });
         }
         if (err instanceof StoreTimeoutError) {

@@ -39,6 +39,8 @@ const LEVELS = list('BENCH_LEVELS', '1,20,100');
 const CONVERSATIONS = conversationsPerLevel();
 const OPEN = int('BENCH_OPEN', 1000);
 const OPEN_CONCURRENCY = int('BENCH_OPEN_CONCURRENCY', 20);
+/** After the open phase: writes to this many earliest- and latest-opened conversations (evicted vs cached). */
+const EVICTION_PROBES = int('BENCH_EVICTION_PROBES', 20);
 const WARMUP = int('BENCH_WARMUP', 10);
 /** How long after the last request a level waits for its conversations to close before terminating them. */
 const SETTLE_TIMEOUT_MS = int('BENCH_SETTLE_TIMEOUT_S', 120) * 1000;
@@ -240,6 +242,28 @@ async function conversation(sender: Sender, rec: Recorder, id: string, i: number
   await step(secured ? 'card, secured' : 'card, plain', () => sender.write(id, card));
   await step('event', () => sender.event(ev('CLOSED')));
   return clean;
+}
+
+/**
+ * What an eviction costs: one more write, one at a time, to the earliest-opened conversations (past
+ * the worker's cache size, evicted: their next task replays the history on the normal task queue) and
+ * to the latest-opened ones (still cached: sticky queue). Timings: read them on a quiet machine only.
+ */
+async function evictionCost(sender: Sender, prefix: string): Promise<{ evictionProbe?: { conversations: number; earliestWriteMs?: Quantiles; latestWriteMs?: Quantiles } }> {
+  const n = Math.min(EVICTION_PROBES, Math.floor(OPEN / 2));
+  if (n === 0) return {};
+  const timed = async (i: number): Promise<number> => {
+    const t0 = performance.now();
+    await sender.write(`${prefix}-${i}`, { attributes: { probe: 'after-open' } });
+    return performance.now() - t0;
+  };
+  const earliest: number[] = [];
+  const latest: number[] = [];
+  for (let k = 0; k < n; k++) {
+    earliest.push(await timed(k));
+    latest.push(await timed(OPEN - 1 - k));
+  }
+  return { evictionProbe: { conversations: n, earliestWriteMs: quantiles(earliest), latestWriteMs: quantiles(latest) } };
 }
 
 /** Left open: CREATED and one write. */
@@ -737,6 +761,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         cachedWorkflowsAfter: await cachedWorkflows(health),
         errors: rec.errors,
         latencyMs: { event: quantiles(rec.latencies.event), write: quantiles(rec.latencies.write) },
+        ...(await evictionCost(senders[system], `bench-${runId}-open-${system}`)),
       };
       const o = open[system] as { workerRssPer1000OpenMiB: number; cachedWorkflowsAfter?: number };
       console.log(`worker RSS ${Math.round(rssBefore)} → ${Math.round(rssAfter)} MiB (${o.workerRssPer1000OpenMiB} MiB per 1,000; ${o.cachedWorkflowsAfter ?? '?'} cached)${rec.errorCount() ? `, errors ${JSON.stringify(rec.errors)}` : ''}`);
@@ -763,6 +788,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       conversations: CONVERSATIONS,
       open: OPEN,
       openConcurrency: OPEN_CONCURRENCY,
+      // Both workers' cache, slots and pollers (WORKER_* in the environment, else the defaults).
+      workerTuning: { ...loadConfig(common).workerTuning, stickyQueueTimeoutMs: loadConfig(common).stickyQueueTimeoutMs },
       warmup: WARMUP,
       temporalRequestTimeoutMs: requestTimeoutMs,
       logLevel: LOG_LEVEL,
@@ -855,8 +882,11 @@ function report(r: any): void {
   if (Object.keys(r.open).length) {
     console.log('\nConversations left open (CREATED + one write each); worker RSS read after a GC of its main thread:');
     console.log(table(
-      ['system', 'open', 'worker RSS before → after MiB', 'MiB per 1,000 open', 'slope per 1,000', 'cached workflows', 'seconds', 'errors'],
-      Object.entries(r.open).map(([s, o]: [string, any]) => [s, o.conversations, `${o.workerRssBeforeMiB} → ${o.workerRssAfterMiB}`, o.workerRssPer1000OpenMiB, o.workerRssSlopePer1000MiB, o.cachedWorkflowsAfter, o.seconds, errs(o.errors)]),
+      ['system', 'open', 'worker RSS before → after MiB', 'MiB per 1,000 open', 'slope per 1,000', 'cached workflows', 'seconds', 'errors', 'next write p50 ms: earliest / latest opened'],
+      Object.entries(r.open).map(([s, o]: [string, any]) => [
+        s, o.conversations, `${o.workerRssBeforeMiB} → ${o.workerRssAfterMiB}`, o.workerRssPer1000OpenMiB, o.workerRssSlopePer1000MiB, o.cachedWorkflowsAfter, o.seconds, errs(o.errors),
+        o.evictionProbe ? `${Math.round(o.evictionProbe.earliestWriteMs?.p50)} / ${Math.round(o.evictionProbe.latestWriteMs?.p50)}` : '–',
+      ]),
     ));
   }
 }

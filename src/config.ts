@@ -47,6 +47,8 @@ export interface Config {
    * worker may take it. After a worker dies this is the pause its conversations see.
    */
   stickyQueueTimeoutMs: number;
+  /** The worker's cache and task slots: what bounds its memory and how much it takes on at once. */
+  workerTuning: WorkerTuning;
   /** Bound on how long the API waits for Temporal before answering 503. */
   temporalRequestTimeoutMs: number;
   /** A workflow bundle prebuilt by `npm run build`; unset means the worker bundles at start. */
@@ -56,6 +58,39 @@ export interface Config {
   /** Port of the Temporal SDK's own Prometheus endpoint in the worker (on HOST); unset means none. */
   temporalMetricsPort?: number;
 }
+
+export interface WorkerTuning {
+  /**
+   * WORKER_MAX_CACHED_WORKFLOWS: conversations whose workflow state the worker keeps in memory between
+   * tasks. The worker's memory is its baseline plus this many cached conversations, however many are
+   * open; a conversation evicted from the cache is replayed from its history at its next task.
+   */
+  maxCachedWorkflows: number;
+  /** WORKER_WORKFLOW_TASK_SLOTS: workflow tasks run at once (at most maxCachedWorkflows). */
+  maxConcurrentWorkflowTasks: number;
+  /** WORKER_ACTIVITY_SLOTS: activities (hand-over flushes and retries) run at once. */
+  maxConcurrentActivities: number;
+  /** WORKER_LOCAL_ACTIVITY_SLOTS: local activities (first attempts of final flushes) run at once. */
+  maxConcurrentLocalActivities: number;
+  /** WORKER_WORKFLOW_TASK_POLLERS: concurrent long polls for workflow tasks (sticky and normal queues together). */
+  workflowTaskPollers: number;
+  /** WORKER_ACTIVITY_TASK_POLLERS: concurrent long polls for activity tasks. */
+  activityTaskPollers: number;
+}
+
+/**
+ * Defaults: a cache of 250 conversations, measured with `npm run bench` to hold the worker at about
+ * 110 MiB over its baseline with 400 to 2,000 conversations open (about 0.2 MiB per cached one); the
+ * slots and pollers are the SDK's own defaults until a bench on a quiet machine shows better ones.
+ */
+export const DEFAULT_WORKER_TUNING: WorkerTuning = {
+  maxCachedWorkflows: 250,
+  maxConcurrentWorkflowTasks: 40,
+  maxConcurrentActivities: 100,
+  maxConcurrentLocalActivities: 100,
+  workflowTaskPollers: 10,
+  activityTaskPollers: 10,
+};
 
 export interface TemporalTlsConfig {
   /** PEM file of the CA that signed the server certificate; unset means the system's CAs. */
@@ -99,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     shutdownGraceMs: duration(env, 'WORKER_SHUTDOWN_GRACE', 10_000),
     stickyQueueTimeoutMs: duration(env, 'WORKER_STICKY_TIMEOUT', 3_000),
+    workerTuning: workerTuning(env),
     temporalRequestTimeoutMs: duration(env, 'TEMPORAL_REQUEST_TIMEOUT', 5_000),
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
     workerHealthPort: env.WORKER_HEALTH_PORT ? int(env, 'WORKER_HEALTH_PORT', 0) : undefined,
@@ -138,6 +174,40 @@ function temporalTls(env: NodeJS.ProcessEnv): TemporalTlsConfig | undefined {
     return undefined;
   }
   return flag === 'true' || anyFile || env.TEMPORAL_API_KEY ? tls : undefined;
+}
+
+function workerTuning(env: NodeJS.ProcessEnv): WorkerTuning {
+  const d = DEFAULT_WORKER_TUNING;
+  const tuning: WorkerTuning = {
+    // 0 turns the cache off (every task replays its conversation's history): allowed, for measuring.
+    maxCachedWorkflows: int(env, 'WORKER_MAX_CACHED_WORKFLOWS', d.maxCachedWorkflows),
+    maxConcurrentWorkflowTasks: atLeast(2, 'WORKER_WORKFLOW_TASK_SLOTS', int(env, 'WORKER_WORKFLOW_TASK_SLOTS', d.maxConcurrentWorkflowTasks)),
+    maxConcurrentActivities: atLeast(1, 'WORKER_ACTIVITY_SLOTS', int(env, 'WORKER_ACTIVITY_SLOTS', d.maxConcurrentActivities)),
+    maxConcurrentLocalActivities: atLeast(1, 'WORKER_LOCAL_ACTIVITY_SLOTS', int(env, 'WORKER_LOCAL_ACTIVITY_SLOTS', d.maxConcurrentLocalActivities)),
+    workflowTaskPollers: atLeast(2, 'WORKER_WORKFLOW_TASK_POLLERS', int(env, 'WORKER_WORKFLOW_TASK_POLLERS', d.workflowTaskPollers)),
+    activityTaskPollers: atLeast(1, 'WORKER_ACTIVITY_TASK_POLLERS', int(env, 'WORKER_ACTIVITY_TASK_POLLERS', d.activityTaskPollers)),
+  };
+  if (tuning.maxCachedWorkflows === 1) throw new ConfigError('WORKER_MAX_CACHED_WORKFLOWS must be 0 (no cache) or at least 2');
+  // The SDK would silently lower these; a setting that does not take effect is refused instead.
+  if (tuning.maxCachedWorkflows > 0 && tuning.maxConcurrentWorkflowTasks > tuning.maxCachedWorkflows) {
+    if (env.WORKER_WORKFLOW_TASK_SLOTS) {
+      throw new ConfigError(`WORKER_WORKFLOW_TASK_SLOTS (${tuning.maxConcurrentWorkflowTasks}) cannot exceed WORKER_MAX_CACHED_WORKFLOWS (${tuning.maxCachedWorkflows})`);
+    }
+    tuning.maxConcurrentWorkflowTasks = tuning.maxCachedWorkflows;
+  }
+  if (tuning.workflowTaskPollers > tuning.maxConcurrentWorkflowTasks) {
+    if (env.WORKER_WORKFLOW_TASK_POLLERS) {
+      throw new ConfigError(`WORKER_WORKFLOW_TASK_POLLERS (${tuning.workflowTaskPollers}) cannot exceed the workflow task slots (${tuning.maxConcurrentWorkflowTasks})`);
+    }
+    tuning.workflowTaskPollers = tuning.maxConcurrentWorkflowTasks;
+  }
+  if (tuning.activityTaskPollers > tuning.maxConcurrentActivities) {
+    if (env.WORKER_ACTIVITY_TASK_POLLERS) {
+      throw new ConfigError(`WORKER_ACTIVITY_TASK_POLLERS (${tuning.activityTaskPollers}) cannot exceed WORKER_ACTIVITY_SLOTS (${tuning.maxConcurrentActivities})`);
+    }
+    tuning.activityTaskPollers = tuning.maxConcurrentActivities;
+  }
+  return tuning;
 }
 
 function logFormat(env: NodeJS.ProcessEnv): LogFormat {

@@ -99,8 +99,13 @@ export interface ConversationState {
   pending: Record<string, string>;
   /** Names in `pending` whose values are secured ciphertexts. Absent in runs recorded before secured data. */
   pendingSecured?: string[];
-  /** Names already written to the store. */
+  /**
+   * Names already written to the store: the most recent STORED_NAMES_KEPT (workflows/conversation-state.ts),
+   * the latest written last. Runs before that bound may hand over more; the next write trims them.
+   */
   storedNames: string[];
+  /** true once older written names were left out of `storedNames` (the store holds every one). */
+  storedNamesTruncated?: boolean;
   /** Sequence number of the last batch written; the next batch is lastBatchSeq + 1. */
   lastBatchSeq: number;
   /**
@@ -185,7 +190,10 @@ export interface ConversationResult {
   conversationId: string;
   closeReason: CloseReason;
   batchesWritten: number;
+  /** The most recently written names (at most 100), sorted; the store holds every one. */
   storedNames: string[];
+  /** Present (true) when older written names were left out of storedNames. */
+  storedNamesTruncated?: boolean;
 }
 
 /** The state query's answer: attribute names only, never values. */
@@ -198,7 +206,11 @@ export interface ConversationView {
   agentId?: string;
   estimatedWaitTime?: number;
   taskContext: Record<string, string>;
-  attributeNames: { pending: string[]; stored: string[] };
+  /**
+   * `stored`: the most recently written names (at most 100), sorted; `storedTruncated` when older
+   * ones were left out — GET /conversations/:id/attributes/:name reads any of them from the store.
+   */
+  attributeNames: { pending: string[]; stored: string[]; storedTruncated?: boolean };
   transfers: TransferRecord[];
   transferCount: number;
   recentEvents: EventRecord[];
@@ -237,6 +249,12 @@ export const pendingAttributeQuery = defineQuery<PendingAttributeLookup, [string
 export const ErrorType = {
   InvalidAttributes: 'InvalidAttributes',
   ConversationClosed: 'ConversationClosed',
+  /**
+   * The conversation's batch has waited for the store so long (its history grew past the bound that
+   * continue-as-new would otherwise keep) that new writes are refused until the store answers.
+   * Nothing of the refused write was applied.
+   */
+  StoreBacklog: 'StoreBacklog',
 } as const;
 
 /** ApplicationFailure types the flush activity fails with (visible in Temporal's history and UI). */

@@ -28,6 +28,7 @@ function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' 
 
 export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
   const { config } = deps;
+  const tuning = config.workerTuning;
   return Worker.create({
     connection: deps.connection,
     namespace: config.temporalNamespace,
@@ -40,6 +41,14 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     // Temporal's 10 s default would freeze a crashed worker's conversations for 10 s; a miss only
     // costs a history replay on another worker.
     stickyQueueScheduleToStartTimeout: config.stickyQueueTimeoutMs,
+    // Sized on purpose: the SDK's default cache grows with the heap limit (thousands of conversations
+    // on a machine of a few GB), so the worker's memory grew with every open conversation.
+    maxCachedWorkflows: tuning.maxCachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTasks,
+    maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivities,
+    maxConcurrentLocalActivityExecutions: tuning.maxConcurrentLocalActivities,
+    workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: tuning.workflowTaskPollers },
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: tuning.activityTaskPollers },
   });
 }
 

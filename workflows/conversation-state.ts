@@ -14,6 +14,8 @@ import type {
   RoutingRecord,
   TransferRecord,
 } from '../src/shared';
+import type { SearchAttributePair } from '@temporalio/common';
+import { searchAttributes } from '../src/shared';
 import { LIMITS, jsonBytes, utf8Length } from '../src/validation';
 
 /** Event ids remembered for de-duplication; a redelivery older than this window is unlikely. */
@@ -22,6 +24,20 @@ export const RECENT_EVENTS_KEPT = 20;
 export const TRANSFERS_KEPT = 50;
 /** Attribute-write ids remembered across runs; a client retries within seconds, not hundreds of writes later. */
 export const APPLIED_WRITE_WINDOW = 200;
+/**
+ * Names of written attributes the conversation remembers (the most recently written); the store
+ * holds them all. Bounds the state that every continue-as-new input, the result and the query carry.
+ */
+export const STORED_NAMES_KEPT = 100;
+
+/**
+ * History events a run may add while its hand-over flush waits for the store before attribute writes
+ * are refused: continue-as-new cannot happen mid-flush, so this is what bounds the run's history.
+ * Half the continue-as-new threshold, at most 1,000 events (about 200 writes).
+ */
+export function stuckFlushHeadroom(continueAsNewAfterEvents: number): number {
+  return Math.min(1000, Math.ceil(continueAsNewAfterEvents / 2));
+}
 
 /**
  * Records keyed by user-chosen names (attributes, task context) have no prototype, so a name like
@@ -81,6 +97,14 @@ export const PATCHES = {
   orderedRecord: 'ordered-record',
   /** A conversation closed by a CLOSED event waits out settings.closedGracePeriodMs before its workflow completes. */
   closedGracePeriod: 'closed-grace-period',
+  /**
+   * One inactivity timer per run that re-arms itself from the last activity (not one started and
+   * cancelled per message), one timer for the grace window, and search attributes upserted once per
+   * workflow task with what changed.
+   */
+  singleInactivityTimer: 'single-inactivity-timer',
+  /** A batch whose key the store holds with other content is written under the next batchSeq (recorded only when it happens). */
+  batchConflictNextSeq: 'batch-conflict-next-seq',
 } as const;
 export type IsPatched = (patchId: string) => boolean;
 
@@ -521,6 +545,20 @@ export function applyAttributeWrite(
   return 'applied';
 }
 
+/**
+ * Remembers the names of a written batch: the most recent STORED_NAMES_KEPT distinct names, the
+ * latest written last; `storedNamesTruncated` says older ones were left out (the store has them).
+ */
+export function rememberStored(state: ConversationState, names: string[]): void {
+  const written = new Set(names);
+  const kept = [...state.storedNames.filter((name) => !written.has(name)), ...written];
+  if (kept.length > STORED_NAMES_KEPT) {
+    kept.splice(0, kept.length - STORED_NAMES_KEPT);
+    state.storedNamesTruncated = true;
+  }
+  state.storedNames = kept;
+}
+
 /** Removes names from the queue once their batch is written (their secured mark goes with them). */
 export function dequeueWritten(state: ConversationState, written: Record<string, string>): void {
   for (const [name, value] of Object.entries(written)) {
@@ -573,16 +611,39 @@ function recordTransfer(state: ConversationState, event: RoutingEvent, current: 
 
 export function viewOf(state: ConversationState): ConversationView {
   const {
-    seenEventIds: _seen, appliedWriteIds: _w, pending, pendingSecured: _s, storedNames, routedAtMs: _r, transferredAtMs: _t, lastBatchSeq: _b,
-    ordering, localClose: _l, ...rest
+    seenEventIds: _seen, appliedWriteIds: _w, pending, pendingSecured: _s, storedNames, storedNamesTruncated, routedAtMs: _r, transferredAtMs: _t,
+    lastBatchSeq: _b, ordering, localClose: _l, ...rest
   } = state;
   const view: ConversationView = {
     ...rest,
     taskContext: { ...state.taskContext },
     transfers: [...state.transfers],
     recentEvents: [...state.recentEvents],
-    attributeNames: { pending: Object.keys(pending).sort(), stored: [...storedNames].sort() },
+    attributeNames: { pending: Object.keys(pending).sort(), stored: [...storedNames].sort(), ...(storedNamesTruncated ? { storedTruncated: true } : {}) },
   };
   if (ordering && ordering.outsideWindow > 0) view.eventsOutsideWindow = ordering.outsideWindow;
   return view;
+}
+
+/**
+ * The conversation's search attributes as a record gives them (routing facts only, never customer
+ * data); null means unset.
+ */
+export function searchAttributesOf(state: Pick<ConversationState, 'status' | 'channel' | 'queue' | 'agentId'>): Array<{ key: (typeof searchAttributes)[keyof typeof searchAttributes]; value: string | null }> {
+  return [
+    { key: searchAttributes.status, value: state.status },
+    { key: searchAttributes.channel, value: state.channel ?? null },
+    { key: searchAttributes.queue, value: state.queue ?? null },
+    { key: searchAttributes.agent, value: state.agentId ?? null },
+  ];
+}
+
+/**
+ * The search attributes the conversation's first event gives it, for the signal-with-start that may
+ * create it: set at start, they need no upsert in the first workflow task.
+ */
+export function startSearchAttributes(event: RoutingEvent): SearchAttributePair[] {
+  const state = initialState(event.conversationId, event.occurredAt);
+  receiveRoutingEvent(state, event);
+  return searchAttributesOf(state).flatMap(({ key, value }) => (value === null ? [] : [{ key, value } as SearchAttributePair]));
 }

@@ -2,6 +2,7 @@
 // signals, participant-data writes as a validated update; the queued data is written to the store
 // in one batch when the conversation ends, by whichever way it ends.
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
@@ -13,13 +14,16 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
 import {
+  ActivityErrorType,
   ConversationInput,
   ConversationResult,
   ConversationState,
@@ -28,11 +32,11 @@ import {
   conversationStateQuery,
   pendingAttributeQuery,
   routingEventSignal,
-  searchAttributes,
   setAttributesUpdate,
 } from '../src/shared';
 import { attributeProblem, pendingProblem } from '../src/validation';
 import {
+  IsPatched,
   PATCHES,
   applyAttributeWrite,
   applyRoutingEvent,
@@ -41,7 +45,10 @@ import {
   handOverState,
   initialState,
   receiveRoutingEvent,
+  rememberStored,
   resumedState,
+  searchAttributesOf,
+  stuckFlushHeadroom,
   viewOf,
 } from './conversation-state';
 
@@ -54,18 +61,40 @@ const { flushParticipantData } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+// The first attempt of the final flush runs as a local activity: in the workflow task that asked for
+// it, so a written batch costs one marker event instead of three activity events and a workflow task.
+// Any failure hands the batch to the activity above, whose retries add no history while the store is
+// down. Not at a hand-over: messages wait while a local activity holds the workflow task, and an open
+// conversation keeps taking writes while its hand-over batch is written.
+const { flushParticipantData: flushParticipantDataLocally } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationResult> {
   const { conversationId, settings } = input;
   const state: ConversationState = input.state ? resumedState(input.state) : initialState(conversationId, new Date().toISOString());
 
-  // Bumped by every message that counts as activity; the inactivity timer restarts when it moves.
+  // Decided once, at the run's first workflow task: a run recorded before this rule keeps the old
+  // one to its end. It implies every earlier patch, so a run under it records one patch marker.
+  const current = patched(PATCHES.singleInactivityTimer);
+  const isPatched: IsPatched = (patchId) => current || patched(patchId);
+
+  // Bumped by every message that counts as activity; the main loop publishes what it changed.
   let touches = 0;
+  let lastActivityMs = Date.now();
+  const touched = (): void => {
+    touches++;
+    lastActivityMs = Date.now();
+  };
+  /** Set while a batch is being written: the history length when its flush began. */
+  let flushingSince: number | undefined;
 
   setHandler(routingEventSignal, (event) => {
     // Runs recorded before the ordered rule replay under the arrival-order rule; a conversation that
     // was running when this version was deployed switches at its next event.
-    const outcome = patched(PATCHES.orderedRecord) ? receiveRoutingEvent(state, event) : applyRoutingEvent(state, event, patched);
-    if (outcome !== 'duplicate') touches++;
+    const outcome = isPatched(PATCHES.orderedRecord) ? receiveRoutingEvent(state, event) : applyRoutingEvent(state, event, isPatched);
+    if (outcome !== 'duplicate') touched();
     log.info('routing event', { conversationId, eventId: event.eventId, eventType: event.eventType, outcome, status: state.status });
   });
 
@@ -73,11 +102,16 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     setAttributesUpdate,
     ({ attributes, secured }: SetAttributesRequest) => {
       const writeId = currentUpdateInfo()?.id;
-      if (applyAttributeWrite(state, attributes, writeId, secured === true) === 'applied') touches++;
+      if (applyAttributeWrite(state, attributes, writeId, secured === true) === 'applied') touched();
       else log.info('attribute write already applied in an earlier run', { conversationId, writeId });
       return { queued: Object.keys(attributes) };
     },
-    { validator: (request: SetAttributesRequest) => validateSet(state, request) },
+    {
+      validator: (request: SetAttributesRequest) => {
+        validateSet(state, request);
+        refuseWhileStoreBacklogged(flushingSince, settings.continueAsNewAfterEvents);
+      },
+    },
   );
 
   setHandler(conversationStateQuery, () => viewOf(state));
@@ -88,39 +122,113 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   );
 
   const publishedSearchAttributes = new Map<string, string | null>();
+  if (current) {
+    // What the run started with (set by the API at signal-with-start, or carried over by
+    // continue-as-new) needs no upsert.
+    for (const { key } of searchAttributesOf(state)) publishedSearchAttributes.set(key.name, workflowInfo().typedSearchAttributes.get(key) ?? null);
+  }
+  /** One upsert command with what changed since the last one; called once per workflow task by the loops below. */
   const publishSearchAttributes = (): void => {
-    const wanted: SearchAttributeUpdatePair[] = [
-      { key: searchAttributes.status, value: state.status },
-      { key: searchAttributes.channel, value: state.channel ?? null },
-      { key: searchAttributes.queue, value: state.queue ?? null },
-      { key: searchAttributes.agent, value: state.agentId ?? null },
-    ];
-    const changed = wanted.filter(({ key, value }) => publishedSearchAttributes.get(key.name) !== value);
+    const changed = searchAttributesOf(state).filter(({ key, value }) => publishedSearchAttributes.get(key.name) !== value);
     if (changed.length === 0) return;
-    upsertSearchAttributes(changed);
-    for (const { key, value } of changed) publishedSearchAttributes.set(key.name, value as string | null);
+    upsertSearchAttributes(changed as SearchAttributeUpdatePair[]);
+    for (const { key, value } of changed) publishedSearchAttributes.set(key.name, value);
   };
 
-  const flush = async (): Promise<void> => {
+  /** One attempt to write the batch under batchSeq; never abandoned half-way. */
+  const writeBatch = async (batch: Record<string, string>, batchSeq: number, secured: string[], final: boolean): Promise<void> => {
+    const args = {
+      conversationId,
+      chainId: workflowInfo().firstExecutionRunId,
+      batchSeq,
+      attributes: batch,
+      // Left out when empty, so a batch of plain data is scheduled exactly as before secured data existed.
+      ...(secured.length > 0 ? { secured: [...secured] } : {}),
+    };
+    const write: () => Promise<unknown> = current && final
+      ? async () => {
+          try {
+            await flushParticipantDataLocally(args);
+          } catch (err) {
+            if (isBatchConflict(err)) throw err;
+            log.warn('participant data batch not written on the first attempt; the flush activity retries it', {
+              conversationId,
+              batchSeq,
+              failure: failureSummary(err),
+            });
+            await flushParticipantData(args);
+          }
+        }
+      : () => flushParticipantData(args);
+    // A cancelled flush may still commit, and the catch-up flush would then reuse its batchSeq for a
+    // larger batch that the store, holding that key, would refuse.
+    await (isPatched(PATCHES.flushNonCancellable) ? CancellationScope.nonCancellable(write) : write());
+  };
+
+  /** `final`: the batch written at the close (no write can follow it), not at a hand-over. */
+  const flush = async (final: boolean): Promise<void> => {
     const batch = { ...state.pending };
     if (Object.keys(batch).length === 0) return;
-    const batchSeq = state.lastBatchSeq + 1;
     const secured = state.pendingSecured ?? [];
-    // Never abandoned half-way: a cancelled flush may still commit, and the catch-up flush would then
-    // reuse its batchSeq for a larger batch that the store, holding that key, would skip.
-    const write = () =>
-      flushParticipantData({
-        conversationId,
-        chainId: workflowInfo().firstExecutionRunId,
-        batchSeq,
-        attributes: batch,
-        // Left out when empty, so a batch of plain data is scheduled exactly as before secured data existed.
-        ...(secured.length > 0 ? { secured: [...secured] } : {}),
-      });
-    await (patched(PATCHES.flushNonCancellable) ? CancellationScope.nonCancellable(write) : write());
-    state.lastBatchSeq = batchSeq;
-    state.storedNames = [...new Set([...state.storedNames, ...Object.keys(batch)])];
+    flushingSince = workflowInfo().historyLength;
+    try {
+      for (;;) {
+        const batchSeq = state.lastBatchSeq + 1;
+        try {
+          await writeBatch(batch, batchSeq, secured, final);
+          state.lastBatchSeq = batchSeq;
+          break;
+        } catch (err) {
+          // The key is taken by other content (a restored or shared store): the data must still be
+          // written, under the next free key, rather than the conversation failing with it unwritten.
+          if (!isBatchConflict(err) || !patched(PATCHES.batchConflictNextSeq)) throw err;
+          log.error('participant data batch key already stored with other content; writing the batch under the next batchSeq', {
+            conversationId,
+            chainId: workflowInfo().firstExecutionRunId,
+            batchSeq,
+          });
+          state.lastBatchSeq = batchSeq;
+        }
+      }
+    } finally {
+      flushingSince = undefined;
+    }
+    rememberStored(state, Object.keys(batch));
     dequeueWritten(state, batch);
+  };
+
+  const isClosed = (): boolean => state.status === 'closed';
+
+  const continueAsNewDue = (): boolean => {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= settings.continueAsNewAfterEvents;
+  };
+
+  /**
+   * Waits until the conversation closes (by an event, or after inactivityTimeoutMs with no activity)
+   * or continue-as-new is due; publishes search attributes once per workflow task meanwhile.
+   */
+  const untilClosedOrDue = async (): Promise<'closed' | 'inactive' | 'continue-as-new'> => {
+    if (!current) {
+      // The rule before PATCHES.singleInactivityTimer: a timer started, and cancelled, per message.
+      while (!isClosed()) {
+        publishSearchAttributes();
+        const seen = touches;
+        const active = await condition(() => touches !== seen || isClosed() || continueAsNewDue(), settings.inactivityTimeoutMs);
+        if (!active) return 'inactive';
+        if (!isClosed() && continueAsNewDue()) return 'continue-as-new';
+      }
+      return 'closed';
+    }
+    const inactivity = inactivityTimer(settings.inactivityTimeoutMs, () => lastActivityMs, isClosed);
+    for (;;) {
+      publishSearchAttributes();
+      if (isClosed()) return 'closed';
+      if (inactivity.expired()) return 'inactive';
+      if (continueAsNewDue()) return 'continue-as-new';
+      const seen = touches;
+      await condition(() => touches !== seen || isClosed() || inactivity.expired() || continueAsNewDue());
+    }
   };
 
   /**
@@ -129,55 +237,53 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
    * the final record (the workflow's result) gets it after the window.
    */
   const closedGraceWindow = async (graceMs: number): Promise<void> => {
-    const until = Date.now() + graceMs;
-    for (let remaining = graceMs; remaining > 0; remaining = until - Date.now()) {
-      const seen = touches;
-      await condition(() => touches !== seen, remaining);
-      publishSearchAttributes();
+    if (current) {
+      // One timer for the whole window. A cancel ends the window through the condition below.
+      let over = false;
+      sleep(graceMs).then(
+        () => (over = true),
+        () => undefined,
+      );
+      while (!over) {
+        const seen = touches;
+        await condition(() => over || touches !== seen);
+        publishSearchAttributes();
+      }
+    } else {
+      const until = Date.now() + graceMs;
+      for (let remaining = graceMs; remaining > 0; remaining = until - Date.now()) {
+        const seen = touches;
+        await condition(() => touches !== seen, remaining);
+        publishSearchAttributes();
+      }
     }
     await condition(allHandlersFinished);
   };
 
-  const continueAsNewDue = (): boolean => {
-    const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= settings.continueAsNewAfterEvents;
-  };
-
   try {
-    // A function, not an inline comparison: handlers change status while the loop awaits.
-    const isClosed = (): boolean => state.status === 'closed';
-    while (!isClosed()) {
-      publishSearchAttributes();
-      const seen = touches;
-      const active = await condition(
-        () => touches !== seen || isClosed() || continueAsNewDue(),
-        settings.inactivityTimeoutMs,
-      );
-      if (!active) {
-        closeLocally(state, 'inactivity', new Date().toISOString());
-        log.info('conversation closed for inactivity', { conversationId });
-        break;
+    const outcome = await untilClosedOrDue();
+    if (outcome === 'inactive') {
+      closeLocally(state, 'inactivity', new Date().toISOString());
+      log.info('conversation closed for inactivity', { conversationId });
+    } else if (outcome === 'continue-as-new') {
+      await condition(allHandlersFinished);
+      await flush(false);
+      // A cancel that came during the flush waited for it; it must end this conversation, not travel on.
+      if (isPatched(PATCHES.flushNonCancellable) && CancellationScope.current().consideredCancelled) {
+        throw new CancelledFailure('cancelled while continuing as new');
       }
-      if (!isClosed() && continueAsNewDue()) {
-        await condition(allHandlersFinished);
-        await flush();
-        // A cancel that came during the flush waited for it; it must end this conversation, not travel on.
-        if (patched(PATCHES.flushNonCancellable) && CancellationScope.current().consideredCancelled) {
-          throw new CancelledFailure('cancelled while continuing as new');
-        }
-        log.info('continuing as new', { conversationId, historyLength: workflowInfo().historyLength });
-        return await continueAsNew<typeof conversationWorkflow>({ conversationId, settings, state: handOverState(state) });
-      }
+      log.info('continuing as new', { conversationId, historyLength: workflowInfo().historyLength });
+      return await continueAsNew<typeof conversationWorkflow>({ conversationId, settings, state: handOverState(state) });
     }
     publishSearchAttributes();
     await condition(allHandlersFinished);
     // The final batch is written at the close, never after the grace window.
-    await flush();
+    await flush(true);
     if (state.ordering) {
       // Events folded in while the batch was written may have changed the queue or the agent.
       publishSearchAttributes();
       const graceMs = settings.closedGracePeriodMs ?? 0;
-      if (state.closeReason === 'closed-event' && graceMs > 0 && patched(PATCHES.closedGracePeriod)) {
+      if (state.closeReason === 'closed-event' && graceMs > 0 && isPatched(PATCHES.closedGracePeriod)) {
         await closedGraceWindow(graceMs);
       }
     }
@@ -188,11 +294,65 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       await CancellationScope.nonCancellable(async () => {
         closeLocally(state, 'cancelled', new Date().toISOString());
         publishSearchAttributes();
-        await flush();
+        await flush(true);
       });
     }
     throw err;
   }
+}
+
+/**
+ * The conversation's one inactivity timer: armed for inactivityTimeoutMs, and when it fires before
+ * that much time has passed since the last activity, re-armed for the rest — so a busy conversation
+ * records one timer, not one per message. Stops re-arming once the conversation is closed.
+ */
+function inactivityTimer(timeoutMs: number, lastActivityMs: () => number, closed: () => boolean): { expired(): boolean } {
+  let expired = false;
+  const arm = (delayMs: number): void => {
+    sleep(delayMs).then(
+      () => {
+        if (closed()) return;
+        const idleMs = Date.now() - lastActivityMs();
+        if (idleMs >= timeoutMs) expired = true;
+        else arm(timeoutMs - idleMs);
+      },
+      // Cancelled with the workflow: the cancellation is handled where the main loop awaits.
+      () => undefined,
+    );
+  };
+  arm(Math.max(1, timeoutMs - (Date.now() - lastActivityMs())));
+  return { expired: () => expired };
+}
+
+/** The application failure an activity failed with (a local activity's may come unwrapped). */
+function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? cause : undefined;
+}
+
+/** The failure's type and message (the store's errors name keys and counts, never values). */
+function failureSummary(err: unknown): string {
+  const failure = applicationFailureOf(err);
+  return failure ? `${failure.type ?? 'Error'}: ${failure.message}` : String(err);
+}
+
+function isBatchConflict(err: unknown): boolean {
+  return applicationFailureOf(err)?.type === ActivityErrorType.BatchConflict;
+}
+
+/**
+ * Continue-as-new cannot happen while a batch is being written, so while the store does not answer
+ * each accepted write grows the run's history. Past stuckFlushHeadroom events since the flush began,
+ * writes are refused (nothing applied; the API answers 503 with Retry-After) until the batch is written.
+ */
+function refuseWhileStoreBacklogged(flushingSince: number | undefined, continueAsNewAfterEvents: number): void {
+  if (flushingSince === undefined) return;
+  const grown = workflowInfo().historyLength - flushingSince;
+  if (grown < stuckFlushHeadroom(continueAsNewAfterEvents)) return;
+  throw ApplicationFailure.nonRetryable(
+    'the participant data store has not taken this conversation\'s queued batch yet; nothing was applied; retry later',
+    ErrorType.StoreBacklog,
+  );
 }
 
 function validateSet(state: ConversationState, request: SetAttributesRequest): void {
@@ -211,5 +371,6 @@ function resultOf(state: ConversationState): ConversationResult {
     closeReason: state.closeReason ?? 'closed-event',
     batchesWritten: state.lastBatchSeq,
     storedNames: [...state.storedNames].sort(),
+    ...(state.storedNamesTruncated ? { storedNamesTruncated: true } : {}),
   };
 }

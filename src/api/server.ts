@@ -23,6 +23,7 @@ import { ApiMetrics, METRICS_CONTENT_TYPE } from '../metrics';
 import { StoreTimeoutError, StoreUnavailableError, type ParticipantDataStore } from '../store';
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
+import { startSearchAttributes } from '../../workflows/conversation-state';
 import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
 import { classifyTemporalError, grpcCodeOf, grpcStatusOf, HttpError, isNotFound, keyServiceFailure, keyServiceFailureDuring, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
 
@@ -48,6 +49,12 @@ declare module 'fastify' {
     rawBody?: string;
   }
 }
+
+/**
+ * Retry-After of a write refused while the conversation's batch waits for the store: the flush
+ * activity retries at most once a minute, so a retry sooner than this is unlikely to be taken.
+ */
+const STORE_BACKLOG_RETRY_AFTER_S = 30;
 
 const ROUTING_EVENT_FIELDS = [
   'eventId', 'eventType', 'conversationId', 'taskId', 'channel', 'occurredAt', 'queue', 'agentId',
@@ -93,6 +100,7 @@ export function buildApi(deps: ApiDeps) {
     const status = err.statusCode ?? 500;
     // Only what the API said on purpose reaches the caller; anything else is an internal error with an id to find it by.
     if (err instanceof HttpError && (status < 500 || status === 503 || status === 504 || err.errorId)) {
+      if (err.headers) reply.headers(err.headers);
       return reply.status(status).send({ error: errorName(status), message: err.errorId ? `internal error; reference ${err.errorId}` : err.message, ...(err.errorId ? { errorId: err.errorId } : {}) });
     }
     if (status < 500) return reply.status(status).send({ error: errorName(status), message: err.message });
@@ -188,6 +196,8 @@ export function buildApi(deps: ApiDeps) {
           args: [{ conversationId: event.conversationId, settings: config.conversation }],
           signal: routingEventSignal,
           signalArgs: [event],
+          // Taken only when this event starts the conversation: its first workflow task then upserts nothing.
+          typedSearchAttributes: startSearchAttributes(event),
           // A closed conversation stays closed: a late or redelivered event must not start a new one.
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         }),
@@ -230,6 +240,10 @@ export function buildApi(deps: ApiDeps) {
         const rejection = updateRejectionType(err);
         if (rejection?.type === ErrorType.ConversationClosed) throw new HttpError(409, rejection.message);
         if (rejection?.type === ErrorType.InvalidAttributes) throw new HttpError(400, rejection.message);
+        // The store, not the caller, is behind: 503 (429 would blame the caller's rate). Nothing was applied.
+        if (rejection?.type === ErrorType.StoreBacklog) {
+          throw new HttpError(503, `the write was not applied: ${rejection.message}`, undefined, { 'retry-after': String(STORE_BACKLOG_RETRY_AFTER_S) });
+        }
         if (isNotFound(err)) throw await notFoundOrClosed(conversationId);
         // The update's answer is decrypted after the worker applied (or refused) it: a key service
         // outage then leaves the outcome unknown, and "nothing was changed" would be false.

@@ -9,6 +9,8 @@ export class HttpError extends Error {
     message: string,
     /** For a 500: the id under which the cause was logged, so an operator finds it from the caller's report. */
     readonly errorId?: string,
+    /** Response headers that go with the status (Retry-After on a 503). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }

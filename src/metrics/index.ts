@@ -58,16 +58,22 @@ export class ApiMetrics {
   }
 }
 
+/**
+ * already_written: a retried batch the store had applied; conflict: the batch key was stored with
+ * other content (the conversation writes the batch under its next key); failed: any other failure.
+ */
+export type FlushOutcome = 'applied' | 'already_written' | 'conflict' | 'failed';
+
 /** What the flush activity reports; the worker's registry implements it. */
 export interface FlushMetrics {
-  flushed(outcome: 'applied' | 'already_written' | 'failed', attributeCount: number): void;
+  flushed(outcome: FlushOutcome, attributeCount: number): void;
 }
 
 export class WorkerMetrics implements FlushMetrics {
   readonly registry = new Registry();
   private readonly flushes = new Counter({
     name: 'parley_flush_total',
-    help: 'Participant-data batch writes, by outcome (already_written: a retried batch the store had applied)',
+    help: 'Participant-data batch writes, by outcome (already_written: a retried batch the store had applied; conflict: its key held other content)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
@@ -96,7 +102,7 @@ export class WorkerMetrics implements FlushMetrics {
     }
   }
 
-  flushed(outcome: 'applied' | 'already_written' | 'failed', attributeCount: number): void {
+  flushed(outcome: FlushOutcome, attributeCount: number): void {
     this.flushes.inc({ outcome });
     if (outcome === 'applied') this.batchSize.observe(attributeCount);
   }

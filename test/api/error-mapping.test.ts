@@ -13,7 +13,10 @@ import { createActivities } from '../../activities';
 import { buildApi } from '../../src/api/server';
 import { classifyTemporalError } from '../../src/api/temporal-errors';
 import type { DevServer } from '../../src/dev-server';
-import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/shared';
+import { ConversationSettings, DEFAULT_SETTINGS, workflowIdFor } from '../../src/shared';
+import { stuckFlushHeadroom } from '../../workflows/conversation-state';
+import { lockSqlite } from '../support/sqlite-lock';
+import { waitFor } from '../support/wait';
 import { createParticipantDataStore, ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { createTemporalClient } from '../../src/temporal-client';
 import { authedFetch, testCredentials } from '../support/auth';
@@ -28,6 +31,7 @@ const taskQueue = uniqueId('error-mapping');
 
 let devServer: DevServer;
 let store: ParticipantDataStore;
+let storePath: string;
 let worker: Worker;
 let workerRun: Promise<void>;
 let client: Client;
@@ -36,7 +40,8 @@ beforeAll(async () => {
   const dir = tempDir('error-mapping');
   const [server, bundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
   devServer = server;
-  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
+  storePath = path.join(dir, 'participant-data.sqlite');
+  store = new SqliteParticipantDataStore(storePath);
   await store.init();
   worker = await Worker.create({
     connection: await NativeConnection.connect({ address: devServer.address }),
@@ -58,7 +63,9 @@ afterAll(async () => {
   await devServer?.stop();
 });
 
-async function startApi(opts: { address?: string; namespace?: string; taskQueue?: string; timeoutMs?: number; store?: ParticipantDataStore } = {}): Promise<string> {
+async function startApi(
+  opts: { address?: string; namespace?: string; taskQueue?: string; timeoutMs?: number; store?: ParticipantDataStore; conversation?: Partial<ConversationSettings> } = {},
+): Promise<string> {
   const api = buildApi({
     client: createTemporalClient(
       { temporalAddress: opts.address ?? devServer.address, temporalNamespace: opts.namespace ?? 'default', devServerPort: 0 },
@@ -67,7 +74,7 @@ async function startApi(opts: { address?: string; namespace?: string; taskQueue?
     store: opts.store ?? store,
     logger,
     // No grace window after CLOSED: the tests wait for the workflows to complete.
-    config: { taskQueue: opts.taskQueue ?? taskQueue, temporalRequestTimeoutMs: opts.timeoutMs ?? 5000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 } },
+    config: { taskQueue: opts.taskQueue ?? taskQueue, temporalRequestTimeoutMs: opts.timeoutMs ?? 5000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0, ...opts.conversation } },
     auth: credentials.settings,
     keys: testKeyServices(),
   });
@@ -169,6 +176,48 @@ test('a stored-attribute read while the store refuses connections is 503 "unreac
     expect([answer.status, answer.body]).toEqual([503, { error: expect.any(String), message: expect.stringMatching(/store is unreachable.*nothing was changed/) }]);
   } finally {
     await down.close();
+  }
+});
+
+test('a write refused while the hand-over batch waits for the store is 503 with Retry-After, and says nothing was applied', async () => {
+  // A headroom (200 events) well above the events sent while waiting for the flush's second attempt.
+  const conversation = { continueAsNewAfterEvents: 400 };
+  const base = await startApi({ conversation });
+  const id = uniqueId('backlog');
+  // Another process holds the SQLite write lock: the hand-over flush times out and is retried.
+  const lock = await lockSqlite(storePath, 5 * 60_000);
+  try {
+    expect((await call(base, 'POST', '/webhooks/routing-events', event(id, 'CREATED'))).status).toBe(202);
+    expect((await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { first: 'x' } })).status).toBe(200);
+    const handle = client.workflow.getHandle(workflowIdFor(id));
+    const flushRetried = async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2);
+    for (let i = 0; i < 400 && (i % 10 !== 0 || !(await flushRetried())); i++) {
+      expect((await call(base, 'POST', '/webhooks/routing-events', event(id, 'QUEUED', { estimatedWaitTime: i }))).status).toBe(202);
+    }
+    await waitFor('the hand-over flush to be retried', flushRetried, { timeoutMs: 60_000 });
+    let refused: { status: number; body: { error: string; message: string }; retryAfter: string | null } | undefined;
+    const accepted: string[] = [];
+    for (let i = 0; i < 2 * stuckFlushHeadroom(conversation.continueAsNewAfterEvents) && !refused; i++) {
+      const res = await authedFetch(credentials, `${base}/conversations/${id}/attributes`, { method: 'POST', body: { attributes: { [`w${i}`]: 'v' } } });
+      if (res.status === 200) accepted.push(`w${i}`);
+      else refused = { status: res.status, body: (await res.json()) as { error: string; message: string }, retryAfter: res.headers.get('retry-after') };
+    }
+    // Webhooks sent while the flush was first retried used part of the headroom; writes took the rest.
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(refused).toEqual({
+      status: 503,
+      body: { error: 'unavailable', message: expect.stringMatching(/^the write was not applied: .*store.*nothing was applied; retry later$/) },
+      retryAfter: '30',
+    });
+    await lock.release();
+    await waitFor('the batch to be written', async () => (await store.listBatches(id)).length === 1, { timeoutMs: 90_000 });
+    expect((await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { after: 'y' } })).status).toBe(200);
+    expect((await call(base, 'POST', '/webhooks/routing-events', event(id, 'CLOSED'))).status).toBe(202);
+    await handle.result();
+    const stored = (await store.listAttributes(id)).map((a) => a.name).sort();
+    expect(stored).toEqual(['after', 'first', ...accepted].sort());
+  } finally {
+    await lock.release();
   }
 });
 

@@ -1,7 +1,7 @@
 // Configuration from the environment: what a worker or API replica refuses to start with.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { ConfigError, MIN_CONTINUE_AS_NEW_AFTER_EVENTS, loadConfig, projectRoot } from '../../src/config';
+import { ConfigError, DEFAULT_WORKER_TUNING, MIN_CONTINUE_AS_NEW_AFTER_EVENTS, loadConfig, projectRoot } from '../../src/config';
 import { DEFAULT_SETTINGS } from '../../src/shared';
 
 describe('conversation settings', () => {
@@ -68,5 +68,43 @@ describe('log format', () => {
     expect(loadConfig({}).logFormat).toBe('auto');
     expect(loadConfig({ LOG_FORMAT: 'JSON' }).logFormat).toBe('json');
     expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow(new ConfigError('LOG_FORMAT must be json, pretty or auto, got "xml"'));
+  });
+});
+
+describe('worker tuning', () => {
+  test('defaults: a workflow cache of 250 conversations, the SDK default slots and pollers', () => {
+    expect(loadConfig({}).workerTuning).toEqual(DEFAULT_WORKER_TUNING);
+    expect(DEFAULT_WORKER_TUNING).toMatchObject({ maxCachedWorkflows: 250, maxConcurrentWorkflowTasks: 40, workflowTaskPollers: 10, activityTaskPollers: 10 });
+  });
+
+  test('each setting from the environment; 0 turns the cache off', () => {
+    const tuning = loadConfig({
+      WORKER_MAX_CACHED_WORKFLOWS: '250',
+      WORKER_WORKFLOW_TASK_SLOTS: '20',
+      WORKER_ACTIVITY_SLOTS: '50',
+      WORKER_LOCAL_ACTIVITY_SLOTS: '30',
+      WORKER_WORKFLOW_TASK_POLLERS: '4',
+      WORKER_ACTIVITY_TASK_POLLERS: '2',
+      WORKER_STICKY_TIMEOUT: '5s',
+    });
+    expect(tuning.workerTuning).toEqual({
+      maxCachedWorkflows: 250,
+      maxConcurrentWorkflowTasks: 20,
+      maxConcurrentActivities: 50,
+      maxConcurrentLocalActivities: 30,
+      workflowTaskPollers: 4,
+      activityTaskPollers: 2,
+    });
+    expect(tuning.stickyQueueTimeoutMs).toBe(5000);
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '0' }).workerTuning.maxCachedWorkflows).toBe(0);
+  });
+
+  test('a setting the SDK would silently lower is refused; a default follows a smaller cache', () => {
+    expect(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '1' })).toThrow(/0 \(no cache\) or at least 2/);
+    expect(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '10', WORKER_WORKFLOW_TASK_SLOTS: '20' })).toThrow(/cannot exceed WORKER_MAX_CACHED_WORKFLOWS/);
+    expect(() => loadConfig({ WORKER_WORKFLOW_TASK_SLOTS: '4', WORKER_WORKFLOW_TASK_POLLERS: '8' })).toThrow(/cannot exceed the workflow task slots/);
+    expect(() => loadConfig({ WORKER_ACTIVITY_SLOTS: '1', WORKER_ACTIVITY_TASK_POLLERS: '2' })).toThrow(/cannot exceed WORKER_ACTIVITY_SLOTS/);
+    expect(() => loadConfig({ WORKER_WORKFLOW_TASK_SLOTS: '1' })).toThrow(/at least 2/);
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '8' }).workerTuning).toMatchObject({ maxConcurrentWorkflowTasks: 8, workflowTaskPollers: 8 });
   });
 });

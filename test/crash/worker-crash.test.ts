@@ -3,8 +3,7 @@
 // exactly once, and updates keep working while runs hand over at continue-as-new. Stopped with
 // SIGTERM mid-flush instead, it drains: the flush it holds completes before it exits.
 import path from 'node:path';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { type WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { DEFAULT_SETTINGS, ConversationSettings, setAttributesUpdate } from '../../src/shared';
 import { SqliteParticipantDataStore, type StoredAttribute } from '../../src/store';
@@ -129,14 +128,16 @@ test('SIGKILL during the flush: the batch is written once, by the next worker, w
   ]);
   expect(await h.store.listBatches(id)).toEqual([expect.objectContaining({ batchSeq: 1, attributeCount: 4 })]);
 
-  // Proof the kill hit a running flush: the attempt that completed was not the first one, and
-  // the one before it ended by timing out (the killed worker never reported back).
+  // Proof the kill hit a running flush: the final flush runs as a local activity inside a workflow
+  // task; the killed worker's task timed out (it never reported back), and the next worker ran the
+  // flush again and recorded it — one local-activity marker, no activity task.
   const events = await historyEvents(handle);
-  const started = events.flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes] : []));
-  expect(started).toHaveLength(1);
-  expect(started[0].attempt).toBeGreaterThan(1);
-  expect(started[0].lastFailure?.timeoutFailureInfo).toBeTruthy();
-  expect(started[0].identity).toBe(workerB?.identity);
+  expect(events.some((e) => e.workflowTaskTimedOutEventAttributes)).toBe(true);
+  expect(flushAttempts(events)).toEqual([]);
+  const flushes = localFlushes(events);
+  expect(flushes).toHaveLength(1);
+  expect(flushes[0].failed).toBe(false);
+  expect(flushes[0].recordedBy).toBe(workerB?.identity);
 }, 90_000);
 
 test('SIGTERM during the flush: the worker drains, its health endpoint says so, and the flush it started completes', async () => {
@@ -177,11 +178,11 @@ test('SIGTERM during the flush: the worker drains, its health endpoint says so, 
   const result = await whileRunning(workerB, handle.result());
   expect(result).toMatchObject({ batchesWritten: 1, storedNames: ['account', 'intent'] });
   expect(await h.store.listBatches(id)).toEqual([expect.objectContaining({ batchSeq: 1, attributeCount: 2 })]);
-  // The flush ran once, to completion, on the worker that was told to stop.
-  const started = (await historyEvents(handle)).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes] : []));
-  expect(started).toHaveLength(1);
-  expect(started[0].attempt).toBe(1);
-  expect(started[0].identity).toBe(worker.identity);
+  // The flush (a local activity in the final workflow task) ran once, to completion, on the worker
+  // that was told to stop.
+  const events = await historyEvents(handle);
+  expect(flushAttempts(events)).toEqual([]);
+  expect(localFlushes(events)).toEqual([{ failed: false, recordedBy: worker.identity }]);
 }, 90_000);
 
 test('updates racing continue-as-new on the real server: every update lands, batches are contiguous', async () => {
@@ -244,6 +245,16 @@ test('updates racing continue-as-new on the real server: every update lands, bat
 /** The flush's attempts as the history records them once it completed or failed for good. */
 function flushAttempts(events: HistoryEvent[]) {
   return events.flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes] : []));
+}
+
+/** The final flush's first attempt, a local activity: its markers, whether each failed, and the worker whose workflow task recorded it. */
+function localFlushes(events: HistoryEvent[]): Array<{ failed: boolean; recordedBy?: string; failure?: temporal.api.failure.v1.IFailure }> {
+  return events.flatMap((e, i) => {
+    if (e.markerRecordedEventAttributes?.markerName !== 'core_local_activity') return [];
+    const completed = events.slice(0, i).reverse().find((p) => p.workflowTaskCompletedEventAttributes)?.workflowTaskCompletedEventAttributes;
+    const failure = e.markerRecordedEventAttributes.failure ?? undefined;
+    return [{ failed: !!failure, recordedBy: completed?.identity ?? undefined, ...(failure ? { failure } : {}) }];
+  });
 }
 
 test('a store lock held past STORE_TIMEOUT and the heartbeat timeout: the flush fails as StoreTimeout, is retried, and writes once', async () => {
@@ -311,7 +322,7 @@ test('SQLite locked by another process past the heartbeat timeout: the flush kee
   await tables.close();
 }, 90_000);
 
-test('a batch key already stored with other content: the flush fails for good as BatchConflict, visibly, and nothing is overwritten', async () => {
+test('a batch key already stored with other content: that attempt fails as BatchConflict, visibly, and the batch is written under the next key', async () => {
   const taskQueue = uniqueId('conflict');
   const id = uniqueId('conflict');
   const worker = await h.startPollingWorker('conflict-A', taskQueue, { LOG_LEVEL: 'info' });
@@ -322,25 +333,26 @@ test('a batch key already stored with other content: the flush fails for good as
   await set(handle, { intent: 'CANARY-refund', account: 'CANARY-42' });
   await start(taskQueue, routingEvent(id, 'CLOSED', 1));
 
-  const failure = await whileRunning(worker, handle.result().then(() => undefined, (err: unknown) => err));
-  // Not taken for written: the conversation fails, its cause the flush's BatchConflict.
-  expect(failure).toBeInstanceOf(WorkflowFailedError);
-  const activityFailure = (failure as WorkflowFailedError).cause;
-  expect(activityFailure).toBeInstanceOf(ActivityFailure);
-  const cause = (activityFailure as ActivityFailure).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  expect(cause).toMatchObject({ type: 'BatchConflict', nonRetryable: true });
-  expect((cause as ApplicationFailure).message).toContain(id);
-  expect((cause as ApplicationFailure).message).toContain(chainId);
-  expect((cause as ApplicationFailure).message).not.toMatch(/CANARY/);
-  // One attempt, no retry.
-  const failed = (await historyEvents(handle)).flatMap((e) => (e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : []));
-  expect(failed).toHaveLength(1);
-  expect(failed[0].failure?.applicationFailureInfo).toMatchObject({ type: 'BatchConflict', nonRetryable: true });
-  expect(flushAttempts(await historyEvents(handle))).toEqual([expect.objectContaining({ attempt: 1 })]);
-  // The store keeps what it had; the worker's log says which batch, and no value.
-  expect(summary(await h.store.listAttributes(id))).toEqual([['intent', 'earlier', 1]]);
-  expect(worker.output()).toMatch(/NOT written: its key is already stored with other content/);
+  // Neither dropped nor taken for written: the conversation completes with its data under batch 2.
+  const result = await whileRunning(worker, handle.result());
+  expect(result).toMatchObject({ closeReason: 'closed-event', batchesWritten: 2, storedNames: ['account', 'intent'] });
+  expect((await h.store.listBatches(id)).map((b) => [b.batchSeq, b.attributeCount])).toEqual([
+    [1, 1],
+    [2, 2],
+  ]);
+  expect(summary(await h.store.listAttributes(id))).toEqual([
+    ['account', 'CANARY-42', 1],
+    ['intent', 'CANARY-refund', 2],
+  ]);
+  // The refused attempt is visible in history (a failed local-activity marker; its message goes
+  // through the codec like every failure), and no value is in it.
+  const flushes = localFlushes(await historyEvents(handle));
+  expect(flushes.map((f) => f.failed)).toEqual([true, false]);
+  expect(flushes[0].failure?.cause?.applicationFailureInfo ?? flushes[0].failure?.applicationFailureInfo).toMatchObject({ type: 'BatchConflict', nonRetryable: true });
+  expect(JSON.stringify(flushes[0].failure)).not.toMatch(/CANARY/);
+  // The worker's log says which key, at error level, and no value.
+  expect(worker.output()).toMatch(/NOT written under this key: the key is already stored with other content/);
+  expect(worker.output()).toMatch(/batch key already stored with other content; writing the batch under the next batchSeq/);
   expect(worker.output()).toContain(id);
   expect(worker.output()).not.toMatch(/CANARY/);
 }, 90_000);
