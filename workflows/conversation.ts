@@ -30,7 +30,10 @@ import {
   routingEventSignal,
   searchAttributes,
   setAttributesUpdate,
+  workflowExecuteUpdate,
 } from '../src/shared';
+import type { CrmExecuteRequest } from '../src/crm/contract';
+import { workflowExecute } from './crm-execute';
 import { attributeProblem, pendingProblem } from '../src/validation';
 import {
   PATCHES,
@@ -78,6 +81,17 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       return { queued: Object.keys(attributes) };
     },
     { validator: (request: SetAttributesRequest) => validateSet(state, request) },
+  );
+
+  // CRM Workflow Execute: every request ends in one outcome branch; only a closed conversation refuses it.
+  setHandler(
+    workflowExecuteUpdate,
+    async (request: CrmExecuteRequest) => {
+      const result = await workflowExecute(state, request, currentUpdateInfo()?.id ?? `run-${workflowInfo().runId}`);
+      touches++;
+      return result;
+    },
+    { validator: (_request: CrmExecuteRequest) => validateOpen(state) },
   );
 
   setHandler(conversationStateQuery, () => viewOf(state));
@@ -192,6 +206,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       });
     }
     throw err;
+  }
+}
+
+function validateOpen(state: ConversationState): void {
+  if (state.status === 'closed') {
+    throw ApplicationFailure.nonRetryable('the conversation is closed; it takes no more CRM workflow executions', ErrorType.ConversationClosed);
   }
 }
 
