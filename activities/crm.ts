@@ -171,9 +171,11 @@ export function retryAfter(header: string | null, nowMs = Date.now()): number | 
 
 /** The system error code of a failed fetch (ECONNREFUSED, ECONNRESET…): never its message, which could quote a URL. */
 function networkCode(err: unknown): string {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
+  // Duck-typed, not instanceof: fetch's errors come from Node's own realm, which differs from a test sandbox's.
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') return code;
   }
-  return err instanceof Error ? err.name : 'error';
+  const name = typeof err === 'object' && err !== null ? (err as { name?: unknown }).name : undefined;
+  return typeof name === 'string' ? name : 'error';
 }

@@ -102,15 +102,17 @@ export async function workflowExecute(state: ConversationState, input: unknown, 
 export function outcomeOfFailure(err: unknown, budgetMs: number): CrmExecuteResult {
   if (!(err instanceof ActivityFailure)) return { outcome: 'InternalError', errorArgs: { reason: 'the CRM call failed unexpectedly' } };
   const cause = err.cause;
-  const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as CrmFailureDetails | undefined) : undefined;
+  // A schedule-to-close timeout carries the last attempt's failure as its own cause.
+  const last = cause instanceof TimeoutFailure ? cause.cause : cause;
+  const details = last instanceof ApplicationFailure ? (last.details?.[0] as CrmFailureDetails | undefined) : undefined;
   const withDetails = (errorArgs: CrmErrorArgs): CrmErrorArgs => ({
     ...errorArgs,
     ...(details?.httpStatus !== undefined ? { httpStatus: details.httpStatus } : {}),
     ...(details?.attempts !== undefined ? { attempts: details.attempts } : {}),
   });
   if (cause instanceof TimeoutFailure || err.retryState === RetryState.TIMEOUT) {
-    const last = cause instanceof ApplicationFailure ? `; last attempt: ${cause.message}` : '';
-    return { outcome: 'Timeout', errorArgs: withDetails({ reason: `no outcome within the budget of ${budgetMs} ms, retries included${last}` }) };
+    const lastReason = last instanceof ApplicationFailure ? `; last attempt: ${last.message}` : '';
+    return { outcome: 'Timeout', errorArgs: withDetails({ reason: `no outcome within the budget of ${budgetMs} ms, retries included${lastReason}` }) };
   }
   if (cause instanceof ApplicationFailure) {
     switch (cause.type) {
