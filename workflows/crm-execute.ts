@@ -27,12 +27,8 @@ import {
 } from '../src/crm/contract';
 import type { ConversationState } from '../src/shared';
 
-const { resolveCrmWorkflow } = proxyActivities<Activities>({
-  // A lookup in the worker's memory; the bound only matters when no worker is there to run it.
-  scheduleToCloseTimeout: '10 seconds',
-  startToCloseTimeout: '5 seconds',
-  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '2 seconds' },
-});
+/** Bound on the resolution step when the caller names no timeout (its default lives in the registry, which only the worker reads). */
+const RESOLVE_TIMEOUT_MS = 10_000;
 
 /** A worker killed during a CRM call is noticed after this long without a heartbeat, and the call retried elsewhere. */
 const CRM_HEARTBEAT_TIMEOUT_MS = 3_000;
@@ -62,6 +58,13 @@ export async function workflowExecute(state: ConversationState, input: unknown, 
   if (hit) return finish({ outcome: 'Success', resultSet: hit.resultSet, cached: true });
 
   let budgetMs: number;
+  const { resolveCrmWorkflow } = proxyActivities<Activities>({
+    // A lookup in the worker's memory: this bound only matters when no worker is there to run it, and
+    // then it counts against the caller's budget like everything else.
+    scheduleToCloseTimeout: Math.min(RESOLVE_TIMEOUT_MS, checked.timeoutMs ?? RESOLVE_TIMEOUT_MS),
+    startToCloseTimeout: '5 seconds',
+    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '2 seconds' },
+  });
   try {
     const resolution = await resolveCrmWorkflow({
       configurationId: checked.configurationId,
