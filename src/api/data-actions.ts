@@ -122,7 +122,9 @@ export async function dataActions(app: FastifyInstance, deps: DataActionDeps): P
         const known = commonFailure(err, conversationId);
         if (known) throw known;
         const trouble = err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ? 'deadline' : classifyTemporalError(err);
-        if (trouble === 'deadline' || trouble === 'unreachable' || trouble === 'precondition') {
+        // Refused while the conversation was changing state: not applied, nothing was called.
+        if (trouble === 'precondition') throw new HttpError(503, 'the execution was not started: the conversation was changing state; retry it');
+        if (trouble === 'deadline' || trouble === 'unreachable') {
           deps.logger.warn({ what: 'workflowExecute update', conversationId, trouble }, 'CRM workflow execute not confirmed');
           throw new HttpError(
             504,
