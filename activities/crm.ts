@@ -79,8 +79,18 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
       // This attempt may use what is left of the whole budget; Temporal ends the activity there anyway.
       const budgetEnd = info.scheduledTimestampMs + (info.scheduleToCloseTimeoutMs || 30_000);
       const remainingMs = Math.max(1, budgetEnd - Date.now());
-      const timer = AbortSignal.timeout(remainingMs);
-      const signal = AbortSignal.any([context.cancellationSignal, timer]);
+      // One signal for both ends of an attempt: the budget's end, and Temporal cancelling the activity
+      // (AbortSignal.any would do it from Node 20.3; package.json allows any Node 20).
+      const controller = new AbortController();
+      const timer = { aborted: false };
+      const budgetTimer = setTimeout(() => {
+        timer.aborted = true;
+        controller.abort(new Error('the budget ended'));
+      }, remainingMs);
+      const onCancel = () => controller.abort(context.cancellationSignal.reason);
+      if (context.cancellationSignal.aborted) onCancel();
+      else context.cancellationSignal.addEventListener('abort', onCancel, { once: true });
+      const signal = controller.signal;
       const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
         let response: Response;
@@ -134,6 +144,8 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
         throw fail(CrmFailureType.Rejected, `the CRM refused the call (${httpStatus})`, true, { httpStatus, attempts });
       } finally {
         clearInterval(beat);
+        clearTimeout(budgetTimer);
+        context.cancellationSignal.removeEventListener('abort', onCancel);
       }
     },
   };
