@@ -8,6 +8,7 @@ import { keyConfigFromEnv } from './security/keys';
 import { loadSecrets } from './security/secrets';
 import { createParticipantDataStore } from './store';
 import { createTemporalClient } from './temporal-client';
+import { loadCrmRegistry } from './crm/registry';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -16,12 +17,14 @@ async function main(): Promise<void> {
   const secrets = loadSecrets(process.env, config.dataDir);
   for (const warning of secrets.warnings) logger.warn(warning);
   logger.info({ webhookSecrets: secrets.webhookSecrets.length, tokens: secrets.tokens.map((t) => ({ name: t.name, scopes: t.scopes })), from: secrets.sources }, 'API credentials loaded');
+  const crm = loadCrmRegistry(process.env, config.dataDir);
+  logger.info({ crm: crm.describe() }, 'CRM integrations');
   const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
   logger.info({ keys: keys.describe() }, 'encryption keys');
   const store = createParticipantDataStore(config);
   await store.init();
   const client = createTemporalClient(config, keys.dataConverter);
-  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: codecSettingsFromEnv() });
+  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: codecSettingsFromEnv(), crm });
   await app.listen({ port: config.port, host: config.host });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

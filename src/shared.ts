@@ -3,6 +3,7 @@
 // stay deterministic and free of Node APIs.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { CrmExecuteRequest, CrmExecuteResult, CrmExecutionRecord, CrmState } from './crm/contract';
 
 export const DEFAULT_TASK_QUEUE = 'parley-conversations';
 
@@ -125,6 +126,8 @@ export interface ConversationState {
   ordering?: OrderingState;
   /** A close that is no event (inactivity, cancellation): it overrides the status the events give. */
   localClose?: { reason: Exclude<CloseReason, 'closed-event'>; at: string };
+  /** CRM Workflow Execute: recent executions and the cacheKey cache. Absent until the conversation's first execution. */
+  crm?: CrmState;
 }
 
 /**
@@ -221,6 +224,8 @@ export interface ConversationView {
   runCount: number;
   /** Events that occurred before the oldest event the conversation still holds for re-ordering: only their task context was taken. */
   eventsOutsideWindow?: number;
+  /** Recent CRM workflow executions (outcomes, never payloads or results) and how many results are cached. */
+  crm?: { executions: CrmExecutionRecord[]; cachedResults: number };
 }
 
 export interface SetAttributesRequest {
@@ -244,6 +249,11 @@ export const routingEventSignal = defineSignal<[RoutingEvent]>('routingEvent');
 export const setAttributesUpdate = defineUpdate<SetAttributesResult, [SetAttributesRequest]>('setAttributes');
 export const conversationStateQuery = defineQuery<ConversationView>('conversationState');
 export const pendingAttributeQuery = defineQuery<PendingAttributeLookup, [string]>('pendingAttribute');
+/**
+ * CRM Workflow Execute: answers exactly one outcome branch (ValidationError included: it is a branch
+ * the flow takes, not a refusal). Rejected only when the conversation is closed (ConversationClosed).
+ */
+export const workflowExecuteUpdate = defineUpdate<CrmExecuteResult, [CrmExecuteRequest]>('workflowExecute');
 
 /** ApplicationFailure types the workflow raises and the API maps to HTTP statuses. */
 export const ErrorType = {

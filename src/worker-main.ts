@@ -8,6 +8,7 @@ import { keyConfigFromEnv } from './security/keys';
 import { parleyDataConverter } from './security/payload-codec';
 import { KeyServiceWaitingCodec } from './security/waiting-codec';
 import { createParticipantDataStore } from './store';
+import { loadCrmRegistry } from './crm/registry';
 import { connectWorker, createParleyWorker } from './worker';
 import type { Worker } from '@temporalio/worker';
 import { WorkerMetrics } from './metrics';
@@ -16,6 +17,8 @@ import { startWorkerHealthServer, workerHealth } from './worker-health';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'parley-worker', config.logFormat);
+  // Before anything connects: a wrong registry stops the worker with a ConfigError naming file, entry and field.
+  const crm = loadCrmRegistry(process.env, config.dataDir);
   installTemporalRuntime(logger, config.temporalMetricsPort === undefined ? undefined : { host: config.host, port: config.temporalMetricsPort });
   // The worker holds only the codec key: secured values reach it already encrypted with the customer's key.
   const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
@@ -31,9 +34,10 @@ async function main(): Promise<void> {
     connection,
     dataConverter: parleyDataConverter(new KeyServiceWaitingCodec(keys.codec, { logger })),
     metrics,
+    crm,
   });
   logger.info(
-    { taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite', keys: keys.describe() },
+    { taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite', keys: keys.describe(), crm: crm.describe() },
     'worker started',
   );
   const health = config.workerHealthPort === undefined ? undefined : await startWorkerHealthServer(worker, { host: config.host, port: config.workerHealthPort, logger, metrics: metrics.registry });

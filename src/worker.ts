@@ -5,6 +5,7 @@ import { createActivities } from '../activities';
 import type { Config } from './config';
 import type { FlushMetrics } from './metrics';
 import type { ParticipantDataStore } from './store';
+import type { CrmRegistry } from './crm/registry';
 import { temporalConnectionOptions, type TemporalConnectionConfig } from './temporal-client';
 
 export interface WorkerDeps {
@@ -18,6 +19,8 @@ export interface WorkerDeps {
   /** Parley's payload codec and failure converter: every payload the worker reads or writes is encrypted. */
   dataConverter: DataConverter;
   metrics?: FlushMetrics;
+  /** The CRM integrations the workflow-execute activities call (CRM_INTEGRATIONS_FILE). */
+  crm?: CrmRegistry;
 }
 
 function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
@@ -35,7 +38,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: config.taskQueue,
     ...workflowSource(deps),
     dataConverter: deps.dataConverter,
-    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics }),
+    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, crm: deps.crm }),
     // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
     shutdownGraceTime: config.shutdownGraceMs,
     // Temporal's 10 s default would freeze a crashed worker's conversations for 10 s; a miss only

@@ -612,7 +612,7 @@ function recordTransfer(state: ConversationState, event: RoutingEvent, current: 
 export function viewOf(state: ConversationState): ConversationView {
   const {
     seenEventIds: _seen, appliedWriteIds: _w, pending, pendingSecured: _s, storedNames, storedNamesTruncated, routedAtMs: _r, transferredAtMs: _t,
-    lastBatchSeq: _b, ordering, localClose: _l, ...rest
+    lastBatchSeq: _b, ordering, localClose: _l, crm, ...rest
   } = state;
   const view: ConversationView = {
     ...rest,
@@ -622,6 +622,8 @@ export function viewOf(state: ConversationState): ConversationView {
     attributeNames: { pending: Object.keys(pending).sort(), stored: [...storedNames].sort(), ...(storedNamesTruncated ? { storedTruncated: true } : {}) },
   };
   if (ordering && ordering.outsideWindow > 0) view.eventsOutsideWindow = ordering.outsideWindow;
+  // Outcomes only: payloads and results may hold customer data.
+  if (crm) view.crm = { executions: crm.executions.map((e) => ({ ...e })), cachedResults: crm.cache.length };
   return view;
 }
 

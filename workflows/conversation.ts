@@ -33,7 +33,10 @@ import {
   pendingAttributeQuery,
   routingEventSignal,
   setAttributesUpdate,
+  workflowExecuteUpdate,
 } from '../src/shared';
+import type { CrmExecuteRequest } from '../src/crm/contract';
+import { workflowExecute } from './crm-execute';
 import { attributeProblem, pendingProblem } from '../src/validation';
 import {
   IsPatched,
@@ -112,6 +115,17 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         refuseWhileStoreBacklogged(flushingSince, settings.continueAsNewAfterEvents);
       },
     },
+  );
+
+  // CRM Workflow Execute: every request ends in one outcome branch; only a closed conversation refuses it.
+  setHandler(
+    workflowExecuteUpdate,
+    async (request: CrmExecuteRequest) => {
+      const result = await workflowExecute(state, request, currentUpdateInfo()?.id ?? `run-${workflowInfo().runId}`);
+      touched();
+      return result;
+    },
+    { validator: (_request: CrmExecuteRequest) => validateOpen(state) },
   );
 
   setHandler(conversationStateQuery, () => viewOf(state));
@@ -353,6 +367,12 @@ function refuseWhileStoreBacklogged(flushingSince: number | undefined, continueA
     'the participant data store has not taken this conversation\'s queued batch yet; nothing was applied; retry later',
     ErrorType.StoreBacklog,
   );
+}
+
+function validateOpen(state: ConversationState): void {
+  if (state.status === 'closed') {
+    throw ApplicationFailure.nonRetryable('the conversation is closed; it takes no more CRM workflow executions', ErrorType.ConversationClosed);
+  }
 }
 
 function validateSet(state: ConversationState, request: SetAttributesRequest): void {

@@ -24,6 +24,8 @@ import { StoreTimeoutError, StoreUnavailableError, type ParticipantDataStore } f
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
 import { startSearchAttributes } from '../../workflows/conversation-state';
+import type { CrmRegistry } from '../crm/registry';
+import { AttributeRead, dataActions } from './data-actions';
 import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
 import { classifyTemporalError, grpcCodeOf, grpcStatusOf, HttpError, isNotFound, keyServiceFailure, keyServiceFailureDuring, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
 
@@ -41,6 +43,8 @@ export interface ApiDeps {
   keys: Pick<KeyServices, 'securedValues' | 'codec' | 'kmsCalls'>;
   /** Which browser origins (the Temporal UI's) may call the codec server, and its session cookie's attributes. */
   codecSettings?: Pick<CodecServerOptions, 'corsOrigins' | 'cookieSecure' | 'cookieSameSite'>;
+  /** The CRM integrations (CRM_INTEGRATIONS_FILE), for the workflow-execute data action's wait; the worker decides the outcome. */
+  crm?: CrmRegistry;
 }
 
 declare module 'fastify' {
@@ -277,10 +281,17 @@ export function buildApi(deps: ApiDeps) {
     const { conversationId, name } = request.params as { conversationId: string; name: string };
     const nameProblem = attributeNameProblem(name);
     if (nameProblem) throw new HttpError(400, nameProblem);
+    const read = await readAttribute(conversationId, name, request.parleyScopes);
+    if (!read) throw new HttpError(404, `conversation ${conversationId} has no attribute named "${name}"`);
+    return read;
+  });
+
+  /** The queued value, else the stored one; a secured value in plaintext only for an agent script. */
+  async function readAttribute(conversationId: string, name: string, scopes: ReadonlySet<string> | undefined): Promise<AttributeRead | undefined> {
     // Only an agent script reads a secured value in plaintext; other callers learn that it exists.
-    const answer = async (value: string, source: 'pending' | 'stored', secured: boolean) => {
+    const answer = async (value: string, source: 'pending' | 'stored', secured: boolean): Promise<AttributeRead> => {
       if (!secured) return { name, value, source };
-      if (!request.parleyScopes?.has('agent-script')) return { name, source, secured: true };
+      if (!scopes?.has('agent-script')) return { name, source, secured: true };
       return { name, value: await decrypt(conversationId, name, value), source, secured: true };
     };
     const handle = client.workflow.getHandle(workflowIdFor(conversationId));
@@ -300,8 +311,21 @@ export function buildApi(deps: ApiDeps) {
       }
       throw err;
     });
-    if (!stored) throw new HttpError(404, `conversation ${conversationId} has no attribute named "${name}"`);
-    return answer(stored.value, 'stored', stored.secured);
+    return stored ? answer(stored.value, 'stored', stored.secured) : undefined;
+  }
+
+  // Data actions for flow platforms; a flow may call them before the conversation's first webhook.
+  void app.register(dataActions, {
+    client,
+    logger: deps.logger,
+    taskQueue: config.taskQueue,
+    conversation: config.conversation,
+    temporalRequestTimeoutMs: config.temporalRequestTimeoutMs,
+    crm: deps.crm,
+    allow: { dataActions: allow.attributes, schemas: requireScope(tokens, ['flow', 'agent-script', 'operator']) },
+    encryptAll,
+    readAttribute,
+    temporalFailure,
   });
 
   app.get('/conversations/:conversationId', { schema: { params: conversationParams }, onRequest: allow.operator }, async (request) => {

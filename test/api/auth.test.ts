@@ -113,6 +113,11 @@ const postWebhook = (body: string, headers: Record<string, string>, base = baseU
 /** The conversation as an operator sees it, or 404. */
 const stateOf = (id: string) => asCaller('GET', `/conversations/${id}`);
 
+/** The error kind of an answer: `error` on most routes, `errors[0].code` on the data actions (their contract's format). */
+function errorCode(body: Record<string, unknown> | undefined): unknown {
+  return body?.error ?? (body?.errors as Array<{ code?: string }> | undefined)?.[0]?.code;
+}
+
 describe('bearer routes: no credential 401, wrong token 401, token without the scope 403, right scope 2xx', () => {
   let id: string;
   beforeAll(async () => {
@@ -125,6 +130,11 @@ describe('bearer routes: no credential 401, wrong token 401, token without the s
     { name: 'POST /conversations/:id/attributes', method: 'POST', url: () => `/conversations/${id}/attributes`, body: () => ({ attributes: { Written: 'by-test' } }), allowed: ['flow', 'agent-script'], ok: 200 },
     { name: 'GET /conversations/:id/attributes/:name', method: 'GET', url: () => `/conversations/${id}/attributes/Known`, allowed: ['flow', 'agent-script'], ok: 200 },
     { name: 'GET /conversations/:id', method: 'GET', url: () => `/conversations/${id}`, allowed: ['operator'], ok: 200 },
+    { name: 'POST /data-actions/participant-data/set', method: 'POST', url: () => '/data-actions/participant-data/set', body: () => ({ inputs: { conversationId: id, attributes: { ByAction: 'x' } } }), allowed: ['flow', 'agent-script'], ok: 200 },
+    { name: 'POST /data-actions/participant-data/get', method: 'POST', url: () => '/data-actions/participant-data/get', body: () => ({ inputs: { conversationId: id, name: 'Known' } }), allowed: ['flow', 'agent-script'], ok: 200 },
+    // No CRM integration is configured here: NotConfigured (400) is the answer once the token is accepted.
+    { name: 'POST /data-actions/workflow-execute', method: 'POST', url: () => '/data-actions/workflow-execute', body: () => ({ inputs: { conversationId: id, configurationId: 'none', workflowId: 'w', payload: {} } }), allowed: ['flow', 'agent-script'], ok: 400 },
+    { name: 'GET /data-actions/workflow-execute/schema', method: 'GET', url: () => '/data-actions/workflow-execute/schema', allowed: ['flow', 'agent-script', 'operator'], ok: 200 },
   ];
 
   describe.each(routes)('$name', (route) => {
@@ -142,7 +152,7 @@ describe('bearer routes: no credential 401, wrong token 401, token without the s
       ['a webhook signature instead of a token', { ...signedHeaders(credentials.webhookSecret, '') }],
     ])('401 with %s', async (_case, headers) => {
       const res = await request(headers);
-      expect([res.status, res.body?.error]).toEqual([401, 'unauthorized']);
+      expect([res.status, errorCode(res.body)]).toEqual([401, 'unauthorized']);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
     });
 
@@ -152,7 +162,7 @@ describe('bearer routes: no credential 401, wrong token 401, token without the s
         if (route.allowed.includes(scope)) {
           expect([scope, res.status]).toEqual([scope, route.ok]);
         } else {
-          expect([scope, res.status, res.body?.error]).toEqual([scope, 403, 'forbidden']);
+          expect([scope, res.status, errorCode(res.body)]).toEqual([scope, 403, 'forbidden']);
           expect(res.headers.get('www-authenticate')).toMatch(/insufficient_scope/);
         }
       }

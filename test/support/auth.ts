@@ -53,6 +53,7 @@ export function scopeFor(method: string, url: string): Scope | 'webhook' | 'open
   if (pathname === '/healthz' || pathname === '/livez') return 'open';
   if (pathname.startsWith('/webhooks/')) return 'webhook';
   if (pathname.startsWith('/codec/')) return 'operator';
+  if (pathname.startsWith('/data-actions/')) return 'flow';
   if (/^\/conversations\/[^/]+\/attributes(\/|$)/.test(pathname)) return method === 'GET' ? 'agent-script' : 'flow';
   return 'operator';
 }

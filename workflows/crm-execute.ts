@@ -1,0 +1,131 @@
+// CRM Workflow Execute inside the conversation: input rules, the cacheKey cache, then the
+// configuration's resolution and the CRM call as activities. Every path ends in exactly one outcome,
+// recorded in the conversation's state. Runs only for conversations that execute a CRM workflow, so
+// the histories of the others are unchanged.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  TimeoutFailure,
+  isCancellation,
+  log,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
+import type { Activities } from '../activities';
+import type { CrmFailureDetails } from '../activities/crm';
+import {
+  CheckedCrmRequest,
+  CrmErrorArgs,
+  CrmExecuteResult,
+  CrmFailureType,
+  CrmState,
+  cacheResult,
+  cachedResult,
+  checkCrmRequest,
+  recordExecution,
+} from '../src/crm/contract';
+import type { ConversationState } from '../src/shared';
+
+/** Bound on the resolution step when the caller names no timeout (its default lives in the registry, which only the worker reads). */
+const RESOLVE_TIMEOUT_MS = 10_000;
+
+/** A worker killed during a CRM call is noticed after this long without a heartbeat, and the call retried elsewhere. */
+const CRM_HEARTBEAT_TIMEOUT_MS = 3_000;
+
+export async function workflowExecute(state: ConversationState, input: unknown, requestId: string): Promise<CrmExecuteResult> {
+  const crm: CrmState = (state.crm ??= { executions: [], cache: [] });
+  const startedAt = Date.now();
+  const check = checkCrmRequest(input);
+  const request: Partial<CheckedCrmRequest> = check.ok ? check.request : {};
+  const finish = (result: CrmExecuteResult): CrmExecuteResult => {
+    recordExecution(crm, {
+      requestId,
+      ...(request.configurationId !== undefined ? { configurationId: request.configurationId } : {}),
+      ...(request.workflowId !== undefined ? { workflowId: request.workflowId } : {}),
+      outcome: result.outcome,
+      completedAt: new Date().toISOString(),
+      ...(result.cached ? { cached: true } : {}),
+      ...(result.errorArgs ? { reason: result.errorArgs.reason } : {}),
+    });
+    log.info('CRM workflow execute', { conversationId: state.conversationId, requestId, outcome: result.outcome, cached: result.cached === true });
+    return result;
+  };
+  if (!check.ok) return finish({ outcome: 'ValidationError', errorArgs: check.errorArgs });
+  const checked = check.request;
+
+  const hit = cachedResult(crm, checked);
+  if (hit) return finish({ outcome: 'Success', resultSet: hit.resultSet, cached: true });
+
+  let budgetMs: number;
+  const { resolveCrmWorkflow } = proxyActivities<Activities>({
+    // A lookup in the worker's memory: this bound only matters when no worker is there to run it, and
+    // then it counts against the caller's budget like everything else.
+    scheduleToCloseTimeout: Math.min(RESOLVE_TIMEOUT_MS, checked.timeoutMs ?? RESOLVE_TIMEOUT_MS),
+    startToCloseTimeout: '5 seconds',
+    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '2 seconds' },
+  });
+  try {
+    const resolution = await resolveCrmWorkflow({
+      configurationId: checked.configurationId,
+      workflowId: checked.workflowId,
+      ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
+    });
+    if (!resolution.ok) return finish({ outcome: resolution.outcome, errorArgs: resolution.errorArgs });
+    budgetMs = resolution.budgetMs - (Date.now() - startedAt);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    return finish({ outcome: 'Timeout', errorArgs: { reason: 'no worker resolved the CRM configuration in time' } });
+  }
+  if (budgetMs <= 0) return finish({ outcome: 'Timeout', errorArgs: { reason: 'the budget was spent before the CRM could be called' } });
+
+  const { executeCrmWorkflow } = proxyActivities<Activities>({
+    // The whole budget, retries included: Temporal itself ends the execution there.
+    scheduleToCloseTimeout: budgetMs,
+    heartbeatTimeout: Math.min(CRM_HEARTBEAT_TIMEOUT_MS, budgetMs),
+    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '2 seconds' },
+  });
+  try {
+    const answer = await executeCrmWorkflow({
+      configurationId: checked.configurationId,
+      workflowId: checked.workflowId,
+      payload: checked.payload,
+      // Stable across retries, workers and continue-as-new: the CRM acts once per execution.
+      idempotencyKey: `${workflowInfo().workflowId}/${requestId}`,
+    });
+    cacheResult(crm, checked, answer.resultSet, new Date().toISOString());
+    return finish({ outcome: 'Success', resultSet: answer.resultSet });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    return finish(outcomeOfFailure(err, budgetMs));
+  }
+}
+
+/** The branch a failed CRM activity takes. */
+export function outcomeOfFailure(err: unknown, budgetMs: number): CrmExecuteResult {
+  if (!(err instanceof ActivityFailure)) return { outcome: 'InternalError', errorArgs: { reason: 'the CRM call failed unexpectedly' } };
+  const cause = err.cause;
+  // A schedule-to-close timeout carries the last attempt's failure as its own cause.
+  const last = cause instanceof TimeoutFailure ? cause.cause : cause;
+  const details = last instanceof ApplicationFailure ? (last.details?.[0] as CrmFailureDetails | undefined) : undefined;
+  const withDetails = (errorArgs: CrmErrorArgs): CrmErrorArgs => ({
+    ...errorArgs,
+    ...(details?.httpStatus !== undefined ? { httpStatus: details.httpStatus } : {}),
+    ...(details?.attempts !== undefined ? { attempts: details.attempts } : {}),
+  });
+  if (cause instanceof TimeoutFailure || err.retryState === RetryState.TIMEOUT) {
+    const lastReason = last instanceof ApplicationFailure ? `; last attempt: ${last.message}` : '';
+    return { outcome: 'Timeout', errorArgs: withDetails({ reason: `no outcome within the budget of ${budgetMs} ms, retries included${lastReason}` }) };
+  }
+  if (cause instanceof ApplicationFailure) {
+    switch (cause.type) {
+      case CrmFailureType.UnknownWorkflow:
+        return { outcome: 'InvalidWorkflow', errorArgs: withDetails({ field: 'workflowId', reason: cause.message }) };
+      case CrmFailureType.NotConfigured:
+        return { outcome: 'NotConfigured', errorArgs: withDetails({ field: 'configurationId', reason: cause.message }) };
+      default:
+        return { outcome: 'InternalError', errorArgs: withDetails({ reason: cause.message }) };
+    }
+  }
+  return { outcome: 'InternalError', errorArgs: { reason: 'the CRM call failed unexpectedly' } };
+}
