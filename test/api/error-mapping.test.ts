@@ -14,7 +14,7 @@ import { buildApi } from '../../src/api/server';
 import { classifyTemporalError } from '../../src/api/temporal-errors';
 import type { DevServer } from '../../src/dev-server';
 import { ConversationSettings, DEFAULT_SETTINGS, workflowIdFor } from '../../src/shared';
-import { stuckFlushHeadroom } from '../../workflows/conversation-state';
+import { STUCK_FLUSH_HEADROOM_EVENTS } from '../../workflows/conversation-state';
 import { lockSqlite } from '../support/sqlite-lock';
 import { waitFor } from '../support/wait';
 import { createParticipantDataStore, ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
@@ -164,7 +164,6 @@ test('a stored-attribute read the store does not answer within STORE_TIMEOUT is 
 });
 
 test('a write refused while the hand-over batch waits for the store is 503 with Retry-After, and says nothing was applied', async () => {
-  // A headroom (200 events) well above the events sent while waiting for the flush's second attempt.
   const conversation = { continueAsNewAfterEvents: 400 };
   const base = await startApi({ conversation });
   const id = uniqueId('backlog');
@@ -181,7 +180,7 @@ test('a write refused while the hand-over batch waits for the store is 503 with 
     await waitFor('the hand-over flush to be retried', flushRetried, { timeoutMs: 60_000 });
     let refused: { status: number; body: { error: string; message: string }; retryAfter: string | null } | undefined;
     const accepted: string[] = [];
-    for (let i = 0; i < 2 * stuckFlushHeadroom(conversation.continueAsNewAfterEvents) && !refused; i++) {
+    for (let i = 0; i < 2 * STUCK_FLUSH_HEADROOM_EVENTS && !refused; i++) {
       const res = await authedFetch(credentials, `${base}/conversations/${id}/attributes`, { method: 'POST', body: { attributes: { [`w${i}`]: 'v' } } });
       if (res.status === 200) accepted.push(`w${i}`);
       else refused = { status: res.status, body: (await res.json()) as { error: string; message: string }, retryAfter: res.headers.get('retry-after') };
