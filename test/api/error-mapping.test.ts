@@ -102,7 +102,7 @@ const event = (conversationId: string, eventType: string, extra: Record<string, 
 
 test('writes racing the close are 200 or 409, never 503, and every write answered 200 is stored', async () => {
   const base = await startApi();
-  const answers: Array<{ id: string; name: string; status: number }> = [];
+  const answers: Array<{ id: string; name: string; status: number; message?: string }> = [];
   await Promise.all(
     Array.from({ length: 30 }, async (_, c) => {
       const id = uniqueId(`race-${c}`);
@@ -110,8 +110,8 @@ test('writes racing the close are 200 or 409, never 503, and every write answere
       expect((await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { first: 'x' } })).status).toBe(200);
       const writes = Array.from({ length: 8 }, async (_, w) => {
         const name = `w${w}`;
-        const { status } = await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { [name]: 'v' } });
-        answers.push({ id, name, status });
+        const { status, body } = await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { [name]: 'v' } });
+        answers.push({ id, name, status, message: (body as { message?: string } | undefined)?.message });
       });
       const events = [event(id, 'ROUTED', { agentId: 'a-1' }), event(id, 'CLOSED')].map((e) => call(base, 'POST', '/webhooks/routing-events', e));
       await Promise.all([...writes, ...events]);
@@ -119,7 +119,8 @@ test('writes racing the close are 200 or 409, never 503, and every write answere
     }),
   );
   const statuses = [...new Set(answers.map((a) => a.status))].sort();
-  console.log(`writes racing the close: ${answers.filter((a) => a.status === 200).length} applied, ${answers.filter((a) => a.status === 409).length} refused as closed`);
+  const others = answers.filter((a) => a.status !== 200 && a.status !== 409).map((a) => `${a.status} ${a.message}`);
+  console.log(`writes racing the close: ${answers.filter((a) => a.status === 200).length} applied, ${answers.filter((a) => a.status === 409).length} refused as closed; others: ${JSON.stringify(others)}`);
   expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
   for (const { id, name, status } of answers) {
     const stored = await store.getAttribute(id, name);
