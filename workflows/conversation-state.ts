@@ -32,12 +32,11 @@ export const STORED_NAMES_KEPT = 100;
 
 /**
  * History events a run may add while its hand-over flush waits for the store before attribute writes
- * are refused: continue-as-new cannot happen mid-flush, so this is what bounds the run's history.
- * Half the continue-as-new threshold, at most 1,000 events (about 200 writes).
+ * are refused: continue-as-new cannot happen mid-flush, so this is what bounds the run's history
+ * (about 100 writes; the default continue-as-new threshold plus this stays far below Temporal's
+ * 10,240-event warning). Far more than a flush that succeeds, even slowly, lets through.
  */
-export function stuckFlushHeadroom(continueAsNewAfterEvents: number): number {
-  return Math.min(1000, Math.ceil(continueAsNewAfterEvents / 2));
-}
+export const STUCK_FLUSH_HEADROOM_EVENTS = 500;
 
 /**
  * Records keyed by user-chosen names (attributes, task context) have no prototype, so a name like

@@ -51,7 +51,7 @@ import {
   rememberStored,
   resumedState,
   searchAttributesOf,
-  stuckFlushHeadroom,
+  STUCK_FLUSH_HEADROOM_EVENTS,
   viewOf,
 } from './conversation-state';
 
@@ -112,7 +112,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     {
       validator: (request: SetAttributesRequest) => {
         validateSet(state, request);
-        refuseWhileStoreBacklogged(flushingSince, settings.continueAsNewAfterEvents);
+        refuseWhileStoreBacklogged(flushingSince);
       },
     },
   );
@@ -356,13 +356,12 @@ function isBatchConflict(err: unknown): boolean {
 
 /**
  * Continue-as-new cannot happen while a batch is being written, so while the store does not answer
- * each accepted write grows the run's history. Past stuckFlushHeadroom events since the flush began,
+ * each accepted write grows the run's history. Past STUCK_FLUSH_HEADROOM_EVENTS since the flush began,
  * writes are refused (nothing applied; the API answers 503 with Retry-After) until the batch is written.
  */
-function refuseWhileStoreBacklogged(flushingSince: number | undefined, continueAsNewAfterEvents: number): void {
+function refuseWhileStoreBacklogged(flushingSince: number | undefined): void {
   if (flushingSince === undefined) return;
-  const grown = workflowInfo().historyLength - flushingSince;
-  if (grown < stuckFlushHeadroom(continueAsNewAfterEvents)) return;
+  if (workflowInfo().historyLength - flushingSince < STUCK_FLUSH_HEADROOM_EVENTS) return;
   throw ApplicationFailure.nonRetryable(
     'the participant data store has not taken this conversation\'s queued batch yet; nothing was applied; retry later',
     ErrorType.StoreBacklog,

@@ -238,7 +238,14 @@ export function buildApi(deps: ApiDeps) {
         // first attempt (which may still be waiting for a worker) instead of writing a second time.
         const updateId = idempotencyKey ? `set-attributes:${idempotencyKey}` : undefined;
         const update = secured ? { attributes: values, secured: true } : { attributes: values };
-        const result = await withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [update], updateId }));
+        const send = () => withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [update], updateId }));
+        const result = await send().catch(async (err: unknown) => {
+          // Refused, not applied, because the workflow task it landed in failed (typically the one
+          // closing the conversation, which also writes the final batch): sent once more, it meets
+          // the conversation's next state — taken, or refused as closed.
+          if (classifyTemporalError(err) !== 'precondition' || updateRejectionType(err)) throw err;
+          return send();
+        });
         return secured ? { conversationId, queued: result.queued, secured: true } : { conversationId, queued: result.queued };
       } catch (err) {
         const rejection = updateRejectionType(err);

@@ -14,7 +14,7 @@ import { buildApi } from '../../src/api/server';
 import { classifyTemporalError } from '../../src/api/temporal-errors';
 import type { DevServer } from '../../src/dev-server';
 import { ConversationSettings, DEFAULT_SETTINGS, workflowIdFor } from '../../src/shared';
-import { stuckFlushHeadroom } from '../../workflows/conversation-state';
+import { STUCK_FLUSH_HEADROOM_EVENTS } from '../../workflows/conversation-state';
 import { lockSqlite } from '../support/sqlite-lock';
 import { waitFor } from '../support/wait';
 import { createParticipantDataStore, ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
@@ -102,7 +102,7 @@ const event = (conversationId: string, eventType: string, extra: Record<string, 
 
 test('writes racing the close are 200 or 409, never 503, and every write answered 200 is stored', async () => {
   const base = await startApi();
-  const answers: Array<{ id: string; name: string; status: number }> = [];
+  const answers: Array<{ id: string; name: string; status: number; message?: string }> = [];
   await Promise.all(
     Array.from({ length: 30 }, async (_, c) => {
       const id = uniqueId(`race-${c}`);
@@ -110,8 +110,8 @@ test('writes racing the close are 200 or 409, never 503, and every write answere
       expect((await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { first: 'x' } })).status).toBe(200);
       const writes = Array.from({ length: 8 }, async (_, w) => {
         const name = `w${w}`;
-        const { status } = await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { [name]: 'v' } });
-        answers.push({ id, name, status });
+        const { status, body } = await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { [name]: 'v' } });
+        answers.push({ id, name, status, message: (body as { message?: string } | undefined)?.message });
       });
       const events = [event(id, 'ROUTED', { agentId: 'a-1' }), event(id, 'CLOSED')].map((e) => call(base, 'POST', '/webhooks/routing-events', e));
       await Promise.all([...writes, ...events]);
@@ -119,7 +119,8 @@ test('writes racing the close are 200 or 409, never 503, and every write answere
     }),
   );
   const statuses = [...new Set(answers.map((a) => a.status))].sort();
-  console.log(`writes racing the close: ${answers.filter((a) => a.status === 200).length} applied, ${answers.filter((a) => a.status === 409).length} refused as closed`);
+  const others = answers.filter((a) => a.status !== 200 && a.status !== 409).map((a) => `${a.status} ${a.message}`);
+  console.log(`writes racing the close: ${answers.filter((a) => a.status === 200).length} applied, ${answers.filter((a) => a.status === 409).length} refused as closed; others: ${JSON.stringify(others)}`);
   expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
   for (const { id, name, status } of answers) {
     const stored = await store.getAttribute(id, name);
@@ -180,7 +181,6 @@ test('a stored-attribute read while the store refuses connections is 503 "unreac
 });
 
 test('a write refused while the hand-over batch waits for the store is 503 with Retry-After, and says nothing was applied', async () => {
-  // A headroom (200 events) well above the events sent while waiting for the flush's second attempt.
   const conversation = { continueAsNewAfterEvents: 400 };
   const base = await startApi({ conversation });
   const id = uniqueId('backlog');
@@ -197,7 +197,7 @@ test('a write refused while the hand-over batch waits for the store is 503 with 
     await waitFor('the hand-over flush to be retried', flushRetried, { timeoutMs: 60_000 });
     let refused: { status: number; body: { error: string; message: string }; retryAfter: string | null } | undefined;
     const accepted: string[] = [];
-    for (let i = 0; i < 2 * stuckFlushHeadroom(conversation.continueAsNewAfterEvents) && !refused; i++) {
+    for (let i = 0; i < 2 * STUCK_FLUSH_HEADROOM_EVENTS && !refused; i++) {
       const res = await authedFetch(credentials, `${base}/conversations/${id}/attributes`, { method: 'POST', body: { attributes: { [`w${i}`]: 'v' } } });
       if (res.status === 200) accepted.push(`w${i}`);
       else refused = { status: res.status, body: (await res.json()) as { error: string; message: string }, retryAfter: res.headers.get('retry-after') };

@@ -11,7 +11,7 @@ import { createActivities } from '../../activities';
 import { WorkerMetrics } from '../../src/metrics';
 import { ConversationSettings, DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '../../src/shared';
 import { SqliteParticipantDataStore } from '../../src/store';
-import { STORED_NAMES_KEPT, stuckFlushHeadroom } from '../../workflows/conversation-state';
+import { STORED_NAMES_KEPT, STUCK_FLUSH_HEADROOM_EVENTS } from '../../workflows/conversation-state';
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
@@ -124,9 +124,8 @@ test('the names of written attributes are bounded in the continue-as-new input, 
 
 test('while the hand-over batch waits for a store that does not answer, writes past the headroom are refused (nothing applied) and taken again once it is written', async () => {
   const id = uniqueId('stuck');
-  // A headroom (200 events) well above the events sent while waiting for the flush's second attempt.
   const settings = { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 400 };
-  const headroom = stuckFlushHeadroom(settings.continueAsNewAfterEvents);
+  const headroom = STUCK_FLUSH_HEADROOM_EVENTS;
   // Another process holds the SQLite write lock: every flush attempt times out (STORE_TIMEOUT) and is retried.
   const lock = await lockSqlite(storePath, 10 * 60_000);
   try {
