@@ -59,6 +59,9 @@ export function classifyTemporalError(err: unknown): TemporalTrouble {
   const status = grpcStatusOf(err);
   const code = status?.code;
   if (code === GRPC.UNAVAILABLE || code === GRPC.RESOURCE_EXHAUSTED) return 'unreachable';
+  // The server reset the call's stream (grpc-js: "Call cancelled"), as Temporal's frontend does when
+  // the deadline it was handed runs out: the call was on a connection and reached the server.
+  if (code === GRPC.CANCELLED && /Call cancelled|RST_STREAM/.test(status?.details ?? '')) return 'deadline';
   if (code === GRPC.DEADLINE_EXCEEDED || code === GRPC.CANCELLED) {
     // gRPC names the peer (remote_addr=…) once the call was sent on a connection. Without it the
     // deadline fired while still connecting: the request never left, the server cannot have it.

@@ -265,6 +265,10 @@ test('the classification by gRPC status, as the SDK hands the server errors over
   expect(classifyTemporalError(wrapped(4, 'Deadline exceeded after 5.001s,LB pick: 0.001s,remote_addr=127.0.0.1:7233'))).toBe('deadline');
   // Still connecting when the deadline fired: the request never left.
   expect(classifyTemporalError(wrapped(4, 'Deadline exceeded after 1.458s,name resolution: 0.032s,metadata filters: 0.002s,Waiting for LB pick'))).toBe('unreachable');
+  // The server reset the stream when the deadline it was handed ran out (seen by the fuzz drill on a
+  // state query under load, then answered 503 "unreachable" while Temporal was up): a late answer.
+  expect(classifyTemporalError(wrapped(1, 'Call cancelled'))).toBe('deadline');
+  expect(classifyTemporalError(wrapped(1, 'stream terminated by RST_STREAM with error code: CANCEL'))).toBe('deadline');
   // An update refused because the conversation's workflow task failed while it was closing.
   expect(classifyTemporalError(grpc(9, 'workflow task failed: UnhandledCommand'))).toBe('precondition');
   expect(classifyTemporalError(wrapped(3, 'invalid argument'))).toBe('permanent');
