@@ -80,12 +80,13 @@ export function receiveInboundMessage(state: ConversationState, message: Inbound
   if (message.sensitiveDataRemoved) notify(state, 'sensitive-data-removed', message.eventId, message.occurredAt);
 
   if (message.closedByCustomer) {
+    digital.endedByCustomer = true;
     if (state.status === 'active') {
+      // The agent wraps up and closes the task; the customer, gone, is not told of the close.
       notify(state, 'customer-left', message.eventId, message.occurredAt, 'agent');
       return 'customer-left';
     }
     endTask(state, message.eventId, 'abandon');
-    digital.endedByCustomer = true;
     closeLocally(state, 'customer-abandoned', nowIso);
     return 'abandoned';
   }

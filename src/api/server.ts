@@ -242,8 +242,8 @@ export function buildApi(deps: ApiDeps) {
         const { outcome } = await withDeadline(() =>
           client.workflow.executeUpdateWithStart(inboundMessageUpdate, {
             args: [message],
-            // Temporal de-duplicates update ids within a run; the workflow's own window does the rest.
-            updateId: `inbound:${message.eventId}`,
+            // No update id from the eventId: Temporal would answer a redelivery with the first
+            // delivery's outcome; the workflow's window answers it as the duplicate it is, in any run.
             startWorkflowOperation: new WithStartWorkflowOperation(conversationWorkflow, {
               workflowId,
               taskQueue: config.taskQueue,
