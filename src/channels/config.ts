@@ -126,11 +126,11 @@ export function parseDestinations(content: unknown, file: string): DestinationDi
     let where = `destinations[${index}]`;
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(where, 'must be an object');
     const entry = raw as Record<string, unknown>;
+    if (typeof entry.id !== 'string' || entry.id.length === 0 || entry.id.length > 200) fail(where, 'field "id" must be a string of 1 to 200 characters');
+    where += ` (id "${entry.id as string}")`;
     for (const field of Object.keys(entry)) {
       if (!['id', 'channel', 'notifications', 'callbackThresholdSeconds', 'description'].includes(field)) fail(where, `field "${field}" is not known`);
     }
-    if (typeof entry.id !== 'string' || entry.id.length === 0 || entry.id.length > 200) fail(where, 'field "id" must be a string of 1 to 200 characters');
-    where += ` (id "${entry.id as string}")`;
     if (!MESSAGE_CHANNELS.includes(entry.channel as MessageChannel)) fail(where, `field "channel" must be one of ${MESSAGE_CHANNELS.join(', ')}`);
     const channel = entry.channel as MessageChannel;
     let notifications: NotificationKind[] = [...NOTIFICATION_KINDS];
