@@ -6,6 +6,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  isCancellation,
   log,
   proxyActivities,
   setHandler,
@@ -111,8 +112,12 @@ export function installDigitalChannel(state: ConversationState, hooks: { onActiv
     }
   };
 
-  void sender();
-  void callbackClock();
+  // A cancelled conversation rejects their waits: that ends them (what was not sent by then is not sent).
+  const ended = (what: string) => (err: unknown) => {
+    if (!isCancellation(err)) log.error(`${what} stopped`, { conversationId, error: err instanceof Error ? err.message : String(err) });
+  };
+  void sender().catch(ended('digital-channel sender'));
+  void callbackClock().catch(ended('web-callback clock'));
 
   return {
     onRoutingEvent(event, wasClosed) {
