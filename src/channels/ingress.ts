@@ -5,6 +5,7 @@ import { HttpError } from '../api/temporal-errors';
 import { instantOf } from '../validation';
 import type { InboundMessage, MessageChannel } from './contract';
 import type { DestinationDirectory } from './config';
+import { isSensitiveAttachment, maskSensitiveText } from './pci';
 
 export interface InboundBody {
   eventId: string;
@@ -46,7 +47,16 @@ export function prepareInbound(body: InboundBody, destinations: DestinationDirec
   return message;
 }
 
+/** The text and the subject masked, sensitive attachments dropped, and whether anything was removed. */
 function masked(body: InboundBody): { text: string; subject?: string; attachmentCount: number; sensitiveDataRemoved: boolean } {
+  const text = maskSensitiveText(body.text ?? '');
+  const subject = body.subject === undefined ? undefined : maskSensitiveText(body.subject);
   const attachments = body.attachments ?? [];
-  return { text: body.text ?? '', subject: body.subject, attachmentCount: attachments.length, sensitiveDataRemoved: false };
+  const kept = attachments.filter((a) => !isSensitiveAttachment(a));
+  return {
+    text: text.text,
+    subject: subject?.text,
+    attachmentCount: kept.length,
+    sensitiveDataRemoved: text.findings.length > 0 || (subject?.findings.length ?? 0) > 0 || kept.length < attachments.length,
+  };
 }

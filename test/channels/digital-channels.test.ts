@@ -424,6 +424,10 @@ test('the customer address and a card number are in no log line, no history as t
   const id = uniqueId('privacy');
   await send(message(id, `my card is ${CARD} exp 12/29`, { channel: 'sms', destination: '+15550100', from: address }));
   await post(event(id, 'CREATED', { channel: 'sms' }));
+  // Masked at ingress: the customer is told, the transcript and the state hold the masked text.
+  const [notice] = await delivered(gateway, id, 'sensitive-data-removed');
+  expect(notice.body).toMatchObject({ to: address, text: expect.stringMatching(/sensitive data such as card numbers was removed/) });
+  expect((await view(id)).messages?.recent[0].text).toBe('my card is **** **** **** 1111 exp **/**');
   await post(event(id, 'CLOSED', { channel: 'sms' }));
   await completed(id);
   await delivered(gateway, id, 'closed');
@@ -445,4 +449,24 @@ test('the customer address and a card number are in no log line, no history as t
   expect(decodedText).not.toContain(CARD);
   expect(JSON.stringify(await store.listMessages(id))).not.toContain(CARD);
   expect(JSON.stringify(await store.listMessages(id))).not.toContain(address);
+  expect((await store.listMessages(id)).map((m) => m.text)).toContain('my card is **** **** **** 1111 exp **/**');
+
+  // Email: the subject is masked too, an attachment the sender flags as sensitive is dropped.
+  const mail = uniqueId('privacy-email');
+  await send(message(mail, 'see attached', {
+    channel: 'email',
+    destination: 'email-billing',
+    from: 'jane@example.com',
+    subject: `card ${CARD}`,
+    attachments: [{ filename: 'statement.pdf', sensitive: true }, { filename: 'photo.png' }],
+  }));
+  await delivered(gateway, mail, 'sensitive-data-removed');
+  const [line] = await store.listMessages(mail);
+  expect(line).toMatchObject({ subject: 'card **** **** **** 1111', attachmentCount: 1, text: 'see attached' });
+  // A message without card data tells the customer nothing about it.
+  const clean = uniqueId('privacy-clean');
+  await send(message(clean, 'order 4111-2222 shipped on 12/11/2026?', { channel: 'sms', destination: '+15550100' }));
+  await post(event(clean, 'CLOSED', { channel: 'sms' }));
+  await completed(clean);
+  expect(gateway.of(clean).map((d) => d.body.kind)).toEqual(['closed']);
 });
