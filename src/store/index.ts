@@ -9,7 +9,7 @@ export type {
   StoredBatch,
   StoredMessage,
 } from './participant-data-store';
-export { BatchConflictError, batchDigest, DEFAULT_STORE_TIMEOUT_MS, StoreTimeoutError } from './participant-data-store';
+export { BatchConflictError, batchDigest, DEFAULT_STORE_TIMEOUT_MS, StoreTimeoutError, StoreUnavailableError } from './participant-data-store';
 export { PostgresParticipantDataStore } from './postgres-store';
 export { SqliteParticipantDataStore } from './sqlite-store';
 
