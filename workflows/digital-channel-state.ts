@@ -29,7 +29,7 @@ export function isEndKeyword(text: string): boolean {
  * with a leading +, spaces, dashes, dots or parentheses. Returns the number as +digits or digits.
  */
 export function callbackNumber(text: string): string | undefined {
-  const match = /^\s*call\s?back\b[\s:,-]*(\+?[0-9][0-9 ().-]*[0-9])\s*$/i.exec(text);
+  const match = /^\s*call\s?back\b[\s:,-]*(\+?[0-9(][0-9 ().-]*[0-9])\s*$/i.exec(text);
   if (!match) return undefined;
   const digits = match[1].replace(/[^0-9]/g, '');
   if (digits.length < 7 || digits.length > 15) return undefined;
