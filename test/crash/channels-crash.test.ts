@@ -2,6 +2,8 @@
 // but not yet answered: the retry on the next worker carries the same idempotency key, so the
 // customer is told once; every other notification of the conversation arrives exactly once and the
 // transcript (PostgreSQL) has each line once. Driven through the real API over HTTP.
+import fs from 'node:fs';
+import path from 'node:path';
 import pino from 'pino';
 import { buildApi } from '../../src/api/server';
 import { parseDestinations } from '../../src/channels/config';
@@ -99,4 +101,37 @@ test('a worker SIGKILLed mid-send: the notification is delivered again under the
     ['outbound', 'An agent is '],
     ['outbound', 'This convers'],
   ]);
+});
+
+test('without peer URLs (the npm start default) the real worker appends each delivery once to the outbox files, addresses shortened', async () => {
+  const id = uniqueId('outbox');
+  const outboxDir = path.join(h.dir, 'outbox');
+  const queue = uniqueId('crash-channels-outbox');
+  const worker = await h.startPollingWorker('outbox', queue, { PARLEY_OUTBOX_DIR: outboxDir });
+  const outboxApi = buildApi({
+    client: createTemporalClient({ temporalAddress: h.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
+    store: h.store,
+    logger: pino({ level: 'silent' }),
+    config: { taskQueue: queue, temporalRequestTimeoutMs: 20_000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 } },
+    auth: credentials.settings,
+    keys: testKeyServices(),
+  });
+  await outboxApi.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const base = `http://127.0.0.1:${(outboxApi.server.address() as { port: number }).port}`;
+    const send = (url: string, body: Record<string, unknown>) => authedFetch(credentials, `${base}${url}`, { method: 'POST', body });
+    const created = { eventId: `outbox-evt-${++seq}`, eventType: 'CREATED', conversationId: id, taskId: 'task-o', channel: 'sms', occurredAt: at() };
+    expect((await send('/webhooks/inbound-messages', { eventId: `outbox-msg-${++seq}`, conversationId: id, channel: 'sms', from: '+447700900555', text: 'Hi', destination: '+15550100', occurredAt: at() })).status).toBe(202);
+    expect((await send('/webhooks/routing-events', created)).status).toBe(202);
+    expect((await send('/webhooks/routing-events', created)).status).toBe(202);
+    expect((await send('/webhooks/inbound-messages', { eventId: `outbox-msg-${++seq}`, conversationId: id, channel: 'sms', from: '+447700900555', text: 'end conversation', destination: '+15550100', occurredAt: at() })).status).toBe(202);
+    await whileRunning(worker, h.client.workflow.getHandle(workflowIdFor(id)).result());
+    const lines = (file: string) => fs.readFileSync(path.join(outboxDir, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines('gateway.jsonl').map((l) => [l.kind, l.to])).toEqual([['created', '…0555']]);
+    expect(lines('routing.jsonl').map((l) => [l.operation, l.mode, l.taskId])).toEqual([['end-task', 'abandon', 'task-o']]);
+    expect(fs.readFileSync(path.join(outboxDir, 'gateway.jsonl'), 'utf8')).not.toContain('+447700900555');
+  } finally {
+    await outboxApi.close();
+    await worker.stop();
+  }
 });
