@@ -81,6 +81,15 @@ async function startConversation(id: string) {
   return handle;
 }
 
+/**
+ * Waits in real time for the run to complete, then reads its result. Awaiting result() directly lets
+ * the test server skip time while a loaded worker is still in the workflow task, which then times out.
+ */
+async function finished(handle: { describe(): Promise<{ status: { name: string } }>; result(): Promise<unknown> }) {
+  await waitFor('the conversation to complete', async () => (await handle.describe()).status.name !== 'RUNNING', { timeoutMs: 60_000, intervalMs: 200 });
+  return handle.result();
+}
+
 const kinds = (id: string) => gateway.of(id).map((d) => d.body.kind);
 const settled = (id: string, count: number) => waitFor(`${count} notifications for ${id}`, () => gateway.of(id).length >= count);
 
@@ -115,7 +124,8 @@ test('web callback threshold: offered after 60 s in queue (the default), not bef
 
     await handle.signal(routingEventSignal, routingEvent(id, 'CLOSED'));
     await second.signal(routingEventSignal, routingEvent(other, 'CLOSED'));
-    await Promise.all([handle.result(), second.result()]);
+    await finished(handle);
+    await finished(second);
     expect(kinds(id)).toEqual(['created', 'callback-offer', 'closed']);
 
     // One timer at a time: the first conversation started one (fired); the second one cancelled by ROUTED, one fired after the transfer.
@@ -144,7 +154,7 @@ test('EWT sequence: QUEUED without an estimate and with -1 say nothing, each est
     await handle.signal(routingEventSignal, routingEvent(id, 'QUEUED', { estimatedWaitTime: 90 }));
     await handle.signal(routingEventSignal, routingEvent(id, 'ROUTED', { agentId: 'agent-2' }));
     await handle.signal(routingEventSignal, routingEvent(id, 'CLOSED'));
-    await handle.result();
+    await finished(handle);
     expect(gateway.of(id).map((d) => [d.body.kind, d.body.estimatedWaitSeconds])).toEqual([
       ['created', undefined],
       ['queued', 240],
