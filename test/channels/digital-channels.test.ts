@@ -16,7 +16,8 @@ import type { DevServer } from '../../src/dev-server';
 import { ConversationView, DEFAULT_SETTINGS, workflowIdFor } from '../../src/shared';
 import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { createTemporalClient } from '../../src/temporal-client';
-import { authedFetch, testCredentials } from '../support/auth';
+import { authedFetch, signedHeaders, testCredentials } from '../support/auth';
+import { generateWebhookSecret } from '../../src/security/webhook-signature';
 import { ChannelPeer, startChannelPeer } from '../support/channel-peer';
 import { historyPayloads, recordHistory } from '../support/histories';
 import { testKeyServices } from '../support/keys';
@@ -469,4 +470,16 @@ test('the customer address and a card number are in no log line, no history as t
   await post(event(clean, 'CLOSED', { channel: 'sms' }));
   await completed(clean);
   expect(gateway.of(clean).map((d) => d.body.kind)).toEqual(['closed']);
+});
+
+test('the inbound-messages webhook is signed like the routing one: unsigned, wrongly signed or tampered is 401 and starts nothing', async () => {
+  const id = uniqueId('unsigned');
+  const body = JSON.stringify(message(id, 'Hello'));
+  const post = (headers: Record<string, string>, text = body) =>
+    fetch(`${baseUrl}/webhooks/inbound-messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: text });
+  expect((await post({})).status).toBe(401);
+  expect((await post(signedHeaders(generateWebhookSecret(), body))).status).toBe(401);
+  expect((await post(signedHeaders(credentials.webhookSecret, body), body.replace('Hello', 'HELLO'))).status).toBe(401);
+  await expect(client.workflow.getHandle(workflowIdFor(id)).describe()).rejects.toThrow(/not found/i);
+  expect((await post(signedHeaders(credentials.webhookSecret, body))).status).toBe(202);
 });
