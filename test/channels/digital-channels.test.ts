@@ -370,6 +370,7 @@ test('end keyword: "End Conversation" in any case with surrounding spaces closes
   const [op] = await delivered(routing, id, 'end-task');
   expect(op.body).toMatchObject({ mode: 'close', taskId: `task-${id}` });
   expect((await completed(id)).closeReason).toBe('end-keyword');
+  await recordHistory(client.workflow.getHandle(workflowIdFor(id)), 'digital-sms-end-keyword');
   // Redelivered after the conversation completed: still its duplicate, not a second ending elsewhere.
   expect((await send(end)).body).toMatchObject({ conversationId: id, outcome: 'duplicate' });
   // The customer starts over: a new conversation.
