@@ -109,12 +109,19 @@ export function receiveInboundMessage(state: ConversationState, message: Inbound
 
 /**
  * The notification a routing event gives, queued once per distinct event (the caller skips
- * duplicates). Nothing for a conversation that has no digital channel, nor for an event that
- * arrives after the conversation closed.
+ * duplicates). Nothing for a conversation that has no digital channel, for an event that arrives
+ * after the conversation closed, or for one that, in its place in occurrence order, changed nothing.
  */
 export function notifyRoutingEvent(state: ConversationState, event: RoutingEvent, wasClosed: boolean): NotificationKind | undefined {
   const digital = state.digital;
   if (!digital || wasClosed) return undefined;
+  // A late event (it occurred before what the record already shows: a QUEUED or CREATED after the
+  // routing, a ROUTED before a transfer that already arrived) would tell the customer something no
+  // longer true: only an event that changed the record, and whose status still holds, is told.
+  const recorded = state.recentEvents.find((e) => e.eventId === event.eventId);
+  if (!recorded || !recorded.applied) return undefined;
+  const holds = event.eventType === 'ROUTED' ? state.status === 'active' : event.eventType === 'CLOSED' ? state.status === 'closed' : state.status === 'queued';
+  if (!holds) return undefined;
   let kind: NotificationKind | undefined;
   switch (event.eventType) {
     case 'CREATED':

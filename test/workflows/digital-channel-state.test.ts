@@ -68,8 +68,9 @@ test('messages are de-duplicated by eventId in a window of the routing events\' 
 test('a destination without a notification kind gets none of it; the callback clock runs only for a queued chat with a task and a threshold', () => {
   const state = initialState('c', NOW);
   receiveInboundMessage(state, msg('hi', { destinationSettings: { notifications: ['closed'] } }), NOW);
-  receiveRoutingEvent(state, ev('CREATED', 0));
-  expect(notifyRoutingEvent(state, ev('CREATED', 0), false)).toBe('created');
+  const created = ev('CREATED', 0);
+  receiveRoutingEvent(state, created);
+  expect(notifyRoutingEvent(state, created, false)).toBe('created');
   expect(state.digital!.outbox.filter((op) => op.kind === 'notify')).toHaveLength(0);
   expect(callbackClockRuns(state)).toBe(false);
 
@@ -87,4 +88,25 @@ test('a destination without a notification kind gets none of it; the callback cl
   const closed = ev('CLOSED', 5);
   receiveRoutingEvent(chat, closed);
   expect(notifyRoutingEvent(chat, closed, false)).toBeUndefined();
+});
+
+test('a late event (in occurrence order it changed nothing) tells the customer nothing', () => {
+  const state = initialState('late', NOW);
+  receiveInboundMessage(state, msg('hi'), NOW);
+  for (const e of [ev('CREATED', 0), ev('ROUTED', 2, { agentId: 'a' })]) {
+    receiveRoutingEvent(state, e);
+    notifyRoutingEvent(state, e, false);
+  }
+  const lateQueued = ev('QUEUED', 1, { estimatedWaitTime: 120 });
+  receiveRoutingEvent(state, lateQueued);
+  expect(notifyRoutingEvent(state, lateQueued, false)).toBeUndefined();
+  // A ROUTED that occurred before a transfer already taken: the customer waits in a queue, no agent is joining.
+  const transferred = ev('TRANSFERRED', 4, { destination: 'q2' });
+  receiveRoutingEvent(state, transferred);
+  expect(notifyRoutingEvent(state, transferred, false)).toBe('transferred');
+  const lateRouted = ev('ROUTED', 3, { agentId: 'b' });
+  receiveRoutingEvent(state, lateRouted);
+  expect(notifyRoutingEvent(state, lateRouted, false)).toBeUndefined();
+  const kinds = state.digital!.outbox.flatMap((op) => (op.kind === 'notify' ? [op.request.kind] : []));
+  expect(kinds).toEqual(['created', 'routed', 'transferred']);
 });
