@@ -162,12 +162,17 @@ export const digitalChannels: Drill = {
       await traffic;
       log(`traffic done: ${acceptedMessages.size} messages, ${acceptedEvents} event deliveries accepted; auditing`);
 
-      // Every conversation says its four notifications (and writes them to the transcript) before it completes.
+      // A conversation's last act is its CLOSED notice (after its transcript lines): wait for it in each.
       const ids = Array.from({ length: conversations }, (_, i) => `dc-${run}-${i}`);
       const store = stack.participantData;
-      const outbound = async (id: string) => (await store.listMessages(id)).filter((m) => m.direction === 'outbound').length;
-      await waitFor('every conversation\'s notifications in its transcript', async () => {
-        for (const id of ids) if ((await outbound(id)) < EXPECTED_KINDS.length) return false;
+      const done = async (id: string): Promise<boolean> => {
+        const transcript = await store.listMessages(id);
+        const ids = new Set(transcript.map((m) => m.eventId));
+        const messagesIn = [...acceptedMessages].every(([eventId, where]) => where !== id || ids.has(eventId));
+        return messagesIn && transcript.some((m) => m.direction === 'outbound' && m.eventId.endsWith(':closed'));
+      };
+      await waitFor('every conversation\'s messages and its closing notice in its transcript', async () => {
+        for (const id of ids) if (!(await done(id))) return false;
         return true;
       }, 180_000).catch((err: unknown) => violations.push(String(err)));
 
