@@ -1,5 +1,6 @@
 // HTTP API entrypoint: `npm run api`, or started by `npm start`. Stateless: scale by running more.
 import { buildApi } from './api/server';
+import { loadDestinations } from './channels/config';
 import { loadConfig } from './config';
 import { createLogger } from './logger';
 import { codecSettingsFromEnv } from './security/codec-server';
@@ -19,12 +20,15 @@ async function main(): Promise<void> {
   logger.info({ webhookSecrets: secrets.webhookSecrets.length, tokens: secrets.tokens.map((t) => ({ name: t.name, scopes: t.scopes })), from: secrets.sources }, 'API credentials loaded');
   const crm = loadCrmRegistry(process.env, config.dataDir);
   logger.info({ crm: crm.describe() }, 'CRM integrations');
+  // Checked at start-up: an error names the file, the entry and the field.
+  const destinations = loadDestinations(process.env);
+  logger.info({ destinations: destinations.describe() }, 'digital-channel destinations');
   const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
   logger.info({ keys: keys.describe() }, 'encryption keys');
   const store = createParticipantDataStore(config);
   await store.init();
   const client = createTemporalClient(config, keys.dataConverter);
-  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: codecSettingsFromEnv(), crm });
+  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: codecSettingsFromEnv(), crm, destinations });
   await app.listen({ port: config.port, host: config.host });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

@@ -4,6 +4,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { CrmExecuteRequest, CrmExecuteResult, CrmExecutionRecord, CrmState } from './crm/contract';
+import type { DigitalState, StoredMessage } from './channels/contract';
 
 export const DEFAULT_TASK_QUEUE = 'parley-conversations';
 
@@ -14,7 +15,8 @@ export const ROUTING_EVENT_TYPES = ['CREATED', 'QUEUED', 'ROUTED', 'TRANSFERRED'
 export type RoutingEventType = (typeof ROUTING_EVENT_TYPES)[number];
 
 export type ConversationStatus = 'queued' | 'active' | 'closed';
-export type CloseReason = 'closed-event' | 'inactivity' | 'cancelled';
+/** `end-keyword` and `customer-abandoned`: the customer ended a digital conversation (src/channels). */
+export type CloseReason = 'closed-event' | 'inactivity' | 'cancelled' | 'end-keyword' | 'customer-abandoned';
 
 /** A webhook from the routing platform (seed 003's Digital Routing notifications). */
 export interface RoutingEvent {
@@ -128,6 +130,8 @@ export interface ConversationState {
   localClose?: { reason: Exclude<CloseReason, 'closed-event'>; at: string };
   /** CRM Workflow Execute: recent executions and the cacheKey cache. Absent until the conversation's first execution. */
   crm?: CrmState;
+  /** Present once an inbound message (SMS, chat, email) reached the conversation. */
+  digital?: DigitalState;
 }
 
 /**
@@ -226,6 +230,8 @@ export interface ConversationView {
   eventsOutsideWindow?: number;
   /** Recent CRM workflow executions (outcomes, never payloads or results) and how many results are cached. */
   crm?: { executions: CrmExecutionRecord[]; cachedResults: number };
+  /** Digital channels: the message count and the latest (masked) transcript lines; never the customer's address. */
+  messages?: { channel: string; destination: string; count: number; recent: StoredMessage[] };
 }
 
 export interface SetAttributesRequest {
@@ -265,6 +271,8 @@ export const ErrorType = {
    * Nothing of the refused write was applied.
    */
   StoreBacklog: 'StoreBacklog',
+  /** An inbound message the API should never have sent (its contract was not met). */
+  InvalidMessage: 'InvalidMessage',
 } as const;
 
 /** ApplicationFailure types the flush activity fails with (visible in Temporal's history and UI). */
@@ -273,6 +281,8 @@ export const ActivityErrorType = {
   BatchConflict: 'BatchConflict',
   /** The store did not answer within STORE_TIMEOUT; retryable, nothing was written. */
   StoreTimeout: 'StoreTimeout',
+  /** The channel gateway or routing platform refused a delivery for good (4xx), or none is configured. */
+  PeerRefused: 'PeerRefused',
 } as const;
 
 // Search attributes: plaintext on the server, so only routing facts — never customer data.

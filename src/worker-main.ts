@@ -9,6 +9,7 @@ import { parleyDataConverter } from './security/payload-codec';
 import { KeyServiceWaitingCodec } from './security/waiting-codec';
 import { createParticipantDataStore } from './store';
 import { loadCrmRegistry } from './crm/registry';
+import { channelPeerConfig, createChannelPeers } from './channels/config';
 import { connectWorker, createParleyWorker } from './worker';
 import type { Worker } from '@temporalio/worker';
 import { WorkerMetrics } from './metrics';
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
   installTemporalRuntime(logger, config.temporalMetricsPort === undefined ? undefined : { host: config.host, port: config.temporalMetricsPort });
   // The worker holds only the codec key: secured values reach it already encrypted with the customer's key.
   const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
+  // Checked before anything connects: a bad URL stops the worker at start-up, naming the variable.
+  const channels = createChannelPeers(channelPeerConfig(process.env, config.dataDir));
   const store = createParticipantDataStore(config);
   await store.init();
   const connection = await connectWorker(config);
@@ -35,9 +38,18 @@ async function main(): Promise<void> {
     dataConverter: parleyDataConverter(new KeyServiceWaitingCodec(keys.codec, { logger })),
     metrics,
     crm,
+    channels,
   });
   logger.info(
-    { taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite', keys: keys.describe(), crm: crm.describe() },
+    {
+      taskQueue: config.taskQueue,
+      namespace: config.temporalNamespace,
+      store: config.databaseUrl ? 'postgres' : 'sqlite',
+      keys: keys.describe(),
+      crm: crm.describe(),
+      channelGateway: channels.gateway.describe,
+      routingPlatform: channels.routing.describe,
+    },
     'worker started',
   );
   const health = config.workerHealthPort === undefined ? undefined : await startWorkerHealthServer(worker, { host: config.host, port: config.workerHealthPort, logger, metrics: metrics.registry });

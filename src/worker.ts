@@ -2,6 +2,7 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
+import type { ChannelPeers } from './channels/peers';
 import type { Config } from './config';
 import type { FlushMetrics } from './metrics';
 import type { ParticipantDataStore } from './store';
@@ -21,6 +22,8 @@ export interface WorkerDeps {
   metrics?: FlushMetrics;
   /** The CRM integrations the workflow-execute activities call (CRM_INTEGRATIONS_FILE). */
   crm?: CrmRegistry;
+  /** The channel gateway and routing platform (src/channels/config.ts builds them from the environment). */
+  channels?: ChannelPeers;
 }
 
 function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
@@ -38,7 +41,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: config.taskQueue,
     ...workflowSource(deps),
     dataConverter: deps.dataConverter,
-    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, crm: deps.crm }),
+    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, crm: deps.crm, channels: deps.channels }),
     // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
     shutdownGraceTime: config.shutdownGraceMs,
     // Temporal's 10 s default would freeze a crashed worker's conversations for 10 s; a miss only

@@ -611,7 +611,7 @@ function recordTransfer(state: ConversationState, event: RoutingEvent, current: 
 export function viewOf(state: ConversationState): ConversationView {
   const {
     seenEventIds: _seen, appliedWriteIds: _w, pending, pendingSecured: _s, storedNames, storedNamesTruncated, routedAtMs: _r, transferredAtMs: _t,
-    lastBatchSeq: _b, ordering, localClose: _l, crm, ...rest
+    lastBatchSeq: _b, ordering, localClose: _l, crm, digital, ...rest
   } = state;
   const view: ConversationView = {
     ...rest,
@@ -623,6 +623,7 @@ export function viewOf(state: ConversationState): ConversationView {
   if (ordering && ordering.outsideWindow > 0) view.eventsOutsideWindow = ordering.outsideWindow;
   // Outcomes only: payloads and results may hold customer data.
   if (crm) view.crm = { executions: crm.executions.map((e) => ({ ...e })), cachedResults: crm.cache.length };
+  if (digital) view.messages = { channel: digital.channel, destination: digital.destination, count: digital.messageCount, recent: [...digital.recent] };
   return view;
 }
 

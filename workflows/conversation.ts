@@ -54,6 +54,7 @@ import {
   STUCK_FLUSH_HEADROOM_EVENTS,
   viewOf,
 } from './conversation-state';
+import { installDigitalChannel } from './digital-channel';
 
 const { flushParticipantData } = proxyActivities<Activities>({
   // One transaction needs far less; bounds a store that hangs without failing.
@@ -93,11 +94,18 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   /** Set while a batch is being written: the history length when its flush began. */
   let flushingSince: number | undefined;
 
+  // Inbound messages, customer notifications, web callback (workflows/digital-channel.ts).
+  const digital = installDigitalChannel(state, { onActivity: touched });
+
   setHandler(routingEventSignal, (event) => {
+    const wasClosed = state.status === 'closed';
     // Runs recorded before the ordered rule replay under the arrival-order rule; a conversation that
     // was running when this version was deployed switches at its next event.
     const outcome = isPatched(PATCHES.orderedRecord) ? receiveRoutingEvent(state, event) : applyRoutingEvent(state, event, isPatched);
-    if (outcome !== 'duplicate') touched();
+    if (outcome !== 'duplicate') {
+      touched();
+      digital.onRoutingEvent(event, wasClosed);
+    }
     log.info('routing event', { conversationId, eventId: event.eventId, eventType: event.eventType, outcome, status: state.status });
   });
 
@@ -281,6 +289,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       log.info('conversation closed for inactivity', { conversationId });
     } else if (outcome === 'continue-as-new') {
       await condition(allHandlersFinished);
+      await digital.idle();
       await flush(false);
       // A cancel that came during the flush waited for it; it must end this conversation, not travel on.
       if (isPatched(PATCHES.flushNonCancellable) && CancellationScope.current().consideredCancelled) {
@@ -291,6 +300,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     }
     publishSearchAttributes();
     await condition(allHandlersFinished);
+    // What the conversation decided to send (the CLOSED notice, the customer's end of the task) goes before it completes.
+    await digital.idle();
     // The final batch is written at the close, never after the grace window.
     await flush(true);
     if (state.ordering) {

@@ -2,9 +2,10 @@
 import type { Drill } from './drill';
 import { crmWorkflowExecute } from './crm-workflow-execute';
 import { devServerKill } from './dev-server-kill';
+import { digitalChannels } from './digital-channels';
 import { duplicateShuffled } from './duplicate-shuffled';
 import { fuzz } from './fuzz';
 import { storeOutage } from './store-outage';
 import { workerKill } from './worker-kill';
 
-export const drills: Drill[] = [duplicateShuffled, fuzz, workerKill, devServerKill, storeOutage, crmWorkflowExecute];
+export const drills: Drill[] = [duplicateShuffled, fuzz, workerKill, devServerKill, storeOutage, crmWorkflowExecute, digitalChannels];
