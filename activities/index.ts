@@ -1,7 +1,9 @@
 // createActivities(deps): the worker passes real peers; tests pass real local ones.
 import type { Logger } from 'pino';
+import type { ExportSink } from '../src/export';
 import type { FlushMetrics } from '../src/metrics';
 import type { ParticipantDataStore } from '../src/store';
+import { createExportActivities } from './export';
 import { createParticipantDataActivities } from './participant-data';
 
 export interface ActivityDeps {
@@ -9,10 +11,12 @@ export interface ActivityDeps {
   logger: Logger;
   /** Flush outcomes for the worker's /metrics; tests may leave it out. */
   metrics?: FlushMetrics;
+  /** Where ended conversations are exported. Absent: exports fail as ExportNotConfigured (tests that do not look at exports). */
+  exportSink?: ExportSink;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return { ...createParticipantDataActivities(deps) };
+  return { ...createParticipantDataActivities(deps), ...createExportActivities(deps) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -8,6 +8,7 @@ import { keyConfigFromEnv } from './security/keys';
 import { parleyDataConverter } from './security/payload-codec';
 import { KeyServiceWaitingCodec } from './security/waiting-codec';
 import { createParticipantDataStore } from './store';
+import { createExportSink } from './export';
 import { connectWorker, createParleyWorker } from './worker';
 import type { Worker } from '@temporalio/worker';
 import { WorkerMetrics } from './metrics';
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
   const store = createParticipantDataStore(config);
   await store.init();
+  const exportSink = createExportSink(config.exportTarget);
   const connection = await connectWorker(config);
   // Read at scrape time; the worker it describes is created just below.
   const metrics = new WorkerMetrics(() => workerHealth(worker));
@@ -31,9 +33,10 @@ async function main(): Promise<void> {
     connection,
     dataConverter: parleyDataConverter(new KeyServiceWaitingCodec(keys.codec, { logger })),
     metrics,
+    exportSink,
   });
   logger.info(
-    { taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite', keys: keys.describe() },
+    { taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite', keys: keys.describe(), exports: exportSink.description },
     'worker started',
   );
   const health = config.workerHealthPort === undefined ? undefined : await startWorkerHealthServer(worker, { host: config.host, port: config.workerHealthPort, logger, metrics: metrics.registry });
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
   // Closing the last native connection shuts the SDK runtime down, which releases the event loop.
   await connection.close();
   await store.close();
+  await exportSink.close();
   logger.info('worker stopped');
 }
 

@@ -3,6 +3,7 @@ import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import type { Config } from './config';
+import type { ExportSink } from './export';
 import type { FlushMetrics } from './metrics';
 import type { ParticipantDataStore } from './store';
 import { temporalConnectionOptions, type TemporalConnectionConfig } from './temporal-client';
@@ -18,6 +19,8 @@ export interface WorkerDeps {
   /** Parley's payload codec and failure converter: every payload the worker reads or writes is encrypted. */
   dataConverter: DataConverter;
   metrics?: FlushMetrics;
+  /** Where ended conversations are exported (createExportSink(config.exportTarget)); owned by the caller. */
+  exportSink?: ExportSink;
 }
 
 function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
@@ -34,7 +37,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: config.taskQueue,
     ...workflowSource(deps),
     dataConverter: deps.dataConverter,
-    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics }),
+    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, exportSink: deps.exportSink }),
     // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
     shutdownGraceTime: config.shutdownGraceMs,
     // Temporal's 10 s default would freeze a crashed worker's conversations for 10 s; a miss only

@@ -14,6 +14,7 @@ import type {
   RoutingRecord,
   TransferRecord,
 } from '../src/shared';
+import type { ConversationRecord } from '../src/export/contract';
 import { LIMITS, jsonBytes, utf8Length } from '../src/validation';
 
 /** Event ids remembered for de-duplication; a redelivery older than this window is unlikely. */
@@ -81,6 +82,8 @@ export const PATCHES = {
   orderedRecord: 'ordered-record',
   /** A conversation closed by a CLOSED event waits out settings.closedGracePeriodMs before its workflow completes. */
   closedGracePeriod: 'closed-grace-period',
+  /** An ended conversation starts its export workflow (workflows/export.ts) after its final batch. */
+  exportOnEnd: 'export-on-end',
 } as const;
 export type IsPatched = (patchId: string) => boolean;
 
@@ -585,4 +588,26 @@ export function viewOf(state: ConversationState): ConversationView {
   };
   if (ordering && ordering.outsideWindow > 0) view.eventsOutsideWindow = ordering.outsideWindow;
   return view;
+}
+
+/** What the export carries of the conversation itself: its routing record, no participant data (the export reads that from the store). */
+export function exportRecordOf(state: ConversationState): ConversationRecord {
+  const record: ConversationRecord = {
+    status: state.status,
+    taskContext: { ...state.taskContext },
+    createdAt: state.createdAt,
+    recentEvents: state.recentEvents.map((event) => ({ ...event })),
+    transfers: state.transfers.map((transfer) => ({ ...transfer })),
+    transferCount: state.transferCount,
+    runCount: state.runCount,
+  };
+  // Absent fields stay absent rather than becoming explicit undefineds in the payload.
+  if (state.channel !== undefined) record.channel = state.channel;
+  if (state.taskId !== undefined) record.taskId = state.taskId;
+  if (state.queue !== undefined) record.queue = state.queue;
+  if (state.agentId !== undefined) record.agentId = state.agentId;
+  if (state.closedAt !== undefined) record.closedAt = state.closedAt;
+  if (state.closeReason !== undefined) record.closeReason = state.closeReason;
+  if (state.dispositionCode !== undefined) record.dispositionCode = state.dispositionCode;
+  return record;
 }

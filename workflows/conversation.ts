@@ -32,6 +32,7 @@ import {
   setAttributesUpdate,
 } from '../src/shared';
 import { attributeProblem, pendingProblem } from '../src/validation';
+import { startExportOnce } from './export';
 import {
   PATCHES,
   applyAttributeWrite,
@@ -181,6 +182,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         await closedGraceWindow(graceMs);
       }
     }
+    // After the grace window, so the export holds the record as final as the workflow's result.
+    await startExportOnce(state);
     return resultOf(state);
   } catch (err) {
     if (isCancellation(err)) {
@@ -189,6 +192,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         closeLocally(state, 'cancelled', new Date().toISOString());
         publishSearchAttributes();
         await flush();
+        await startExportOnce(state);
       });
     }
     throw err;

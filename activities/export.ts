@@ -1,0 +1,61 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import type { Logger } from 'pino';
+import {
+  ExportConflictError,
+  ExportErrorType,
+  buildExportDocument,
+  contentDigest,
+  exportObjectKey,
+  serializeExport,
+  transcriptOf,
+  type ExportInput,
+  type ExportResult,
+  type ExportSink,
+} from '../src/export';
+import type { ParticipantDataStore } from '../src/store';
+
+export function createExportActivities(deps: { store: ParticipantDataStore; logger: Logger; exportSink?: ExportSink }) {
+  return {
+    /**
+     * Assembles the conversation's export (participant data as stored, secured values still
+     * ciphertext; the transcript; the record it was given; its payment id) and writes it once under
+     * its deterministic key. A retry or a re-run assembles the same bytes (nothing in them depends on
+     * the clock, and the conversation's data no longer changes once it has ended), so finding the
+     * object already there with the same digest is success; with another digest it is a conflict
+     * (ApplicationFailure ExportConflict, non-retryable), and the object is left as it was.
+     */
+    async exportConversation(input: ExportInput & { exportId: string }): Promise<ExportResult> {
+      const sink = deps.exportSink;
+      if (!sink) {
+        throw ApplicationFailure.create({ type: ExportErrorType.ExportNotConfigured, message: 'this worker has no export destination', nonRetryable: true });
+      }
+      // Heartbeats tell a slow upload (keep waiting) from a dead worker (retry elsewhere after the heartbeat timeout).
+      const context = Context.current();
+      const beat = setInterval(() => context.heartbeat(), 1000);
+      const about = { conversationId: input.conversationId, exportId: input.exportId, attempt: context.info.attempt };
+      try {
+        const [attributes, transcript] = await Promise.all([deps.store.listAttributes(input.conversationId), transcriptOf(deps.store, input.conversationId)]);
+        const document = buildExportDocument(input, attributes, transcript);
+        const body = serializeExport(document);
+        const digest = contentDigest(body);
+        const key = exportObjectKey(sink.prefix, input);
+        const outcome = await sink.putIfAbsent(key, body, digest);
+        // Ids, counts and the digest only: values may be sensitive.
+        deps.logger.info(
+          { ...about, location: sink.locationOf(key), bytes: body.length, attributeCount: attributes.length, messageCount: transcript.length, digest, outcome },
+          outcome === 'written' ? 'conversation exported' : 'conversation export already written',
+        );
+        return { exportId: input.exportId, location: sink.locationOf(key), paymentId: document.paymentId, written: outcome === 'written' };
+      } catch (err) {
+        if (err instanceof ExportConflictError) {
+          deps.logger.error({ ...about, location: err.location }, 'conversation export NOT written: its key already holds other content');
+          throw ApplicationFailure.create({ type: ExportErrorType.ExportConflict, message: err.message, nonRetryable: true });
+        }
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    },
+  };
+}
