@@ -140,7 +140,7 @@ async function expectExportMatches(text: string, id: string, view: ConversationV
   const doc = JSON.parse(text) as ExportDocument;
   expect(doc).toMatchObject({ format: 'parley-conversation-export/v1', exportId: result.exportId, conversationId: id, paymentId: result.paymentId });
   expect(doc.paymentId).toMatch(PAYMENT_ID_PATTERN);
-  const { attributeNames: _names, ...record } = view;
+  const { attributeNames: _names, conversationId: _id, ...record } = view;
   expect(doc.conversation).toEqual(record);
   expect(doc.conversation.transfers).toEqual([expect.objectContaining({ fromAgentId: 'agent-1', destination: 'retention' })]);
   expect(doc.conversation.recentEvents.map((e) => e.eventType)).toEqual(['CREATED', 'QUEUED', 'ROUTED', 'TRANSFERRED', 'ROUTED', 'CLOSED']);
@@ -223,6 +223,10 @@ test('S3: the export started again, and the conversation reset to before its end
   const resetHandle = client.workflow.getHandle(workflowIdFor(id), reset.runId ?? undefined);
   expect(await resetHandle.result()).toMatchObject({ conversationId: id, closeReason: 'closed-event' });
   expect(await exportIdOf(client, workflowIdFor(id))).toBe(exportId);
+  const resetEvents = (await resetHandle.fetchHistory()).events ?? [];
+  expect(resetEvents.filter((e) => e.startChildWorkflowExecutionFailedEventAttributes).map((e) => e.startChildWorkflowExecutionFailedEventAttributes?.cause)).toEqual([
+    temporal.api.enums.v1.StartChildWorkflowExecutionFailedCause.START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS,
+  ]);
 
   // An export with other content under the same key (another workflow, an altered record) is refused and changes nothing.
   const conflicting = client.workflow.execute(exportWorkflow, {
