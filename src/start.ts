@@ -11,6 +11,7 @@ import { registerSearchAttributes } from './search-attributes';
 import { temporalConnectionOptions } from './temporal-client';
 import { keyConfigFromEnv, loadOrCreateLocalKeys } from './security/keys';
 import { ensureSecretsFile, secretsFileNotice } from './security/secrets';
+import { RestartBudget } from './restart-budget';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('../scripts/temporal-binaries');
 
@@ -26,11 +27,45 @@ async function main(): Promise<void> {
   for (const keyFile of keyFiles) logger.info({ keyFile, keys: loadOrCreateLocalKeys(keyFile).length }, 'local encryption keys');
 
   let devServer: DevServer | undefined;
+  let stopping = false;
+  /** Restarts waiting for their back-off; cleared when everything stops. */
+  const pendingRestarts = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void): void => {
+    const timer = setTimeout(() => {
+      pendingRestarts.delete(timer);
+      if (!stopping) fn();
+    }, ms);
+    pendingRestarts.add(timer);
+  };
+  const children = new Map<string, ChildProcess>();
+  /** A dev server restart under way: stopping waits for it, so no server is left running behind the launcher. */
+  let restarting: Promise<void> | undefined;
+  /** `graceMs`: how long each process may take to stop before it is killed. */
+  const stopAll = async (code: number, graceMs = 30_000): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    for (const timer of pendingRestarts) clearTimeout(timer);
+    logger.info('stopping: API and worker first (the worker drains), then Temporal');
+    await Promise.all(
+      [...children].map(async ([entry, child]) => {
+        const { code, signal } = await stopChild(child, graceMs);
+        logger.info({ entry, code, signal }, 'process stopped');
+      }),
+    );
+    await restarting;
+    await devServer?.stop();
+    process.exit(code);
+  };
+  const giveUp = (what: string, budget: RestartBudget): void => {
+    logger.error({ process: what, restarts: budget.max }, `${what} keeps exiting (${budget.max} restarts within 10 minutes); stopping everything`);
+    // Without Temporal a worker's drain cannot finish (its pollers wait for the server): a short grace.
+    void stopAll(1, what === 'the Temporal dev server' ? 5_000 : 30_000);
+  };
+
   const env = { ...process.env };
   if (!config.temporalAddress) {
     const dbFile = path.join(config.dataDir, 'temporal.sqlite');
-    logger.info({ dbFile }, 'starting the Temporal dev server');
-    devServer = await startDevServer({
+    const options = {
       cliPath: requireBinary('cli'),
       dbFile,
       port: config.devServerPort,
@@ -38,11 +73,44 @@ async function main(): Promise<void> {
       logFile: path.join(config.dataDir, 'temporal-server.log'),
       detached: true,
       uiCodecEndpoint: `${apiUrl(config.host, config.port)}/codec`,
-    });
-    const server = devServer;
+    };
+    logger.info({ dbFile }, 'starting the Temporal dev server');
+    devServer = await startDevServer(options);
+    // Supervised: a dev server that dies (killed, out of memory) is started again on the same SQLite
+    // file and port, where the worker and the API reconnect by themselves; its history is in the file.
+    const budget = new RestartBudget();
+    const watch = (server: DevServer): void => {
+      server.process.once('exit', (code, signal) => {
+        if (stopping) return;
+        const next = budget.next();
+        if (!next) return giveUp('the Temporal dev server', budget);
+        logger.error({ code, signal, dbFile, restartInMs: next.delayMs, attempt: next.attempt, maxAttempts: budget.max }, 'the Temporal dev server exited unexpectedly; restarting it on the same SQLite file');
+        const restart = (): void => {
+          restarting = startDevServer(options).then(
+            (restarted) => {
+              devServer = restarted;
+              if (stopping) return;
+              logger.info({ address: restarted.address, attempt: next.attempt }, 'the Temporal dev server is back');
+              watch(restarted);
+            },
+            (err: unknown) => {
+              const again = budget.next();
+              if (!again) {
+                logger.error({ error: err instanceof Error ? err.message : String(err) }, 'could not restart the Temporal dev server');
+                return giveUp('the Temporal dev server', budget);
+              }
+              logger.error({ error: err instanceof Error ? err.message : String(err), restartInMs: again.delayMs, attempt: again.attempt, maxAttempts: budget.max }, 'the Temporal dev server did not start again; retrying');
+              later(again.delayMs, restart);
+            },
+          );
+        };
+        later(next.delayMs, restart);
+      });
+    };
+    watch(devServer);
     // The UI calls the codec from the browser, with the operator's cookie: its origin must be allowed.
     if (!env.CODEC_CORS_ORIGINS && devServer.uiUrl) env.CODEC_CORS_ORIGINS = new URL(devServer.uiUrl).origin;
-    process.once('exit', () => server.process.kill('SIGTERM'));
+    process.once('exit', () => devServer?.process.kill('SIGTERM'));
     env.TEMPORAL_ADDRESS = devServer.address;
   } else {
     await registerOnCluster(config, logger);
@@ -52,38 +120,30 @@ async function main(): Promise<void> {
   const bundle = path.join(__dirname, '..', 'workflow-bundle.js');
   if (!env.WORKFLOW_BUNDLE_PATH && fs.existsSync(bundle)) env.WORKFLOW_BUNDLE_PATH = bundle;
 
-  const children: { entry: string; child: ChildProcess }[] = [];
-  let stopping = false;
-  const stopAll = async (code: number): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('stopping: API and worker first (the worker drains), then Temporal');
-    await Promise.all(
-      children.map(async ({ entry, child }) => {
-        const { code, signal } = await stopChild(child);
-        logger.info({ entry, code, signal }, 'process stopped');
-      }),
-    );
-    await devServer?.stop();
-    process.exit(code);
-  };
-
-  for (const entry of ['worker-main.js', 'api-main.js']) {
+  const launch = (entry: string, budget: RestartBudget): void => {
     // Own process group, like the dev server: a terminal's Ctrl-C signals the whole foreground group,
     // and the SDK treats a second signal (ours, on top of the terminal's) as "die now, mid-drain".
     // So only this launcher hears Ctrl-C, and each process gets exactly one SIGTERM from it.
     const child = spawn(process.execPath, [path.join(__dirname, entry)], { env, stdio: 'inherit', detached: true });
-    process.once('exit', () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    });
+    children.set(entry, child);
     child.once('exit', (code, signal) => {
-      if (!stopping) {
-        logger.error({ entry, code, signal }, 'a Parley process exited; stopping everything');
-        void stopAll(1);
+      if (stopping) return;
+      const next = budget.next();
+      if (!next) {
+        logger.error({ entry, code, signal }, 'a Parley process exited');
+        return giveUp(entry, budget);
       }
+      logger.error({ entry, code, signal, restartInMs: next.delayMs, attempt: next.attempt, maxAttempts: budget.max }, 'a Parley process exited unexpectedly; restarting it');
+      later(next.delayMs, () => {
+        launch(entry, budget);
+        logger.info({ entry, pid: children.get(entry)?.pid, attempt: next.attempt }, 'process restarted');
+      });
     });
-    children.push({ entry, child });
-  }
+  };
+  process.once('exit', () => {
+    for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
+  for (const entry of ['worker-main.js', 'api-main.js']) launch(entry, new RestartBudget());
 
   // SIGHUP: the terminal closed. The processes above are in their own groups, so they would not hear it.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0));
@@ -132,11 +192,11 @@ async function waitForApi(host: string, port: number, cancelled: () => boolean):
   return false;
 }
 
-/** SIGTERM, then SIGKILL if it has not exited within 30 s; resolves with how it ended. */
-function stopChild(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+/** SIGTERM, then SIGKILL if it has not exited within `graceMs`; resolves with how it ended. */
+function stopChild(child: ChildProcess, graceMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal });

@@ -13,6 +13,11 @@ export interface DrillAudit {
   doubled: number;
   /** What the drill did and saw: faults injected, recovery times, statuses answered. Printed as they are. */
   facts: Record<string, number | string>;
+  /**
+   * The drill's own invariants that did not hold, in words (an answer that claimed something false, a
+   * 5xx while Temporal was up, twin states that differ, a workflow that failed). Must be empty.
+   */
+  violations?: string[];
 }
 
 export interface DrillContext {

@@ -20,11 +20,11 @@ import { WebhookSignatureError, WebhookVerifier } from '../security/webhook-sign
 import { codecServer, CodecServerOptions, operatorAccess } from '../security/codec-server';
 import type { KeyServices } from '../security/key-services';
 import { ApiMetrics, METRICS_CONTENT_TYPE } from '../metrics';
-import { StoreTimeoutError, type ParticipantDataStore } from '../store';
+import { StoreTimeoutError, StoreUnavailableError, type ParticipantDataStore } from '../store';
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
 import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
-import { classifyTemporalError, grpcCodeOf, HttpError, isNotFound, keyServiceFailure, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
+import { classifyTemporalError, grpcCodeOf, HttpError, isNotFound, keyServiceFailure, keyServiceFailureDuring, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
 
 export interface ApiDeps {
   client: Client;
@@ -231,6 +231,12 @@ export function buildApi(deps: ApiDeps) {
         if (rejection?.type === ErrorType.ConversationClosed) throw new HttpError(409, rejection.message);
         if (rejection?.type === ErrorType.InvalidAttributes) throw new HttpError(400, rejection.message);
         if (isNotFound(err)) throw await notFoundOrClosed(conversationId);
+        // The update's answer is decrypted after the worker applied (or refused) it: a key service
+        // outage then leaves the outcome unknown, and "nothing was changed" would be false.
+        if (keyServiceFailureDuring(err) === 'decrypt') {
+          deps.logger.warn({ what: 'setAttributes update', error: errorText(err) }, 'write not confirmed: its answer could not be decrypted');
+          throw unconfirmedWrite(idempotencyKey !== undefined);
+        }
         if (keyServiceFailure(err)) throw temporalFailure(err, 'setAttributes update');
         const trouble = err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ? 'deadline' : classifyTemporalError(err);
         // The server refused the update while the conversation was changing state (typically closing
@@ -271,6 +277,10 @@ export function buildApi(deps: ApiDeps) {
     }
     const stored = await store.getAttribute(conversationId, name).catch((err: unknown) => {
       if (err instanceof StoreTimeoutError) throw new HttpError(504, `the participant-data store gave no answer within ${err.timeoutMs} ms (STORE_TIMEOUT); nothing was changed, retry`);
+      if (err instanceof StoreUnavailableError) {
+        deps.logger.warn({ what: 'getAttribute', error: err.message }, 'participant-data store unreachable');
+        throw new HttpError(503, 'the participant-data store is unreachable right now; nothing was changed, retry later');
+      }
       throw err;
     });
     if (!stored) throw new HttpError(404, `conversation ${conversationId} has no attribute named "${name}"`);

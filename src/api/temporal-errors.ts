@@ -87,6 +87,14 @@ export const unconfirmedWrite = (withKey: boolean): HttpError =>
       : 'the write was not confirmed in time and may still be applied; retry it (send an Idempotency-Key header so a retry is applied at most once)',
   );
 
+/** Whether a key service outage in the error's cause chain hit an encryption or a decryption. */
+export function keyServiceFailureDuring(err: unknown): 'encrypt' | 'decrypt' | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof KeyServiceUnavailableError) return e.operation;
+  }
+  return undefined;
+}
+
 /** A key service outage somewhere in the error's cause chain (the codec's errors reach callers wrapped). */
 export function keyServiceFailure(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {

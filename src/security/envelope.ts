@@ -104,7 +104,7 @@ export class Envelope {
 function translate(error: unknown, failures: Array<{ kind: string; code: string }>, op: 'encrypt' | 'decrypt'): Error {
   const codes = [...new Set(failures.map((f) => f.code))].join(', ');
   if (failures.some((f) => f.kind === 'unavailable')) {
-    return new KeyServiceUnavailableError(`key service unavailable during ${op} (${codes}); nothing was ${op}ed`, { cause: error });
+    return new KeyServiceUnavailableError(`key service unavailable during ${op} (${codes}); nothing was ${op}ed`, { cause: error, operation: op });
   }
   if (failures.some((f) => f.kind === 'configuration')) {
     return new KeyConfigurationError(`key service refused the key during ${op} (${codes}): check the key id, its policy and the credentials`, { cause: error });

@@ -7,8 +7,11 @@
  */
 export class KeyServiceUnavailableError extends Error {
   override readonly name = 'KeyServiceUnavailableError';
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** What failed: encrypting (before anything was sent) or decrypting (possibly an answer to a request already applied). */
+  readonly operation?: 'encrypt' | 'decrypt';
+  constructor(message: string, options?: { cause?: unknown; operation?: 'encrypt' | 'decrypt' }) {
     super(message, options);
+    this.operation = options?.operation;
   }
 }
 

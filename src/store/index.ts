@@ -8,7 +8,7 @@ export type {
   StoredAttribute,
   StoredBatch,
 } from './participant-data-store';
-export { BatchConflictError, batchDigest, DEFAULT_STORE_TIMEOUT_MS, StoreTimeoutError } from './participant-data-store';
+export { BatchConflictError, batchDigest, DEFAULT_STORE_TIMEOUT_MS, StoreTimeoutError, StoreUnavailableError } from './participant-data-store';
 export { PostgresParticipantDataStore } from './postgres-store';
 export { SqliteParticipantDataStore } from './sqlite-store';
 

@@ -109,6 +109,19 @@ export class StoreTimeoutError extends Error {
   }
 }
 
+/** The store's server refused or dropped the connection (down, restarting, unreachable). Nothing was written. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(
+    readonly operation: string,
+    /** What the driver said: an error code and message, never a value. */
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`participant-data store: ${operation} could not reach the server: ${reason}`, options);
+  }
+}
+
 /**
  * The content of a batch as the store compares it: SHA-256 over its attributes sorted by name (code
  * units, as JavaScript compares strings), each as [name, value, secured]. Independent of the order of

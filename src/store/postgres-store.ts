@@ -4,6 +4,7 @@ import {
   batchDigest,
   DEFAULT_STORE_TIMEOUT_MS,
   StoreTimeoutError,
+  StoreUnavailableError,
   type AttributeBatch,
   type ParticipantDataStore,
   type StoredAttribute,
@@ -85,6 +86,20 @@ function timeoutReason(err: unknown): string | undefined {
   if (e?.code === '55P03') return `a lock was not granted in time (55P03: ${message})`;
   if (message === 'Query read timeout') return 'the server did not answer (client query timeout)';
   if (/timeout exceeded when trying to connect|connection timeout/i.test(message)) return `no connection to the server (${message})`;
+  return undefined;
+}
+
+/**
+ * The server cannot be reached or dropped the connection: refused, reset, no route, or shutting down
+ * (SQLSTATE class 08, connection exceptions; 57P01-57P03, the server going away).
+ */
+function unreachableReason(err: unknown): string | undefined {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN'].includes(code)) return code;
+  if (/^08/.test(code) || ['57P01', '57P02', '57P03'].includes(code)) return `${code}: ${message}`;
+  if (/Connection terminated/i.test(message)) return message;
   return undefined;
 }
 
@@ -264,17 +279,30 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
 
   /** One statement outside a transaction; a timeout becomes StoreTimeoutError. */
   private async query<R extends QueryResultRow>(operation: string, text: string, values: unknown[]): Promise<{ rows: R[] }> {
+    let client: PoolClient;
     try {
-      // pool.query releases its connection with the error, so one that timed out is discarded.
-      return await this.pool.query<R>(text, values);
+      client = await this.pool.connect();
     } catch (err) {
       throw this.timeoutOr(operation, err);
+    }
+    const watch = watchConnection(client);
+    try {
+      return await client.query<R>(text, values);
+    } catch (err) {
+      // Released with the error, the connection is discarded: one that timed out may still be busy.
+      watch.broken ??= err instanceof Error ? err : new Error(String(err));
+      throw this.timeoutOr(operation, err);
+    } finally {
+      watch.stop();
+      client.release(watch.broken);
     }
   }
 
   private timeoutOr(operation: string, err: unknown): unknown {
     const reason = timeoutReason(err);
-    return reason ? new StoreTimeoutError(operation, this.timeoutMs, reason, { cause: err }) : err;
+    if (reason) return new StoreTimeoutError(operation, this.timeoutMs, reason, { cause: err });
+    const down = unreachableReason(err);
+    return down ? new StoreUnavailableError(operation, down, { cause: err }) : err;
   }
 
   private async inTransaction<T>(operation: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -284,7 +312,7 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
     } catch (err) {
       throw this.timeoutOr(operation, err);
     }
-    let broken: Error | undefined;
+    const watch = watchConnection(client);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -294,17 +322,37 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
       if (err instanceof Error && err.message === 'Query read timeout') {
         // The server never answered: the connection is still busy with that statement, and a
         // ROLLBACK queued behind it would wait as long. Destroy it; the server rolls back.
-        broken = err;
+        watch.broken = err;
       } else {
         // If even ROLLBACK fails the connection is unusable: destroy it rather than
         // return it to the pool mid-transaction.
         await client.query('ROLLBACK').catch((rollbackErr: Error) => {
-          broken = rollbackErr;
+          watch.broken = rollbackErr;
         });
       }
       throw this.timeoutOr(operation, err);
     } finally {
-      client.release(broken);
+      watch.stop();
+      client.release(watch.broken);
     }
   }
+}
+
+/**
+ * A checked-out connection that the server or the network drops between two statements emits
+ * 'error' on its client, and pg's pool listens only on idle ones: unheard, the event kills the
+ * process (the store-outage drill saw the worker die when PostgreSQL became unreachable mid-flush).
+ * Heard here, the connection is marked broken and discarded when released; the statement in flight,
+ * if any, fails on its own.
+ */
+function watchConnection(client: PoolClient): { broken: Error | undefined; stop(): void } {
+  const watch = {
+    broken: undefined as Error | undefined,
+    stop: () => client.off('error', onError),
+  };
+  const onError = (err: Error): void => {
+    watch.broken ??= err;
+  };
+  client.on('error', onError);
+  return watch;
 }

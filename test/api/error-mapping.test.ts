@@ -156,6 +156,22 @@ test('a stored-attribute read the store does not answer within STORE_TIMEOUT is 
   }
 });
 
+test('a stored-attribute read while the store refuses connections is 503 "unreachable, nothing was changed", not 500', async () => {
+  // A port nothing listens on: PostgreSQL down or its network gone (the store-outage drill found this 500).
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise((r) => closed.close(r));
+  const down = createParticipantDataStore({ databaseUrl: `postgresql://postgres@127.0.0.1:${port}/x`, sqlitePath: 'unused', storeTimeoutMs: 800 });
+  try {
+    const base = await startApi({ store: down });
+    const answer = await call(base, 'GET', `/conversations/${uniqueId('store-down')}/attributes/anything`);
+    expect([answer.status, answer.body]).toEqual([503, { error: expect.any(String), message: expect.stringMatching(/store is unreachable.*nothing was changed/) }]);
+  } finally {
+    await down.close();
+  }
+});
+
 test('a request Temporal refuses for good is 500 with an id that finds it in the log', async () => {
   const base = await startApi({ namespace: 'no-such-namespace' });
   const answer = await call(base, 'POST', '/webhooks/routing-events', event(uniqueId('refused'), 'CREATED'));

@@ -4,6 +4,7 @@
 // data folder finds every conversation again.
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { projectRoot } from '../../src/config';
 import { freePort, tempDir, uniqueId } from '../support/temporal';
@@ -26,6 +27,7 @@ interface Launch {
   child: ChildProcess;
   baseUrl: string;
   uiUrl: string;
+  devPort: number;
   lines: LogLine[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -61,7 +63,7 @@ async function launch(dataDir: string): Promise<Launch> {
   collect(child.stdout!);
   collect(child.stderr!);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const started: Launch = { child, baseUrl: `http://127.0.0.1:${port}`, uiUrl: `http://127.0.0.1:${uiPort}`, lines, exited };
+  const started: Launch = { child, baseUrl: `http://127.0.0.1:${port}`, uiUrl: `http://127.0.0.1:${uiPort}`, devPort, lines, exited };
   launches.push(started);
   await waitFor('npm start to announce that Parley is up', () => {
     if (child.exitCode !== null) {
@@ -154,3 +156,94 @@ test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a
   expect(exitOf(third, 'worker-main.js')).toMatchObject({ code: 0, signal: null });
   expect(exitOf(third, 'api-main.js')).toMatchObject({ code: 0, signal: null });
 });
+
+const pickExit = (line?: LogLine) => ({ code: line?.code, signal: line?.signal });
+
+/** The launcher's own children whose command line contains `marker` (read from /proc: the launcher logs no pids). */
+function childrenOf(launcherPid: number, marker: string): number[] {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return ppid === launcherPid && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+    } catch {
+      return false; // Gone meanwhile.
+    }
+  });
+}
+
+/** Processes whose command line or environment names `dataDir` (the launcher passes it to every child). */
+function processesUsing(dataDir: string): number[] {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      return pid !== process.pid && [`/proc/${pid}/cmdline`, `/proc/${pid}/environ`].some((file) => fs.readFileSync(file, 'utf8').includes(dataDir));
+    } catch {
+      return false;
+    }
+  });
+}
+
+function onlyChild(launcherPid: number, marker: string): number {
+  const pids = childrenOf(launcherPid, marker);
+  if (pids.length !== 1) throw new Error(`expected one child of the launcher running ${marker}, found ${pids.length}`);
+  return pids[0];
+}
+
+test('npm start supervises what it started: a SIGKILLed dev server, worker or API is restarted (same SQLite file, data kept); when the dev server cannot come back it stops everything and exits 1 saying why', async () => {
+  const dataDir = tempDir('npm-start-supervise');
+  const conversationId = uniqueId('supervise');
+  const run = await launch(dataDir);
+  const credentials = credentialsFromFile(path.join(dataDir, 'secrets.json'));
+  const launcherPid = run.child.pid!;
+  const msgs = () => run.lines.map((line) => line.msg);
+  /** A request that succeeds once the restarted processes have reconnected. */
+  const eventually = async (what: string, send: () => Promise<Response>, want: number): Promise<void> => {
+    let last = 0;
+    await waitFor(what, async () => (last = (await send()).status) === want, { timeoutMs: 90_000, intervalMs: 500 }).catch((err: unknown) => {
+      throw new Error(`${String(err)} (last status ${last})`);
+    });
+  };
+
+  expect((await post(run, credentials, '/webhooks/routing-events', routingEvent(conversationId, 'QUEUED', 1, { queue: 'billing' }))).status).toBe(202);
+  expect((await post(run, credentials, `/conversations/${conversationId}/attributes`, { attributes: { Tier: 'gold' } })).status).toBe(200);
+
+  // The dev server, killed without a chance to close its SQLite file.
+  process.kill(onlyChild(launcherPid, path.join(dataDir, 'temporal.sqlite')), 'SIGKILL');
+  await waitFor('the launcher to say the dev server is back', () => msgs().includes('the Temporal dev server is back'), { timeoutMs: 90_000 });
+  expect(run.lines.find((line) => line.msg === 'the Temporal dev server exited unexpectedly; restarting it on the same SQLite file')).toMatchObject({ signal: 'SIGKILL', attempt: 1, restartInMs: 1000 });
+  await eventually('a write to be accepted after the dev server restart', () => post(run, credentials, `/conversations/${conversationId}/attributes`, { attributes: { Plan: 'pro' } }), 200);
+  // What was written before the kill is still there.
+  const state = await authedFetch(credentials, `${run.baseUrl}/conversations/${conversationId}`);
+  expect(await state.json()).toMatchObject({ status: 'queued', queue: 'billing', attributeNames: { pending: ['Plan', 'Tier'] } });
+
+  // The worker and the API, each SIGKILLed: restarted, and the service answers again.
+  for (const entry of ['worker-main.js', 'api-main.js']) {
+    process.kill(onlyChild(launcherPid, entry), 'SIGKILL');
+    await waitFor(`the launcher to restart ${entry}`, () => run.lines.some((line) => line.msg === 'process restarted' && line.entry === entry), { timeoutMs: 30_000 });
+    expect(run.lines.find((line) => line.msg === 'a Parley process exited unexpectedly; restarting it' && line.entry === entry)).toMatchObject({ signal: 'SIGKILL', attempt: 1 });
+    await eventually(`a write to be accepted after ${entry} restarted`, () => post(run, credentials, `/conversations/${conversationId}/attributes`, { attributes: { [entry.split('-')[0]]: 'back' } }), 200);
+  }
+  expect(run.child.exitCode).toBeNull();
+
+  // Killed again with its port taken by another program: every restart fails, the back-off runs out,
+  // and the launcher stops the worker and the API and exits 1, naming the reason.
+  const squatter = net.createServer();
+  try {
+    process.kill(onlyChild(launcherPid, path.join(dataDir, 'temporal.sqlite')), 'SIGKILL');
+    await waitFor('the dev server port to be free', () => new Promise<boolean>((resolve) => {
+      squatter.once('error', () => resolve(false));
+      squatter.listen(run.devPort, '127.0.0.1', () => resolve(true));
+    }), { timeoutMs: 10_000, intervalMs: 50 });
+    const exit = await run.exited;
+    expect(exit).toEqual({ code: 1, signal: null });
+  } finally {
+    squatter.close();
+  }
+  expect(run.lines.find((line) => line.msg?.startsWith('the Temporal dev server keeps exiting'))).toMatchObject({ level: 50, restarts: 5 });
+  // The API stops cleanly; the worker cannot finish a drain with no server to talk to, so it may be
+  // killed at the end of its short grace. Either way nothing the launcher started is left running.
+  expect(exitOf(run, 'api-main.js')).toMatchObject({ code: 0, signal: null });
+  expect([{ code: 0, signal: null }, { code: null, signal: 'SIGKILL' }]).toContainEqual(pickExit(exitOf(run, 'worker-main.js')));
+  // Orphans would have a new parent: look for any process still using the data folder instead.
+  expect(processesUsing(dataDir)).toEqual([]);
+}, 400_000);

@@ -17,8 +17,10 @@ import {
   BatchConflictError,
   createParticipantDataStore,
   StoreTimeoutError,
+  StoreUnavailableError,
   type ParticipantDataStore,
 } from '../../src/store';
+import { startRelay } from '../../scripts/drills/relay';
 import { lockTable, startPostgres, type TestPostgres } from '../support/postgres';
 import { lockSqlite } from '../support/sqlite-lock';
 
@@ -236,6 +238,34 @@ describe('PostgreSQL store timeouts', () => {
     // The pool is healthy afterwards and nothing was half-written.
     expect(await store.listBatches('c1')).toEqual([]);
     expect(await store.writeBatch({ conversationId: 'c1', chainId: 'r', batchSeq: 1, attributes: { a: '1' } })).toEqual({ applied: true });
+  });
+
+  it('survives its connection cut mid-write (PostgreSQL unreachable): the write fails as StoreUnavailableError, the process lives on, and writes once the server is back', async () => {
+    // Through a relay that can drop every connection, as a network outage or a server crash does. A
+    // checked-out connection emitted its error with nobody listening, which killed the worker.
+    const relay = await startRelay(Number(new URL(url).port));
+    try {
+      const viaRelay = new URL(url);
+      viaRelay.port = String(relay.port);
+      const store = await open(3000, viaRelay.toString());
+      const lock = await lockTable(url, 'participant_data_batches');
+      try {
+        const write = store.writeBatch({ conversationId: 'c1', chainId: 'r', batchSeq: 1, attributes: { a: 'CANARY' } }).then((r) => r, (e: unknown) => e);
+        await lock.waitForBlockedWriter();
+        await relay.setUp(false);
+        const err = await write;
+        expect(err).toBeInstanceOf(StoreUnavailableError);
+        expect((err as Error).message).not.toMatch(/CANARY/);
+        // Down: a read fails the same way, at once.
+        await expect(store.listBatches('c1')).rejects.toBeInstanceOf(StoreUnavailableError);
+      } finally {
+        await lock.close();
+      }
+      await relay.setUp(true);
+      expect(await store.writeBatch({ conversationId: 'c1', chainId: 'r', batchSeq: 1, attributes: { a: '1' } })).toEqual({ applied: true });
+    } finally {
+      await relay.close();
+    }
   });
 
   it('fails the API\'s reads blocked by a table lock within STORE_TIMEOUT', async () => {

@@ -1,0 +1,347 @@
+// The processes a drill runs and breaks, as production runs them: the Temporal dev server on a
+// persistent SQLite file, one or more workers and the API as separate node processes (the built
+// dist/), and optionally PostgreSQL and moto's KMS, each behind a relay so it can be made unreachable
+// while it keeps its data. Every process can be SIGKILLed and started again on the same files and
+// ports. `stop()` takes everything down, also after a failure; `stopAllStacks()` does so for every
+// stack still running (the runner calls it on Ctrl-C).
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { projectRoot } from '../../src/config';
+import { startDevServer, type DevServer } from '../../src/dev-server';
+import { createParticipantDataStore, type ParticipantDataStore } from '../../src/store';
+import { generateToken } from '../../src/security/secrets';
+import { generateWebhookSecret } from '../../src/security/webhook-signature';
+import { loadOrCreateLocalKeys } from '../../src/security/keys';
+import type { Scope } from '../../src/security/auth';
+import { startPostgres, type DrillPostgres } from './postgres';
+import { startRelay, type Relay } from './relay';
+import { freePort, sleep, waitFor } from './util';
+
+const ROOT = projectRoot();
+const DIST = path.join(ROOT, 'dist');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { requireBinary } = require(path.join(ROOT, 'scripts', 'temporal-binaries.js')) as typeof import('../temporal-binaries');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { requireMotoServer } = require(path.join(ROOT, 'scripts', 'moto-server.js')) as typeof import('../moto-server');
+
+export interface StackOptions {
+  workDir: string;
+  log(line: string): void;
+  /** Worker processes on the one task queue; default 1. */
+  workers?: number;
+  /** PostgreSQL (behind a relay) as the participant-data store instead of SQLite. */
+  postgres?: boolean;
+  /** moto's KMS (behind a relay) for secured data and the payload codec instead of the local key file. */
+  kms?: boolean;
+  /** More environment for the workers and the API (e.g. CONTINUE_AS_NEW_AFTER_EVENTS). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Credentials {
+  webhookSecret: string;
+  tokens: Record<Scope, string>;
+}
+
+/** A node child (worker or API) that can be killed and started again with the same settings. */
+export class NodeProcess {
+  private child?: ChildProcess;
+  private exitedPromise: Promise<string> = Promise.resolve('not started');
+  starts = 0;
+  /** Exits nobody asked for (a crash), as "code N" / "signal S". */
+  readonly unexpectedExits: string[] = [];
+  private expectingExit = false;
+  /** Called on an exit nobody asked for; the stack restarts the process, as a supervisor would. */
+  onCrash?: (how: string) => void;
+
+  constructor(
+    readonly name: string,
+    private readonly entry: string,
+    private readonly env: NodeJS.ProcessEnv,
+    readonly logFile: string,
+    /** Resolves once the process serves (its /healthz answers 200). */
+    private readonly healthUrl: string,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(timeoutMs = 90_000): Promise<void> {
+    if (this.running()) return;
+    const fd = fs.openSync(this.logFile, 'a');
+    fs.writeSync(fd, `--- ${new Date().toISOString()} start ${this.name}\n`);
+    // Own process group: a terminal's Ctrl-C reaches only the runner, which stops each child once.
+    const child = spawn(process.execPath, [this.entry], { cwd: ROOT, env: this.env, stdio: ['ignore', fd, fd], detached: true });
+    fs.closeSync(fd);
+    this.child = child;
+    this.starts++;
+    this.expectingExit = false;
+    this.exitedPromise = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        const how = signal ? `signal ${signal}` : `code ${code}`;
+        if (!this.expectingExit && child === this.child) {
+          this.unexpectedExits.push(how);
+          this.onCrash?.(how);
+        }
+        resolve(how);
+      }),
+    );
+    live.add(this);
+    await waitFor(`${this.name} to serve ${this.healthUrl}`, async () => {
+      if (!this.running()) throw new Error(`${this.name} exited (${await this.exitedPromise}); its log ends: ${tail(this.logFile)}`);
+      const res = await fetch(this.healthUrl, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      return res.ok;
+    }, timeoutMs);
+  }
+
+  /** SIGKILL: no drain, no goodbye; resolves once it is gone. */
+  async kill(): Promise<void> {
+    if (!this.running()) return;
+    this.expectingExit = true;
+    this.child!.kill('SIGKILL');
+    await this.exitedPromise;
+  }
+
+  /** SIGTERM (a worker drains), SIGKILL after the grace. */
+  async stop(graceMs = 15_000): Promise<void> {
+    if (!this.running()) return;
+    this.expectingExit = true;
+    this.child!.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
+    await this.exitedPromise;
+    clearTimeout(timer);
+    live.delete(this);
+  }
+
+  killNow(): void {
+    if (this.running()) this.child!.kill('SIGKILL');
+  }
+}
+
+export class Stack {
+  readonly credentials: Credentials = {
+    webhookSecret: generateWebhookSecret(),
+    tokens: { flow: generateToken('flow'), 'agent-script': generateToken('agent-script'), operator: generateToken('operator') },
+  };
+  readonly taskQueue = `drill-${Date.now().toString(36)}`;
+  devServer?: DevServer;
+  devServerPort = 0;
+  readonly workers: NodeProcess[] = [];
+  api!: NodeProcess;
+  apiBase = '';
+  postgres?: DrillPostgres;
+  pgRelay?: Relay;
+  moto?: { process: ChildProcess; relay: Relay };
+  /** A plain Temporal client (no codec): describe, terminate; never payloads. */
+  client!: Client;
+  private connection?: Connection;
+  private store?: ParticipantDataStore;
+  devServerKills = 0;
+
+  private constructor(readonly opts: StackOptions) {}
+
+  get dbFile(): string {
+    return path.join(this.opts.workDir, 'temporal.sqlite');
+  }
+
+  static async start(opts: StackOptions): Promise<Stack> {
+    const stack = new Stack(opts);
+    stacks.add(stack);
+    try {
+      await stack.boot();
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+    return stack;
+  }
+
+  private async boot(): Promise<void> {
+    const { workDir, log } = this.opts;
+    for (const file of ['worker-main.js', 'api-main.js']) {
+      if (!fs.existsSync(path.join(DIST, 'src', file))) throw new Error(`dist/src/${file} is missing: run \`npm run build\` (npm run drills does)`);
+    }
+    this.devServerPort = await freePort();
+    await this.startDevServer();
+    this.connection = await Connection.connect({ address: this.devServer!.address });
+    this.client = new Client({ connection: this.connection, namespace: 'default' });
+
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    // Nothing of the caller's own Parley settings leaks into the drill's processes.
+    for (const name of Object.keys(env)) if (/^(PARLEY_|KMS_|CODEC_|AWS_|DATABASE_URL|TEMPORAL_|WORKER_|STORE_TIMEOUT)/.test(name)) delete env[name];
+    Object.assign(env, {
+      TEMPORAL_ADDRESS: this.devServer!.address,
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: this.taskQueue,
+      PARLEY_DATA_DIR: workDir,
+      PARLEY_SQLITE_PATH: path.join(workDir, 'participant-data.sqlite'),
+      LOG_LEVEL: process.env.DRILLS_LOG_LEVEL || 'warn',
+      LOG_FORMAT: 'json',
+      HOST: '127.0.0.1',
+      WORKER_SHUTDOWN_GRACE: '2s',
+      WORKFLOW_BUNDLE_PATH: path.join(DIST, 'workflow-bundle.js'),
+      // The audit reads each conversation once it has ended: no grace window after CLOSED.
+      CLOSED_GRACE_PERIOD: '0',
+    });
+    if (this.opts.postgres) {
+      this.postgres = await startPostgres(workDir);
+      this.pgRelay = await startRelay(this.postgres.port);
+      env.DATABASE_URL = `postgresql://postgres@127.0.0.1:${this.pgRelay.port}/postgres`;
+      log(`PostgreSQL on ${this.postgres.port}, Parley reaches it through a relay on ${this.pgRelay.port}`);
+    }
+    if (this.opts.kms) {
+      const motoPort = await freePort();
+      const [command, args] = motoCommand(requireMotoServer());
+      const motoLog = fs.openSync(path.join(workDir, 'moto.log'), 'a');
+      const child = spawn(command, [...args, '-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', motoLog, motoLog], detached: true });
+      fs.closeSync(motoLog);
+      child.once('error', (err) => log(`moto_server could not start: ${err.message}`));
+      this.moto = { process: child, relay: await startRelay(motoPort) };
+      await waitFor('moto_server', async () => (await fetch(`http://127.0.0.1:${motoPort}/moto-api/`)).ok, 60_000, 200);
+      const credentials = { accessKeyId: 'drill', secretAccessKey: 'drill' };
+      const kms = new KMSClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${motoPort}`, credentials, maxAttempts: 1 });
+      const keyArn = (await kms.send(new CreateKeyCommand({ Description: 'parley drill' }))).KeyMetadata!.Arn!;
+      kms.destroy();
+      Object.assign(env, {
+        KMS_KEY_ID: keyArn,
+        AWS_ENDPOINT_URL: `http://127.0.0.1:${this.moto.relay.port}`,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        KMS_MAX_ATTEMPTS: '1',
+        KMS_REQUEST_TIMEOUT: '2s',
+      });
+      log(`moto KMS on ${motoPort}, Parley reaches it through a relay on ${this.moto.relay.port}`);
+    } else {
+      // Made once here, before the worker and the API race to create it.
+      env.PARLEY_KEY_FILE = path.join(workDir, 'keys.json');
+      loadOrCreateLocalKeys(env.PARLEY_KEY_FILE);
+    }
+    Object.assign(env, this.opts.env);
+
+    for (let i = 0; i < (this.opts.workers ?? 1); i++) {
+      const port = await freePort();
+      this.workers.push(new NodeProcess(`worker ${i + 1}`, path.join(DIST, 'src', 'worker-main.js'), { ...env, WORKER_HEALTH_PORT: String(port) }, path.join(workDir, `worker-${i + 1}.log`), `http://127.0.0.1:${port}/healthz`));
+    }
+    const apiPort = await freePort();
+    this.apiBase = `http://127.0.0.1:${apiPort}`;
+    const { tokens } = this.credentials;
+    this.api = new NodeProcess('api', path.join(DIST, 'src', 'api-main.js'), {
+      ...env,
+      PORT: String(apiPort),
+      PARLEY_WEBHOOK_SECRETS: this.credentials.webhookSecret,
+      PARLEY_TOKENS: (Object.keys(tokens) as Scope[]).map((scope) => `${scope}:${tokens[scope]}`).join(' '),
+    }, path.join(workDir, 'api.log'), `${this.apiBase}/healthz`);
+    // A crash is a finding, not the end of the drill: it is logged and counted (every drill reports
+    // unexpected exits as a violation) and the process is started again so the audit can still run.
+    for (const p of [...this.workers, this.api]) {
+      p.onCrash = (how) => {
+        log(`${p.name} CRASHED (${how}); see ${p.logFile}; starting it again`);
+        setTimeout(() => void p.start().catch((err: unknown) => log(`${p.name} did not start again: ${String(err)}`)), 1_000);
+      };
+    }
+    await Promise.all([...this.workers.map((w) => w.start()), this.api.start()]);
+    this.store = createParticipantDataStore({ databaseUrl: this.postgres?.url, sqlitePath: path.join(workDir, 'participant-data.sqlite'), storeTimeoutMs: 8_000 });
+    log(`stack up: dev server ${this.devServer!.address}, ${this.workers.length} worker(s), API ${this.apiBase}`);
+  }
+
+  /** Starts the dev server on the stack's SQLite file and port (the same ones after a kill). */
+  async startDevServer(): Promise<void> {
+    this.devServer = await startDevServer({
+      cliPath: requireBinary('cli'),
+      dbFile: this.dbFile,
+      port: this.devServerPort,
+      headless: true,
+      detached: true,
+      logFile: path.join(this.opts.workDir, 'temporal-server.log'),
+    });
+  }
+
+  /** SIGKILL, not stop: the server gets no chance to flush or close its SQLite file. */
+  async killDevServer(): Promise<void> {
+    const server = this.devServer;
+    if (!server || server.process.exitCode !== null || server.process.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => server.process.once('exit', () => resolve()));
+    server.process.kill('SIGKILL');
+    await gone;
+    this.devServerKills++;
+  }
+
+  /** The participant-data store itself (not through the relay): what the audit reads. */
+  get participantData(): ParticipantDataStore {
+    if (!this.store) throw new Error('the stack is not up');
+    return this.store;
+  }
+
+  /** Exits of the workers and the API that nobody asked for, as "worker 1: signal SIGABRT". */
+  crashes(): string[] {
+    return [...this.workers, this.api].flatMap((p) => p.unexpectedExits.map((how) => `${p.name}: ${how}`));
+  }
+
+  /** Stops everything it started, in order (API, workers, dev server, store, KMS). Safe to call twice. */
+  async stop(): Promise<void> {
+    stacks.delete(this);
+    for (const p of [...this.workers, this.api]) if (p) p.onCrash = undefined;
+    await this.api?.stop().catch(() => undefined);
+    await Promise.all(this.workers.map((w) => w.stop().catch(() => undefined)));
+    await this.store?.close().catch(() => undefined);
+    await this.connection?.close().catch(() => undefined);
+    await this.devServer?.stop().catch(() => undefined);
+    await this.pgRelay?.close().catch(() => undefined);
+    await this.postgres?.stop().catch(() => undefined);
+    if (this.moto) {
+      await this.moto.relay.close().catch(() => undefined);
+      if (this.moto.process.exitCode === null) this.moto.process.kill('SIGKILL');
+    }
+    await sleep(0);
+  }
+
+  /** Kills at once, synchronously: for a process that is exiting. */
+  killNow(): void {
+    this.api?.killNow();
+    for (const w of this.workers) w.killNow();
+    if (this.devServer?.process.exitCode === null) this.devServer.process.kill('SIGKILL');
+    if (this.moto?.process.exitCode === null) this.moto.process.kill('SIGKILL');
+    this.postgres?.killNow();
+  }
+}
+
+const stacks = new Set<Stack>();
+const live = new Set<NodeProcess>();
+
+export async function stopAllStacks(): Promise<void> {
+  await Promise.all([...stacks].map((s) => s.stop()));
+}
+
+// Whatever happens to the runner, nothing it started is left running.
+process.once('exit', () => {
+  for (const s of stacks) s.killNow();
+  for (const p of live) p.killNow();
+});
+
+/**
+ * moto_server is a pip console script whose first line names the interpreter of the virtual
+ * environment it was installed in; a venv that was moved keeps a stale path there. The venv's own
+ * python next to it runs the same entry point wherever the venv now is.
+ */
+function motoCommand(binary: string): [string, string[]] {
+  const python = path.join(path.dirname(binary), 'python');
+  if (!fs.existsSync(python)) return [binary, []];
+  return [python, ['-c', 'import sys; from moto.server import main; sys.exit(main())']];
+}
+
+function tail(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-5).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
