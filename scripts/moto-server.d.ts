@@ -4,3 +4,4 @@ export declare function venvBinary(): string;
 export declare function installedMarker(): string;
 export declare function findMotoServer(): string | undefined;
 export declare function requireMotoServer(): string;
+export declare function motoServerCommand(): [string, string[]];

@@ -50,4 +50,18 @@ function requireMotoServer() {
   return found;
 }
 
-module.exports = { moto, venvDir, venvBinary, installedMarker, findMotoServer, requireMotoServer };
+/**
+ * How to run moto's server: [command, args]. A pip console script names the interpreter of the
+ * virtual environment it was installed in on its first line, and a venv that was moved (or copied
+ * from another checkout) keeps that stale path; the venv's own python next to it runs the same
+ * entry point wherever the venv now is.
+ * @returns {[string, string[]]}
+ */
+function motoServerCommand() {
+  const binary = requireMotoServer();
+  const python = path.join(path.dirname(binary), process.platform === 'win32' ? 'python.exe' : 'python');
+  if (binary !== venvBinary() || !fs.existsSync(python)) return [binary, []];
+  return [python, ['-c', 'import sys; from moto.server import main; sys.exit(main())']];
+}
+
+module.exports = { moto, venvDir, venvBinary, installedMarker, findMotoServer, requireMotoServer, motoServerCommand };

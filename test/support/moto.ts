@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { CreateKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { requireMotoServer } from '../../scripts/moto-server';
+import { motoServerCommand } from '../../scripts/moto-server';
 import { freePort, tempDir } from './temporal';
 import { waitFor } from './wait';
 
@@ -41,12 +41,12 @@ export interface MotoServer {
 }
 
 export async function startMoto(): Promise<MotoServer> {
-  const binary = requireMotoServer();
+  const [binary, args] = motoServerCommand();
   const motoPort = await freePort();
   const motoUrl = `http://127.0.0.1:${motoPort}`;
   const logFile = path.join(tempDir('moto'), 'moto.log');
   const log = fs.openSync(logFile, 'a');
-  const child: ChildProcess = spawn(binary, ['-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', log, log] });
+  const child: ChildProcess = spawn(binary, [...args, '-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', log, log] });
   fs.closeSync(log);
   let exited: string | undefined;
   child.once('exit', (code, signal) => {
