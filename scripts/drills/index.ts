@@ -2,8 +2,9 @@
 import type { Drill } from './drill';
 import { devServerKill } from './dev-server-kill';
 import { duplicateShuffled } from './duplicate-shuffled';
+import { exportKill } from './export';
 import { fuzz } from './fuzz';
 import { storeOutage } from './store-outage';
 import { workerKill } from './worker-kill';
 
-export const drills: Drill[] = [duplicateShuffled, fuzz, workerKill, devServerKill, storeOutage];
+export const drills: Drill[] = [duplicateShuffled, fuzz, workerKill, devServerKill, storeOutage, exportKill];
