@@ -246,7 +246,7 @@ async function startSlowRelay(target: string): Promise<SlowRelay> {
     },
   };
   const server = http.createServer((req, res) => {
-    const isPut = req.method === 'PUT' && (req.url ?? '').endsWith('.json');
+    const isPut = req.method === 'PUT' && new URL(req.url ?? '/', 'http://relay').pathname.endsWith('.json');
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
