@@ -53,13 +53,17 @@ export const exportKill: Drill = {
       const traffic = driveThrough(conversations, Math.min(conversations, 20), () => faultsDone, (i) => ledger.standardConversation(`ex-${run}-${i}`, { secured: i % 3 === 0 }));
       const worker = stack.workers[0];
       let killsMidUpload = 0;
+      // Conversation ids whose upload a kill cut: each of their exports must have been retried.
+      const cut = new Set<string>();
       let done = 0;
       for (; done < kills; done++) {
         // An upload on its way: the kill lands in the middle of an export.
-        await waitFor('an export upload in flight', async () => relay.inFlight > 0, 60_000, 20);
+        await waitFor('an export upload in flight', async () => relay.inFlight.size > 0, 60_000, 20);
         await sleep(randomBetween(0, 300));
-        if (relay.inFlight > 0) killsMidUpload++;
+        const inFlight = [...relay.inFlight];
+        if (inFlight.length > 0) killsMidUpload++;
         await worker.kill();
+        for (const objectPath of inFlight) cut.add(objectPath.split('/').at(-2) ?? '');
         await sleep(randomBetween(200, 1_500));
         await worker.start();
         log(`worker killed during an export and back (${done + 1}/${kills})`);
@@ -68,7 +72,7 @@ export const exportKill: Drill = {
       const started = await traffic;
       log(`traffic done (${started} conversations); auditing`);
       const audit = await ledger.audit(stack, 180_000, log);
-      const exports = await auditExports(stack, ledger, moto.s3, log);
+      const exports = await auditExports(stack, ledger, moto.s3, cut, log);
       audit.accepted.exports = exports.accepted;
       audit.reflected.exports = exports.reflected;
       audit.lost += exports.lost;
@@ -80,7 +84,8 @@ export const exportKill: Drill = {
         'SIGKILLs with an upload in flight': killsMidUpload,
         'uploads seen by the relay (first attempts and retries)': relay.puts,
         'uploads answered 412 (a retry that found its own object)': relay.preconditionFailed,
-        'export activity attempts > 1': exports.retried,
+        'exports whose upload a kill cut': cut.size,
+        'exports retried (activity attempt > 1)': exports.retried,
         ...audit.facts,
       };
       return audit;
@@ -107,7 +112,7 @@ interface ExportAudit {
  * name (a secured one as ciphertext, never its value). Objects of conversations the drill never
  * closed are extra.
  */
-async function auditExports(stack: Stack, ledger: Ledger, s3: S3Client, log: (line: string) => void): Promise<ExportAudit> {
+async function auditExports(stack: Stack, ledger: Ledger, s3: S3Client, cut: Set<string>, log: (line: string) => void): Promise<ExportAudit> {
   const out: ExportAudit = { accepted: 0, reflected: 0, lost: 0, doubled: 0, retried: 0, violations: [] };
   const deadline = Date.now() + 180_000;
   // The standard conversation's fourth event is its CLOSED.
@@ -128,7 +133,9 @@ async function auditExports(stack: Stack, ledger: Ledger, s3: S3Client, log: (li
     }
     if (status !== 'COMPLETED') out.violations.push(`${c.id}: export ${exportId} ended ${status}`);
     const exportEvents = (await stack.client.workflow.getHandle(exportId).fetchHistory()).events ?? [];
-    if (exportEvents.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)) out.retried++;
+    const retried = exportEvents.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    if (retried) out.retried++;
+    else if (cut.has(c.id)) out.violations.push(`${c.id}: its upload was cut by a kill, yet its export completed on the first attempt`);
   });
 
   const keys = await listKeys(s3);
@@ -221,23 +228,21 @@ async function startMotoS3(workDir: string): Promise<{ url: string; s3: S3Client
 
 interface SlowRelay {
   url: string;
-  /** Uploads taken and not yet answered. */
-  readonly inFlight: number;
+  /** Object paths (`/bucket/key`) of the uploads taken and not yet answered. */
+  readonly inFlight: Set<string>;
   puts: number;
   preconditionFailed: number;
   close(): Promise<void>;
 }
 
-/** HTTP relay in front of moto: each upload waits 0.3–1.2 s before it is forwarded and again before its answer goes back. */
+/** HTTP relay in front of moto: each upload waits 0.1–0.4 s before it is forwarded and 0.6–1.5 s before its answer goes back. */
 async function startSlowRelay(target: string): Promise<SlowRelay> {
   const upstream = new URL(target);
   const sockets = new Set<net.Socket>();
-  let inFlight = 0;
+  const inFlight = new Set<string>();
   const relay: SlowRelay = {
     url: '',
-    get inFlight() {
-      return inFlight;
-    },
+    inFlight,
     puts: 0,
     preconditionFailed: 0,
     close: async () => {
@@ -246,16 +251,17 @@ async function startSlowRelay(target: string): Promise<SlowRelay> {
     },
   };
   const server = http.createServer((req, res) => {
-    const isPut = req.method === 'PUT' && new URL(req.url ?? '/', 'http://relay').pathname.endsWith('.json');
+    const objectPath = new URL(req.url ?? '/', 'http://relay').pathname;
+    const isPut = req.method === 'PUT' && objectPath.endsWith('.json');
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       void (async () => {
         if (isPut) {
           relay.puts++;
-          inFlight++;
-          res.once('close', () => inFlight--);
-          await sleep(randomBetween(300, 1_200));
+          inFlight.add(objectPath);
+          res.once('close', () => inFlight.delete(objectPath));
+          await sleep(randomBetween(100, 400));
         }
         if (res.destroyed) return;
         const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
@@ -265,7 +271,8 @@ async function startSlowRelay(target: string): Promise<SlowRelay> {
             void (async () => {
               if (isPut) {
                 if (answer.statusCode === 412) relay.preconditionFailed++;
-                await sleep(randomBetween(300, 1_200));
+                // Longer than the way in: most kills land after the object is stored, unanswered.
+                await sleep(randomBetween(600, 1_500));
               }
               if (res.destroyed) return;
               res.writeHead(answer.statusCode ?? 502, answer.headers);
