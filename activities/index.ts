@@ -1,8 +1,10 @@
 // createActivities(deps): the worker passes real peers; tests pass real local ones.
 import type { Logger } from 'pino';
+import type { ChannelPeers } from '../src/channels/peers';
 import type { ExportSink } from '../src/export';
 import type { FlushMetrics } from '../src/metrics';
 import type { ParticipantDataStore } from '../src/store';
+import { createChannelActivities } from './channels';
 import { createExportActivities } from './export';
 import { createParticipantDataActivities } from './participant-data';
 
@@ -11,12 +13,14 @@ export interface ActivityDeps {
   logger: Logger;
   /** Flush outcomes for the worker's /metrics; tests may leave it out. */
   metrics?: FlushMetrics;
+  /** The channel gateway and routing platform (digital channels); tests that need none leave it out. */
+  channels?: ChannelPeers;
   /** Where ended conversations are exported. Absent: exports fail as ExportNotConfigured (tests that do not look at exports). */
   exportSink?: ExportSink;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return { ...createParticipantDataActivities(deps), ...createExportActivities(deps) };
+  return { ...createParticipantDataActivities(deps), ...createChannelActivities(deps), ...createExportActivities(deps) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,5 +1,6 @@
 // HTTP API entrypoint: `npm run api`, or started by `npm start`. Stateless: scale by running more.
 import { buildApi } from './api/server';
+import { loadDestinations } from './channels/config';
 import { loadConfig } from './config';
 import { createLogger } from './logger';
 import { codecSettingsFromEnv } from './security/codec-server';
@@ -16,12 +17,15 @@ async function main(): Promise<void> {
   const secrets = loadSecrets(process.env, config.dataDir);
   for (const warning of secrets.warnings) logger.warn(warning);
   logger.info({ webhookSecrets: secrets.webhookSecrets.length, tokens: secrets.tokens.map((t) => ({ name: t.name, scopes: t.scopes })), from: secrets.sources }, 'API credentials loaded');
+  // Checked at start-up: an error names the file, the entry and the field.
+  const destinations = loadDestinations(process.env);
+  logger.info({ destinations: destinations.describe() }, 'digital-channel destinations');
   const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
   logger.info({ keys: keys.describe() }, 'encryption keys');
   const store = createParticipantDataStore(config);
   await store.init();
   const client = createTemporalClient(config, keys.dataConverter);
-  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: codecSettingsFromEnv() });
+  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: codecSettingsFromEnv(), destinations });
   await app.listen({ port: config.port, host: config.host });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

@@ -3,6 +3,7 @@
 // stay deterministic and free of Node APIs.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { DigitalState, StoredMessage } from './channels/contract';
 
 export const DEFAULT_TASK_QUEUE = 'parley-conversations';
 
@@ -13,7 +14,8 @@ export const ROUTING_EVENT_TYPES = ['CREATED', 'QUEUED', 'ROUTED', 'TRANSFERRED'
 export type RoutingEventType = (typeof ROUTING_EVENT_TYPES)[number];
 
 export type ConversationStatus = 'queued' | 'active' | 'closed';
-export type CloseReason = 'closed-event' | 'inactivity' | 'cancelled';
+/** `end-keyword` and `customer-abandoned`: the customer ended a digital conversation (src/channels). */
+export type CloseReason = 'closed-event' | 'inactivity' | 'cancelled' | 'end-keyword' | 'customer-abandoned';
 
 /** A webhook from the routing platform (seed 003's Digital Routing notifications). */
 export interface RoutingEvent {
@@ -120,6 +122,8 @@ export interface ConversationState {
   ordering?: OrderingState;
   /** A close that is no event (inactivity, cancellation): it overrides the status the events give. */
   localClose?: { reason: Exclude<CloseReason, 'closed-event'>; at: string };
+  /** Present once an inbound message (SMS, chat, email) reached the conversation. */
+  digital?: DigitalState;
 }
 
 /**
@@ -209,6 +213,8 @@ export interface ConversationView {
   runCount: number;
   /** Events that occurred before the oldest event the conversation still holds for re-ordering: only their task context was taken. */
   eventsOutsideWindow?: number;
+  /** Digital channels: the message count and the latest (masked) transcript lines; never the customer's address. */
+  messages?: { channel: string; destination: string; count: number; recent: StoredMessage[] };
 }
 
 export interface SetAttributesRequest {
@@ -237,6 +243,8 @@ export const pendingAttributeQuery = defineQuery<PendingAttributeLookup, [string
 export const ErrorType = {
   InvalidAttributes: 'InvalidAttributes',
   ConversationClosed: 'ConversationClosed',
+  /** An inbound message the API should never have sent (its contract was not met). */
+  InvalidMessage: 'InvalidMessage',
 } as const;
 
 /** ApplicationFailure types the flush activity fails with (visible in Temporal's history and UI). */
@@ -245,6 +253,8 @@ export const ActivityErrorType = {
   BatchConflict: 'BatchConflict',
   /** The store did not answer within STORE_TIMEOUT; retryable, nothing was written. */
   StoreTimeout: 'StoreTimeout',
+  /** The channel gateway or routing platform refused a delivery for good (4xx), or none is configured. */
+  PeerRefused: 'PeerRefused',
 } as const;
 
 // Search attributes: plaintext on the server, so only routing facts — never customer data.

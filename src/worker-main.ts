@@ -9,6 +9,7 @@ import { parleyDataConverter } from './security/payload-codec';
 import { KeyServiceWaitingCodec } from './security/waiting-codec';
 import { createParticipantDataStore } from './store';
 import { createExportSink } from './export';
+import { channelPeerConfig, createChannelPeers } from './channels/config';
 import { connectWorker, createParleyWorker } from './worker';
 import type { Worker } from '@temporalio/worker';
 import { WorkerMetrics } from './metrics';
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
   installTemporalRuntime(logger, config.temporalMetricsPort === undefined ? undefined : { host: config.host, port: config.temporalMetricsPort });
   // The worker holds only the codec key: secured values reach it already encrypted with the customer's key.
   const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
+  // Checked before anything connects: a bad URL stops the worker at start-up, naming the variable.
+  const channels = createChannelPeers(channelPeerConfig(process.env, config.dataDir));
   const store = createParticipantDataStore(config);
   await store.init();
   const exportSink = createExportSink(config.exportTarget);
@@ -33,10 +36,19 @@ async function main(): Promise<void> {
     connection,
     dataConverter: parleyDataConverter(new KeyServiceWaitingCodec(keys.codec, { logger })),
     metrics,
+    channels,
     exportSink,
   });
   logger.info(
-    { taskQueue: config.taskQueue, namespace: config.temporalNamespace, store: config.databaseUrl ? 'postgres' : 'sqlite', keys: keys.describe(), exports: exportSink.description },
+    {
+      taskQueue: config.taskQueue,
+      namespace: config.temporalNamespace,
+      store: config.databaseUrl ? 'postgres' : 'sqlite',
+      keys: keys.describe(),
+      channelGateway: channels.gateway.describe,
+      routingPlatform: channels.routing.describe,
+      exports: exportSink.description,
+    },
     'worker started',
   );
   const health = config.workerHealthPort === undefined ? undefined : await startWorkerHealthServer(worker, { host: config.host, port: config.workerHealthPort, logger, metrics: metrics.registry });

@@ -2,6 +2,7 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
+import type { ChannelPeers } from './channels/peers';
 import type { Config } from './config';
 import type { ExportSink } from './export';
 import type { FlushMetrics } from './metrics';
@@ -19,6 +20,8 @@ export interface WorkerDeps {
   /** Parley's payload codec and failure converter: every payload the worker reads or writes is encrypted. */
   dataConverter: DataConverter;
   metrics?: FlushMetrics;
+  /** The channel gateway and routing platform (src/channels/config.ts builds them from the environment). */
+  channels?: ChannelPeers;
   /** Where ended conversations are exported (createExportSink(config.exportTarget)); owned by the caller. */
   exportSink?: ExportSink;
 }
@@ -37,7 +40,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: config.taskQueue,
     ...workflowSource(deps),
     dataConverter: deps.dataConverter,
-    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, exportSink: deps.exportSink }),
+    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, channels: deps.channels, exportSink: deps.exportSink }),
     // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
     shutdownGraceTime: config.shutdownGraceMs,
     // Temporal's 10 s default would freeze a crashed worker's conversations for 10 s; a miss only

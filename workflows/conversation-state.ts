@@ -577,7 +577,7 @@ function recordTransfer(state: ConversationState, event: RoutingEvent, current: 
 export function viewOf(state: ConversationState): ConversationView {
   const {
     seenEventIds: _seen, appliedWriteIds: _w, pending, pendingSecured: _s, storedNames, routedAtMs: _r, transferredAtMs: _t, lastBatchSeq: _b,
-    ordering, localClose: _l, ...rest
+    ordering, localClose: _l, digital, ...rest
   } = state;
   const view: ConversationView = {
     ...rest,
@@ -587,6 +587,7 @@ export function viewOf(state: ConversationState): ConversationView {
     attributeNames: { pending: Object.keys(pending).sort(), stored: [...storedNames].sort() },
   };
   if (ordering && ordering.outsideWindow > 0) view.eventsOutsideWindow = ordering.outsideWindow;
+  if (digital) view.messages = { channel: digital.channel, destination: digital.destination, count: digital.messageCount, recent: [...digital.recent] };
   return view;
 }
 

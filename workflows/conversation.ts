@@ -45,6 +45,7 @@ import {
   resumedState,
   viewOf,
 } from './conversation-state';
+import { installDigitalChannel } from './digital-channel';
 
 const { flushParticipantData } = proxyActivities<Activities>({
   // One transaction needs far less; bounds a store that hangs without failing.
@@ -62,11 +63,18 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   // Bumped by every message that counts as activity; the inactivity timer restarts when it moves.
   let touches = 0;
 
+  // Inbound messages, customer notifications, web callback (workflows/digital-channel.ts).
+  const digital = installDigitalChannel(state, { onActivity: () => touches++ });
+
   setHandler(routingEventSignal, (event) => {
+    const wasClosed = state.status === 'closed';
     // Runs recorded before the ordered rule replay under the arrival-order rule; a conversation that
     // was running when this version was deployed switches at its next event.
     const outcome = patched(PATCHES.orderedRecord) ? receiveRoutingEvent(state, event) : applyRoutingEvent(state, event, patched);
-    if (outcome !== 'duplicate') touches++;
+    if (outcome !== 'duplicate') {
+      touches++;
+      digital.onRoutingEvent(event, wasClosed);
+    }
     log.info('routing event', { conversationId, eventId: event.eventId, eventType: event.eventType, outcome, status: state.status });
   });
 
@@ -161,6 +169,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       }
       if (!isClosed() && continueAsNewDue()) {
         await condition(allHandlersFinished);
+        await digital.idle();
         await flush();
         // A cancel that came during the flush waited for it; it must end this conversation, not travel on.
         if (patched(PATCHES.flushNonCancellable) && CancellationScope.current().consideredCancelled) {
@@ -172,6 +181,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     }
     publishSearchAttributes();
     await condition(allHandlersFinished);
+    // What the conversation decided to send (the CLOSED notice, the customer's end of the task) goes before it completes.
+    await digital.idle();
     // The final batch is written at the close, never after the grace window.
     await flush();
     if (state.ordering) {
@@ -182,7 +193,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         await closedGraceWindow(graceMs);
       }
     }
-    // After the grace window, so the export holds the record as final as the workflow's result.
+    // After the grace window, so the export holds the record as final as the workflow's result, and
+    // after what the window made the conversation send: the exported transcript no longer changes.
+    await digital.idle();
     await startExportOnce(state);
     return resultOf(state);
   } catch (err) {
@@ -192,6 +205,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         closeLocally(state, 'cancelled', new Date().toISOString());
         publishSearchAttributes();
         await flush();
+        // A transcript line being written as the cancel came lands before the export reads the transcript.
+        await digital.settled();
         await startExportOnce(state);
       });
     }

@@ -66,3 +66,34 @@ export const setAttributesHeaders = {
   type: 'object',
   properties: { 'idempotency-key': { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source } },
 } as const;
+
+/**
+ * An inbound SMS, chat message or email. A conversation's successors take `<id>:2`, `<id>:3`…, so
+ * the id leaves room for that suffix within the conversation-id limit.
+ */
+export const inboundMessageBody = {
+  type: 'object',
+  required: ['eventId', 'conversationId', 'channel', 'from', 'destination', 'occurredAt'],
+  // Channel platforms add fields over time; unknown ones are ignored rather than refused.
+  additionalProperties: true,
+  properties: {
+    eventId: identifier,
+    conversationId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,119}$' },
+    channel: { type: 'string', enum: ['sms', 'chat', 'email'] },
+    from: { type: 'string', minLength: 1, maxLength: 320 },
+    text: { type: 'string', maxLength: 65_536 },
+    subject: { type: 'string', maxLength: 998 },
+    attachments: {
+      type: 'array',
+      maxItems: 50,
+      items: {
+        type: 'object',
+        additionalProperties: true,
+        properties: { filename: { type: 'string', maxLength: 255 }, contentType: { type: 'string', maxLength: 255 }, sensitive: { type: 'boolean' } },
+      },
+    },
+    destination: shortText,
+    occurredAt: { type: 'string', format: 'date-time' },
+    closedByCustomer: { type: 'boolean' },
+  },
+} as const;

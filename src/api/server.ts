@@ -1,7 +1,7 @@
 // The HTTP API: routing webhooks, participant data, conversation read, health.
 import { randomUUID } from 'node:crypto';
 import Fastify, { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -23,7 +23,10 @@ import { ApiMetrics, METRICS_CONTENT_TYPE } from '../metrics';
 import { StoreTimeoutError, StoreUnavailableError, type ParticipantDataStore } from '../store';
 import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../validation';
 import { conversationWorkflow } from '../../workflows/conversation';
-import { attributeParams, conversationParams, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
+import { ALL_DESTINATIONS, type DestinationDirectory } from '../channels/config';
+import { inboundMessageSeenQuery, inboundMessageUpdate, type InboundMessage } from '../channels/contract';
+import { prepareInbound, type InboundBody } from '../channels/ingress';
+import { attributeParams, conversationParams, inboundMessageBody, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
 import { classifyTemporalError, grpcCodeOf, HttpError, isNotFound, keyServiceFailure, keyServiceFailureDuring, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';
 
 export interface ApiDeps {
@@ -40,7 +43,16 @@ export interface ApiDeps {
   keys: Pick<KeyServices, 'securedValues' | 'codec' | 'kmsCalls'>;
   /** Which browser origins (the Temporal UI's) may call the codec server, and its session cookie's attributes. */
   codecSettings?: Pick<CodecServerOptions, 'corsOrigins' | 'cookieSecure' | 'cookieSameSite'>;
+  /** What each digital-channel destination gets (src/channels/config.ts); absent: every destination, everything. */
+  destinations?: DestinationDirectory;
 }
+
+/**
+ * How many successors a conversation id may have (`<id>:2` … `<id>:100`): a customer who starts this
+ * many conversations under one channel conversation id is refused rather than walked through forever.
+ */
+const MAX_SUCCESSORS = 100;
+const ALREADY_EXISTS = 6;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -206,6 +218,79 @@ export function buildApi(deps: ApiDeps) {
     }
     return reply.status(202).send({ accepted: true, conversationId: event.conversationId, workflowId });
   });
+
+  // Inbound SMS, chat and email: signed like the routing webhook, masked here before anything
+  // reaches Temporal, a log line or the store.
+  app.post('/webhooks/inbound-messages', { schema: { body: inboundMessageBody }, preValidation: verifyWebhook }, async (request, reply) => {
+    const body = request.body as InboundBody;
+    const message = prepareInbound(body, deps.destinations ?? ALL_DESTINATIONS);
+    const answer = await deliverInbound(body.conversationId, message);
+    return reply.status(answer.outcome === 'duplicate' ? 200 : 202).send({ accepted: answer.outcome !== 'duplicate', ...answer });
+  });
+
+  /**
+   * Update-with-start onto the conversation; when it is closed, onto its successor `<id>:2`, then
+   * `<id>:3`… The closed conversation answers (its validator, or the refused start of a completed
+   * run) before anything is applied, so two deliveries racing a close both land on the same
+   * successor, and a redelivery of a message a closed conversation took is answered as a duplicate.
+   */
+  async function deliverInbound(conversationId: string, message: InboundMessage): Promise<{ conversationId: string; workflowId: string; outcome: string }> {
+    for (let n = 1; n <= MAX_SUCCESSORS; n++) {
+      const id = n === 1 ? conversationId : `${conversationId}:${n}`;
+      const workflowId = workflowIdFor(id);
+      try {
+        const { outcome } = await withDeadline(() =>
+          client.workflow.executeUpdateWithStart(inboundMessageUpdate, {
+            args: [message],
+            // No update id from the eventId: Temporal would answer a redelivery with the first
+            // delivery's outcome; the workflow's window answers it as the duplicate it is, in any run.
+            startWorkflowOperation: new WithStartWorkflowOperation(conversationWorkflow, {
+              workflowId,
+              taskQueue: config.taskQueue,
+              args: [{ conversationId: id, settings: config.conversation }],
+              workflowIdConflictPolicy: 'USE_EXISTING',
+              // A completed conversation is never reopened: its successor takes the message.
+              workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+            }),
+          }),
+        );
+        return { conversationId: id, workflowId, outcome };
+      } catch (err) {
+        const rejection = updateRejectionType(err);
+        if (rejection?.type === ErrorType.ConversationClosed) continue;
+        if (rejection) throw new HttpError(400, rejection.message);
+        if (err instanceof WorkflowExecutionAlreadyStartedError || grpcCodeOf(err) === ALREADY_EXISTS) {
+          if (await completedConversationTook(workflowId, message.eventId)) return { conversationId: id, workflowId, outcome: 'duplicate' };
+          continue;
+        }
+        // The answer is decrypted after the worker took (or refused) the message: its outcome is unknown.
+        if (keyServiceFailureDuring(err) === 'decrypt') {
+          deps.logger.warn({ what: 'inboundMessage update-with-start', error: errorText(err) }, 'inbound message not confirmed: its answer could not be decrypted');
+          throw new HttpError(503, 'the message may have been recorded but its answer could not be read; deliver it again (its eventId makes a redelivery change nothing)');
+        }
+        if (keyServiceFailure(err)) throw temporalFailure(err, 'inboundMessage update-with-start');
+        const trouble = err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ? 'deadline' : classifyTemporalError(err);
+        if (trouble === 'precondition') throw new HttpError(503, 'the message was not taken: the conversation was changing state; deliver it again');
+        if (trouble === 'deadline' || trouble === 'unreachable') {
+          deps.logger.warn({ what: 'inboundMessage update-with-start', error: errorText(err) }, 'inbound message not confirmed');
+          throw new HttpError(503, 'the message was not confirmed in time and may have been recorded; deliver it again (its eventId makes a redelivery change nothing)');
+        }
+        throw temporalFailure(err, 'inboundMessage update-with-start');
+      }
+    }
+    throw new HttpError(409, `conversation ${conversationId} has had ${MAX_SUCCESSORS} conversations already; use a new conversationId`);
+  }
+
+  /** Asked of a completed conversation (its run replays on a worker): did it take this message? */
+  async function completedConversationTook(workflowId: string, eventId: string): Promise<boolean> {
+    try {
+      return await withDeadline(() => client.workflow.getHandle(workflowId).query(inboundMessageSeenQuery, eventId));
+    } catch (err) {
+      // Runs from before digital channels have no such query: they took no message.
+      if (/inboundMessageSeen/.test(errorText(err)) && classifyTemporalError(err) === 'permanent') return false;
+      throw temporalFailure(err, 'inboundMessageSeen query');
+    }
+  }
 
   app.post(
     '/conversations/:conversationId/attributes',

@@ -7,6 +7,7 @@ export type {
   ParticipantDataStore,
   StoredAttribute,
   StoredBatch,
+  StoredMessage,
 } from './participant-data-store';
 export { BatchConflictError, batchDigest, DEFAULT_STORE_TIMEOUT_MS, StoreTimeoutError, StoreUnavailableError } from './participant-data-store';
 export { PostgresParticipantDataStore } from './postgres-store';

@@ -6,6 +6,9 @@
  */
 
 import { createHash } from 'node:crypto';
+import type { StoredMessage } from '../channels/contract';
+
+export type { StoredMessage } from '../channels/contract';
 
 /** One attribute as currently stored: the last written value wins. */
 export interface StoredAttribute {
@@ -67,6 +70,13 @@ export interface ParticipantDataStore {
   listAttributes(conversationId: string): Promise<StoredAttribute[]>;
   /** Ordered by run chain, oldest first, then batchSeq. */
   listBatches(conversationId: string): Promise<StoredBatch[]>;
+  /**
+   * Adds transcript lines (digital channels), in ONE transaction. Idempotent on (conversationId,
+   * eventId): a line already stored is left as it is, so a retried append writes nothing twice.
+   */
+  appendMessages(conversationId: string, messages: StoredMessage[]): Promise<void>;
+  /** The conversation's transcript, ordered by occurredAt, then by the order the lines were first stored. */
+  listMessages(conversationId: string): Promise<StoredMessage[]>;
   close(): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import {
   type ParticipantDataStore,
   type StoredAttribute,
   type StoredBatch,
+  type StoredMessage,
 } from './participant-data-store';
 
 // init() waits this long for another process's migration (it holds the schema lock), like SQLite's.
@@ -41,7 +42,31 @@ const SCHEMA = `
     secured boolean NOT NULL DEFAULT false,
     PRIMARY KEY (conversation_id, name)
   );
+  -- The transcript of digital conversations; seq keeps the order lines were first stored.
+  -- occurred_at is the ISO text as sent, so it round-trips exactly, like SQLite's.
+  CREATE TABLE IF NOT EXISTS messages (
+    conversation_id text NOT NULL,
+    event_id text NOT NULL,
+    seq bigserial NOT NULL,
+    channel text NOT NULL,
+    direction text NOT NULL,
+    occurred_at text NOT NULL,
+    text text NOT NULL,
+    subject text,
+    attachment_count integer NOT NULL,
+    PRIMARY KEY (conversation_id, event_id)
+  );
 `;
+
+interface MessageRow extends QueryResultRow {
+  event_id: string;
+  channel: StoredMessage['channel'];
+  direction: StoredMessage['direction'];
+  occurred_at: string;
+  text: string;
+  subject: string | null;
+  attachment_count: number;
+}
 
 // pg returns timestamptz as Date and int4 as number.
 interface AttributeRow {
@@ -267,6 +292,48 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
       batchSeq: r.batch_seq,
       attributeCount: r.attribute_count,
       writtenAt: r.written_at.toISOString(),
+    }));
+  }
+
+  async appendMessages(conversationId: string, messages: StoredMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.inTransaction('appendMessages', async (client) => {
+      await client.query(
+        `INSERT INTO messages (conversation_id, event_id, channel, direction, occurred_at, text, subject, attachment_count)
+         SELECT $1, t.event_id, t.channel, t.direction, t.occurred_at, t.text, t.subject, t.attachment_count
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::integer[])
+           WITH ORDINALITY AS t(event_id, channel, direction, occurred_at, text, subject, attachment_count, ord)
+         ORDER BY t.ord
+         ON CONFLICT (conversation_id, event_id) DO NOTHING`,
+        [
+          conversationId,
+          messages.map((m) => m.eventId),
+          messages.map((m) => m.channel),
+          messages.map((m) => m.direction),
+          messages.map((m) => m.occurredAt),
+          messages.map((m) => m.text),
+          messages.map((m) => m.subject ?? null),
+          messages.map((m) => m.attachmentCount),
+        ],
+      );
+    });
+  }
+
+  async listMessages(conversationId: string): Promise<StoredMessage[]> {
+    const { rows } = await this.query<MessageRow>(
+      'listMessages',
+      `SELECT event_id, channel, direction, occurred_at, text, subject, attachment_count FROM messages
+       WHERE conversation_id = $1 ORDER BY occurred_at COLLATE "C", seq`,
+      [conversationId],
+    );
+    return rows.map((r) => ({
+      eventId: r.event_id,
+      channel: r.channel,
+      direction: r.direction,
+      occurredAt: r.occurred_at,
+      text: r.text,
+      ...(r.subject === null ? {} : { subject: r.subject }),
+      attachmentCount: r.attachment_count,
     }));
   }
 

@@ -10,6 +10,7 @@ import {
   type ParticipantDataStore,
   type StoredAttribute,
   type StoredBatch,
+  type StoredMessage,
 } from './participant-data-store';
 
 // better-sqlite3 is synchronous, and SQLite's own busy handler waits for another connection's lock
@@ -56,6 +57,42 @@ const SCHEMA = `
     PRIMARY KEY (conversation_id, name)
   );
 `;
+
+// The transcript of digital conversations (inbound messages already masked, Parley's notifications).
+// Its own statement: the batch table's rebuild above must not recreate it.
+const MESSAGES_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS messages (
+    conversation_id TEXT NOT NULL,
+    event_id TEXT COLLATE BINARY NOT NULL,
+    channel TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    text TEXT NOT NULL,
+    subject TEXT,
+    attachment_count INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, event_id)
+  );
+`;
+
+interface MessageRow {
+  event_id: string;
+  channel: StoredMessage['channel'];
+  direction: StoredMessage['direction'];
+  occurred_at: string;
+  text: string;
+  subject: string | null;
+  attachment_count: number;
+}
+
+const toMessage = (r: MessageRow): StoredMessage => ({
+  eventId: r.event_id,
+  channel: r.channel,
+  direction: r.direction,
+  occurredAt: r.occurred_at,
+  text: r.text,
+  ...(r.subject === null ? {} : { subject: r.subject }),
+  attachmentCount: Number(r.attachment_count),
+});
 
 interface AttributeRow {
   name: string;
@@ -111,6 +148,8 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
     await this.addChainToBatchKey();
     await this.addSecuredColumn();
     await this.addContentDigest();
+    // A file from before digital channels gets the table here (IF NOT EXISTS: once).
+    await this.whenNotBusy('init', MIGRATION_TIMEOUT_MS, () => this.db.exec(MESSAGES_SCHEMA));
   }
 
   /**
@@ -264,6 +303,29 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
         .all(conversationId) as BatchRow[],
     );
     return rows.map((r) => ({ chainId: r.chain_id, batchSeq: r.batch_seq, attributeCount: r.attribute_count, writtenAt: r.written_at }));
+  }
+
+  async appendMessages(conversationId: string, messages: StoredMessage[]): Promise<void> {
+    const insert = this.db.prepare(
+      `INSERT INTO messages (conversation_id, event_id, channel, direction, occurred_at, text, subject, attachment_count)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (conversation_id, event_id) DO NOTHING`,
+    );
+    const write = this.db.transaction(() => {
+      for (const m of messages) insert.run(conversationId, m.eventId, m.channel, m.direction, m.occurredAt, m.text, m.subject ?? null, m.attachmentCount);
+    });
+    await this.whenNotBusy('appendMessages', this.timeoutMs, () => write.immediate());
+  }
+
+  async listMessages(conversationId: string): Promise<StoredMessage[]> {
+    const rows = await this.whenNotBusy('listMessages', this.timeoutMs, () =>
+      this.db
+        .prepare(
+          `SELECT event_id, channel, direction, occurred_at, text, subject, attachment_count FROM messages
+           WHERE conversation_id = ? ORDER BY occurred_at, rowid`,
+        )
+        .all(conversationId) as MessageRow[],
+    );
+    return rows.map(toMessage);
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,7 @@ import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createActivities } from '../../activities';
+import { OutboxFilePeer } from '../../src/channels/peers';
 import { buildApi } from '../../src/api/server';
 import type { DevServer } from '../../src/dev-server';
 import { ExportErrorType, FolderExportSink, PAYMENT_ID_PATTERN, S3ExportSink, TEMP_PREFIX, type ExportDocument, type ExportResult, type ExportSink } from '../../src/export';
@@ -48,12 +49,15 @@ let folderStack: { baseUrl: string; taskQueue: string };
 /** A worker exporting to `sink` and an API starting conversations on its task queue. */
 async function startStack(bundle: Awaited<ReturnType<typeof bundleWorkflows>>, sink: ExportSink, logger: pino.Logger) {
   const taskQueue = uniqueId('export-tests');
+  // Customer notifications go to local outbox files: these tests read the transcript, not the deliveries.
+  const outbox = tempDir('export-outbox');
+  const channels = { gateway: new OutboxFilePeer(path.join(outbox, 'gateway.jsonl')), routing: new OutboxFilePeer(path.join(outbox, 'routing.jsonl')) };
   const worker = await Worker.create({
     dataConverter: testKeyServices().dataConverter,
     connection: await NativeConnection.connect({ address: devServer.address }),
     taskQueue,
     workflowBundle: bundle,
-    activities: createActivities({ store, logger, exportSink: sink }),
+    activities: createActivities({ store, logger, exportSink: sink, channels }),
   });
   const api = buildApi({
     client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
@@ -275,4 +279,36 @@ test('local folder: a conversation closed through the API is exported exactly on
   const statAfter = fs.statSync(file);
   expect([statAfter.ino, statAfter.mtimeMs, fs.readFileSync(file, 'utf8')]).toEqual([statBefore.ino, statBefore.mtimeMs, text]);
   expect(filesUnder(exportDir).filter((f) => path.basename(f).startsWith(TEMP_PREFIX))).toEqual([]);
+});
+
+test('local folder: a chat started by the customer\'s messages is exported with its transcript, and never with the customer\'s address', async () => {
+  const id = uniqueId('chat');
+  const customer = '+15550199876';
+  const message = (eventId: string, text: string, minute: number) => ({
+    eventId,
+    conversationId: id,
+    channel: 'chat',
+    from: customer,
+    text,
+    destination: 'web-chat',
+    occurredAt: new Date(Date.UTC(2026, 10, 22, 11, minute)).toISOString(),
+  });
+  const base = folderStack.baseUrl;
+  for (const [n, text] of ['Hello, my parcel 7741 is late', 'Can someone help?'].entries()) {
+    const answer = await call(base, 'POST', '/webhooks/inbound-messages', message(`${id}-m${n}`, text, n));
+    expect([answer.status, answer.body?.conversationId]).toEqual([n === 0 ? 202 : 200, id]);
+  }
+  for (const [eventType, minute, extra] of [['CREATED', 2, { queue: 'support' }], ['ROUTED', 3, { agentId: 'agent-7' }], ['CLOSED', 4, {}]] as const) {
+    expect((await call(base, 'POST', '/webhooks/routing-events', { ...event(id, eventType, minute, extra), occurredAt: new Date(Date.UTC(2026, 10, 22, 11, minute)).toISOString() })).status).toBe(202);
+  }
+  await client.workflow.getHandle(workflowIdFor(id)).result();
+  const exportId = await exportIdOf(client, workflowIdFor(id));
+  const result = await client.workflow.getHandle<typeof exportWorkflow>(exportId).result();
+  const text = fs.readFileSync(result.location, 'utf8');
+  const doc = JSON.parse(text) as ExportDocument;
+  // The transcript as the store holds it, the customer's lines first.
+  expect(doc.transcript).toEqual(await store.listMessages(id));
+  expect(doc.transcript.filter((m) => m.direction === 'inbound').map((m) => m.text)).toEqual(['Hello, my parcel 7741 is late', 'Can someone help?']);
+  expect(text).not.toContain(customer);
+  expect(filesUnder(exportDir).filter((f) => f.includes(id))).toHaveLength(1);
 });

@@ -2,6 +2,7 @@
  * One behavioural suite, run against both real stores: SQLite on a temp file and
  * PostgreSQL on a throwaway server started by startPostgres().
  */
+import type { StoredMessage } from '../../src/store';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -651,6 +652,41 @@ describe.each([sqliteBackend(), postgresBackend()])('$name participant data stor
       expect(await store.getAttribute('conv-ü-🙂', name)).toMatchObject({ name, value });
     }
     expect(await store.listAttributes('conv-ü-🙂')).toHaveLength(Object.keys(attributes).length);
+  });
+
+  it('transcript: appended lines are idempotent on (conversation, eventId), listed by time then first storage, other conversations apart', async () => {
+    const store = await open();
+    const line = (eventId: string, second: number, extra: Partial<StoredMessage> = {}): StoredMessage => ({
+      eventId,
+      channel: 'chat',
+      direction: 'inbound',
+      occurredAt: new Date(Date.UTC(2026, 10, 27, 9, 0, second)).toISOString(),
+      text: `text of ${eventId}`,
+      attachmentCount: 0,
+      ...extra,
+    });
+    await store.appendMessages('t1', [line('m1', 1), line('m3', 3, { direction: 'outbound', text: "it's \"quoted\" 🎧\nnext" })]);
+    // A retried append (same lines, or a line changed under the same key) writes nothing twice and changes nothing.
+    await store.appendMessages('t1', [line('m1', 1, { text: 'changed' }), line('m3', 3)]);
+    await store.appendMessages('t1', [line('m2', 2, { channel: 'email', subject: 'Invoice 42', attachmentCount: 2 }), line('m2b', 2)]);
+    await store.appendMessages('t2', [line('m1', 1)]);
+    await store.appendMessages('t1', []);
+    expect(await store.listMessages('t1')).toEqual([
+      line('m1', 1),
+      line('m2', 2, { channel: 'email', subject: 'Invoice 42', attachmentCount: 2 }),
+      line('m2b', 2),
+      line('m3', 3, { direction: 'outbound', text: "it's \"quoted\" 🎧\nnext" }),
+    ]);
+    expect(await store.listMessages('t2')).toHaveLength(1);
+    expect(await store.listMessages('none')).toEqual([]);
+  });
+
+  it('transcript: a database from before digital channels gets the messages table on init, its data untouched', async () => {
+    await createUndigestedSchema(backend.name, target, 'legacy');
+    const store = await open();
+    expect(await store.listAttributes('legacy')).toEqual(legacyAttributes);
+    await store.appendMessages('legacy', [{ eventId: 'm1', channel: 'sms', direction: 'inbound', occurredAt: '2026-11-27T09:00:00.000Z', text: 'hi', attachmentCount: 0 }]);
+    expect(await (await open()).listMessages('legacy')).toHaveLength(1);
   });
 });
 

@@ -1,0 +1,232 @@
+// Digital-channel rules as pure functions of the conversation's state: what an inbound message does,
+// which notification a routing event gives, when a web callback is due. The workflow wiring
+// (digital-channel.ts) only performs the operations these functions queue.
+import type { ConversationState, RoutingEvent } from '../src/shared';
+import {
+  DigitalState,
+  InboundMessage,
+  InboundOutcome,
+  NOTIFICATION_TEXT,
+  NotificationKind,
+  RoutingRequest,
+  StoredMessage,
+} from '../src/channels/contract';
+import { SEEN_EVENT_WINDOW, closeLocally } from './conversation-state';
+
+/** Transcript lines the state keeps; the store keeps them all (listMessages). */
+export const RECENT_MESSAGES_KEPT = 20;
+
+/**
+ * The end keyword: the whole message, in any case, with any surrounding or repeated whitespace. A
+ * sentence that merely contains the words ("how do I end conversation history?") does not end it.
+ */
+export function isEndKeyword(text: string): boolean {
+  return text.trim().replace(/\s+/g, ' ').toLowerCase() === 'end conversation';
+}
+
+/**
+ * Accepting a web callback: CALLBACK (any case) then a phone number of 7 to 15 digits, optionally
+ * with a leading +, spaces, dashes, dots or parentheses. Returns the number as +digits or digits.
+ */
+export function callbackNumber(text: string): string | undefined {
+  const match = /^\s*call\s?back\b[\s:,-]*(\+?[0-9(][0-9 ().-]*[0-9])\s*$/i.exec(text);
+  if (!match) return undefined;
+  const digits = match[1].replace(/[^0-9]/g, '');
+  if (digits.length < 7 || digits.length > 15) return undefined;
+  return match[1].trim().startsWith('+') ? `+${digits}` : digits;
+}
+
+function newDigitalState(message: InboundMessage): DigitalState {
+  const digital: DigitalState = {
+    channel: message.channel,
+    destination: message.destination,
+    settings: message.destinationSettings,
+    from: message.from,
+    recent: [],
+    messageCount: 0,
+    seenMessageIds: [],
+    outbox: [],
+  };
+  if (message.subject !== undefined) digital.subject = message.subject;
+  return digital;
+}
+
+/**
+ * Takes one inbound message: de-duplicates it by eventId (its own window, the size of the routing
+ * events' one: message and event ids come from different senders), queues its transcript line, the
+ * sensitive-data notice, and applies the end keyword, customer abandon and callback acceptance.
+ * The caller has already refused messages for a closed conversation.
+ */
+export function receiveInboundMessage(state: ConversationState, message: InboundMessage, nowIso: string): InboundOutcome {
+  const digital = (state.digital ??= newDigitalState(message));
+  if (digital.seenMessageIds.includes(message.eventId)) return 'duplicate';
+  digital.seenMessageIds.push(message.eventId);
+  if (digital.seenMessageIds.length > SEEN_EVENT_WINDOW) digital.seenMessageIds.splice(0, digital.seenMessageIds.length - SEEN_EVENT_WINDOW);
+
+  if (!message.closedByCustomer) {
+    const line: StoredMessage = {
+      eventId: message.eventId,
+      channel: message.channel,
+      direction: 'inbound',
+      occurredAt: message.occurredAt,
+      text: message.text,
+      attachmentCount: message.attachmentCount,
+    };
+    if (message.subject !== undefined) line.subject = message.subject;
+    digital.messageCount++;
+    keepRecent(digital, line);
+    digital.outbox.push({ kind: 'transcript', conversationId: state.conversationId, messages: [line] });
+  }
+  if (message.sensitiveDataRemoved) notify(state, 'sensitive-data-removed', message.eventId, message.occurredAt);
+
+  if (message.closedByCustomer) {
+    digital.endedByCustomer = true;
+    if (state.status === 'active') {
+      // The agent wraps up and closes the task; the customer, gone, is not told of the close.
+      notify(state, 'customer-left', message.eventId, message.occurredAt, 'agent');
+      return 'customer-left';
+    }
+    endTask(state, message.eventId, 'abandon');
+    closeLocally(state, 'customer-abandoned', nowIso);
+    return 'abandoned';
+  }
+  if (isEndKeyword(message.text)) {
+    endTask(state, message.eventId, state.status === 'active' ? 'close' : 'abandon');
+    digital.endedByCustomer = true;
+    closeLocally(state, 'end-keyword', nowIso);
+    return 'ended';
+  }
+  const number = digital.callback?.offered && !digital.callback.requested && state.status === 'queued' ? callbackNumber(message.text) : undefined;
+  if (number && state.taskId) {
+    digital.callback = { ...digital.callback, requested: true };
+    routing(state, message.eventId, { operation: 'cancel-task', taskId: state.taskId });
+    routing(state, message.eventId, { operation: 'request-callback', taskId: state.taskId, phoneNumber: number });
+    notify(state, 'callback-requested', message.eventId, message.occurredAt);
+    return 'callback-requested';
+  }
+  return 'appended';
+}
+
+/**
+ * The notification a routing event gives, queued once per distinct event (the caller skips
+ * duplicates). Nothing for a conversation that has no digital channel, nor for an event that
+ * arrives after the conversation closed.
+ */
+export function notifyRoutingEvent(state: ConversationState, event: RoutingEvent, wasClosed: boolean): NotificationKind | undefined {
+  const digital = state.digital;
+  if (!digital || wasClosed) return undefined;
+  let kind: NotificationKind | undefined;
+  switch (event.eventType) {
+    case 'CREATED':
+      kind = 'created';
+      break;
+    case 'QUEUED':
+      // The first QUEUED comes before the routing script ran: no estimate yet (absent or -1).
+      kind = event.estimatedWaitTime !== undefined && event.estimatedWaitTime >= 0 ? 'queued' : undefined;
+      break;
+    case 'ROUTED':
+      kind = 'routed';
+      break;
+    case 'TRANSFERRED':
+      kind = 'transferred';
+      break;
+    case 'CLOSED':
+      // The chat cancelled for a web callback is closed by the platform: the customer was already told.
+      if (digital.callback?.requested || digital.endedByCustomer) kind = undefined;
+      else kind = closedAfterTransfer(state, event.eventId) ? 'transfer-failed' : 'closed';
+      break;
+  }
+  if (kind) notify(state, kind, event.eventId, event.occurredAt, 'customer', event.estimatedWaitTime);
+  return kind;
+}
+
+/**
+ * A transfer that is followed, in occurrence order, directly by the close never reached another
+ * queue or agent: the platform closed the task because the transfer failed.
+ */
+function closedAfterTransfer(state: ConversationState, closedEventId: string): boolean {
+  const events = state.recentEvents;
+  const at = events.findIndex((e) => e.eventId === closedEventId);
+  return at > 0 && events[at - 1].eventType === 'TRANSFERRED';
+}
+
+/** Whether the web-callback clock runs: a chat with a threshold, waiting in a queue for an agent, not yet offered. */
+export function callbackClockRuns(state: ConversationState): boolean {
+  const digital = state.digital;
+  return (
+    digital !== undefined &&
+    digital.channel === 'chat' &&
+    digital.settings.callbackThresholdMs !== undefined &&
+    !digital.callback?.offered &&
+    state.status === 'queued' &&
+    state.taskId !== undefined
+  );
+}
+
+/** The threshold passed with the chat still queued: offer the callback, once. */
+export function offerCallback(state: ConversationState, nowIso: string): void {
+  const digital = state.digital;
+  if (!digital) return;
+  digital.callback = { ...digital.callback, offered: true };
+  notify(state, 'callback-offer', 'web-callback', nowIso);
+}
+
+function notify(
+  state: ConversationState,
+  kind: NotificationKind,
+  causeId: string,
+  occurredAt: string,
+  audience: 'customer' | 'agent' = 'customer',
+  estimatedWaitSeconds?: number,
+): void {
+  const digital = state.digital;
+  if (!digital || !digital.settings.notifications.includes(kind)) return;
+  const text = kind === 'queued' && estimatedWaitSeconds !== undefined ? NOTIFICATION_TEXT.queued.replace('{ewt}', waitText(estimatedWaitSeconds)) : NOTIFICATION_TEXT[kind];
+  digital.outbox.push({
+    kind: 'notify',
+    request: {
+      key: `${state.conversationId}:${causeId}:${kind}`,
+      conversationId: state.conversationId,
+      channel: digital.channel,
+      destination: digital.destination,
+      audience,
+      kind,
+      text,
+      ...(audience === 'customer' ? { to: digital.from } : {}),
+      ...(digital.subject !== undefined ? { subject: digital.subject } : {}),
+      ...(kind === 'queued' && estimatedWaitSeconds !== undefined ? { estimatedWaitSeconds } : {}),
+      occurredAt,
+    },
+  });
+}
+
+function endTask(state: ConversationState, causeId: string, mode: 'abandon' | 'close'): void {
+  // No CREATED yet: the routing platform has no task to end.
+  if (state.taskId) routing(state, causeId, { operation: 'end-task', taskId: state.taskId, mode });
+}
+
+function routing(state: ConversationState, causeId: string, op: Pick<RoutingRequest, 'operation' | 'taskId' | 'mode' | 'phoneNumber'>): void {
+  const digital = state.digital;
+  if (!digital) return;
+  digital.outbox.push({
+    kind: 'routing',
+    request: {
+      key: `${state.conversationId}:${causeId}:${op.operation}`,
+      conversationId: state.conversationId,
+      channel: digital.channel,
+      destination: digital.destination,
+      ...op,
+    },
+  });
+}
+
+function keepRecent(digital: DigitalState, line: StoredMessage): void {
+  digital.recent.push(line);
+  if (digital.recent.length > RECENT_MESSAGES_KEPT) digital.recent.splice(0, digital.recent.length - RECENT_MESSAGES_KEPT);
+}
+
+function waitText(seconds: number): string {
+  if (seconds < 60) return 'less than a minute';
+  const minutes = Math.round(seconds / 60);
+  return minutes === 1 ? 'about 1 minute' : `about ${minutes} minutes`;
+}
