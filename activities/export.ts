@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import {
@@ -7,6 +7,7 @@ import {
   buildExportDocument,
   contentDigest,
   exportObjectKey,
+  exportWorkflowId,
   serializeExport,
   transcriptOf,
   type ExportInput,
@@ -17,6 +18,31 @@ import type { ParticipantDataStore } from '../src/store';
 
 export function createExportActivities(deps: { store: ParticipantDataStore; logger: Logger; exportSink?: ExportSink }) {
   return {
+    /**
+     * Starts the conversation's export workflow on this worker's task queue, once: its id is a
+     * function of the conversation chain and may never be used again (REJECT_DUPLICATE), so a retry
+     * of this activity, or a conversation reset to before its end, finds it taken and starts nothing.
+     * A workflow of its own, not a child: it outlives the conversation whatever way that ends.
+     */
+    async startExport(input: ExportInput): Promise<{ exportId: string; started: boolean }> {
+      const context = Context.current();
+      const exportId = exportWorkflowId(input.conversationId, input.chainId);
+      try {
+        await context.client.workflow.start('exportWorkflow', {
+          workflowId: exportId,
+          taskQueue: context.info.taskQueue,
+          args: [input],
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        deps.logger.info({ conversationId: input.conversationId, exportId }, 'export was already started');
+        return { exportId, started: false };
+      }
+      deps.logger.info({ conversationId: input.conversationId, exportId }, 'export started');
+      return { exportId, started: true };
+    },
+
     /**
      * Assembles the conversation's export (participant data as stored, secured values still
      * ciphertext; the transcript; the record it was given; its payment id) and writes it once under

@@ -1,17 +1,8 @@
 // The post-conversation export: one workflow per ended conversation chain
-// (`export-<conversationId>-<chainId>`), started by the conversation as an abandoned child so it
-// outlives the conversation's run. It writes the export once; its activity retries until the
-// destination takes it.
-import {
-  ParentClosePolicy,
-  WorkflowIdReusePolicy,
-  log,
-  patched,
-  proxyActivities,
-  startChild,
-  workflowInfo,
-} from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+// (`export-<conversationId>-<chainId>`), started for the conversation by an activity so it outlives
+// the conversation's run. It writes the export once; its activity retries until the destination
+// takes it.
+import { log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ExportErrorType, exportWorkflowId, type ExportInput, type ExportResult } from '../src/export/contract';
 import type { ConversationState } from '../src/shared';
@@ -37,29 +28,28 @@ export async function exportWorkflow(input: ExportInput): Promise<ExportResult> 
   return exportConversation({ ...input, exportId: exportWorkflowId(input.conversationId, input.chainId) });
 }
 
+const { startExport } = proxyActivities<Activities>({
+  // One call to the Temporal service.
+  startToCloseTimeout: '30 seconds',
+  // No maximum attempts: an ended conversation must be exported, however long Temporal takes to answer.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
 /**
  * Called by the conversation workflow on each of its ends, after its final batch is written.
- * Starts the export once per workflow chain: a child with a deterministic id that the conversation
- * abandons, so it runs on after the conversation's run completes or is cancelled. The start is
- * recorded in the conversation's history, so a replay never starts it again; a re-execution of the
- * end (a reset) finds the id taken and leaves the export that exists. Runs recorded before exports
+ * Starts the export once per workflow chain through an activity (a workflow of its own with a
+ * deterministic id, so it outlives the conversation; see startExport). The activity is recorded
+ * in the conversation's history, so a replay never starts it again. Runs recorded before exports
  * existed replay without it (PATCHES.exportOnEnd).
+ *
+ * Not a child workflow with ParentClosePolicy ABANDON: Temporal's time-skipping test server stops
+ * skipping time once a conversation has started an abandoned child, which stalls every timer-driven
+ * test; an activity-started workflow has the same durability without that.
  */
 export async function startExportOnce(state: ConversationState): Promise<void> {
   if (!patched(PATCHES.exportOnEnd)) return;
   const { conversationId } = state;
   const chainId = workflowInfo().firstExecutionRunId;
-  const workflowId = exportWorkflowId(conversationId, chainId);
-  try {
-    await startChild(exportWorkflow, {
-      workflowId,
-      args: [{ conversationId, chainId, record: exportRecordOf(state) }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    });
-    log.info('export started', { conversationId, exportWorkflowId: workflowId });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    log.info('export was already started', { conversationId, exportWorkflowId: workflowId });
-  }
+  const { exportId, started } = await startExport({ conversationId, chainId, record: exportRecordOf(state) });
+  log.info(started ? 'export started' : 'export was already started', { conversationId, exportWorkflowId: exportId });
 }

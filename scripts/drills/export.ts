@@ -10,6 +10,7 @@ import path from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { projectRoot } from '../../src/config';
 import type { ExportDocument } from '../../src/export';
+import { exportWorkflowId } from '../../src/export/contract';
 import { workflowIdFor } from '../../src/shared';
 import type { Drill, DrillAudit } from './drill';
 import { Stack } from './stack';
@@ -120,11 +121,12 @@ async function auditExports(stack: Stack, ledger: Ledger, s3: S3Client, cut: Set
   const exportIds = new Map<string, string>();
   await mapLimit(closed, 8, async (c) => {
     const history = await stack.client.workflow.getHandle(workflowIdFor(c.id)).fetchHistory();
-    const starts = (history.events ?? []).flatMap((e) => (e.startChildWorkflowExecutionInitiatedEventAttributes ? [e.startChildWorkflowExecutionInitiatedEventAttributes.workflowId ?? ''] : []));
-    if (starts.length !== 1) out.violations.push(`${c.id}: ${starts.length} export starts in its history`);
-    if (starts[0]) exportIds.set(c.id, starts[0]);
-    const exportId = starts[0];
-    if (!exportId) return;
+    const starts = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'startExport').length;
+    if (starts !== 1) out.violations.push(`${c.id}: ${starts} export starts in its history`);
+    const firstRunId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
+    if (!firstRunId || starts === 0) return;
+    const exportId = exportWorkflowId(c.id, firstRunId);
+    exportIds.set(c.id, exportId);
     let status = 'unknown';
     while (Date.now() < deadline) {
       status = (await stack.client.workflow.getHandle(exportId).describe()).status.name;

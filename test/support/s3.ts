@@ -5,6 +5,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { exportWorkflowId } from '../../src/export/contract';
 import { MOTO_CREDENTIALS, MOTO_REGION } from './moto';
 
 export function motoS3Client(endpoint: string): S3Client {
@@ -32,17 +33,20 @@ export async function readObject(s3: S3Client, bucket: string, key: string): Pro
   return { text: await out.Body!.transformToString('utf8'), etag: out.ETag!, lastModified: out.LastModified!, metadata: out.Metadata ?? {} };
 }
 
-/** The export workflow ids a conversation's current run started, from its history (one expected). */
-export async function exportChildIds(handle: WorkflowHandle): Promise<string[]> {
+/** How many times the conversation's current run scheduled the start of its export (one expected). */
+export async function exportStarts(handle: WorkflowHandle): Promise<number> {
   const history = await handle.fetchHistory();
-  return (history.events ?? []).flatMap((e) => (e.startChildWorkflowExecutionInitiatedEventAttributes ? [e.startChildWorkflowExecutionInitiatedEventAttributes.workflowId ?? ''] : []));
+  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'startExport').length;
 }
 
-/** Resolves with the export workflow id once the conversation has started it. */
+/** The export workflow id of a conversation (`conversation-<id>`) that started its export once: from its chain's first run id. */
 export async function exportIdOf(client: Client, workflowId: string): Promise<string> {
-  const ids = await exportChildIds(client.workflow.getHandle(workflowId));
-  if (ids.length !== 1) throw new Error(`expected one export started by ${workflowId}, found ${ids.length}`);
-  return ids[0];
+  const handle = client.workflow.getHandle(workflowId);
+  const starts = await exportStarts(handle);
+  if (starts !== 1) throw new Error(`expected one export started by ${workflowId}, found ${starts}`);
+  const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
+  if (!first) throw new Error(`${workflowId} has no first run id in its history`);
+  return exportWorkflowId(workflowId.replace(/^conversation-/, ''), first);
 }
 
 /**

@@ -14,7 +14,7 @@ import { SqliteParticipantDataStore } from '../../src/store';
 import type { exportWorkflow } from '../../workflows/export';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
-import { exportChildIds } from '../support/s3';
+import { exportIdOf } from '../support/s3';
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -52,8 +52,7 @@ async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
 
 /** The one export the conversation started, once it completed, and the one file with its conversation id. */
 async function exportedDocument(conversationId: string): Promise<ExportDocument> {
-  const ids = await exportChildIds(env.client.workflow.getHandle(workflowIdFor(conversationId)));
-  expect(ids).toHaveLength(1);
+  const ids = [await exportIdOf(env.client, workflowIdFor(conversationId))];
   const result = await env.client.workflow.getHandle<typeof exportWorkflow>(ids[0]).result();
   expect(result.written).toBe(true);
   const files = (fs.readdirSync(exportDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.json') && f.includes(conversationId));
