@@ -1,11 +1,13 @@
 // createActivities(deps): the worker passes real peers; tests pass real local ones.
 import type { Logger } from 'pino';
 import type { ChannelPeers } from '../src/channels/peers';
+import type { ExportSink } from '../src/export';
 import type { FlushMetrics } from '../src/metrics';
 import type { ParticipantDataStore } from '../src/store';
 import type { CrmRegistry } from '../src/crm/registry';
 import { createCrmActivities } from './crm';
 import { createChannelActivities } from './channels';
+import { createExportActivities } from './export';
 import { createParticipantDataActivities } from './participant-data';
 
 export interface ActivityDeps {
@@ -17,10 +19,12 @@ export interface ActivityDeps {
   crm?: CrmRegistry;
   /** The channel gateway and routing platform (digital channels); tests that need none leave it out. */
   channels?: ChannelPeers;
+  /** Where ended conversations are exported. Absent: exports fail as ExportNotConfigured (tests that do not look at exports). */
+  exportSink?: ExportSink;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  return { ...createParticipantDataActivities(deps), ...createCrmActivities(deps), ...createChannelActivities(deps) };
+  return { ...createParticipantDataActivities(deps), ...createCrmActivities(deps), ...createChannelActivities(deps), ...createExportActivities(deps) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,6 +1,7 @@
 // Configuration from the environment, with defaults that make a fresh clone run on one machine.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ExportTarget } from './export';
 import type { LogFormat } from './logger';
 import { ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from './shared';
 import { DEFAULT_STORE_TIMEOUT_MS } from './store/participant-data-store';
@@ -57,6 +58,8 @@ export interface Config {
   workerHealthPort?: number;
   /** Port of the Temporal SDK's own Prometheus endpoint in the worker (on HOST); unset means none. */
   temporalMetricsPort?: number;
+  /** Where ended conversations are exported: S3 when EXPORT_S3_BUCKET is set, else the folder EXPORT_DIR (default <data dir>/exports). */
+  exportTarget: ExportTarget;
 }
 
 export interface WorkerTuning {
@@ -139,6 +142,51 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
     workerHealthPort: env.WORKER_HEALTH_PORT ? int(env, 'WORKER_HEALTH_PORT', 0) : undefined,
     temporalMetricsPort: env.TEMPORAL_METRICS_PORT ? int(env, 'TEMPORAL_METRICS_PORT', 0) : undefined,
+    exportTarget: exportTarget(env, dataDir),
+  };
+}
+
+/** S3's bucket naming rules (general purpose buckets), short of the IP-address form. */
+const BUCKET_NAME = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** Key prefix segments: nothing a shell, URL or file system would read differently. */
+const PREFIX_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+function exportTarget(env: NodeJS.ProcessEnv, dataDir: string): ExportTarget {
+  const bucket = env.EXPORT_S3_BUCKET?.trim();
+  if (!bucket) {
+    // An S3 setting without a bucket would otherwise export to the local folder without a word.
+    const stray = ['EXPORT_S3_PREFIX', 'EXPORT_S3_ENDPOINT', 'EXPORT_S3_REGION', 'EXPORT_S3_FORCE_PATH_STYLE'].filter((name) => env[name]);
+    if (stray.length > 0) throw new ConfigError(`${stray.join(', ')} set without EXPORT_S3_BUCKET`);
+    return { kind: 'folder', dir: path.resolve(env.EXPORT_DIR || path.join(dataDir, 'exports')) };
+  }
+  if (env.EXPORT_DIR) throw new ConfigError('EXPORT_DIR and EXPORT_S3_BUCKET are exclusive: exports go to one destination');
+  if (!BUCKET_NAME.test(bucket)) throw new ConfigError(`EXPORT_S3_BUCKET is not a valid S3 bucket name: "${bucket}"`);
+  const prefix = (env.EXPORT_S3_PREFIX ?? 'conversations').trim().replace(/^\/+|\/+$/g, '');
+  if (prefix !== '' && !prefix.split('/').every((segment) => PREFIX_SEGMENT.test(segment))) {
+    throw new ConfigError(`EXPORT_S3_PREFIX must be "/"-separated segments of letters, digits, ".", "_" and "-" (not starting with "."), got "${env.EXPORT_S3_PREFIX}"`);
+  }
+  const endpoint = env.EXPORT_S3_ENDPOINT?.trim() || undefined;
+  if (endpoint !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(`EXPORT_S3_ENDPOINT must be an http(s) URL, got "${endpoint}"`);
+  }
+  const pathStyle = env.EXPORT_S3_FORCE_PATH_STYLE?.trim().toLowerCase();
+  if (pathStyle && pathStyle !== 'true' && pathStyle !== 'false') {
+    throw new ConfigError(`EXPORT_S3_FORCE_PATH_STYLE must be true or false, got "${env.EXPORT_S3_FORCE_PATH_STYLE}"`);
+  }
+  return {
+    kind: 's3',
+    bucket,
+    prefix,
+    region: env.EXPORT_S3_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    endpoint,
+    // Local S3 endpoints (moto, MinIO) serve buckets by path; AWS by host name.
+    forcePathStyle: pathStyle ? pathStyle === 'true' : endpoint !== undefined,
   };
 }
 

@@ -9,6 +9,7 @@ import { parleyDataConverter } from './security/payload-codec';
 import { KeyServiceWaitingCodec } from './security/waiting-codec';
 import { createParticipantDataStore } from './store';
 import { loadCrmRegistry } from './crm/registry';
+import { createExportSink } from './export';
 import { channelPeerConfig, createChannelPeers } from './channels/config';
 import { connectWorker, createParleyWorker } from './worker';
 import type { Worker } from '@temporalio/worker';
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   const channels = createChannelPeers(channelPeerConfig(process.env, config.dataDir));
   const store = createParticipantDataStore(config);
   await store.init();
+  const exportSink = createExportSink(config.exportTarget);
   const connection = await connectWorker(config);
   // Read at scrape time; the worker it describes is created just below.
   const metrics = new WorkerMetrics(() => workerHealth(worker));
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
     metrics,
     crm,
     channels,
+    exportSink,
   });
   logger.info(
     {
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
       crm: crm.describe(),
       channelGateway: channels.gateway.describe,
       routingPlatform: channels.routing.describe,
+      exports: exportSink.description,
     },
     'worker started',
   );
@@ -67,6 +71,7 @@ async function main(): Promise<void> {
   // Closing the last native connection shuts the SDK runtime down, which releases the event loop.
   await connection.close();
   await store.close();
+  await exportSink.close();
   logger.info('worker stopped');
 }
 

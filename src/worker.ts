@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import type { ChannelPeers } from './channels/peers';
 import type { Config } from './config';
+import type { ExportSink } from './export';
 import type { FlushMetrics } from './metrics';
 import type { ParticipantDataStore } from './store';
 import type { CrmRegistry } from './crm/registry';
@@ -24,6 +25,8 @@ export interface WorkerDeps {
   crm?: CrmRegistry;
   /** The channel gateway and routing platform (src/channels/config.ts builds them from the environment). */
   channels?: ChannelPeers;
+  /** Where ended conversations are exported (createExportSink(config.exportTarget)); owned by the caller. */
+  exportSink?: ExportSink;
 }
 
 function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
@@ -41,7 +44,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: config.taskQueue,
     ...workflowSource(deps),
     dataConverter: deps.dataConverter,
-    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, crm: deps.crm, channels: deps.channels }),
+    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, crm: deps.crm, channels: deps.channels, exportSink: deps.exportSink }),
     // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
     shutdownGraceTime: config.shutdownGraceMs,
     // Temporal's 10 s default would freeze a crashed worker's conversations for 10 s; a miss only

@@ -16,6 +16,7 @@ import type {
 } from '../src/shared';
 import type { SearchAttributePair } from '@temporalio/common';
 import { searchAttributes } from '../src/shared';
+import type { ConversationRecord } from '../src/export/contract';
 import { LIMITS, jsonBytes, utf8Length } from '../src/validation';
 
 /** Event ids remembered for de-duplication; a redelivery older than this window is unlikely. */
@@ -104,6 +105,8 @@ export const PATCHES = {
   singleInactivityTimer: 'single-inactivity-timer',
   /** A batch whose key the store holds with other content is written under the next batchSeq (recorded only when it happens). */
   batchConflictNextSeq: 'batch-conflict-next-seq',
+  /** An ended conversation starts its export workflow (workflows/export.ts) after its final batch. */
+  exportOnEnd: 'export-on-end',
 } as const;
 export type IsPatched = (patchId: string) => boolean;
 
@@ -648,4 +651,26 @@ export function startSearchAttributes(event: RoutingEvent): SearchAttributePair[
   const state = initialState(event.conversationId, event.occurredAt);
   receiveRoutingEvent(state, event);
   return searchAttributesOf(state).flatMap(({ key, value }) => (value === null ? [] : [{ key, value } as SearchAttributePair]));
+}
+
+/** What the export carries of the conversation itself: its routing record, no participant data (the export reads that from the store). */
+export function exportRecordOf(state: ConversationState): ConversationRecord {
+  const record: ConversationRecord = {
+    status: state.status,
+    taskContext: { ...state.taskContext },
+    createdAt: state.createdAt,
+    recentEvents: state.recentEvents.map((event) => ({ ...event })),
+    transfers: state.transfers.map((transfer) => ({ ...transfer })),
+    transferCount: state.transferCount,
+    runCount: state.runCount,
+  };
+  // Absent fields stay absent rather than becoming explicit undefineds in the payload.
+  if (state.channel !== undefined) record.channel = state.channel;
+  if (state.taskId !== undefined) record.taskId = state.taskId;
+  if (state.queue !== undefined) record.queue = state.queue;
+  if (state.agentId !== undefined) record.agentId = state.agentId;
+  if (state.closedAt !== undefined) record.closedAt = state.closedAt;
+  if (state.closeReason !== undefined) record.closeReason = state.closeReason;
+  if (state.dispositionCode !== undefined) record.dispositionCode = state.dispositionCode;
+  return record;
 }

@@ -38,6 +38,7 @@ import {
 import type { CrmExecuteRequest } from '../src/crm/contract';
 import { workflowExecute } from './crm-execute';
 import { attributeProblem, pendingProblem } from '../src/validation';
+import { startExportOnce } from './export';
 import {
   IsPatched,
   PATCHES,
@@ -81,7 +82,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
 
   // Decided once, at the run's first workflow task: a run recorded before this rule keeps the old
   // one to its end. It implies every earlier patch, so a run under it records one patch marker.
-  const current = patched(PATCHES.singleInactivityTimer);
+  // The newest patch implies every earlier one, so a new run records one marker, not one per patch.
+  const exportOnEnd = patched(PATCHES.exportOnEnd);
+  const current = exportOnEnd || patched(PATCHES.singleInactivityTimer);
   const isPatched: IsPatched = (patchId) => current || patched(patchId);
 
   // Bumped by every message that counts as activity; the main loop publishes what it changed.
@@ -312,6 +315,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         await closedGraceWindow(graceMs);
       }
     }
+    // After the grace window, so the export holds the record as final as the workflow's result, and
+    // after what the window made the conversation send: the exported transcript no longer changes.
+    await digital.idle();
+    await startExportOnce(state, exportOnEnd);
     return resultOf(state);
   } catch (err) {
     if (isCancellation(err)) {
@@ -320,6 +327,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         closeLocally(state, 'cancelled', new Date().toISOString());
         publishSearchAttributes();
         await flush(true);
+        // A transcript line being written as the cancel came lands before the export reads the transcript.
+        await digital.settled();
+        await startExportOnce(state, exportOnEnd);
       });
     }
     throw err;

@@ -30,6 +30,8 @@ export interface DigitalChannel {
   onRoutingEvent(event: RoutingEvent, wasClosed: boolean): void;
   /** Resolves once every queued operation was performed: before continue-as-new and before completing. */
   idle(): Promise<void>;
+  /** Resolves once no operation is being performed (a cancelled conversation's sender stops with what it has started). */
+  settled(): Promise<void>;
 }
 
 export function installDigitalChannel(state: ConversationState, hooks: { onActivity(): void }): DigitalChannel {
@@ -125,5 +127,6 @@ export function installDigitalChannel(state: ConversationState, hooks: { onActiv
       if (kind) log.info('notification queued', { conversationId, eventId: event.eventId, kind });
     },
     idle: () => condition(() => !sending && (state.digital?.outbox.length ?? 0) === 0),
+    settled: () => condition(() => !sending),
   };
 }

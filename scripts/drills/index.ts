@@ -4,8 +4,9 @@ import { crmWorkflowExecute } from './crm-workflow-execute';
 import { devServerKill } from './dev-server-kill';
 import { digitalChannels } from './digital-channels';
 import { duplicateShuffled } from './duplicate-shuffled';
+import { exportKill } from './export';
 import { fuzz } from './fuzz';
 import { storeOutage } from './store-outage';
 import { workerKill } from './worker-kill';
 
-export const drills: Drill[] = [duplicateShuffled, fuzz, workerKill, devServerKill, storeOutage, crmWorkflowExecute, digitalChannels];
+export const drills: Drill[] = [duplicateShuffled, fuzz, workerKill, devServerKill, storeOutage, crmWorkflowExecute, digitalChannels, exportKill];

@@ -107,6 +107,8 @@ export function spawnWorker(opts: SpawnWorkerOptions): WorkerProcess {
       TEMPORAL_TASK_QUEUE: opts.taskQueue,
       LOG_LEVEL: 'warn',
       WORKER_SHUTDOWN_GRACE: '1s',
+      // Next to its log, not in the project's .data: every test's exports stay in its own folder.
+      EXPORT_DIR: path.join(path.dirname(opts.logFile), 'exports'),
       ...opts.env,
     },
   });

@@ -1,0 +1,119 @@
+// S3 on moto for the export tests: a client, buckets, reading back what was written, and an HTTP
+// relay between a worker and moto that can hold an upload, so a test can kill the worker while
+// its PutObject is in flight.
+import http from 'node:http';
+import type net from 'node:net';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { exportWorkflowId } from '../../src/export/contract';
+import { MOTO_CREDENTIALS, MOTO_REGION } from './moto';
+
+export function motoS3Client(endpoint: string): S3Client {
+  return new S3Client({ region: MOTO_REGION, endpoint, forcePathStyle: true, credentials: MOTO_CREDENTIALS });
+}
+
+export async function createBucket(s3: S3Client, bucket: string): Promise<void> {
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+}
+
+/** Every key in the bucket (all pages). */
+export async function listKeys(s3: S3Client, bucket: string, prefix?: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys.sort();
+}
+
+export async function readObject(s3: S3Client, bucket: string, key: string): Promise<{ text: string; etag: string; lastModified: Date; metadata: Record<string, string> }> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return { text: await out.Body!.transformToString('utf8'), etag: out.ETag!, lastModified: out.LastModified!, metadata: out.Metadata ?? {} };
+}
+
+/** How many times the conversation's current run scheduled the start of its export (one expected). */
+export async function exportStarts(handle: WorkflowHandle): Promise<number> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'startExport').length;
+}
+
+/** The export workflow id of a conversation (`conversation-<id>`) that started its export once: from its chain's first run id. */
+export async function exportIdOf(client: Client, workflowId: string): Promise<string> {
+  const handle = client.workflow.getHandle(workflowId);
+  const starts = await exportStarts(handle);
+  if (starts !== 1) throw new Error(`expected one export started by ${workflowId}, found ${starts}`);
+  const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
+  if (!first) throw new Error(`${workflowId} has no first run id in its history`);
+  return exportWorkflowId(workflowId.replace(/^conversation-/, ''), first);
+}
+
+/**
+ * - `pass`: requests go to moto and back.
+ * - `hold-before`: the next PutObject is taken and never forwarded (the upload did not land).
+ * - `hold-after`: the next PutObject is forwarded, moto stores it, and its answer is withheld (the
+ *   upload landed, the worker never learns it).
+ * After holding one upload the relay passes everything again.
+ */
+export type RelayMode = 'pass' | 'hold-before' | 'hold-after';
+
+export interface S3Relay {
+  endpoint: string;
+  mode: RelayMode;
+  /** Resolves when an upload is being held (for hold-after: once moto has stored it). */
+  held: Promise<void>;
+  /** PutObject requests seen, and how moto answered those it answered. */
+  puts: Array<{ path: string; status?: number }>;
+  close(): Promise<void>;
+}
+
+export async function startS3Relay(target: string, mode: RelayMode): Promise<S3Relay> {
+  const upstream = new URL(target);
+  let markHeld: () => void = () => undefined;
+  const sockets = new Set<net.Socket>();
+  const relay: S3Relay = {
+    endpoint: '',
+    mode,
+    held: new Promise<void>((resolve) => (markHeld = resolve)),
+    puts: [],
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  const server = http.createServer((req, res) => {
+    const isPut = req.method === 'PUT' && (req.url ?? '').includes('.json');
+    const put = isPut ? { path: req.url ?? '' } : undefined;
+    if (put) relay.puts.push(put);
+    const holding = isPut && relay.mode !== 'pass' ? relay.mode : undefined;
+    if (holding) relay.mode = 'pass';
+    if (holding === 'hold-before') {
+      req.resume();
+      markHeld();
+      return;
+    }
+    const forward = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        if (put) (put as { status?: number }).status = answer.statusCode;
+        if (holding === 'hold-after') {
+          answer.resume();
+          answer.once('end', () => markHeld());
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  relay.endpoint = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return relay;
+}

@@ -1,0 +1,112 @@
+// Every end of a conversation exports it, on the time-skipping test server: inactivity, cancellation
+// and a conversation that continued as new (one export per chain, from its last run), each to a
+// local folder read back here.
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { FolderExportSink, PAYMENT_ID_PATTERN, type ExportDocument } from '../../src/export';
+import { DEFAULT_SETTINGS, setAttributesUpdate, workflowIdFor } from '../../src/shared';
+import { SqliteParticipantDataStore } from '../../src/store';
+import type { exportWorkflow } from '../../workflows/export';
+import { routingEvent, sendEvent } from '../support/conversation';
+import { recordHistory } from '../support/histories';
+import { exportIdOf } from '../support/s3';
+import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+let store: SqliteParticipantDataStore;
+let exportDir: string;
+let taskQueue: string;
+
+beforeAll(async () => {
+  [env, bundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflows()]);
+  const dir = tempDir('wf-export');
+  exportDir = path.join(dir, 'exports');
+  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
+  await store.init();
+});
+
+afterAll(async () => {
+  await store?.close();
+  await env?.teardown();
+});
+
+beforeEach(() => {
+  taskQueue = uniqueId('export-wf-tests');
+});
+
+async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: createActivities({ store, logger: silentLogger, exportSink: new FolderExportSink(exportDir) }),
+  });
+  return worker.runUntil(fn);
+}
+
+/** The one export the conversation started, once it completed, and the one file with its conversation id. */
+async function exportedDocument(conversationId: string): Promise<ExportDocument> {
+  const ids = [await exportIdOf(env.client, workflowIdFor(conversationId))];
+  const result = await env.client.workflow.getHandle<typeof exportWorkflow>(ids[0]).result();
+  expect(result.written).toBe(true);
+  const files = (fs.readdirSync(exportDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.json') && f.includes(conversationId));
+  expect(files).toEqual([path.relative(exportDir, result.location)]);
+  const doc = JSON.parse(fs.readFileSync(result.location, 'utf8')) as ExportDocument;
+  expect(doc).toMatchObject({ exportId: ids[0], conversationId, paymentId: result.paymentId });
+  expect(doc.paymentId).toMatch(PAYMENT_ID_PATTERN);
+  return doc;
+}
+
+test('a conversation closed for inactivity is exported once, with its data and close reason', async () => {
+  const id = uniqueId('idle');
+  await withWorker(async () => {
+    const handle = await sendEvent(env.client, taskQueue, routingEvent(id, 'CREATED', 0, { queue: 'billing' }));
+    await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'refund' } }] });
+    await env.sleep(DEFAULT_SETTINGS.inactivityTimeoutMs + 60_000);
+    expect(await handle.result()).toMatchObject({ closeReason: 'inactivity' });
+    const doc = await exportedDocument(id);
+    expect(doc.conversation).toMatchObject({ status: 'closed', closeReason: 'inactivity', queue: 'billing' });
+    expect(doc.participantData.map((a) => [a.name, a.value, a.secured])).toEqual([['intent', 'refund', false]]);
+    await recordHistory(handle, 'export-on-inactivity');
+  });
+});
+
+test('a cancelled conversation is exported once, after its final batch, and the export outlives it', async () => {
+  const id = uniqueId('cancelled');
+  await withWorker(async () => {
+    const handle = await sendEvent(env.client, taskQueue, routingEvent(id, 'CREATED', 0));
+    await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { reason: 'moving house' } }] });
+    await handle.cancel();
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    const doc = await exportedDocument(id);
+    expect(doc.conversation).toMatchObject({ status: 'closed', closeReason: 'cancelled' });
+    expect(doc.participantData.map((a) => [a.name, a.value])).toEqual([['reason', 'moving house']]);
+    await recordHistory(handle, 'export-on-cancel');
+  });
+});
+
+test('a conversation that continued as new is exported once, by its last run, under its first run id', async () => {
+  const id = uniqueId('chain');
+  const settings = { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 100, closedGracePeriodMs: 0 };
+  await withWorker(async () => {
+    const first = await sendEvent(env.client, taskQueue, routingEvent(id, 'CREATED', 0), settings);
+    const chainId = (await first.describe()).runId;
+    for (let i = 0; i < 60; i++) await first.executeUpdate(setAttributesUpdate, { args: [{ attributes: { [`n${i % 5}`]: String(i) } }] });
+    await sendEvent(env.client, taskQueue, routingEvent(id, 'CLOSED', 1), settings);
+    const last = env.client.workflow.getHandle(workflowIdFor(id));
+    await last.result();
+    expect((await last.describe()).runId).not.toBe(chainId);
+    const doc = await exportedDocument(id);
+    expect(doc.exportId).toBe(`export-${id}-${chainId}`);
+    expect(doc.conversation.runCount).toBeGreaterThan(1);
+    expect(doc.participantData.map((a) => [a.name, a.value])).toEqual([['n0', '55'], ['n1', '56'], ['n2', '57'], ['n3', '58'], ['n4', '59']]);
+  });
+});

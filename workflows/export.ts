@@ -1,0 +1,55 @@
+// The post-conversation export: one workflow per ended conversation chain
+// (`export-<conversationId>-<chainId>`), started for the conversation by an activity so it outlives
+// the conversation's run. It writes the export once; its activity retries until the destination
+// takes it.
+import { log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { ExportErrorType, exportWorkflowId, type ExportInput, type ExportResult } from '../src/export/contract';
+import type { ConversationState } from '../src/shared';
+import { PATCHES, exportRecordOf } from './conversation-state';
+
+const { exportConversation } = proxyActivities<Activities>({
+  // Reads the store and uploads one object of at most a few MB.
+  startToCloseTimeout: '2 minutes',
+  // The activity heartbeats every second: an upload lost with a crashed worker is retried after 5 s.
+  heartbeatTimeout: '5 seconds',
+  // No maximum attempts: an ended conversation must reach storage, however long it is down.
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: [ExportErrorType.ExportConflict, ExportErrorType.ExportNotConfigured],
+  },
+});
+
+export async function exportWorkflow(input: ExportInput): Promise<ExportResult> {
+  // From the input, not this run's workflow id, so the object key and payment id stay the
+  // conversation's own whichever way the workflow was started.
+  return exportConversation({ ...input, exportId: exportWorkflowId(input.conversationId, input.chainId) });
+}
+
+const { startExport } = proxyActivities<Activities>({
+  // One call to the Temporal service.
+  startToCloseTimeout: '30 seconds',
+  // No maximum attempts: an ended conversation must be exported, however long Temporal takes to answer.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/**
+ * Called by the conversation workflow on each of its ends, after its final batch is written.
+ * Starts the export once per workflow chain through an activity (a workflow of its own with a
+ * deterministic id, so it outlives the conversation; see startExport). The activity is recorded
+ * in the conversation's history, so a replay never starts it again. Runs recorded before exports
+ * existed replay without it (PATCHES.exportOnEnd).
+ *
+ * Not a child workflow with ParentClosePolicy ABANDON: Temporal's time-skipping test server stops
+ * skipping time once a conversation has started an abandoned child, which stalls every timer-driven
+ * test; an activity-started workflow has the same durability without that.
+ */
+export async function startExportOnce(state: ConversationState, exportOnEnd: boolean): Promise<void> {
+  if (!exportOnEnd) return;
+  const { conversationId } = state;
+  const chainId = workflowInfo().firstExecutionRunId;
+  const { exportId, started } = await startExport({ conversationId, chainId, record: exportRecordOf(state) });
+  log.info(started ? 'export started' : 'export was already started', { conversationId, exportWorkflowId: exportId });
+}
