@@ -19,7 +19,7 @@ export interface ActivityDeps {
   crm?: CrmRegistry;
   /** The channel gateway and routing platform (digital channels); tests that need none leave it out. */
   channels?: ChannelPeers;
-  /** Where ended conversations are exported. Absent: exports fail as ExportNotConfigured (tests that do not look at exports). */
+  /** Where ended conversations are exported. Absent (tests that do not look at exports): ended conversations start no export. */
   exportSink?: ExportSink;
 }
 

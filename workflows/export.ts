@@ -42,9 +42,11 @@ const { startExport } = proxyActivities<Activities>({
  * in the conversation's history, so a replay never starts it again. Runs recorded before exports
  * existed replay without it (PATCHES.exportOnEnd).
  *
- * Not a child workflow with ParentClosePolicy ABANDON: Temporal's time-skipping test server stops
- * skipping time once a conversation has started an abandoned child, which stalls every timer-driven
- * test; an activity-started workflow has the same durability without that.
+ * Not a child workflow with ParentClosePolicy ABANDON, which has the same durability: the activity
+ * runs on a worker and sees its configuration, so a worker with no export destination (tests that
+ * do not look at exports) starts none. An export left waiting on a task queue that nobody polls
+ * stops Temporal's time-skipping test server from skipping time, which stalled every timer-driven
+ * test that ran after one.
  */
 export async function startExportOnce(state: ConversationState, exportOnEnd: boolean): Promise<void> {
   if (!exportOnEnd) return;
