@@ -751,7 +751,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     crm = await crmPhase(ctx, crmPeer, crmToken, (line) => console.log(line));
   }
   let channels: Awaited<ReturnType<typeof channelsPhase>> | undefined;
-  if (channelPeer && !interrupted) {
+  // It has no floor of its own: BENCH_SYSTEMS=floor leaves it out.
+  if (channelPeer && !interrupted && SYSTEMS.includes('parley')) {
     liveChildren();
     channels = await channelsPhase(ctx, channelPeer, (line) => console.log(line));
   }
