@@ -11,7 +11,7 @@ import { countsPerLevel, levelsFrom, postWebhook, routingEvent, type PhaseContex
 import { countError, mapLimit, median, quantiles, round, sleep, type Quantiles } from './stats';
 
 export const CHANNELS_LEVELS = levelsFrom('BENCH_CHANNELS_LEVELS', '1,20');
-export const CHANNELS_CONVERSATIONS = countsPerLevel('BENCH_CHANNELS_CONVERSATIONS', CHANNELS_LEVELS, (c) => (c === 1 ? 20 : 100));
+export const CHANNELS_CONVERSATIONS = countsPerLevel('BENCH_CHANNELS_CONVERSATIONS', CHANNELS_LEVELS, (c) => (c === 1 ? 16 : 80));
 export const CHANNELS_MESSAGES = messagesPerConversation();
 /** The chat destination the bench's messages name; with no CHANNEL_DESTINATIONS_FILE every destination gets every notification. */
 const DESTINATION = 'chat-app-bench';

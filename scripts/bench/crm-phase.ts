@@ -15,7 +15,7 @@ export const CRM_SECRET_ENV = 'CRM_BENCH_TOKEN';
 
 export const CRM_LEVELS = levelsFrom('BENCH_CRM_LEVELS', '1,20');
 /** Conversations per level, each with one execution (plus the repeats). */
-export const CRM_EXECUTIONS = countsPerLevel('BENCH_CRM_EXECUTIONS', CRM_LEVELS, (c) => (c === 1 ? 40 : 200));
+export const CRM_EXECUTIONS = countsPerLevel('BENCH_CRM_EXECUTIONS', CRM_LEVELS, (c) => (c === 1 ? 30 : 150));
 /** Percent of the conversations that execute again with the same cacheKey (answered from the cache). */
 export const CRM_REPEAT_PERCENT = percent('BENCH_CRM_REPEAT_PERCENT', 25);
 
