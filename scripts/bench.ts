@@ -7,6 +7,8 @@
 // signal-with-start per routing event, an update per attribute write, CLOSED ends it — run by a
 // worker process built by the same createParleyWorker. Levels of concurrency run floor then Parley;
 // then a phase opens conversations without closing them to see what each open one costs the worker.
+// Between the two, the capability phases (scripts/bench/crm-phase.ts, channels-phase.ts) drive CRM
+// Workflow Execute and digital-channel traffic against local HTTP peers; BENCH_PHASES picks phases.
 // Numbers, not assertions: goals are read here, never enforced by timed tests. It never aborts on a
 // failed request (errors are counted by status) and stops everything it started, also on failure.
 import { ChildProcess, spawn } from 'node:child_process';
