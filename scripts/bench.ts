@@ -7,9 +7,12 @@
 // signal-with-start per routing event, an update per attribute write, CLOSED ends it — run by a
 // worker process built by the same createParleyWorker. Levels of concurrency run floor then Parley;
 // then a phase opens conversations without closing them to see what each open one costs the worker.
+// Between the two, the capability phases (scripts/bench/crm-phase.ts, channels-phase.ts) drive CRM
+// Workflow Execute and digital-channel traffic against local HTTP peers; BENCH_PHASES picks phases.
 // Numbers, not assertions: goals are read here, never enforced by timed tests. It never aborts on a
 // failed request (errors are counted by status) and stops everything it started, also on failure.
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -28,6 +31,12 @@ import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
 import type { KmsCallCounts } from '../src/security/kms';
 import { floorEventSignal, floorWorkflow, floorWriteUpdate } from './bench/floor-workflow';
+import { mapLimit, median, quantiles, ratio, round, sleep, type Quantiles } from './bench/stats';
+import { CrmPeer } from './drills/crm-peer';
+import { startBenchChannelPeer, type BenchChannelPeer } from './bench/channel-peer';
+import { CHANNELS_CONVERSATIONS, CHANNELS_LEVELS, CHANNELS_MESSAGES, channelsPhase } from './bench/channels-phase';
+import { CRM_EXECUTIONS, CRM_LEVELS, CRM_REPEAT_PERCENT, CRM_SECRET_ENV, crmPhase, crmRegistry } from './bench/crm-phase';
+import type { PhaseContext } from './bench/phase-context';
 import { cpuMeter, cpuModel, ioWritten, loadAverage, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('./temporal-binaries');
@@ -48,6 +57,9 @@ const PAUSE_MS = int('BENCH_PAUSE_MS', 2000);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'warn';
 /** BENCH_SYSTEMS=floor (or parley) runs one side only, to look at it alone; ratios then read '–'. */
 const SYSTEMS = (process.env.BENCH_SYSTEMS || 'floor,parley').split(',').map((s) => s.trim()).filter((s): s is 'floor' | 'parley' => s === 'floor' || s === 'parley');
+/** BENCH_PHASES: which phases run, of core (the levels and the open phase), crm, channels; all by default. */
+const PHASE_NAMES = ['core', 'crm', 'channels'] as const;
+const PHASES = phaseList();
 const OUT = path.resolve(process.env.BENCH_OUT || path.join(projectRoot(), '.data', 'bench-results.json'));
 const DIST = path.join(__dirname, '..');
 const PROBE = path.join(__dirname, 'bench', 'probe.js');
@@ -61,6 +73,13 @@ function int(name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${raw}"`);
   return n;
+}
+
+function phaseList(): ReadonlyArray<(typeof PHASE_NAMES)[number]> {
+  const names = (process.env.BENCH_PHASES || PHASE_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(PHASE_NAMES as readonly string[]).includes(n));
+  if (unknown.length || names.length === 0) throw new Error(`BENCH_PHASES lists ${PHASE_NAMES.join(', ')}, got "${process.env.BENCH_PHASES}"`);
+  return PHASE_NAMES.filter((n) => names.includes(n));
 }
 
 function list(name: string, fallback: string): number[] {
@@ -159,14 +178,18 @@ function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logFile:
   return handle;
 }
 
+/** The in-process peers (CRM, channel gateway) the capability phases started: closed once the workers are stopped. */
+const peers: { name: string; close(): Promise<void> }[] = [];
+
 let stopping: Promise<void> | undefined;
-/** API first, then the workers (they drain), then the dev server. Safe to call more than once. */
+/** API first, then the workers (they drain), then the peers and the dev server. Safe to call more than once. */
 function stopEverything(dir?: string): Promise<void> {
   stopping ??= (async () => {
     const byName = (n: string) => children.filter((c) => c.name === n);
     for (const group of [byName('api'), children.filter((c) => c.name !== 'api')]) {
       await Promise.all(group.map((c) => c.stop().catch((err) => console.error(`stopping ${c.name}: ${String(err)}`))));
     }
+    await Promise.all(peers.map((p) => p.close().catch((err) => console.error(`stopping the ${p.name}: ${String(err)}`))));
     await devServer?.stop().catch((err) => console.error(`stopping the dev server: ${String(err)}`));
     if (dir && !process.env.BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true });
   })();
@@ -425,42 +448,9 @@ async function chainHistory(connection: Connection, workflowId: string): Promise
   return out;
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  }));
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Figures
 
-interface Quantiles {
-  count: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
-
-function quantiles(xs: number[]): Quantiles | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => round(s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]);
-  return { count: s.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: round(s[s.length - 1]) };
-}
-
-const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b ? round(a / b, 2) : undefined);
 function cpuPerConversation(cores: Record<string, number>, seconds: number, count: number): Record<string, number> {
   const per = Object.fromEntries(Object.entries(cores).filter(([k]) => k !== 'machine' && k !== 'others' && k !== 'iowait').map(([k, v]) => [k, (v * seconds) / count]));
   return Object.fromEntries(Object.entries({ ...per, total: Object.values(per).reduce((a, b) => a + b, 0) }).map(([k, v]) => [k, round(v, 3)]));
@@ -474,7 +464,6 @@ function slope(points: [number, number][]): number {
   const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
   return sxx === 0 ? NaN : points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx;
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface PhaseResult {
   system: 'parley' | 'floor';
@@ -538,7 +527,8 @@ async function main(): Promise<void> {
 async function run(dir: string, runId: string, started: Date): Promise<void> {
   const config = loadConfig();
   const requestTimeoutMs = config.temporalRequestTimeoutMs;
-  console.log(`bench: levels ${LEVELS.join(', ')} concurrent (${CONVERSATIONS.join(', ')} conversations), ${OPEN} left open; work folder ${dir}`);
+  const core = PHASES.includes('core');
+  console.log(`bench: phases ${PHASES.join(', ')}${core ? `; levels ${LEVELS.join(', ')} concurrent (${CONVERSATIONS.join(', ')} conversations), ${OPEN} left open` : ''}; work folder ${dir}`);
 
   // The floor's bundle is built here, so neither worker runs webpack: Parley's worker loads the
   // bundle `npm run build` made, as `npm start` does.
@@ -565,6 +555,27 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   const cacheOff = process.env.BENCH_DATA_KEY_CACHE === 'off' ? { DATA_KEY_CACHE_MAX_MESSAGES: '1' } : {};
   const webhookSecret = generateWebhookSecret();
   const flowToken = generateToken('flow');
+  // The capability phases' peers, on 127.0.0.1 and ephemeral ports, started before the worker and
+  // the API that are configured to call them; without these phases neither is configured.
+  const peerEnv: NodeJS.ProcessEnv = {};
+  let crmPeer: CrmPeer | undefined;
+  const crmToken = `bench-crm-${randomBytes(18).toString('base64url')}`;
+  if (PHASES.includes('crm')) {
+    const started = await new CrmPeer().start();
+    crmPeer = started;
+    peers.push({ name: 'CRM peer', close: () => started.stop() });
+    const registryFile = path.join(dir, 'crm-integrations.json');
+    fs.writeFileSync(registryFile, JSON.stringify(crmRegistry(started.url), null, 2));
+    Object.assign(peerEnv, { CRM_INTEGRATIONS_FILE: registryFile, [CRM_SECRET_ENV]: crmToken });
+  }
+  let channelPeer: BenchChannelPeer | undefined;
+  if (PHASES.includes('channels')) {
+    const peerToken = `bench-peer-${randomBytes(18).toString('base64url')}`;
+    const started = await startBenchChannelPeer(peerToken);
+    channelPeer = started;
+    peers.push({ name: 'channel peer', close: () => started.close() });
+    Object.assign(peerEnv, { CHANNEL_GATEWAY_URL: started.url, CHANNEL_GATEWAY_TOKEN: peerToken, ROUTING_PLATFORM_URL: started.url, ROUTING_PLATFORM_TOKEN: peerToken });
+  }
   const common: NodeJS.ProcessEnv = {
     ...baseEnv,
     ...cacheOff,
@@ -580,6 +591,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     WORKFLOW_BUNDLE_PATH: parleyBundle,
     // The bench times conversations to their end; the grace window after CLOSED would add minutes.
     CLOSED_GRACE_PERIOD: '0',
+    ...peerEnv,
   };
   const workerEntry = path.join(DIST, 'src', 'worker-main.js');
   const parleyHealth = await freePort();
@@ -703,7 +715,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
 
   const levels: { concurrency: number; floor?: PhaseResult; parley?: PhaseResult }[] = [];
   for (const [index, concurrency] of LEVELS.entries()) {
-    if (interrupted) break;
+    if (interrupted || !core) break;
     const count = CONVERSATIONS[index];
     const results: Partial<Record<'floor' | 'parley', PhaseResult>> = {};
     for (const system of SYSTEMS) {
@@ -716,9 +728,40 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     levels.push({ concurrency, floor: results.floor, parley: results.parley });
   }
 
+  // The capability phases, after the core levels (whose traffic and figures they leave as they were)
+  // and before the open phase (whose thousand open conversations would sit in the worker's cache).
+  const ctx: PhaseContext = {
+    base,
+    webhookSecret,
+    flowToken,
+    connection,
+    runId,
+    settleTimeoutMs: SETTLE_TIMEOUT_MS,
+    pauseMs: PAUSE_MS,
+    systems: SYSTEMS,
+    halted,
+    drive,
+    awaitClosed: (workflowId, deadline) => awaitClosed(connection, workflowId, deadline),
+    chainHistory: (workflowId) => chainHistory(connection, workflowId),
+    terminate: async (workflowId, reason) => {
+      await connection.workflowService.terminateWorkflowExecution({ namespace: NAMESPACE, workflowExecution: { workflowId }, reason }).catch(() => undefined);
+    },
+  };
+  let crm: Awaited<ReturnType<typeof crmPhase>> | undefined;
+  if (crmPeer && !interrupted) {
+    liveChildren();
+    crm = await crmPhase(ctx, crmPeer, crmToken, (line) => console.log(line));
+  }
+  let channels: Awaited<ReturnType<typeof channelsPhase>> | undefined;
+  // It has no floor of its own: BENCH_SYSTEMS=floor leaves it out.
+  if (channelPeer && !interrupted && SYSTEMS.includes('parley')) {
+    liveChildren();
+    channels = await channelsPhase(ctx, channelPeer, (line) => console.log(line));
+  }
+
   // Open conversations: what each one costs a worker while it stays open (the workflow cache holds it).
   const open: Record<string, unknown> = {};
-  if (OPEN > 0 && !interrupted) {
+  if (OPEN > 0 && !interrupted && core) {
     for (const system of SYSTEMS) {
       liveChildren();
       const worker = system === 'parley' ? parleyWorker : floorWorker;
@@ -784,6 +827,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       loadAverageAtEnd: loadAverage(),
     },
     settings: {
+      phases: PHASES,
       levels: LEVELS,
       conversations: CONVERSATIONS,
       open: OPEN,
@@ -811,6 +855,36 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       floor,
     })),
     open,
+    ...(crm
+      ? {
+          crm: {
+            settings: {
+              levels: CRM_LEVELS,
+              conversations: CRM_EXECUTIONS,
+              repeatPercent: CRM_REPEAT_PERCENT,
+              perConversation: 'workflow-execute data action (update-with-start) with a cacheKey; in the repeat share a second one with the same cacheKey; then CLOSED (not timed)',
+              floor: 'the same CRM peer called by a plain HTTP client, one POST per execution, same concurrency',
+              peer: 'local HTTP CRM (scripts/drills/crm-peer.ts), in the bench process, answering 200 at once',
+            },
+            levels: crm,
+          },
+        }
+      : {}),
+    ...(channels
+      ? {
+          channels: {
+            settings: {
+              levels: CHANNELS_LEVELS,
+              conversations: CHANNELS_CONVERSATIONS,
+              messagesPerConversation: CHANNELS_MESSAGES,
+              perConversation: 'chat: message 1 (starts it), CREATED, ROUTED, messages 2..M (about one in four with a card number), CLOSED',
+              peer: 'local HTTP channel gateway and routing platform, in the bench process, answering 200',
+            },
+            levels: channels.levels,
+            pciMasking: channels.pciMasking,
+          },
+        }
+      : {}),
     peakRssMiB: peakRss,
   };
   report(results);
@@ -839,13 +913,32 @@ function report(r: any): void {
   console.log(`\nParley vs Temporal's floor — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd} at end`);
   console.log(`Same dev server and worker settings; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms.\n`);
   const errs = (e?: Record<string, Record<string, number>>) => (e ? Object.entries(e).map(([kind, byStatus]) => Object.entries(byStatus).map(([s, n]) => `${kind} ${s}×${n}`).join(' ')).join(' ') || '0' : '–');
+  const q = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)}` : '–');
+  if (r.levels.length) reportCore(r, errs, q);
+  if (Object.keys(r.open).length) {
+    console.log('\nConversations left open (CREATED + one write each); worker RSS read after a GC of its main thread:');
+    console.log(table(
+      ['system', 'open', 'worker RSS before → after MiB', 'MiB per 1,000 open', 'slope per 1,000', 'cached workflows', 'seconds', 'errors', 'next write p50 ms: earliest / latest opened'],
+      Object.entries(r.open).map(([s, o]: [string, any]) => [
+        s, o.conversations, `${o.workerRssBeforeMiB} → ${o.workerRssAfterMiB}`, o.workerRssPer1000OpenMiB, o.workerRssSlopePer1000MiB, o.cachedWorkflowsAfter, o.seconds, errs(o.errors),
+        o.evictionProbe ? `${Math.round(o.evictionProbe.earliestWriteMs?.p50)} / ${Math.round(o.evictionProbe.latestWriteMs?.p50)}` : '–',
+      ]),
+    ));
+  }
+  if (r.crm) reportCrm(r.crm, errs, q);
+  if (r.channels) reportChannels(r.channels, errs, q);
+}
+
+type Errs = (e?: Record<string, Record<string, number>>) => string;
+type Q = (x?: Quantiles) => string;
+
+function reportCore(r: any, errs: Errs, q: Q): void {
   const phases = r.levels.flatMap((l: any) => (['floor', 'parley'] as const).filter((s) => l[s]).map((s) => [`${s} @${l.concurrency}`, l[s]]));
   console.log(table(
     ['concurrent', 'conversations', 'floor conv/s', 'Parley conv/s', 'ratio', 'floor errors', 'Parley errors', 'terminated (floor/Parley)'],
     r.levels.map((l: any) => [l.concurrency, (l.parley ?? l.floor).conversations, l.floor?.conversationsPerSecond, l.parley?.conversationsPerSecond, l.ratio.conversationsPerSecond, errs(l.floor?.errors), errs(l.parley?.errors), `${l.floor?.terminated ?? '–'}/${l.parley?.terminated ?? '–'}`]),
   ));
   console.log('');
-  const q = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)}` : '–');
   console.log(table(
     ['concurrent', 'webhook p50/p95/p99 ms', 'floor signal-with-start', 'p99 ratio', 'set-attributes p50/p95/p99 ms', 'floor update', 'p99 ratio'],
     r.levels.map((l: any) => [l.concurrency, q(l.parley?.latencyMs.event), q(l.floor?.latencyMs.event), l.ratio.eventP99, q(l.parley?.latencyMs.write), q(l.floor?.latencyMs.write), l.ratio.writeP99]),
@@ -879,16 +972,45 @@ function report(r: any): void {
   console.log('\nPeak RSS, MiB (sampled every 250 ms per phase; "run" is the kernel high-water mark over the whole run, start-up included):');
   const rssNames = ['parley worker', 'api', 'floor worker', 'dev server', 'bench (load)'];
   console.log(table(['phase', ...rssNames], [...phases.map(([name, p]: [string, any]) => [name, ...rssNames.map((n) => p.peakRssMiB[n])]), ['run', ...rssNames.map((n) => r.peakRssMiB[n])]]));
-  if (Object.keys(r.open).length) {
-    console.log('\nConversations left open (CREATED + one write each); worker RSS read after a GC of its main thread:');
-    console.log(table(
-      ['system', 'open', 'worker RSS before → after MiB', 'MiB per 1,000 open', 'slope per 1,000', 'cached workflows', 'seconds', 'errors', 'next write p50 ms: earliest / latest opened'],
-      Object.entries(r.open).map(([s, o]: [string, any]) => [
-        s, o.conversations, `${o.workerRssBeforeMiB} → ${o.workerRssAfterMiB}`, o.workerRssPer1000OpenMiB, o.workerRssSlopePer1000MiB, o.cachedWorkflowsAfter, o.seconds, errs(o.errors),
-        o.evictionProbe ? `${Math.round(o.evictionProbe.earliestWriteMs?.p50)} / ${Math.round(o.evictionProbe.latestWriteMs?.p50)}` : '–',
-      ]),
-    ));
-  }
+}
+
+function reportCrm(crm: any, errs: Errs, q: Q): void {
+  console.log(`\nCRM Workflow Execute through POST /data-actions/workflow-execute (each on its own conversation; ${crm.settings.repeatPercent}% repeat their cacheKey) vs the same CRM peer called directly, one POST per execution:`);
+  console.log(table(
+    ['concurrent', 'conversations', 'executions (cached)', 'Parley exec/s', 'direct calls/s', 'Parley errors', 'direct errors', 'closed / terminated'],
+    crm.levels.map((l: any) => [l.concurrency, l.conversations, l.parley ? `${l.parley.executions} (${l.parley.repeats})` : undefined, l.parley?.executionsPerSecond, l.floor?.executionsPerSecond, errs(l.parley?.errors), errs(l.floor?.errors), l.parley ? `${l.parley.closed} / ${l.parley.terminated}` : '–']),
+  ));
+  console.log('');
+  console.log(table(
+    ['concurrent', 'data action p50/p95/p99 ms (CRM called)', 'cached repeat', 'direct call', 'p50 ratio', 'p99 ratio'],
+    crm.levels.map((l: any) => [l.concurrency, q(l.parley?.firstLatencyMs), q(l.parley?.cachedLatencyMs), q(l.floor?.latencyMs), l.ratio.p50, l.ratio.p99]),
+  ));
+  console.log('');
+  const h = (x: any) => (x ? `${x.oneExecution ?? '–'} / ${x.withCachedRepeat ?? '–'} (+${x.perCachedRepeat ?? '–'}) (${x.conversations})` : '–');
+  console.log(table(
+    ['concurrent', 'CRM calls per execution: first / cached', 'repeats not cached', 'history events before close: 1 execution / + cached repeat (+Δ) (of)'],
+    crm.levels.map((l: any) => [l.concurrency, l.parley ? `${l.parley.crmCallsPerExecution.first ?? '–'} / ${l.parley.crmCallsPerExecution.cached ?? '–'}` : '–', l.parley?.repeatsNotCached, h(l.parley?.historyEvents)]),
+  ));
+}
+
+function reportChannels(ch: any, errs: Errs, q: Q): void {
+  console.log(`\nDigital channels: chat conversations through POST /webhooks/inbound-messages (${ch.settings.perConversation}); notifications counted at the gateway peer:`);
+  console.log(table(
+    ['concurrent', 'conversations × messages (with card)', 'messages/s', 'message webhook p50/p95/p99 ms', 'routing webhook p50/p95/p99 ms', 'errors', 'closed / terminated'],
+    ch.levels.map((l: any) => [l.concurrency, `${l.conversations} × ${l.messagesPerConversation} (${l.messagesWithCard})`, l.messagesPerSecond, q(l.latencyMs.message), q(l.latencyMs.event), errs(l.errors), `${l.closed} / ${l.terminated}`]),
+  ));
+  console.log('');
+  const kinds = (k: Record<string, number>) => Object.entries(k).map(([kind, n]) => `${kind} ${n}`).join(', ') || '–';
+  console.log(table(
+    ['concurrent', 'notifications expected / got', 'per conversation expected / got', 'conversations short', 'at the peer, by kind', 'history events median / max (of)'],
+    ch.levels.map((l: any) => [
+      l.concurrency, `${l.notifications.expected} / ${l.notifications.got}`, `${l.notifications.expectedPerConversation} / ${l.notifications.gotPerConversation}`, l.notifications.conversationsShort, kinds(l.notifications.byKind),
+      l.historyEvents ? `${l.historyEvents.median} / ${l.historyEvents.max} (${l.historyEvents.conversations})` : '–',
+    ]),
+  ));
+  const p = ch.pciMasking;
+  const us = (x?: Quantiles) => (x ? `${x.p50} / ${x.p99}` : '–');
+  console.log(`\nPCI masking in-process (the bench's ${p.messages} messages, ${p.withCard} with a card, ${p.masked} of them masked; ${p.samples} timings), µs per message p50 / p99: all ${us(p.perMessageUs.all)}; with a card ${us(p.perMessageUs.withCard)}; plain ${us(p.perMessageUs.plain)}`);
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
