@@ -2,7 +2,7 @@
 // (`export-<conversationId>-<chainId>`), started for the conversation by an activity so it outlives
 // the conversation's run. It writes the export once; its activity retries until the destination
 // takes it.
-import { log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { log, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ExportErrorType, exportWorkflowId, type ExportInput, type ExportResult } from '../src/export/contract';
 import type { ConversationState } from '../src/shared';
@@ -28,8 +28,10 @@ export async function exportWorkflow(input: ExportInput): Promise<ExportResult> 
   return exportConversation({ ...input, exportId: exportWorkflowId(input.conversationId, input.chainId) });
 }
 
-const { startExport } = proxyActivities<Activities>({
-  // One call to the Temporal service.
+// A local activity: one call to the Temporal service, run in the workflow task that ends the
+// conversation, so it adds one marker to the conversation's history instead of an activity's
+// three events and the workflow task after them.
+const { startExport } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   // No maximum attempts: an ended conversation must be exported, however long Temporal takes to answer.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
@@ -37,7 +39,7 @@ const { startExport } = proxyActivities<Activities>({
 
 /**
  * Called by the conversation workflow on each of its ends, after its final batch is written.
- * Starts the export once per workflow chain through an activity (a workflow of its own with a
+ * Starts the export once per workflow chain through a local activity (a workflow of its own with a
  * deterministic id, so it outlives the conversation; see startExport). The activity is recorded
  * in the conversation's history, so a replay never starts it again. Runs recorded before exports
  * existed replay without it (PATCHES.exportOnEnd).

@@ -26,7 +26,7 @@ import { authedFetch, testCredentials } from '../support/auth';
 import { recordHistory } from '../support/histories';
 import { testKeyServices } from '../support/keys';
 import { MOTO_REGION, MotoServer, startMoto } from '../support/moto';
-import { createBucket, exportIdOf, listKeys, motoS3Client, readObject } from '../support/s3';
+import { createBucket, exportIdOf, isExportStart, listKeys, motoS3Client, readObject } from '../support/s3';
 import { bundleWorkflows, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
 
 const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
@@ -220,7 +220,7 @@ test('S3: the export started again, and the conversation reset to before its end
   const handle = client.workflow.getHandle(workflowIdFor(id));
   const { runId } = await handle.describe();
   const events = (await handle.fetchHistory()).events ?? [];
-  const initiated = events.findIndex((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'startExport');
+  const initiated = events.findIndex(isExportStart);
   const completions = events.slice(0, initiated).filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
   const reset = await client.workflowService.resetWorkflowExecution({
     namespace: 'default',

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { temporal } from '@temporalio/proto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { exportWorkflowId } from '../../src/export/contract';
 import { MOTO_CREDENTIALS, MOTO_REGION } from './moto';
@@ -36,7 +37,20 @@ export async function readObject(s3: S3Client, bucket: string, key: string): Pro
 /** How many times the conversation's current run scheduled the start of its export (one expected). */
 export async function exportStarts(handle: WorkflowHandle): Promise<number> {
   const history = await handle.fetchHistory();
-  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'startExport').length;
+  return (history.events ?? []).filter(isExportStart).length;
+}
+
+/**
+ * Whether a history event started the export: the local activity's marker (its `data` detail is
+ * the SDK's own plain JSON, never through the payload codec), or, in histories recorded before the
+ * start became a local activity, the scheduled activity.
+ */
+export function isExportStart(event: temporal.api.history.v1.IHistoryEvent): boolean {
+  if (event.activityTaskScheduledEventAttributes?.activityType?.name === 'startExport') return true;
+  const marker = event.markerRecordedEventAttributes;
+  const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
+  if (!data) return false;
+  return (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type === 'startExport';
 }
 
 /** The export workflow id of a conversation (`conversation-<id>`) that started its export once: from its chain's first run id. */
