@@ -18,7 +18,7 @@ export type ConversationStatus = 'queued' | 'active' | 'closed';
 /** `end-keyword` and `customer-abandoned`: the customer ended a digital conversation (src/channels). */
 export type CloseReason = 'closed-event' | 'inactivity' | 'cancelled' | 'end-keyword' | 'customer-abandoned';
 
-/** A webhook from the routing platform (seed 003's Digital Routing notifications). */
+/** A webhook from the routing platform (Webex Connect / Cisco CCE Digital Routing notifications). */
 export interface RoutingEvent {
   eventId: string;
   eventType: RoutingEventType;
@@ -31,7 +31,7 @@ export interface RoutingEvent {
   agentId?: string;
   /** TRANSFERRED: the queue or agent the task goes to. */
   destination?: string;
-  /** Seconds; -1 or absent means "no estimate" (seed 003). */
+  /** Seconds; -1 or absent means "no estimate" (Cisco CCE EstimatedWaitTime). */
   estimatedWaitTime?: number;
   /** Kept as the platform sent it: text, or a number (Cisco CCE's DispositionCode). */
   dispositionCode?: string | number;

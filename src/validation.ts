@@ -168,7 +168,7 @@ export function instantOf(dateTime: string): number {
   return local.getTime() - offsetMinutes * 60_000;
 }
 
-/** Seed 003: cv_1..cv_10 at most 40 bytes, ECC variables ("user" prefix) at most 210 bytes, others free. */
+/** Cisco CCE task context: cv_1..cv_10 at most 40 bytes, ECC variables ("user" prefix) at most 210 bytes, others free. */
 export function taskContextProblem(taskContext: unknown): string | undefined {
   if (typeof taskContext !== 'object' || taskContext === null || Array.isArray(taskContext)) {
     return 'taskContext must be an object of name/value strings';

@@ -77,7 +77,7 @@ async function call(method: string, url: string, body?: unknown) {
 
 type Webhook = { eventId: string; eventType: RoutingEventType; occurredAt: string } & Record<string, unknown>;
 
-/** A conversation's webhooks as a routing platform sends them (seed 003), at whole seconds. */
+/** A conversation's webhooks as a routing platform sends them, at whole seconds. */
 function scenario(name: string, steps: Array<[eventType: RoutingEventType, second: number, extra?: Record<string, unknown>]>): { name: string; events: Webhook[] } {
   return {
     name,
