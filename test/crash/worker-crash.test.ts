@@ -248,11 +248,18 @@ function flushAttempts(events: HistoryEvent[]) {
 }
 
 /** The final flush's first attempt, a local activity: its markers, whether each failed, and the worker whose workflow task recorded it. */
+/** The activity type a local-activity marker records (the SDK's plain-JSON `data` detail). */
+function localActivityType(e: HistoryEvent): string | undefined {
+  const marker = e.markerRecordedEventAttributes;
+  const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type : undefined;
+}
+
 function localFlushes(events: HistoryEvent[]): Array<{ failed: boolean; recordedBy?: string; failure?: temporal.api.failure.v1.IFailure }> {
   return events.flatMap((e, i) => {
-    if (e.markerRecordedEventAttributes?.markerName !== 'core_local_activity') return [];
+    if (localActivityType(e) !== 'flushParticipantData') return [];
     const completed = events.slice(0, i).reverse().find((p) => p.workflowTaskCompletedEventAttributes)?.workflowTaskCompletedEventAttributes;
-    const failure = e.markerRecordedEventAttributes.failure ?? undefined;
+    const failure = e.markerRecordedEventAttributes?.failure ?? undefined;
     return [{ failed: !!failure, recordedBy: completed?.identity ?? undefined, ...(failure ? { failure } : {}) }];
   });
 }

@@ -49,7 +49,14 @@ export function historyPayloads(value: unknown, found: temporal.api.common.v1.IP
   } else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
     const record = value as Record<string, unknown>;
     if (record.metadata && typeof record.metadata === 'object' && record.data instanceof Uint8Array) found.push(record as temporal.api.common.v1.IPayload);
-    else if (record.markerName !== 'core_patch') {
+    else if (record.markerName === 'core_local_activity') {
+      // The SDK's own bookkeeping of a local activity (seq, attempt, activity type, times) is its
+      // `data` detail, written by the SDK core outside the payload codec; the activity's result and
+      // failure are payloads like any other.
+      const { details, ...rest } = record;
+      const { data: _bookkeeping, ...payloadDetails } = (details ?? {}) as Record<string, unknown>;
+      historyPayloads([...Object.values(rest), ...Object.values(payloadDetails)], found);
+    } else if (record.markerName !== 'core_patch') {
       for (const [key, child] of Object.entries(record)) if (key !== 'searchAttributes') historyPayloads(child, found);
     }
   }
