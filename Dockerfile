@@ -2,9 +2,9 @@
 #
 # One image, two processes: the worker and the HTTP API scale independently, so they run as
 # separate containers from the same build.
-#   worker: node dist/src/worker-main.js
-#   API:    node dist/src/api-main.js   (the default CMD)
-# `npm start` (dist/src/start.js) is the single-machine launcher with an embedded dev server; it is
+#   worker: node dist/src/main/worker.js
+#   API:    node dist/src/main/api.js   (the default CMD)
+# `npm start` (dist/src/main/start.js) is the single-machine launcher with an embedded dev server; it is
 # deliberately not usable here (scripts/ and the Temporal binaries are not in the image).
 #
 # Pin by digest (node:20-bookworm-slim@sha256:...) for byte-for-byte reproducible builds.
@@ -29,12 +29,11 @@ RUN --mount=type=cache,target=/root/.npm \
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY workflows ./workflows
 COPY activities ./activities
-# tsconfig.build.json includes scripts/ (and src/start.ts imports its type declarations).
+# tsconfig.build.json includes scripts/ (and src/main/start.ts imports its type declarations).
 COPY scripts ./scripts
 
-# tsc -> dist/{src,workflows,activities,scripts}, plus dist/workflow-bundle.js: workers load the
+# tsc -> dist/{src,activities,scripts}, plus dist/workflow-bundle.js: workers load the
 # prebuilt bundle (WORKFLOW_BUNDLE_PATH below) instead of running webpack at every start.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
@@ -65,4 +64,4 @@ EXPOSE 3000
 
 # No HEALTHCHECK here: the API and the worker answer on different ports (the worker only when
 # WORKER_HEALTH_PORT is set), so each service's check lives in docker-compose.yml.
-CMD ["node", "dist/src/api-main.js"]
+CMD ["node", "dist/src/main/api.js"]

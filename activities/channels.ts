@@ -4,10 +4,10 @@
 // is taken once by the peer and once by the store.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import type { NotificationRequest, RoutingRequest, StoredMessage } from '../src/channels/contract';
+import type { NotificationRequest, RoutingRequest, StoredMessage } from '../src/conversation/contracts/channels';
 import { PeerRefusedError, type ChannelPeers, type OutboundPeer } from '../src/channels/peers';
 import type { ParticipantDataStore } from '../src/store';
-import { ActivityErrorType } from '../src/shared';
+import { ActivityErrorType } from '../src/conversation/messages';
 
 export interface ChannelActivityDeps {
   store: ParticipantDataStore;

@@ -28,7 +28,7 @@ export function createExportActivities(deps: { store: ParticipantDataStore; logg
       const context = Context.current();
       const exportId = exportWorkflowId(input.conversationId, input.chainId);
       if (!deps.exportSink) {
-        // Only a worker built without one (tests that do not look at exports; worker-main always has
+        // Only a worker built without one (tests that do not look at exports; src/main/worker.ts always has
         // one): an export started here would wait on this task queue for a worker that may never
         // come, and the time-skipping test server stops skipping time while any task is waiting.
         deps.logger.warn({ conversationId: input.conversationId, exportId }, 'this worker has no export destination: export not started');

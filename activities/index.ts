@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { ChannelPeers } from '../src/channels/peers';
 import type { ExportSink } from '../src/export';
-import type { FlushMetrics } from '../src/metrics';
+import type { FlushMetrics } from '../src/platform/metrics';
 import type { ParticipantDataStore } from '../src/store';
 import type { CrmRegistry } from '../src/crm/registry';
 import { createCrmActivities } from './crm';

@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import type { FlushMetrics } from '../src/metrics';
+import type { FlushMetrics } from '../src/platform/metrics';
 import { BatchConflictError, StoreTimeoutError, type AttributeBatch, type ParticipantDataStore } from '../src/store';
-import { ActivityErrorType } from '../src/shared';
+import { ActivityErrorType } from '../src/conversation/messages';
 
 export interface FlushResult {
   /** false when this batch had already been written (a retry after a crash): nothing was written twice. */

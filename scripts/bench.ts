@@ -1,8 +1,8 @@
 // `npm run bench`: Parley measured against Temporal's floor, in one run, on one dev server.
 //
 // Parley: conversations driven through the real HTTP API (signed webhooks, a flow token, the payload
-// codec) into its worker, both separate processes as in production (`node dist/src/api-main.js`,
-// `node dist/src/worker-main.js`). The floor: the same traffic, in the same order, sent by a plain
+// codec) into its worker, both separate processes as in production (`node dist/src/main/api.js`,
+// `node dist/src/main/worker.js`). The floor: the same traffic, in the same order, sent by a plain
 // Temporal client (no HTTP, no codec) straight to a workflow that only records it — a
 // signal-with-start per routing event, an update per attribute write, CLOSED ends it — run by a
 // worker process built by the same createParleyWorker. Levels of concurrency run floor then Parley;
@@ -23,9 +23,9 @@ import { Client, Connection, WorkflowUpdateRPCTimeoutOrCancelledError } from '@t
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { loadConfig, projectRoot } from '../src/config';
-import { startDevServer, type DevServer } from '../src/dev-server';
-import { workflowIdFor } from '../src/shared';
+import { loadConfig, projectRoot } from '../src/platform/config';
+import { startDevServer, type DevServer } from '../src/platform/dev-server';
+import { workflowIdFor } from '../src/conversation/messages';
 import { keyConfigFromEnv, loadOrCreateLocalKeys } from '../src/security/keys';
 import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
@@ -593,13 +593,13 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     CLOSED_GRACE_PERIOD: '0',
     ...peerEnv,
   };
-  const workerEntry = path.join(DIST, 'src', 'worker-main.js');
+  const workerEntry = path.join(DIST, 'src', 'main', 'worker.js');
   const parleyHealth = await freePort();
   const floorHealth = await freePort();
   const apiPort = await freePort();
   const parleyWorker = spawnNode('parley worker', workerEntry, { ...common, TEMPORAL_TASK_QUEUE: PARLEY_QUEUE, WORKER_HEALTH_PORT: String(parleyHealth) }, path.join(dir, 'parley-worker.log'), ['--expose-gc']);
   const floorWorker = spawnNode('floor worker', path.join(__dirname, 'bench', 'floor-worker.js'), { ...common, TEMPORAL_TASK_QUEUE: FLOOR_QUEUE, WORKER_HEALTH_PORT: String(floorHealth), BENCH_FLOOR_BUNDLE: floorBundle }, path.join(dir, 'floor-worker.log'), ['--expose-gc']);
-  const api = spawnNode('api', path.join(DIST, 'src', 'api-main.js'), {
+  const api = spawnNode('api', path.join(DIST, 'src', 'main', 'api.js'), {
     ...common,
     TEMPORAL_TASK_QUEUE: PARLEY_QUEUE,
     PORT: String(apiPort),

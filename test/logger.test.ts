@@ -1,7 +1,7 @@
 // The service's logger keeps credentials and values out of its lines even when an object carrying them is logged.
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { LOG_REDACTION } from '../src/logger';
+import { LOG_REDACTION } from '../src/platform/logger';
 
 test('authorization, webhook signatures, cookies and token/secret/value/apiKey keys are redacted', () => {
   const lines: string[] = [];

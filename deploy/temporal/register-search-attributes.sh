@@ -19,7 +19,7 @@ set -eu
 : "${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS must be set, e.g. temporal:7233}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 TIMEOUT="${SETUP_TIMEOUT_SECONDS:-300}"
-# Must match searchAttributes in src/shared.ts.
+# Must match searchAttributes in src/conversation/messages.ts.
 ATTRIBUTES="ParleyStatus ParleyChannel ParleyQueue ParleyAgent"
 TYPE="Keyword"
 

@@ -1,12 +1,12 @@
-// The floor's worker for `npm run bench`, a process of its own like `node dist/src/worker-main.js`:
+// The floor's worker for `npm run bench`, a process of its own like `node dist/src/main/worker.js`:
 // built by the same createParleyWorker (same slots, cache, sticky queue and shutdown settings, same
 // activity poller) with the floor's workflow bundle and Temporal's default data converter (no codec).
 // Its activities are Parley's, registered and never called: the floor workflow schedules none.
-import { loadConfig } from '../../src/config';
-import { createLogger, installTemporalRuntime } from '../../src/logger';
+import { loadConfig } from '../../src/platform/config';
+import { createLogger, installTemporalRuntime } from '../../src/platform/logger';
 import type { ParticipantDataStore } from '../../src/store';
-import { connectWorker, createParleyWorker } from '../../src/worker';
-import { startWorkerHealthServer } from '../../src/worker-health';
+import { connectWorker, createParleyWorker } from '../../src/worker/worker';
+import { startWorkerHealthServer } from '../../src/worker/health';
 
 const unusedStore: ParticipantDataStore = new Proxy({} as ParticipantDataStore, {
   get: (_target, name) => () => Promise.reject(new Error(`the floor worker has no store (${String(name)} called)`)),

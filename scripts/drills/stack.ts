@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { projectRoot } from '../../src/config';
-import { startDevServer, type DevServer } from '../../src/dev-server';
+import { projectRoot } from '../../src/platform/config';
+import { startDevServer, type DevServer } from '../../src/platform/dev-server';
 import { createParticipantDataStore, type ParticipantDataStore } from '../../src/store';
 import { generateToken } from '../../src/security/secrets';
 import { generateWebhookSecret } from '../../src/security/webhook-signature';
@@ -166,8 +166,8 @@ export class Stack {
 
   private async boot(): Promise<void> {
     const { workDir, log } = this.opts;
-    for (const file of ['worker-main.js', 'api-main.js']) {
-      if (!fs.existsSync(path.join(DIST, 'src', file))) throw new Error(`dist/src/${file} is missing: run \`npm run build\` (npm run drills does)`);
+    for (const file of ['worker.js', 'api.js']) {
+      if (!fs.existsSync(path.join(DIST, 'src', 'main', file))) throw new Error(`dist/src/main/${file} is missing: run \`npm run build\` (npm run drills does)`);
     }
     this.devServerPort = await freePort();
     await this.startDevServer();
@@ -229,12 +229,12 @@ export class Stack {
 
     for (let i = 0; i < (this.opts.workers ?? 1); i++) {
       const port = await freePort();
-      this.workers.push(new NodeProcess(`worker ${i + 1}`, path.join(DIST, 'src', 'worker-main.js'), { ...env, WORKER_HEALTH_PORT: String(port) }, path.join(workDir, `worker-${i + 1}.log`), `http://127.0.0.1:${port}/healthz`));
+      this.workers.push(new NodeProcess(`worker ${i + 1}`, path.join(DIST, 'src', 'main', 'worker.js'), { ...env, WORKER_HEALTH_PORT: String(port) }, path.join(workDir, `worker-${i + 1}.log`), `http://127.0.0.1:${port}/healthz`));
     }
     const apiPort = await freePort();
     this.apiBase = `http://127.0.0.1:${apiPort}`;
     const { tokens } = this.credentials;
-    this.api = new NodeProcess('api', path.join(DIST, 'src', 'api-main.js'), {
+    this.api = new NodeProcess('api', path.join(DIST, 'src', 'main', 'api.js'), {
       ...env,
       PORT: String(apiPort),
       PARLEY_WEBHOOK_SECRETS: this.credentials.webhookSecret,

@@ -3,7 +3,7 @@
 // a chat or email app id, an SMS number) gets. Checked at start-up; errors name file, entry and field.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, duration } from '../config';
+import { ConfigError, duration } from '../platform/config';
 import { secretsFilePath } from '../security/secrets';
 import {
   DEFAULT_CALLBACK_THRESHOLD_MS,
@@ -12,7 +12,7 @@ import {
   MessageChannel,
   NOTIFICATION_KINDS,
   NotificationKind,
-} from './contract';
+} from '../conversation/contracts/channels';
 import { ChannelPeers, HttpPeer, OutboxFilePeer } from './peers';
 
 export interface ChannelPeerConfig {

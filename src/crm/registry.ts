@@ -4,9 +4,9 @@
 // the secrets file's `crmSecrets`), never written in it. Loaded and validated when the API and the
 // worker start: a mistake stops the process with a message naming the file, the entry and the field.
 import fs from 'node:fs';
-import { ConfigError } from '../config';
+import { ConfigError } from '../platform/config';
 import { secretsFilePath } from '../security/secrets';
-import { CRM_LIMITS } from './contract';
+import { CRM_LIMITS } from '../conversation/contracts/crm';
 
 /** The registry file's shape (config/crm-integrations.example.json is a documented example). */
 export interface CrmRegistryFile {

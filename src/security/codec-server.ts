@@ -5,7 +5,7 @@
 // values were encrypted at the API edge with another key and stay ciphertext in what it returns.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { ConfigError } from '../config';
+import { ConfigError } from '../platform/config';
 import { OPERATOR_COOKIE, TokenAuthenticator, operatorFromCookieOrBearer } from './auth';
 
 export type OperatorAuthorization = 'ok' | 'unauthorized' | 'forbidden';

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KeyringNode, KmsKeyringNode, MultiKeyringNode, RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from '@aws-crypto/client-node';
-import { ConfigError, duration, projectRoot } from '../config';
+import { ConfigError, duration, projectRoot } from '../platform/config';
 import { AwsSettings, KmsCallCounter, kmsClientSupplier } from './kms';
 
 export type KeySourceConfig =

@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../config';
+import { ConfigError } from '../platform/config';
 import { AuthSettings, SCOPES, Scope, TokenEntry, isScope } from './auth';
 import { generateWebhookSecret, webhookSecretProblem } from './webhook-signature';
 

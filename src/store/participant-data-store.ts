@@ -6,9 +6,9 @@
  */
 
 import { createHash } from 'node:crypto';
-import type { StoredMessage } from '../channels/contract';
+import type { StoredMessage } from '../conversation/contracts/channels';
 
-export type { StoredMessage } from '../channels/contract';
+export type { StoredMessage } from '../conversation/contracts/channels';
 
 /** One attribute as currently stored: the last written value wins. */
 export interface StoredAttribute {

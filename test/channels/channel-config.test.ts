@@ -3,9 +3,9 @@
 // secrets file; the outbox file takes each idempotency key once, across instances (a restarted worker).
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../../src/config';
+import { ConfigError } from '../../src/platform/config';
 import { ALL_DESTINATIONS, channelPeerConfig, createChannelPeers, loadDestinations, parseDestinations } from '../../src/channels/config';
-import { NOTIFICATION_KINDS } from '../../src/channels/contract';
+import { NOTIFICATION_KINDS } from '../../src/conversation/contracts/channels';
 import { HttpPeer, OutboxFilePeer } from '../../src/channels/peers';
 import { tempDir } from '../support/temporal';
 

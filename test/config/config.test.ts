@@ -1,8 +1,8 @@
 // Configuration from the environment: what a worker or API replica refuses to start with.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { ConfigError, DEFAULT_WORKER_TUNING, MIN_CONTINUE_AS_NEW_AFTER_EVENTS, loadConfig, projectRoot } from '../../src/config';
-import { DEFAULT_SETTINGS } from '../../src/shared';
+import { ConfigError, DEFAULT_WORKER_TUNING, MIN_CONTINUE_AS_NEW_AFTER_EVENTS, loadConfig, projectRoot } from '../../src/platform/config';
+import { DEFAULT_SETTINGS } from '../../src/conversation/messages';
 
 describe('conversation settings', () => {
   test('defaults: 30 minutes of inactivity, continue-as-new after 2,000 events, 2 minutes of grace after CLOSED', () => {

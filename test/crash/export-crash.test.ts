@@ -4,8 +4,8 @@
 // conversation's data.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ExportDocument, PAYMENT_ID_PATTERN } from '../../src/export';
-import { DEFAULT_SETTINGS, setAttributesUpdate, workflowIdFor } from '../../src/shared';
-import type { exportWorkflow } from '../../workflows/export';
+import { DEFAULT_SETTINGS, setAttributesUpdate, workflowIdFor } from '../../src/conversation/messages';
+import type { exportWorkflow } from '../../src/conversation/workflows/export';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../support/moto';

@@ -1,9 +1,9 @@
 // The Temporal dev server stopped and started again on the same SQLite file and port, with the
-// real worker process (`node dist/src/worker-main.js`) and a real PostgreSQL: conversations
+// real worker process (`node dist/src/main/worker.js`) and a real PostgreSQL: conversations
 // in flight keep their state and their queued participant data.
 import type { WorkflowHandle } from '@temporalio/client';
-import { DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '../../src/shared';
-import type { conversationWorkflow } from '../../workflows/conversation';
+import { DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '../../src/conversation/messages';
+import type { conversationWorkflow } from '../../src/conversation/workflows/conversation';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';

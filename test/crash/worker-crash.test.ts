@@ -1,14 +1,14 @@
-// The real worker process (`node dist/src/worker-main.js`) SIGKILLed at the worst moments, against a
+// The real worker process (`node dist/src/main/worker.js`) SIGKILLed at the worst moments, against a
 // real dev server and a real PostgreSQL: queued participant data survives and reaches the store
 // exactly once, and updates keep working while runs hand over at continue-as-new. Stopped with
 // SIGTERM mid-flush instead, it drains: the flush it holds completes before it exits.
 import path from 'node:path';
 import { type WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { DEFAULT_SETTINGS, ConversationSettings, setAttributesUpdate } from '../../src/shared';
+import { DEFAULT_SETTINGS, ConversationSettings, setAttributesUpdate } from '../../src/conversation/messages';
 import { SqliteParticipantDataStore, type StoredAttribute } from '../../src/store';
-import type { WorkerHealth } from '../../src/worker-health';
-import type { conversationWorkflow } from '../../workflows/conversation';
+import type { WorkerHealth } from '../../src/worker/health';
+import type { conversationWorkflow } from '../../src/conversation/workflows/conversation';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';

@@ -2,7 +2,7 @@
 // exits cleanly (code 0), as an orchestrator scaling down or `npm start` stopped at once expect;
 // before, a signal in that window killed it by the signal's default action.
 import path from 'node:path';
-import type { DevServer } from '../../src/dev-server';
+import type { DevServer } from '../../src/platform/dev-server';
 import { startTestDevServer, tempDir, uniqueId } from '../support/temporal';
 import { ensureWorkerBuilt, spawnWorker } from '../support/worker-process';
 

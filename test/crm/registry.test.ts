@@ -3,7 +3,7 @@
 // entry and the field (never the secret).
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../../src/config';
+import { ConfigError } from '../../src/platform/config';
 import { crmRegistryFromFile, loadCrmRegistry } from '../../src/crm/registry';
 import { tempDir } from '../support/temporal';
 

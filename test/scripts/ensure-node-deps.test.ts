@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../../src/config';
+import { projectRoot } from '../../src/platform/config';
 import { tempDir } from '../support/temporal';
 
 const SCRIPT = path.join(projectRoot(), 'scripts', 'ensure-node-deps.js');

@@ -7,9 +7,9 @@ import path from 'node:path';
 import pino from 'pino';
 import { buildApi } from '../../src/api/server';
 import { ensureSecretsFile, loadSecrets } from '../../src/security/secrets';
-import { DEFAULT_SETTINGS } from '../../src/shared';
+import { DEFAULT_SETTINGS } from '../../src/conversation/messages';
 import { SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/temporal-client';
+import { createTemporalClient } from '../../src/platform/temporal-client';
 import { freePort, tempDir } from '../support/temporal';
 import { ensureWorkerBuilt, PROJECT_ROOT } from '../support/worker-process';
 

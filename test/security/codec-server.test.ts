@@ -3,7 +3,7 @@
 // codec-server format both ways, and the answers to bad bodies.
 import http from 'node:http';
 import Fastify, { FastifyInstance } from 'fastify';
-import { ConfigError } from '../../src/config';
+import { ConfigError } from '../../src/platform/config';
 import { OPERATOR_COOKIE, TokenAuthenticator } from '../../src/security/auth';
 import { CodecServerOptions, codecServer, codecSettingsFromEnv, operatorAccess } from '../../src/security/codec-server';
 import { createKeyServices } from '../../src/security/key-services';

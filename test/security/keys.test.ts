@@ -2,7 +2,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../../src/config';
+import { ConfigError } from '../../src/platform/config';
 import { keyConfigFromEnv, loadOrCreateLocalKeys, readLocalKeys, rotateLocalKey } from '../../src/security/keys';
 import { tempDir } from '../support/temporal';
 

@@ -1,7 +1,7 @@
 // Where the API's secrets come from, what is refused, and what `npm start` generates.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../../src/config';
+import { ConfigError } from '../../src/platform/config';
 import { ensureSecretsFile, generateToken, loadSecrets, secretsFilePath } from '../../src/security/secrets';
 import { generateWebhookSecret } from '../../src/security/webhook-signature';
 import { tempDir } from '../support/temporal';

@@ -1,4 +1,4 @@
-// `npm start` as a user runs it: the built launcher (dist/src/start.js, what `npm start` runs after
+// `npm start` as a user runs it: the built launcher (dist/src/main/start.js, what `npm start` runs after
 // its build step) starts the dev server, the worker and the API; a terminal's Ctrl-C reaches the
 // whole foreground process group and must still let the worker drain; a second start on the same
 // data folder finds every conversation again.
@@ -6,13 +6,13 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { projectRoot } from '../../src/config';
+import { projectRoot } from '../../src/platform/config';
 import { freePort, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent } from '../support/conversation';
 import { StopWaiting, waitFor } from '../support/wait';
 import { authedFetch, credentialsFromFile, TestCredentials } from '../support/auth';
 
-const LAUNCHER = path.join(projectRoot(), 'dist', 'src', 'start.js');
+const LAUNCHER = path.join(projectRoot(), 'dist', 'src', 'main', 'start.js');
 
 interface LogLine {
   name?: string;
@@ -124,8 +124,8 @@ test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a
   process.kill(-first.child.pid!, 'SIGINT');
   expect(await first.exited).toEqual({ code: 0, signal: null });
   // The worker ran its graceful shutdown to the end instead of dying on a second signal mid-drain.
-  expect(exitOf(first, 'worker-main.js')).toMatchObject({ code: 0, signal: null });
-  expect(exitOf(first, 'api-main.js')).toMatchObject({ code: 0, signal: null });
+  expect(exitOf(first, 'worker.js')).toMatchObject({ code: 0, signal: null });
+  expect(exitOf(first, 'api.js')).toMatchObject({ code: 0, signal: null });
   expect(first.lines.some((line) => line.name === 'parley-worker' && line.msg === 'worker stopped')).toBe(true);
 
   const second = await launch(dataDir);
@@ -147,14 +147,14 @@ test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a
   // What a process manager sends (docker stop, systemd): SIGTERM to the launcher alone.
   second.child.kill('SIGTERM');
   expect(await second.exited).toEqual({ code: 0, signal: null });
-  expect(exitOf(second, 'worker-main.js')).toMatchObject({ code: 0, signal: null });
+  expect(exitOf(second, 'worker.js')).toMatchObject({ code: 0, signal: null });
 
   // A closed terminal: SIGHUP to the launcher, which must take its process groups down with it.
   const third = await launch(dataDir);
   third.child.kill('SIGHUP');
   expect(await third.exited).toEqual({ code: 0, signal: null });
-  expect(exitOf(third, 'worker-main.js')).toMatchObject({ code: 0, signal: null });
-  expect(exitOf(third, 'api-main.js')).toMatchObject({ code: 0, signal: null });
+  expect(exitOf(third, 'worker.js')).toMatchObject({ code: 0, signal: null });
+  expect(exitOf(third, 'api.js')).toMatchObject({ code: 0, signal: null });
 });
 
 const pickExit = (line?: LogLine) => ({ code: line?.code, signal: line?.signal });
@@ -217,7 +217,7 @@ test('npm start supervises what it started: a SIGKILLed dev server, worker or AP
   expect(await state.json()).toMatchObject({ status: 'queued', queue: 'billing', attributeNames: { pending: ['Plan', 'Tier'] } });
 
   // The worker and the API, each SIGKILLed: restarted, and the service answers again.
-  for (const entry of ['worker-main.js', 'api-main.js']) {
+  for (const entry of ['worker.js', 'api.js']) {
     process.kill(onlyChild(launcherPid, entry), 'SIGKILL');
     await waitFor(`the launcher to restart ${entry}`, () => run.lines.some((line) => line.msg === 'process restarted' && line.entry === entry), { timeoutMs: 30_000 });
     expect(run.lines.find((line) => line.msg === 'a Parley process exited unexpectedly; restarting it' && line.entry === entry)).toMatchObject({ signal: 'SIGKILL', attempt: 1 });
@@ -242,8 +242,8 @@ test('npm start supervises what it started: a SIGKILLed dev server, worker or AP
   expect(run.lines.find((line) => line.msg?.startsWith('the Temporal dev server keeps exiting'))).toMatchObject({ level: 50, restarts: 5 });
   // The API stops cleanly; the worker cannot finish a drain with no server to talk to, so it may be
   // killed at the end of its short grace. Either way nothing the launcher started is left running.
-  expect(exitOf(run, 'api-main.js')).toMatchObject({ code: 0, signal: null });
-  expect([{ code: 0, signal: null }, { code: null, signal: 'SIGKILL' }]).toContainEqual(pickExit(exitOf(run, 'worker-main.js')));
+  expect(exitOf(run, 'api.js')).toMatchObject({ code: 0, signal: null });
+  expect([{ code: 0, signal: null }, { code: null, signal: 'SIGKILL' }]).toContainEqual(pickExit(exitOf(run, 'worker.js')));
   // Orphans would have a new parent: look for any process still using the data folder instead.
   expect(processesUsing(dataDir)).toEqual([]);
 }, 400_000);

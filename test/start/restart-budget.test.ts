@@ -1,5 +1,5 @@
 // The launcher's restart back-off: doubling waits, a bounded number of restarts in a sliding window.
-import { RestartBudget } from '../../src/restart-budget';
+import { RestartBudget } from '../../src/main/restart-budget';
 
 test('restarts wait 1, 2, 4, 8, 16 s; a sixth within the window is refused; restarts older than the window no longer count', () => {
   let now = 0;

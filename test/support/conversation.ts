@@ -1,8 +1,8 @@
 // Builders for driving conversations from tests the way the API does.
 import { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import { ConversationSettings, DEFAULT_SETTINGS, RoutingEvent, routingEventSignal, workflowIdFor } from '../../src/shared';
-import { conversationWorkflow } from '../../workflows/conversation';
+import { ConversationSettings, DEFAULT_SETTINGS, RoutingEvent, routingEventSignal, workflowIdFor } from '../../src/conversation/messages';
+import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
 
 let eventCounter = 0;
 

@@ -4,7 +4,7 @@
 // is stopped even when setup or a test failed half-way.
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { DevServer } from '../../src/dev-server';
+import type { DevServer } from '../../src/platform/dev-server';
 import { ParticipantDataStore, createParticipantDataStore } from '../../src/store';
 import { testKeyServices } from './keys';
 import { startPostgres, TestPostgres } from './postgres';
@@ -66,7 +66,7 @@ export class CrashHarness {
     this.server = await startTestDevServer(this.dbFile, port);
   }
 
-  /** Spawns `node dist/src/worker-main.js` on taskQueue; output goes to <dir>/worker-<name>.log. */
+  /** Spawns `node dist/src/main/worker.js` on taskQueue; output goes to <dir>/worker-<name>.log. */
   startWorker(name: string, taskQueue: string, env?: NodeJS.ProcessEnv): WorkerProcess {
     const worker = spawnWorker({
       name,

@@ -2,8 +2,8 @@
 // timestamps, task context on any event, CLOSED anywhere; and deliveries of such a set in any
 // order, each event up to twice.
 import fc from 'fast-check';
-import { CHANNELS, ConversationView, ROUTING_EVENT_TYPES, RoutingEvent } from '../../src/shared';
-import { compareKeys, eventKey } from '../../workflows/conversation-state';
+import { CHANNELS, ConversationView, ROUTING_EVENT_TYPES, RoutingEvent } from '../../src/conversation/messages';
+import { compareKeys, eventKey } from '../../src/conversation/conversation-state';
 
 const BASE_MS = Date.UTC(2026, 10, 22, 9, 0, 0);
 

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { temporal } from '@temporalio/proto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { exportWorkflowId } from '../../src/export/contract';
+import { exportWorkflowId } from '../../src/conversation/contracts/export';
 import { MOTO_CREDENTIALS, MOTO_REGION } from './moto';
 
 export function motoS3Client(endpoint: string): S3Client {

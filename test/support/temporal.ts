@@ -7,15 +7,15 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import { requireBinary } from '../../scripts/temporal-binaries';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared';
-import { DevServer, startDevServer } from '../../src/dev-server';
-import { registerSearchAttributes } from '../../src/search-attributes';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/conversation/messages';
+import { DevServer, startDevServer } from '../../src/platform/dev-server';
+import { registerSearchAttributes } from '../../src/platform/search-attributes';
 import { FAILURE_CONVERTER_PATH } from '../../src/security/payload-codec';
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundlerLogger });
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../../src/conversation/workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundlerLogger });
 }
 
 const quietBundlerLogger = {

@@ -1,4 +1,4 @@
-// The real worker as a child process (`node dist/src/worker-main.js`), for tests that crash it,
+// The real worker as a child process (`node dist/src/main/worker.js`), for tests that crash it,
 // plus the polling helpers those tests need to wait on other processes without fixed sleeps.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,7 +9,7 @@ import { temporal } from '@temporalio/proto';
 import { StopWaiting, waitFor } from './wait';
 
 export const PROJECT_ROOT = path.join(__dirname, '..', '..');
-export const WORKER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'worker-main.js');
+export const WORKER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'main', 'worker.js');
 const BUILT_WORKFLOWS = path.join(PROJECT_ROOT, 'dist', 'workflows', 'index.js');
 const SOURCE_DIRS = ['src', 'workflows', 'activities'].map((dir) => path.join(PROJECT_ROOT, dir));
 

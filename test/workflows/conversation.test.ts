@@ -15,8 +15,8 @@ import {
   routingEventSignal,
   setAttributesUpdate,
   workflowIdFor,
-} from '../../src/shared';
-import { conversationWorkflow } from '../../workflows/conversation';
+} from '../../src/conversation/messages';
+import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
 import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent, sendEvent } from '../support/conversation';

@@ -1,9 +1,9 @@
 // The digital-channel rules as pure functions of the state: end keyword, callback acceptance, the
 // message window, and what each routing event gives.
 import { ALL_DESTINATIONS } from '../../src/channels/config';
-import type { InboundMessage } from '../../src/channels/contract';
-import type { RoutingEvent } from '../../src/shared';
-import { initialState, receiveRoutingEvent, SEEN_EVENT_WINDOW } from '../../workflows/conversation-state';
+import type { InboundMessage } from '../../src/conversation/contracts/channels';
+import type { RoutingEvent } from '../../src/conversation/messages';
+import { initialState, receiveRoutingEvent, SEEN_EVENT_WINDOW } from '../../src/conversation/conversation-state';
 import {
   RECENT_MESSAGES_KEPT,
   callbackClockRuns,
@@ -12,7 +12,7 @@ import {
   notifyRoutingEvent,
   offerCallback,
   receiveInboundMessage,
-} from '../../workflows/digital-channel-state';
+} from '../../src/conversation/digital-channel-state';
 
 const NOW = '2026-11-27T10:00:00.000Z';
 let n = 0;

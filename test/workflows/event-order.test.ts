@@ -7,7 +7,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from 
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { ConversationSettings, ConversationState, DEFAULT_SETTINGS, RoutingEvent, conversationStateQuery, searchAttributes, setAttributesUpdate } from '../../src/shared';
+import { ConversationSettings, ConversationState, DEFAULT_SETTINGS, RoutingEvent, conversationStateQuery, searchAttributes, setAttributesUpdate } from '../../src/conversation/messages';
 import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import {
   HAND_OVER_STATE_BYTES_MAX,
@@ -18,7 +18,7 @@ import {
   receiveRoutingEvent,
   resumedState,
   viewOf,
-} from '../../workflows/conversation-state';
+} from '../../src/conversation/conversation-state';
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { GeneratedEvent, eventSetAndDelivery, inOrder, recordOf } from '../support/event-sets';

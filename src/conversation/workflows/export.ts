@@ -3,10 +3,10 @@
 // the conversation's run. It writes the export once; its activity retries until the destination
 // takes it.
 import { log, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { ExportErrorType, exportWorkflowId, type ExportInput, type ExportResult } from '../src/export/contract';
-import type { ConversationState } from '../src/shared';
-import { PATCHES, exportRecordOf } from './conversation-state';
+import type { Activities } from '../../../activities';
+import { ExportErrorType, exportWorkflowId, type ExportInput, type ExportResult } from '../contracts/export';
+import type { ConversationState } from '../messages';
+import { PATCHES, exportRecordOf } from '../conversation-state';
 
 const { exportConversation } = proxyActivities<Activities>({
   // Reads the store and uploads one object of at most a few MB.

@@ -3,17 +3,17 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Config, loadConfig } from './config';
-import { DevServer, startDevServer } from './dev-server';
+import { type Config, loadConfig } from '../platform/config';
+import { DevServer, startDevServer } from '../platform/dev-server';
 import { Connection } from '@temporalio/client';
-import { createLogger } from './logger';
-import { registerSearchAttributes } from './search-attributes';
-import { temporalConnectionOptions } from './temporal-client';
-import { keyConfigFromEnv, loadOrCreateLocalKeys } from './security/keys';
-import { ensureSecretsFile, secretsFileNotice } from './security/secrets';
+import { createLogger } from '../platform/logger';
+import { registerSearchAttributes } from '../platform/search-attributes';
+import { temporalConnectionOptions } from '../platform/temporal-client';
+import { keyConfigFromEnv, loadOrCreateLocalKeys } from '../security/keys';
+import { ensureSecretsFile, secretsFileNotice } from '../security/secrets';
 import { RestartBudget } from './restart-budget';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('../scripts/temporal-binaries');
+const { requireBinary } = require(path.join(__dirname, '..', '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('../../scripts/temporal-binaries');
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   }
 
   // `npm start` builds the bundle first (npm run build); the worker then skips webpack.
-  const bundle = path.join(__dirname, '..', 'workflow-bundle.js');
+  const bundle = path.join(__dirname, '..', '..', 'workflow-bundle.js');
   if (!env.WORKFLOW_BUNDLE_PATH && fs.existsSync(bundle)) env.WORKFLOW_BUNDLE_PATH = bundle;
 
   const launch = (entry: string, budget: RestartBudget): void => {
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   process.once('exit', () => {
     for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   });
-  for (const entry of ['worker-main.js', 'api-main.js']) launch(entry, new RestartBudget());
+  for (const entry of ['worker.js', 'api.js']) launch(entry, new RestartBudget());
 
   // SIGHUP: the terminal closed. The processes above are in their own groups, so they would not hear it.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stopAll(0));

@@ -12,8 +12,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
-import type { Activities } from '../activities';
-import type { CrmFailureDetails } from '../activities/crm';
+import type { Activities } from '../../../activities';
+import type { CrmFailureDetails } from '../../../activities/crm';
 import {
   CheckedCrmRequest,
   CrmErrorArgs,
@@ -24,8 +24,8 @@ import {
   cachedResult,
   checkCrmRequest,
   recordExecution,
-} from '../src/crm/contract';
-import type { ConversationState } from '../src/shared';
+} from '../contracts/crm';
+import type { ConversationState } from '../messages';
 
 /** Bound on the resolution step when the caller names no timeout (its default lives in the registry, which only the worker reads). */
 const RESOLVE_TIMEOUT_MS = 10_000;

@@ -8,10 +8,10 @@
 //   curl $(npm run -s sign -- --token operator) localhost:3000/conversations/c-1001
 //
 // The printed words hold no spaces or shell patterns, so an unquoted $(…) splits them correctly.
-import { ConfigError, loadConfig } from '../src/config';
-import { isScope, SCOPES } from '../src/security/auth';
-import { loadSecrets } from '../src/security/secrets';
-import { signWebhook } from '../src/security/webhook-signature';
+import { ConfigError, loadConfig } from '../platform/config';
+import { isScope, SCOPES } from '../security/auth';
+import { loadSecrets } from '../security/secrets';
+import { signWebhook } from '../security/webhook-signature';
 
 const USAGE = `usage:
   npm run -s sign -- '<json body>'      webhook headers for that body (send it byte for byte: --data-binary)

@@ -1,6 +1,6 @@
 // The export's contract with the workflow bundle: the export workflow's id and input, and the
 // error types its activities fail with. Imported by workflow code, so it stays free of Node APIs.
-import type { Channel, CloseReason, ConversationStatus, EventRecord, TransferRecord } from '../shared';
+import type { Channel, CloseReason, ConversationStatus, EventRecord, TransferRecord } from '../messages';
 
 /**
  * One export per conversation chain: the conversation id plus the first run id of its workflow

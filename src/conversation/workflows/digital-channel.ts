@@ -11,10 +11,10 @@ import {
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { ConversationState, ErrorType, RoutingEvent } from '../src/shared';
-import { InboundMessage, OutboundOp, StoredMessage, inboundMessageUpdate, inboundMessageSeenQuery } from '../src/channels/contract';
-import { callbackClockRuns, notifyRoutingEvent, offerCallback, receiveInboundMessage } from './digital-channel-state';
+import type { Activities } from '../../../activities';
+import { ConversationState, ErrorType, RoutingEvent } from '../messages';
+import { InboundMessage, OutboundOp, StoredMessage, inboundMessageUpdate, inboundMessageSeenQuery } from '../contracts/channels';
+import { callbackClockRuns, notifyRoutingEvent, offerCallback, receiveInboundMessage } from '../digital-channel-state';
 
 const { notifyCustomer, requestRoutingOperation, appendTranscript } = proxyActivities<Activities>({
   // One HTTP call or one store write; bounds a peer that accepts the connection and never answers.

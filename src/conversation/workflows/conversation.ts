@@ -21,7 +21,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { Activities } from '../activities';
+import type { Activities } from '../../../activities';
 import {
   ActivityErrorType,
   ConversationInput,
@@ -34,10 +34,10 @@ import {
   routingEventSignal,
   setAttributesUpdate,
   workflowExecuteUpdate,
-} from '../src/shared';
-import type { CrmExecuteRequest } from '../src/crm/contract';
+} from '../messages';
+import type { CrmExecuteRequest } from '../contracts/crm';
 import { workflowExecute } from './crm-execute';
-import { attributeProblem, pendingProblem } from '../src/validation';
+import { attributeProblem, pendingProblem } from '../validation';
 import { startExportOnce } from './export';
 import {
   IsPatched,
@@ -54,7 +54,7 @@ import {
   searchAttributesOf,
   STUCK_FLUSH_HEADROOM_EVENTS,
   viewOf,
-} from './conversation-state';
+} from '../conversation-state';
 import { installDigitalChannel } from './digital-channel';
 
 const { flushParticipantData } = proxyActivities<Activities>({

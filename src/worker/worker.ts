@@ -1,14 +1,14 @@
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { createActivities } from '../activities';
-import type { ChannelPeers } from './channels/peers';
-import type { Config } from './config';
-import type { ExportSink } from './export';
-import type { FlushMetrics } from './metrics';
-import type { ParticipantDataStore } from './store';
-import type { CrmRegistry } from './crm/registry';
-import { temporalConnectionOptions, type TemporalConnectionConfig } from './temporal-client';
+import { createActivities } from '../../activities';
+import type { ChannelPeers } from '../channels/peers';
+import type { Config } from '../platform/config';
+import type { ExportSink } from '../export';
+import type { FlushMetrics } from '../platform/metrics';
+import type { ParticipantDataStore } from '../store';
+import type { CrmRegistry } from '../crm/registry';
+import { temporalConnectionOptions, type TemporalConnectionConfig } from '../platform/temporal-client';
 
 export interface WorkerDeps {
   config: Config;
@@ -32,7 +32,7 @@ export interface WorkerDeps {
 function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   if (deps.workflowBundle) return { workflowBundle: deps.workflowBundle };
   if (deps.config.workflowBundlePath) return { workflowBundle: { codePath: deps.config.workflowBundlePath } };
-  return { workflowsPath: require.resolve('../workflows') };
+  return { workflowsPath: require.resolve('../conversation/workflows') };
 }
 
 export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {

@@ -1,7 +1,7 @@
 // Digital-channel rules as pure functions of the conversation's state: what an inbound message does,
 // which notification a routing event gives, when a web callback is due. The workflow wiring
 // (digital-channel.ts) only performs the operations these functions queue.
-import type { ConversationState, RoutingEvent } from '../src/shared';
+import type { ConversationState, RoutingEvent } from './messages';
 import {
   DigitalState,
   InboundMessage,
@@ -10,7 +10,7 @@ import {
   NotificationKind,
   RoutingRequest,
   StoredMessage,
-} from '../src/channels/contract';
+} from './contracts/channels';
 import { SEEN_EVENT_WINDOW, closeLocally } from './conversation-state';
 
 /** Transcript lines the state keeps; the store keeps them all (listMessages). */

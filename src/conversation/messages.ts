@@ -3,8 +3,8 @@
 // stay deterministic and free of Node APIs.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { CrmExecuteRequest, CrmExecuteResult, CrmExecutionRecord, CrmState } from './crm/contract';
-import type { DigitalState, StoredMessage } from './channels/contract';
+import type { CrmExecuteRequest, CrmExecuteResult, CrmExecutionRecord, CrmState } from './contracts/crm';
+import type { DigitalState, StoredMessage } from './contracts/channels';
 
 export const DEFAULT_TASK_QUEUE = 'parley-conversations';
 

@@ -4,7 +4,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_KEYS } from './shared';
+import { SEARCH_ATTRIBUTE_KEYS } from '../conversation/messages';
 
 export interface DevServerOptions {
   cliPath: string;

@@ -13,11 +13,11 @@ import type {
   RoutingEventType,
   RoutingRecord,
   TransferRecord,
-} from '../src/shared';
+} from './messages';
 import type { SearchAttributePair } from '@temporalio/common';
-import { searchAttributes } from '../src/shared';
-import type { ConversationRecord } from '../src/export/contract';
-import { LIMITS, jsonBytes, utf8Length } from '../src/validation';
+import { searchAttributes } from './messages';
+import type { ConversationRecord } from './contracts/export';
+import { LIMITS, jsonBytes, utf8Length } from './validation';
 
 /** Event ids remembered for de-duplication; a redelivery older than this window is unlikely. */
 export const SEEN_EVENT_WINDOW = 1000;

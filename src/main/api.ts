@@ -1,15 +1,15 @@
 // HTTP API entrypoint: `npm run api`, or started by `npm start`. Stateless: scale by running more.
-import { buildApi } from './api/server';
-import { loadDestinations } from './channels/config';
-import { loadConfig } from './config';
-import { createLogger } from './logger';
-import { codecSettingsFromEnv } from './security/codec-server';
-import { createKeyServices } from './security/key-services';
-import { keyConfigFromEnv } from './security/keys';
-import { loadSecrets } from './security/secrets';
-import { createParticipantDataStore } from './store';
-import { createTemporalClient } from './temporal-client';
-import { loadCrmRegistry } from './crm/registry';
+import { buildApi } from '../api/server';
+import { loadDestinations } from '../channels/config';
+import { loadConfig } from '../platform/config';
+import { createLogger } from '../platform/logger';
+import { codecSettingsFromEnv } from '../security/codec-server';
+import { createKeyServices } from '../security/key-services';
+import { keyConfigFromEnv } from '../security/keys';
+import { loadSecrets } from '../security/secrets';
+import { createParticipantDataStore } from '../store';
+import { createTemporalClient } from '../platform/temporal-client';
+import { loadCrmRegistry } from '../crm/registry';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -1,20 +1,20 @@
 // Worker entrypoint: `npm run worker`, or started by `npm start`. Scale by running more of these.
 // First: signals that arrive while the modules below load must not kill the worker.
-import { stopRequested } from './stop-signals';
-import { loadConfig } from './config';
-import { createLogger, installTemporalRuntime } from './logger';
-import { createKeyServices } from './security/key-services';
-import { keyConfigFromEnv } from './security/keys';
-import { parleyDataConverter } from './security/payload-codec';
-import { KeyServiceWaitingCodec } from './security/waiting-codec';
-import { createParticipantDataStore } from './store';
-import { loadCrmRegistry } from './crm/registry';
-import { createExportSink } from './export';
-import { channelPeerConfig, createChannelPeers } from './channels/config';
-import { connectWorker, createParleyWorker } from './worker';
+import { stopRequested } from '../platform/stop-signals';
+import { loadConfig } from '../platform/config';
+import { createLogger, installTemporalRuntime } from '../platform/logger';
+import { createKeyServices } from '../security/key-services';
+import { keyConfigFromEnv } from '../security/keys';
+import { parleyDataConverter } from '../security/payload-codec';
+import { KeyServiceWaitingCodec } from '../security/waiting-codec';
+import { createParticipantDataStore } from '../store';
+import { loadCrmRegistry } from '../crm/registry';
+import { createExportSink } from '../export';
+import { channelPeerConfig, createChannelPeers } from '../channels/config';
+import { connectWorker, createParleyWorker } from '../worker/worker';
 import type { Worker } from '@temporalio/worker';
-import { WorkerMetrics } from './metrics';
-import { startWorkerHealthServer, workerHealth } from './worker-health';
+import { WorkerMetrics } from '../platform/metrics';
+import { startWorkerHealthServer, workerHealth } from '../worker/health';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -1,8 +1,8 @@
 // `npm run rotate-key [-- --file PATH]`: puts a new key first in the local key file. Running
 // processes keep decrypting with every key in the file and reread it when they meet a newer key;
 // they encrypt under the new key once restarted. With KMS_KEY_ID set there is no local key to rotate.
-import { ConfigError } from '../src/config';
-import { keyConfigFromEnv, rotateLocalKey } from '../src/security/keys';
+import { ConfigError } from '../platform/config';
+import { keyConfigFromEnv, rotateLocalKey } from '../security/keys';
 
 function main(): void {
   const args = process.argv.slice(2);

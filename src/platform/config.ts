@@ -1,10 +1,10 @@
 // Configuration from the environment, with defaults that make a fresh clone run on one machine.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ExportTarget } from './export';
+import type { ExportTarget } from '../export';
 import type { LogFormat } from './logger';
-import { ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from './shared';
-import { DEFAULT_STORE_TIMEOUT_MS } from './store/participant-data-store';
+import { ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from '../conversation/messages';
+import { DEFAULT_STORE_TIMEOUT_MS } from '../store/participant-data-store';
 
 /**
  * A flush attempt has 10 s (its start-to-close timeout, workflows/conversation.ts) for a write of a
