@@ -5,7 +5,7 @@
 /**
  * 'luhn-length': 13–19 digits and Luhn-valid (the rule as the issue states it).
  * 'luhn-length-iin': also inside a known issuer range at a length that issuer uses. Measured on
- * the corpus (NOTES-README.md): it removes the false positives of Luhn-valid identifiers that are
+ * the corpus (docs/digital-channels.md): it removes the false positives of Luhn-valid identifiers that are
  * not cards (IMEI, SIRET, SIM ICCID, EAN-13, epoch microseconds, zero-padded references) and
  * loses no card.
  */

@@ -31,7 +31,7 @@ export interface MaskResult {
   findings: PciFinding[];
 }
 
-/** Luhn, length and issuer range: measured against Luhn and length alone on the corpus (NOTES-README.md). */
+/** Luhn, length and issuer range: measured against Luhn and length alone on the corpus (docs/digital-channels.md). */
 const CARD_RULE: CardRule = 'luhn-length-iin';
 
 export function maskSensitiveText(text: string): MaskResult {
