@@ -28,7 +28,7 @@ import {
   checkedRequestProblem,
   recordExecution,
 } from '../contracts/crm';
-import { ConversationState, ErrorType } from '../messages';
+import { ErrorType, type ConversationState } from '../messages';
 
 /** Bound on the resolution step when the caller names no timeout (its default lives in the registry, which only the worker reads). */
 const RESOLVE_TIMEOUT_MS = 10_000;
