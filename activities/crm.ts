@@ -1,4 +1,5 @@
-// CRM Workflow Execute's side effects: resolving a configuration in this worker's registry, and the
+// CRM Workflow Execute's side effects: resolving a configuration in this worker's registry (a local
+// activity: the workflow needs its answer, the budget, before it can schedule the call), and the
 // HTTP call to the CRM. The call carries an Idempotency-Key made by the workflow (the same for every
 // retry and for a retry on another worker after a crash), so a CRM that honours it acts once.
 import { ApplicationFailure } from '@temporalio/common';
@@ -44,7 +45,10 @@ const HEARTBEAT_EVERY_MS = 1_000;
 export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger }) {
   const registry = deps.crm ?? CrmRegistry.empty();
   return {
-    /** Which branch a request takes before any call, and its budget (the configuration's default and maximum). */
+    /**
+     * Which branch a request takes before any call, and its budget (the configuration's default and
+     * maximum). Run as a local activity: the workflow sets the call's schedule-to-close timeout from it.
+     */
     async resolveCrmWorkflow(input: CrmResolveInput): Promise<CrmResolution> {
       const configuration = registry.get(input.configurationId);
       if (!configuration) {

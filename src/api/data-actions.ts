@@ -113,11 +113,13 @@ export async function dataActions(app: FastifyInstance, deps: DataActionDeps): P
       if (!check.ok) return sendOutcome(reply, { outcome: 'ValidationError', errorArgs: check.errorArgs });
       const idempotencyKey = idempotencyKeyOf(request.headers);
       const updateId = idempotencyKey ? `workflow-execute:${idempotencyKey}` : `workflow-execute:${randomUUID()}`;
+      // Only how long this request waits: the outcome (NotConfigured, InvalidWorkflow, the budget) is the worker's.
       const configuration = deps.crm?.get(check.request.configurationId);
       const budgetMs = configuration ? crmBudgetMs(check.request.timeoutMs, configuration) : (check.request.timeoutMs ?? deps.temporalRequestTimeoutMs);
       let result: CrmExecuteResult;
       try {
-        result = await updateWithStart(conversationId, workflowExecuteUpdate, [crmRequest], updateId, budgetMs + OUTCOME_MARGIN_MS);
+        // The checked request: the workflow applies no input rule again.
+        result = await updateWithStart(conversationId, workflowExecuteUpdate, [check.request], updateId, budgetMs + OUTCOME_MARGIN_MS);
       } catch (err) {
         const known = commonFailure(err, conversationId);
         if (known) throw known;

@@ -3,7 +3,7 @@
 // stay deterministic and free of Node APIs.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { CrmExecuteRequest, CrmExecuteResult, CrmExecutionRecord, CrmState } from './contracts/crm';
+import type { CheckedCrmRequest, CrmExecuteResult, CrmExecutionRecord, CrmState } from './contracts/crm';
 import type { DigitalState, StoredMessage } from './contracts/channels';
 
 export const DEFAULT_TASK_QUEUE = 'parley-conversations';
@@ -256,10 +256,11 @@ export const setAttributesUpdate = defineUpdate<SetAttributesResult, [SetAttribu
 export const conversationStateQuery = defineQuery<ConversationView>('conversationState');
 export const pendingAttributeQuery = defineQuery<PendingAttributeLookup, [string]>('pendingAttribute');
 /**
- * CRM Workflow Execute: answers exactly one outcome branch (ValidationError included: it is a branch
- * the flow takes, not a refusal). Rejected only when the conversation is closed (ConversationClosed).
+ * CRM Workflow Execute on a request checked by checkCrmRequest (whose ValidationError the sender
+ * answers itself): answers exactly one outcome branch. Rejected when the conversation is closed
+ * (ConversationClosed) or the request is not a checked one (InvalidCrmRequest).
  */
-export const workflowExecuteUpdate = defineUpdate<CrmExecuteResult, [CrmExecuteRequest]>('workflowExecute');
+export const workflowExecuteUpdate = defineUpdate<CrmExecuteResult, [CheckedCrmRequest]>('workflowExecute');
 
 /** ApplicationFailure types the workflow raises and the API maps to HTTP statuses. */
 export const ErrorType = {
@@ -273,6 +274,8 @@ export const ErrorType = {
   StoreBacklog: 'StoreBacklog',
   /** An inbound message the API should never have sent (its contract was not met). */
   InvalidMessage: 'InvalidMessage',
+  /** A workflowExecute request that is not what checkCrmRequest makes; details[0] is its CrmErrorArgs. */
+  InvalidCrmRequest: 'InvalidCrmRequest',
 } as const;
 
 /** ApplicationFailure types the flush activity fails with (visible in Temporal's history and UI). */

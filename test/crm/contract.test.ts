@@ -1,6 +1,7 @@
 // The pure rules of CRM Workflow Execute: what is a ValidationError, where the timeout comes from,
-// how the budget is clamped, and the bounds of the cacheKey cache.
-import { CRM_LIMITS, CrmState, cacheResult, cachedResult, checkCrmRequest, crmBudgetMs, recordExecution } from '../../src/conversation/contracts/crm';
+// how the budget is clamped, the shape check the update applies to a checked request, and the
+// bounds of the cacheKey cache.
+import { CRM_LIMITS, CrmState, cacheResult, cachedResult, checkCrmRequest, checkedRequestProblem, crmBudgetMs, recordExecution } from '../../src/conversation/contracts/crm';
 import { retryAfter } from '../../activities/crm';
 
 const base = { configurationId: 'crm', workflowId: 'search', payload: {} };
@@ -28,6 +29,35 @@ test.each<[string, Record<string, unknown>, string]>([
   ['empty cacheKey', { ...base, cacheKey: '' }, 'cacheKey'],
 ])('ValidationError: %s', (_case, request, field) => {
   expect(checkCrmRequest(request)).toMatchObject({ ok: false, errorArgs: { field } });
+});
+
+test('what checkCrmRequest makes passes the update\'s shape check, also after a JSON round trip (as Temporal carries it)', () => {
+  const requests = [
+    { ...base, payload: '{"a":1,"timeoutMilliSec":"6000"}' },
+    { ...base, payload: { nested: { list: [1, 'é', null] } }, timeoutMilliSec: '2500', cacheKey: 'k' },
+    { ...base, payload: { big: 'x'.repeat(CRM_LIMITS.payloadBytesMax - 20) } },
+  ];
+  for (const raw of requests) {
+    const check = checkCrmRequest(raw);
+    if (!check.ok) throw new Error(check.errorArgs.reason);
+    expect(checkedRequestProblem(check.request)).toBeUndefined();
+    expect(checkedRequestProblem(JSON.parse(JSON.stringify(check.request)))).toBeUndefined();
+  }
+});
+
+test.each<[string, unknown, string]>([
+  ['not an object', 'configurationId=crm', 'request'],
+  ['payload as JSON text (a raw request)', { ...base, payload: '{"a":1}' }, 'payload'],
+  ['timeoutMilliSec (a raw request)', { ...base, timeoutMilliSec: 3000 }, 'timeoutMilliSec'],
+  ['payload an array', { ...base, payload: [1] }, 'payload'],
+  ['payload too large', { ...base, payload: { big: 'x'.repeat(CRM_LIMITS.payloadBytesMax) } }, 'payload'],
+  ['malformed configurationId', { ...base, configurationId: 'a b' }, 'configurationId'],
+  ['malformed workflowId', { ...base, workflowId: 'a/b' }, 'workflowId'],
+  ['timeoutMs as text', { ...base, timeoutMs: '3000' }, 'timeoutMs'],
+  ['timeoutMs out of range', { ...base, timeoutMs: CRM_LIMITS.timeoutMsMax + 1 }, 'timeoutMs'],
+  ['empty cacheKey', { ...base, cacheKey: '' }, 'cacheKey'],
+])('not a checked request: %s', (_case, request, field) => {
+  expect(checkedRequestProblem(request)).toMatchObject({ field });
 });
 
 test('the budget: the asked timeout or the default, never above the maximum', () => {

@@ -9,14 +9,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import Ajv from 'ajv';
-import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import { Client, Connection, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { buildApi } from '../../src/api/server';
 import { DATA_ACTION_NAMES } from '../../src/api/data-action-schemas';
-import type { CrmExecuteRequest, CrmExecuteResult } from '../../src/conversation/contracts/crm';
+import { checkCrmRequest, type CheckedCrmRequest, type CrmExecuteResult } from '../../src/conversation/contracts/crm';
 import { crmRegistryFromFile, CrmRegistry } from '../../src/crm/registry';
 import type { DevServer } from '../../src/platform/dev-server';
 import { ConversationSettings, ConversationView, DEFAULT_SETTINGS, workflowExecuteUpdate, workflowIdFor } from '../../src/conversation/messages';
@@ -127,10 +127,17 @@ async function call(method: string, url: string, body?: unknown, headers: Record
 const dataAction = (name: string, inputs: Record<string, unknown>, headers: Record<string, string> = {}) =>
   call('POST', `/data-actions/${name}`, { inputs, context: { sessionId: 'flow-session-1' }, settings: {} }, headers);
 
-/** The workflowExecute update as any Temporal client sends it, starting the conversation if needed. */
+/** The workflowExecute update as any Temporal client sends it (the request checked first), starting the conversation if needed. */
 function viaUpdate(conversationId: string, request: Record<string, unknown>, updateId = uniqueId('upd')): Promise<CrmExecuteResult> {
+  const check = checkCrmRequest(request);
+  if (!check.ok) throw new Error(`the test sent a request checkCrmRequest refuses: ${check.errorArgs.reason}`);
+  return sendUpdate(conversationId, check.request, updateId);
+}
+
+/** The update with whatever argument, checked or not. */
+function sendUpdate(conversationId: string, request: CheckedCrmRequest, updateId = uniqueId('upd')): Promise<CrmExecuteResult> {
   return client.workflow.executeUpdateWithStart(workflowExecuteUpdate, {
-    args: [request as unknown as CrmExecuteRequest],
+    args: [request],
     updateId,
     startWorkflowOperation: new WithStartWorkflowOperation(conversationWorkflow, {
       workflowId: workflowIdFor(conversationId),
@@ -208,8 +215,7 @@ describe('every outcome branch, through the update and the data action', () => {
     ];
     const callsBefore = peer.calls.length;
     for (const [request, field] of cases) {
-      const updated = await viaUpdate(uniqueId('invalid'), request);
-      expect(updated).toEqual({ outcome: 'ValidationError', errorArgs: expect.objectContaining({ field }) });
+      expect(checkCrmRequest(request)).toEqual({ ok: false, errorArgs: expect.objectContaining({ field }) });
       const conversationId = uniqueId('invalid-action');
       const action = await dataAction('workflow-execute', { conversationId, ...request });
       expect([action.status, action.body.errors[0].code, action.body.errors[0].errorArgs.field]).toEqual([400, 'ValidationError', field]);
@@ -217,6 +223,32 @@ describe('every outcome branch, through the update and the data action', () => {
       expect((await call('GET', `/conversations/${conversationId}`, undefined, { authorization: `Bearer ${credentials.tokens.operator}` })).status).toBe(404);
     }
     expect(peer.calls.length).toBe(callsBefore);
+  });
+
+  test('the update takes a checked request: one that checkCrmRequest did not make is refused by its shape, records nothing, calls nothing', async () => {
+    const unchecked: Array<[Record<string, unknown>, string]> = [
+      // Raw requests as a flow writes them: the payload as JSON text, timeoutMilliSec.
+      [{ configurationId: 'crm-a', workflowId: 'search', payload: '{"phone":"+33600000000"}' }, 'payload'],
+      [{ configurationId: 'crm-a', workflowId: 'search', payload: {}, timeoutMilliSec: 3000 }, 'timeoutMilliSec'],
+      [{ configurationId: 'crm-a', workflowId: 'search', payload: [1, 2] }, 'payload'],
+      [{ configurationId: 'crm a', workflowId: 'search', payload: {} }, 'configurationId'],
+      [{ configurationId: 'crm-a', workflowId: 'se/arch', payload: {} }, 'workflowId'],
+      [{ configurationId: 'crm-a', workflowId: 'search', payload: {}, timeoutMs: 20 }, 'timeoutMs'],
+      [{ configurationId: 'crm-a', workflowId: 'search', payload: {}, timeoutMs: '3000' }, 'timeoutMs'],
+      [{ configurationId: 'crm-a', workflowId: 'search', payload: {}, cacheKey: '' }, 'cacheKey'],
+    ];
+    const conversationId = uniqueId('unchecked');
+    const callsBefore = peer.calls.length;
+    for (const [request, field] of unchecked) {
+      const refused = await sendUpdate(conversationId, request as unknown as CheckedCrmRequest).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'InvalidCrmRequest', details: [expect.objectContaining({ field })] });
+    }
+    expect(peer.calls.length).toBe(callsBefore);
+    expect((await stateOf(conversationId)).crm).toBeUndefined();
   });
 
   test('InvalidWorkflow: not enabled for the configuration (no call), or unknown to the CRM (404, not retried)', async () => {
@@ -249,6 +281,42 @@ describe('every outcome branch, through the update and the data action', () => {
     expect([refused.updateCalls, refused.actionCalls]).toEqual([1, 1]);
     // The CRM's error body (which may quote customer data) is not carried into the outcome.
     expect(JSON.stringify([refused.updated, refused.action.body])).not.toContain('4111');
+  });
+});
+
+/** The activity type a local-activity marker records (the SDK's plain-JSON `data` detail). */
+function localActivityType(event: temporal.api.history.v1.IHistoryEvent): string | undefined {
+  const marker = event.markerRecordedEventAttributes;
+  const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type : undefined;
+}
+
+describe('what one execution costs in history', () => {
+  test('the update carries the checked request; the resolution is one local-activity marker, the call one activity; 17 events in all', async () => {
+    const conversationId = uniqueId('events');
+    peer.script('search', [{ status: 200, body: { hit: 1 } }]);
+    const action = await dataAction('workflow-execute', { conversationId, configurationId: 'crm-a', workflowId: 'search', payload: '{"q":"x","timeoutMilliSec":"3000"}', cacheKey: 'k' });
+    expect(action.status).toBe(200);
+    const events = (await client.workflow.getHandle(workflowIdFor(conversationId)).fetchHistory()).events ?? [];
+
+    // What the data action sent: the request as checkCrmRequest made it, not the flow's raw one.
+    const accepted = events.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes)?.workflowExecutionUpdateAcceptedEventAttributes;
+    const sent = accepted?.acceptedRequest?.input?.args?.payloads ?? [];
+    const [decoded] = await testKeyServices().codec.decodeForNamespace(sent.map((p) => ({ metadata: p.metadata ?? {}, data: p.data ?? undefined })), 'default');
+    expect(JSON.parse(Buffer.from(decoded.data ?? []).toString('utf8'))).toEqual({
+      configurationId: 'crm-a',
+      workflowId: 'search',
+      payload: { q: 'x', timeoutMilliSec: '3000' },
+      timeoutMs: 3000,
+      cacheKey: 'k',
+    });
+
+    const scheduled = events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+    expect(scheduled).toEqual(['executeCrmWorkflow']);
+    expect(events.map(localActivityType).filter((type) => type !== undefined)).toEqual(['resolveCrmWorkflow']);
+    // A conversation started by its one execution, before its close: 22 events when the resolution
+    // was an activity of its own (scheduled, started, completed, and the workflow task after it).
+    expect(events).toHaveLength(17);
   });
 });
 
@@ -430,7 +498,7 @@ test("the CRM's credential is in no log line, answer, or decoded history; payloa
   peer.script('search', [{ status: 503 }, { status: 200, body: { id: 1 } }]);
   await viaUpdate(conversationId, { configurationId: 'crm-a', workflowId: 'search', payload: {}, cacheKey: 'c1' });
   await viaUpdate(conversationId, { configurationId: 'crm-a', workflowId: 'search', payload: {}, cacheKey: 'c1' });
-  await viaUpdate(conversationId, { configurationId: 'crm-a', workflowId: 'nope!', payload: {} });
+  await viaUpdate(conversationId, { configurationId: 'crm-a', workflowId: 'deleteEverything', payload: {} });
   await viaUpdate(conversationId, { configurationId: 'other', workflowId: 'search', payload: {} });
   const handle = await sendEvent(client, taskQueue, routingEvent(conversationId, 'CLOSED', 5), SETTINGS);
   await handle.result();

@@ -83,7 +83,11 @@ export const CRM_LIMITS = {
   cacheBytesMax: 256 * 1024,
 } as const;
 
-/** A request that passed the input rules: the payload as an object and the timeout it asked for, if any. */
+/**
+ * A request that passed the input rules: the payload as an object and the timeout it asked for, if
+ * any. What the workflowExecute update takes: the rules are applied once, by whoever sends it (the
+ * data action, or any Temporal client through checkCrmRequest).
+ */
 export interface CheckedCrmRequest {
   configurationId: string;
   workflowId: string;
@@ -133,6 +137,34 @@ export function checkCrmRequest(input: unknown): CrmCheck {
   if (timeoutMs !== undefined) request.timeoutMs = timeoutMs;
   if (typeof cacheKey === 'string') request.cacheKey = cacheKey;
   return { ok: true, request };
+}
+
+const CHECKED_FIELDS: ReadonlySet<string> = new Set(['configurationId', 'workflowId', 'payload', 'timeoutMs', 'cacheKey']);
+
+/**
+ * Whether a value is what checkCrmRequest makes, without parsing anything: the workflow's update
+ * validator refuses a malformed one with this, so a raw request (payload as JSON text,
+ * timeoutMilliSec) sent to the update is refused rather than run without its timeout.
+ */
+export function checkedRequestProblem(request: unknown): CrmErrorArgs | undefined {
+  const problem = (field: string, reason: string): CrmErrorArgs => ({ field, reason });
+  if (!isPlainObject(request)) return problem('request', 'the request must be an object made by checkCrmRequest');
+  const unknown = Object.keys(request).find((key) => !CHECKED_FIELDS.has(key));
+  if (unknown !== undefined) {
+    return problem(unknown, `"${unknown}" is not a field of a checked request (configurationId, workflowId, payload, timeoutMs, cacheKey): send what checkCrmRequest makes`);
+  }
+  const { configurationId, workflowId, payload, timeoutMs, cacheKey } = request;
+  if (typeof configurationId !== 'string' || !CRM_LIMITS.idPattern.test(configurationId)) return problem('configurationId', 'configurationId is malformed');
+  if (typeof workflowId !== 'string' || !CRM_LIMITS.idPattern.test(workflowId)) return problem('workflowId', 'workflowId is malformed');
+  if (!isPlainObject(payload)) return problem('payload', 'payload must be a JSON object (checkCrmRequest parses JSON text)');
+  if (utf8Length(JSON.stringify(payload)) > CRM_LIMITS.payloadBytesMax) return problem('payload', `payload is larger than ${CRM_LIMITS.payloadBytesMax} bytes of JSON`);
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < CRM_LIMITS.timeoutMsMin || timeoutMs > CRM_LIMITS.timeoutMsMax)) {
+    return problem('timeoutMs', `timeoutMs must be a whole number of milliseconds from ${CRM_LIMITS.timeoutMsMin} to ${CRM_LIMITS.timeoutMsMax}`);
+  }
+  if (cacheKey !== undefined && (typeof cacheKey !== 'string' || cacheKey.length === 0 || cacheKey.length > CRM_LIMITS.cacheKeyMaxChars)) {
+    return problem('cacheKey', `cacheKey must be text of 1 to ${CRM_LIMITS.cacheKeyMaxChars} characters`);
+  }
+  return undefined;
 }
 
 /** The budget for one execution: the asked timeout, else the default, clamped to the configuration's maximum. */

@@ -35,8 +35,8 @@ import {
   setAttributesUpdate,
   workflowExecuteUpdate,
 } from '../messages';
-import type { CrmExecuteRequest } from '../contracts/crm';
-import { workflowExecute } from './crm-execute';
+import type { CheckedCrmRequest } from '../contracts/crm';
+import { validateWorkflowExecute, workflowExecute } from './crm-execute';
 import { attributeProblem, pendingProblem } from '../validation';
 import { startExportOnce } from './export';
 import {
@@ -128,15 +128,15 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     },
   );
 
-  // CRM Workflow Execute: every request ends in one outcome branch; only a closed conversation refuses it.
+  // CRM Workflow Execute: every accepted request ends in one outcome branch; a closed conversation or an unchecked request is refused.
   setHandler(
     workflowExecuteUpdate,
-    async (request: CrmExecuteRequest) => {
+    async (request: CheckedCrmRequest) => {
       const result = await workflowExecute(state, request, currentUpdateInfo()?.id ?? `run-${workflowInfo().runId}`);
       touched();
       return result;
     },
-    { validator: (_request: CrmExecuteRequest) => validateOpen(state) },
+    { validator: (request: CheckedCrmRequest) => validateWorkflowExecute(state, request) },
   );
 
   setHandler(conversationStateQuery, () => viewOf(state));
@@ -387,12 +387,6 @@ function refuseWhileStoreBacklogged(flushingSince: number | undefined): void {
     'the participant data store has not taken this conversation\'s queued batch yet; nothing was applied; retry later',
     ErrorType.StoreBacklog,
   );
-}
-
-function validateOpen(state: ConversationState): void {
-  if (state.status === 'closed') {
-    throw ApplicationFailure.nonRetryable('the conversation is closed; it takes no more CRM workflow executions', ErrorType.ConversationClosed);
-  }
 }
 
 function validateSet(state: ConversationState, request: SetAttributesRequest): void {

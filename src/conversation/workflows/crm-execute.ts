@@ -1,7 +1,9 @@
-// CRM Workflow Execute inside the conversation: input rules, the cacheKey cache, then the
-// configuration's resolution and the CRM call as activities. Every path ends in exactly one outcome,
-// recorded in the conversation's state. Runs only for conversations that execute a CRM workflow, so
-// the histories of the others are unchanged.
+// CRM Workflow Execute inside the conversation: the cacheKey cache, then the configuration's
+// resolution (a local activity: one marker, in the same workflow task) and the CRM call (an activity
+// bounded by the budget the resolution gave). The request arrives checked (checkCrmRequest, by the
+// data action or the client), so the input rules are not applied again here. Every path ends in
+// exactly one outcome, recorded in the conversation's state. Runs only for conversations that
+// execute a CRM workflow, so the histories of the others are unchanged.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -9,6 +11,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
   workflowInfo,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
@@ -22,10 +25,10 @@ import {
   CrmState,
   cacheResult,
   cachedResult,
-  checkCrmRequest,
+  checkedRequestProblem,
   recordExecution,
 } from '../contracts/crm';
-import type { ConversationState } from '../messages';
+import { ErrorType, type ConversationState } from '../messages';
 
 /** Bound on the resolution step when the caller names no timeout (its default lives in the registry, which only the worker reads). */
 const RESOLVE_TIMEOUT_MS = 10_000;
@@ -33,16 +36,26 @@ const RESOLVE_TIMEOUT_MS = 10_000;
 /** A worker killed during a CRM call is noticed after this long without a heartbeat, and the call retried elsewhere. */
 const CRM_HEARTBEAT_TIMEOUT_MS = 3_000;
 
-export async function workflowExecute(state: ConversationState, input: unknown, requestId: string): Promise<CrmExecuteResult> {
+/**
+ * The update's validator: a closed conversation takes no execution, and a request that is not what
+ * checkCrmRequest makes is refused before anything is recorded (a shape check: nothing is parsed).
+ */
+export function validateWorkflowExecute(state: ConversationState, request: CheckedCrmRequest): void {
+  if (state.status === 'closed') {
+    throw ApplicationFailure.nonRetryable('the conversation is closed; it takes no more CRM workflow executions', ErrorType.ConversationClosed);
+  }
+  const problem = checkedRequestProblem(request);
+  if (problem) throw ApplicationFailure.nonRetryable(problem.reason, ErrorType.InvalidCrmRequest, problem);
+}
+
+export async function workflowExecute(state: ConversationState, request: CheckedCrmRequest, requestId: string): Promise<CrmExecuteResult> {
   const crm: CrmState = (state.crm ??= { executions: [], cache: [] });
   const startedAt = Date.now();
-  const check = checkCrmRequest(input);
-  const request: Partial<CheckedCrmRequest> = check.ok ? check.request : {};
   const finish = (result: CrmExecuteResult): CrmExecuteResult => {
     recordExecution(crm, {
       requestId,
-      ...(request.configurationId !== undefined ? { configurationId: request.configurationId } : {}),
-      ...(request.workflowId !== undefined ? { workflowId: request.workflowId } : {}),
+      configurationId: request.configurationId,
+      workflowId: request.workflowId,
       outcome: result.outcome,
       completedAt: new Date().toISOString(),
       ...(result.cached ? { cached: true } : {}),
@@ -51,25 +64,24 @@ export async function workflowExecute(state: ConversationState, input: unknown, 
     log.info('CRM workflow execute', { conversationId: state.conversationId, requestId, outcome: result.outcome, cached: result.cached === true });
     return result;
   };
-  if (!check.ok) return finish({ outcome: 'ValidationError', errorArgs: check.errorArgs });
-  const checked = check.request;
 
-  const hit = cachedResult(crm, checked);
+  const hit = cachedResult(crm, request);
   if (hit) return finish({ outcome: 'Success', resultSet: hit.resultSet, cached: true });
 
   let budgetMs: number;
-  const { resolveCrmWorkflow } = proxyActivities<Activities>({
-    // A lookup in the worker's memory: this bound only matters when no worker is there to run it, and
-    // then it counts against the caller's budget like everything else.
-    scheduleToCloseTimeout: Math.min(RESOLVE_TIMEOUT_MS, checked.timeoutMs ?? RESOLVE_TIMEOUT_MS),
+  // A local activity: the lookup is in the worker's memory, so it runs inside this workflow task and
+  // leaves one marker, instead of a round trip through the activity task queue and another task.
+  const { resolveCrmWorkflow } = proxyLocalActivities<Activities>({
+    // Only matters when the lookup cannot run, and then it counts against the caller's budget like everything else.
+    scheduleToCloseTimeout: Math.min(RESOLVE_TIMEOUT_MS, request.timeoutMs ?? RESOLVE_TIMEOUT_MS),
     startToCloseTimeout: '5 seconds',
     retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '2 seconds' },
   });
   try {
     const resolution = await resolveCrmWorkflow({
-      configurationId: checked.configurationId,
-      workflowId: checked.workflowId,
-      ...(checked.timeoutMs !== undefined ? { timeoutMs: checked.timeoutMs } : {}),
+      configurationId: request.configurationId,
+      workflowId: request.workflowId,
+      ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
     });
     if (!resolution.ok) return finish({ outcome: resolution.outcome, errorArgs: resolution.errorArgs });
     budgetMs = resolution.budgetMs - (Date.now() - startedAt);
@@ -87,13 +99,13 @@ export async function workflowExecute(state: ConversationState, input: unknown, 
   });
   try {
     const answer = await executeCrmWorkflow({
-      configurationId: checked.configurationId,
-      workflowId: checked.workflowId,
-      payload: checked.payload,
+      configurationId: request.configurationId,
+      workflowId: request.workflowId,
+      payload: request.payload,
       // Stable across retries, workers and continue-as-new: the CRM acts once per execution.
       idempotencyKey: `${workflowInfo().workflowId}/${requestId}`,
     });
-    cacheResult(crm, checked, answer.resultSet, new Date().toISOString());
+    cacheResult(crm, request, answer.resultSet, new Date().toISOString());
     return finish({ outcome: 'Success', resultSet: answer.resultSet });
   } catch (err) {
     if (isCancellation(err)) throw err;
