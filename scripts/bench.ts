@@ -23,10 +23,11 @@ import { Client, Connection, WorkflowUpdateRPCTimeoutOrCancelledError } from '@t
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { loadConfig, projectRoot } from '../src/platform/config';
+import { loadConfig } from '../src/config';
+import { projectRoot } from '../src/platform/data-dir';
 import { startDevServer, type DevServer } from '../src/platform/dev-server';
 import { workflowIdFor } from '../src/conversation/messages';
-import { keyConfigFromEnv, loadOrCreateLocalKeys } from '../src/security/keys';
+import { loadOrCreateLocalKeys } from '../src/security/keys';
 import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
 import type { KmsCallCounts } from '../src/security/kms';
@@ -525,7 +526,11 @@ async function main(): Promise<void> {
 }
 
 async function run(dir: string, runId: string, started: Date): Promise<void> {
-  const config = loadConfig();
+  // Keys: a fresh local key file of the bench's own (made below, once, before worker and API race for
+  // it), or the KMS key the environment names.
+  const baseEnv: NodeJS.ProcessEnv = { PARLEY_KEY_FILE: path.join(dir, 'keys.json'), ...process.env };
+  const config = loadConfig(baseEnv, ['keys']);
+  const { keys } = config;
   const requestTimeoutMs = config.temporalRequestTimeoutMs;
   const core = PHASES.includes('core');
   console.log(`bench: phases ${PHASES.join(', ')}${core ? `; levels ${LEVELS.join(', ')} concurrent (${CONVERSATIONS.join(', ')} conversations), ${OPEN} left open` : ''}; work folder ${dir}`);
@@ -545,11 +550,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   const connection = await Connection.connect({ address: devServer.address });
   const client = new Client({ connection, namespace: NAMESPACE });
 
-  // Keys: a fresh local key file of the bench's own (made once, before worker and API race for it),
-  // or the KMS key the environment names.
   const sqlitePath = path.join(dir, 'participant-data.sqlite');
-  const baseEnv: NodeJS.ProcessEnv = { PARLEY_KEY_FILE: path.join(dir, 'keys.json'), ...process.env };
-  const keys = keyConfigFromEnv(baseEnv);
   for (const source of new Set([keys.securedData, keys.codec])) if (source.kind === 'local') loadOrCreateLocalKeys(source.keyFile);
   // BENCH_DATA_KEY_CACHE=off: a data key per message (the processes' own cache settings, from the environment).
   const cacheOff = process.env.BENCH_DATA_KEY_CACHE === 'off' ? { DATA_KEY_CACHE_MAX_MESSAGES: '1' } : {};
@@ -593,6 +594,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     CLOSED_GRACE_PERIOD: '0',
     ...peerEnv,
   };
+  /** What both workers run with (WORKER_* in the environment, else the defaults), for the report. */
+  const childConfig = loadConfig(common);
   const workerEntry = path.join(DIST, 'src', 'main', 'worker.js');
   const parleyHealth = await freePort();
   const floorHealth = await freePort();
@@ -833,7 +836,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       open: OPEN,
       openConcurrency: OPEN_CONCURRENCY,
       // Both workers' cache, slots and pollers (WORKER_* in the environment, else the defaults).
-      workerTuning: { ...loadConfig(common).workerTuning, stickyQueueTimeoutMs: loadConfig(common).stickyQueueTimeoutMs },
+      workerTuning: { ...childConfig.workerTuning, stickyQueueTimeoutMs: childConfig.stickyQueueTimeoutMs },
       warmup: WARMUP,
       temporalRequestTimeoutMs: requestTimeoutMs,
       logLevel: LOG_LEVEL,

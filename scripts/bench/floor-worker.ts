@@ -2,7 +2,7 @@
 // built by the same createParleyWorker (same slots, cache, sticky queue and shutdown settings, same
 // activity poller) with the floor's workflow bundle and Temporal's default data converter (no codec).
 // Its activities are Parley's, registered and never called: the floor workflow schedules none.
-import { loadConfig } from '../../src/platform/config';
+import { loadConfig } from '../../src/config';
 import { createLogger, installTemporalRuntime } from '../../src/platform/logger';
 import type { ParticipantDataStore } from '../../src/store';
 import { connectWorker, createParleyWorker } from '../../src/worker/worker';

@@ -8,7 +8,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { projectRoot } from '../../src/platform/config';
+import { projectRoot } from '../../src/platform/data-dir';
 import type { ExportDocument } from '../../src/export';
 import { exportWorkflowId } from '../../src/conversation/contracts/export';
 import { workflowIdFor } from '../../src/conversation/messages';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { projectRoot } from '../../src/platform/config';
+import { projectRoot } from '../../src/platform/data-dir';
 import { startDevServer, type DevServer } from '../../src/platform/dev-server';
 import { createParticipantDataStore, type ParticipantDataStore } from '../../src/store';
 import { generateToken } from '../../src/security/secrets';

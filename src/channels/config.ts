@@ -3,7 +3,7 @@
 // a chat or email app id, an SMS number) gets. Checked at start-up; errors name file, entry and field.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, duration } from '../platform/config';
+import { ConfigError, type Env, duration, httpUrl } from '../platform/env';
 import { secretsFilePath } from '../security/secrets';
 import {
   DEFAULT_CALLBACK_THRESHOLD_MS,
@@ -28,23 +28,11 @@ export interface ChannelPeerConfig {
  * the secrets file's `peerTokens.channelGateway` / `peerTokens.routingPlatform`), CHANNEL_PEER_TIMEOUT
  * (default 10s), PARLEY_OUTBOX_DIR (default `<dataDir>/outbox`).
  */
-export function channelPeerConfig(env: NodeJS.ProcessEnv, dataDir: string): ChannelPeerConfig {
+export function channelPeerConfig(env: Env, dataDir: string): ChannelPeerConfig {
   const fileTokens = peerTokensFromSecretsFile(secretsFilePath(env, dataDir));
-  const url = (name: string): string | undefined => {
-    const raw = env[name]?.trim();
-    if (!raw) return undefined;
-    let parsed: URL;
-    try {
-      parsed = new URL(raw);
-    } catch {
-      throw new ConfigError(`${name} is not a URL`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL`);
-    return raw;
-  };
   return {
-    gateway: { url: url('CHANNEL_GATEWAY_URL'), token: env.CHANNEL_GATEWAY_TOKEN || fileTokens.channelGateway },
-    routing: { url: url('ROUTING_PLATFORM_URL'), token: env.ROUTING_PLATFORM_TOKEN || fileTokens.routingPlatform },
+    gateway: { url: httpUrl(env, 'CHANNEL_GATEWAY_URL'), token: env.CHANNEL_GATEWAY_TOKEN || fileTokens.channelGateway },
+    routing: { url: httpUrl(env, 'ROUTING_PLATFORM_URL'), token: env.ROUTING_PLATFORM_TOKEN || fileTokens.routingPlatform },
     outboxDir: path.resolve(env.PARLEY_OUTBOX_DIR || path.join(dataDir, 'outbox')),
     timeoutMs: duration(env, 'CHANNEL_PEER_TIMEOUT', 10_000),
   };
@@ -95,7 +83,7 @@ export const ALL_DESTINATIONS: DestinationDirectory = {
 };
 
 /** CHANNEL_DESTINATIONS_FILE, else every destination gets everything (ALL_DESTINATIONS). */
-export function loadDestinations(env: NodeJS.ProcessEnv): DestinationDirectory {
+export function loadDestinations(env: Env): DestinationDirectory {
   const file = env.CHANNEL_DESTINATIONS_FILE?.trim();
   if (!file) return ALL_DESTINATIONS;
   const resolved = path.resolve(file);

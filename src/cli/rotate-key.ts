@@ -1,8 +1,8 @@
 // `npm run rotate-key [-- --file PATH]`: puts a new key first in the local key file. Running
 // processes keep decrypting with every key in the file and reread it when they meet a newer key;
 // they encrypt under the new key once restarted. With KMS_KEY_ID set there is no local key to rotate.
-import { ConfigError } from '../platform/config';
-import { keyConfigFromEnv, rotateLocalKey } from '../security/keys';
+import { ConfigError, loadConfig } from '../config';
+import { rotateLocalKey } from '../security/keys';
 
 function main(): void {
   const args = process.argv.slice(2);
@@ -12,14 +12,14 @@ function main(): void {
     if (!args[fileFlag + 1]) throw new ConfigError('--file needs a path');
     file = args[fileFlag + 1];
   } else {
-    const config = keyConfigFromEnv(process.env);
-    if (config.securedData.kind !== 'local') {
+    const { keys } = loadConfig(process.env, ['keys']);
+    if (keys.securedData.kind !== 'local') {
       throw new ConfigError(
         'KMS_KEY_ID is set: keys live in AWS KMS. To move to a new KMS key, add its ARN to KMS_DECRYPT_KEY_IDS and restart every process, ' +
           'then set KMS_KEY_ID to it with the old ARN kept in KMS_DECRYPT_KEY_IDS and restart again.',
       );
     }
-    file = config.securedData.keyFile;
+    file = keys.securedData.keyFile;
   }
   const { keyId, keyIds } = rotateLocalKey(file);
   console.log(`new key ${keyId} now encrypts (in ${file}); keys that still decrypt: ${keyIds.join(', ')}`);

@@ -8,9 +8,8 @@
 //   curl $(npm run -s sign -- --token operator) localhost:3000/conversations/c-1001
 //
 // The printed words hold no spaces or shell patterns, so an unquoted $(…) splits them correctly.
-import { ConfigError, loadConfig } from '../platform/config';
+import { ConfigError, loadConfig } from '../config';
 import { isScope, SCOPES } from '../security/auth';
-import { loadSecrets } from '../security/secrets';
 import { signWebhook } from '../security/webhook-signature';
 
 const USAGE = `usage:
@@ -22,7 +21,7 @@ function main(args: string[]): number {
     console.error(USAGE);
     return args.length === 0 ? 2 : 0;
   }
-  const secrets = loadSecrets(process.env, loadConfig().dataDir);
+  const { secrets } = loadConfig(process.env, ['secrets']);
   if (args[0] === '--token') {
     const scope = args[1] ?? '';
     if (!isScope(scope)) {

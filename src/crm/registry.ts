@@ -4,7 +4,7 @@
 // the secrets file's `crmSecrets`), never written in it. Loaded and validated when the API and the
 // worker start: a mistake stops the process with a message naming the file, the entry and the field.
 import fs from 'node:fs';
-import { ConfigError } from '../platform/config';
+import { ConfigError, type Env } from '../platform/env';
 import { secretsFilePath } from '../security/secrets';
 import { CRM_LIMITS } from '../conversation/contracts/crm';
 
@@ -90,13 +90,13 @@ export class CrmRegistry {
 }
 
 /** CRM_INTEGRATIONS_FILE, validated; no file configured is an empty registry (every configuration is NotConfigured). */
-export function loadCrmRegistry(env: NodeJS.ProcessEnv, dataDir: string): CrmRegistry {
+export function loadCrmRegistry(env: Env, dataDir: string): CrmRegistry {
   const file = env.CRM_INTEGRATIONS_FILE?.trim();
   if (!file) return CrmRegistry.empty();
   return crmRegistryFromFile(file, env, dataDir);
 }
 
-export function crmRegistryFromFile(file: string, env: NodeJS.ProcessEnv, dataDir: string): CrmRegistry {
+export function crmRegistryFromFile(file: string, env: Env, dataDir: string): CrmRegistry {
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));

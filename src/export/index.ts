@@ -1,7 +1,8 @@
 // Post-conversation export: when a conversation ends, its record goes to object storage once.
 // The entry module: the destination chosen by configuration, and what the activities use.
 import { FolderExportSink } from './folder-sink';
-import { S3ExportSink, type S3SinkConfig } from './s3-sink';
+import type { ExportTarget } from './config';
+import { S3ExportSink } from './s3-sink';
 import type { ExportSink } from './sink';
 
 export { ExportErrorType, exportWorkflowId, type ConversationRecord, type ExportInput, type ExportResult } from '../conversation/contracts/export';
@@ -11,8 +12,7 @@ export { FolderExportSink, TEMP_PREFIX } from './folder-sink';
 export { S3ExportSink, type S3SinkConfig } from './s3-sink';
 export { transcriptOf, type TranscriptMessage } from './transcript';
 
-/** EXPORT_S3_* (S3 or compatible) or EXPORT_DIR (a local folder); src/config.ts chooses and validates. */
-export type ExportTarget = ({ kind: 's3' } & S3SinkConfig) | { kind: 'folder'; dir: string };
+export { exportTargetFromEnv, type ExportTarget } from './config';
 
 export function createExportSink(target: ExportTarget): ExportSink {
   return target.kind === 's3' ? new S3ExportSink(target) : new FolderExportSink(target.dir);

@@ -3,27 +3,27 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Config, loadConfig } from '../platform/config';
+import { type Config, loadConfig } from '../config';
 import { DevServer, startDevServer } from '../platform/dev-server';
 import { Connection } from '@temporalio/client';
 import { createLogger } from '../platform/logger';
 import { registerSearchAttributes } from '../platform/search-attributes';
 import { temporalConnectionOptions } from '../platform/temporal-client';
-import { keyConfigFromEnv, loadOrCreateLocalKeys } from '../security/keys';
+import { loadOrCreateLocalKeys } from '../security/keys';
 import { ensureSecretsFile, secretsFileNotice } from '../security/secrets';
 import { RestartBudget } from './restart-budget';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { requireBinary } = require(path.join(__dirname, '..', '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('../../scripts/temporal-binaries');
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  // The API's secrets are not checked here: this launcher creates them on a first run.
+  const config = loadConfig(process.env, ['keys']);
   const logger = createLogger(config.logLevel, 'parley', config.logFormat);
   fs.mkdirSync(config.dataDir, { recursive: true });
   // The API refuses to start without secrets; on a first run on this machine they are made here.
   const secrets = ensureSecretsFile(process.env, config.dataDir);
   // Likewise the local key file, unless KMS is configured: made once here rather than raced by worker and API.
-  const keys = keyConfigFromEnv();
-  const keyFiles = new Set([keys.securedData, keys.codec].flatMap((source) => (source.kind === 'local' ? [source.keyFile] : [])));
+  const keyFiles = new Set([config.keys.securedData, config.keys.codec].flatMap((source) => (source.kind === 'local' ? [source.keyFile] : [])));
   for (const keyFile of keyFiles) logger.info({ keyFile, keys: loadOrCreateLocalKeys(keyFile).length }, 'local encryption keys');
 
   let devServer: DevServer | undefined;

@@ -1,31 +1,29 @@
 // Worker entrypoint: `npm run worker`, or started by `npm start`. Scale by running more of these.
 // First: signals that arrive while the modules below load must not kill the worker.
 import { stopRequested } from '../platform/stop-signals';
-import { loadConfig } from '../platform/config';
+import { loadConfig } from '../config';
 import { createLogger, installTemporalRuntime } from '../platform/logger';
 import { createKeyServices } from '../security/key-services';
-import { keyConfigFromEnv } from '../security/keys';
 import { parleyDataConverter } from '../security/payload-codec';
 import { KeyServiceWaitingCodec } from '../security/waiting-codec';
 import { createParticipantDataStore } from '../store';
-import { loadCrmRegistry } from '../crm/registry';
 import { createExportSink } from '../export';
-import { channelPeerConfig, createChannelPeers } from '../channels/config';
+import { createChannelPeers } from '../channels/config';
 import { connectWorker, createParleyWorker } from '../worker/worker';
 import type { Worker } from '@temporalio/worker';
 import { WorkerMetrics } from '../platform/metrics';
 import { startWorkerHealthServer, workerHealth } from '../worker/health';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  // Before anything connects: a wrong CRM registry or peer URL stops the worker with a ConfigError
+  // naming the variable, file, entry and field.
+  const config = loadConfig(process.env, ['crm', 'keys', 'channelPeers']);
+  const { crm } = config;
   const logger = createLogger(config.logLevel, 'parley-worker', config.logFormat);
-  // Before anything connects: a wrong registry stops the worker with a ConfigError naming file, entry and field.
-  const crm = loadCrmRegistry(process.env, config.dataDir);
   installTemporalRuntime(logger, config.temporalMetricsPort === undefined ? undefined : { host: config.host, port: config.temporalMetricsPort });
   // The worker holds only the codec key: secured values reach it already encrypted with the customer's key.
-  const keys = createKeyServices(keyConfigFromEnv(), { namespace: config.temporalNamespace });
-  // Checked before anything connects: a bad URL stops the worker at start-up, naming the variable.
-  const channels = createChannelPeers(channelPeerConfig(process.env, config.dataDir));
+  const keys = createKeyServices(config.keys, { namespace: config.temporalNamespace });
+  const channels = createChannelPeers(config.channelPeers);
   const store = createParticipantDataStore(config);
   await store.init();
   const exportSink = createExportSink(config.exportTarget);

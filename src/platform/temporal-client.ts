@@ -4,9 +4,10 @@
 import fs from 'node:fs';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { ConfigError, type Config } from './config';
+import type { PlatformConfig } from './config';
+import { ConfigError } from './env';
 
-export type TemporalConnectionConfig = Pick<Config, 'temporalAddress' | 'devServerPort'> & Partial<Pick<Config, 'temporalTls' | 'temporalApiKey'>>;
+export type TemporalConnectionConfig = Pick<PlatformConfig, 'temporalAddress' | 'devServerPort'> & Partial<Pick<PlatformConfig, 'temporalTls' | 'temporalApiKey'>>;
 
 export interface TemporalConnectionOptions {
   address: string;
@@ -14,7 +15,7 @@ export interface TemporalConnectionOptions {
   apiKey?: string;
 }
 
-export function temporalAddressOf(config: Pick<Config, 'temporalAddress' | 'devServerPort'>): string {
+export function temporalAddressOf(config: Pick<PlatformConfig, 'temporalAddress' | 'devServerPort'>): string {
   return config.temporalAddress ?? `127.0.0.1:${config.devServerPort}`;
 }
 
@@ -46,7 +47,7 @@ function readPem(variable: string, file: string): Buffer {
  * A lazy connection: the API starts and answers (503) even while Temporal is unreachable, and
  * recovers by itself when Temporal comes back.
  */
-export function createTemporalClient(config: TemporalConnectionConfig & Pick<Config, 'temporalNamespace'>, dataConverter: DataConverter): Client {
+export function createTemporalClient(config: TemporalConnectionConfig & Pick<PlatformConfig, 'temporalNamespace'>, dataConverter: DataConverter): Client {
   const connection = Connection.lazy(temporalConnectionOptions(config));
   return new Client({ connection, namespace: config.temporalNamespace, dataConverter });
 }

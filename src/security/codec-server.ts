@@ -5,7 +5,7 @@
 // values were encrypted at the API edge with another key and stay ciphertext in what it returns.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { ConfigError } from '../platform/config';
+import { ConfigError, type Env, list, oneOf } from '../platform/env';
 import { OPERATOR_COOKIE, TokenAuthenticator, operatorFromCookieOrBearer } from './auth';
 
 export type OperatorAuthorization = 'ok' | 'unauthorized' | 'forbidden';
@@ -290,20 +290,17 @@ function normalizeOrigin(origin: string): string {
   return url.origin;
 }
 
+export type CodecSettings = Pick<CodecServerOptions, 'corsOrigins' | 'cookieSecure' | 'cookieSameSite'>;
+
 /** The codec server's settings from the environment. */
-export function codecSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<CodecServerOptions, 'corsOrigins' | 'cookieSecure' | 'cookieSameSite'> {
-  const corsOrigins = (env.CODEC_CORS_ORIGINS ?? '').split(/[\s,]+/).filter(Boolean);
+export function codecSettingsFromEnv(env: Env = process.env): CodecSettings {
+  const corsOrigins = list(env, 'CODEC_CORS_ORIGINS');
   corsOrigins.forEach(normalizeOrigin);
-  const secureFlag = env.CODEC_COOKIE_SECURE?.trim().toLowerCase();
-  if (secureFlag && !['true', 'false', 'auto'].includes(secureFlag)) throw new ConfigError(`CODEC_COOKIE_SECURE must be true, false or auto, got "${env.CODEC_COOKIE_SECURE}"`);
-  const sameSite = env.CODEC_COOKIE_SAMESITE?.trim();
-  const sameSites: CookieSameSite[] = ['Strict', 'Lax', 'None'];
-  const matched = sameSite ? sameSites.find((s) => s.toLowerCase() === sameSite.toLowerCase()) : 'Strict';
-  if (!matched) throw new ConfigError(`CODEC_COOKIE_SAMESITE must be Strict, Lax or None, got "${sameSite}"`);
+  const secure = oneOf(env, 'CODEC_COOKIE_SECURE', ['true', 'false', 'auto'], 'auto');
   return {
     corsOrigins,
-    cookieSecure: secureFlag === 'true' ? true : secureFlag === 'false' ? false : 'auto',
-    cookieSameSite: matched,
+    cookieSecure: secure === 'auto' ? 'auto' : secure === 'true',
+    cookieSameSite: oneOf<CookieSameSite>(env, 'CODEC_COOKIE_SAMESITE', ['Strict', 'Lax', 'None'], 'Strict'),
   };
 }
 

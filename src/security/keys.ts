@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KeyringNode, KmsKeyringNode, MultiKeyringNode, RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from '@aws-crypto/client-node';
-import { ConfigError, duration, projectRoot } from '../platform/config';
+import { dataDirOf } from '../platform/data-dir';
+import { ConfigError, type Env, duration, integerInRange, list, trimmed } from '../platform/env';
 import { AwsSettings, KmsCallCounter, kmsClientSupplier } from './kms';
 
 export type KeySourceConfig =
@@ -40,13 +41,10 @@ const MAX_MESSAGES_PER_CACHED_KEY = 2 ** 32;
 // matches ARNs, so an alias or a bare key id would encrypt and then fail to decrypt.
 const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 
-export function keyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KeyConfig {
-  const kmsKey = nonEmpty(env.KMS_KEY_ID);
-  const codecKey = nonEmpty(env.CODEC_KMS_KEY_ID);
-  const decryptKeys = (env.KMS_DECRYPT_KEY_IDS ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+export function keyConfigFromEnv(env: Env = process.env): KeyConfig {
+  const kmsKey = trimmed(env, 'KMS_KEY_ID');
+  const codecKey = trimmed(env, 'CODEC_KMS_KEY_ID');
+  const decryptKeys = list(env, 'KMS_DECRYPT_KEY_IDS', ',');
 
   let securedData: KeySourceConfig;
   let codec: KeySourceConfig;
@@ -63,8 +61,7 @@ export function keyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KeyConfi
     if (codecKey || decryptKeys.length > 0) {
       throw new ConfigError('CODEC_KMS_KEY_ID and KMS_DECRYPT_KEY_IDS need KMS_KEY_ID; without it Parley uses the local key file');
     }
-    const dataDir = path.resolve(env.PARLEY_DATA_DIR || path.join(projectRoot(), '.data'));
-    const keyFile = path.resolve(env.PARLEY_KEY_FILE || path.join(dataDir, 'keys.json'));
+    const keyFile = path.resolve(env.PARLEY_KEY_FILE || path.join(dataDirOf(env), 'keys.json'));
     securedData = { kind: 'local', keyFile };
     codec = { kind: 'local', keyFile };
   }
@@ -73,35 +70,21 @@ export function keyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KeyConfi
     securedData,
     codec,
     aws: {
-      region: nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION),
-      endpoint: nonEmpty(env.AWS_ENDPOINT_URL_KMS) ?? nonEmpty(env.AWS_ENDPOINT_URL),
+      region: trimmed(env, 'AWS_REGION') ?? trimmed(env, 'AWS_DEFAULT_REGION'),
+      endpoint: trimmed(env, 'AWS_ENDPOINT_URL_KMS') ?? trimmed(env, 'AWS_ENDPOINT_URL'),
       requestTimeoutMs: duration(env, 'KMS_REQUEST_TIMEOUT', 5_000),
-      maxAttempts: wholeNumber(env, 'KMS_MAX_ATTEMPTS', 3, 1, 10),
+      maxAttempts: integerInRange(env, 'KMS_MAX_ATTEMPTS', 3, 1, 10),
     },
     dataKeyCache: {
       maxAgeMs: duration(env, 'DATA_KEY_CACHE_MAX_AGE', DEFAULT_DATA_KEY_CACHE.maxAgeMs),
-      maxMessagesPerKey: wholeNumber(env, 'DATA_KEY_CACHE_MAX_MESSAGES', DEFAULT_DATA_KEY_CACHE.maxMessagesPerKey, 1, MAX_MESSAGES_PER_CACHED_KEY),
-      capacity: wholeNumber(env, 'DATA_KEY_CACHE_CAPACITY', DEFAULT_DATA_KEY_CACHE.capacity, 1, 1_000_000),
+      maxMessagesPerKey: integerInRange(env, 'DATA_KEY_CACHE_MAX_MESSAGES', DEFAULT_DATA_KEY_CACHE.maxMessagesPerKey, 1, MAX_MESSAGES_PER_CACHED_KEY),
+      capacity: integerInRange(env, 'DATA_KEY_CACHE_CAPACITY', DEFAULT_DATA_KEY_CACHE.capacity, 1, 1_000_000),
     },
   };
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
-  const v = value?.trim();
-  return v ? v : undefined;
-}
-
-function without(list: string[], item: string): string[] {
-  return [...new Set(list)].filter((x) => x !== item);
-}
-
-function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${env[name]}"`);
-  }
-  return Number(raw);
+function without(ids: string[], item: string): string[] {
+  return [...new Set(ids)].filter((x) => x !== item);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,7 +242,8 @@ export function readLocalKeys(file: string): LocalKey[] {
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ConfigError(`key file ${file} cannot be read as JSON: ${(err as Error).message}`);
+    // Not the parser's message: it quotes the text around the mistake, which is key material here.
+    throw new ConfigError(`key file ${file} cannot be read as JSON (${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'})`);
   }
   const entries = (parsed as { keys?: unknown })?.keys;
   if (!Array.isArray(entries) || entries.length === 0) throw new ConfigError(`key file ${file} must hold {"keys": [ ... ]} with at least one key`);

@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../platform/config';
+import { ConfigError, type Env } from '../platform/env';
 import { AuthSettings, SCOPES, Scope, TokenEntry, isScope } from './auth';
 import { generateWebhookSecret, webhookSecretProblem } from './webhook-signature';
 
@@ -24,7 +24,7 @@ const VARIABLES = 'PARLEY_WEBHOOK_SECRETS and PARLEY_TOKENS, or PARLEY_SECRETS_F
 const MIN_TOKEN_LENGTH = 16;
 
 /** PARLEY_SECRETS_FILE, else `<dataDir>/secrets.json`. */
-export function secretsFilePath(env: NodeJS.ProcessEnv, dataDir: string): string {
+export function secretsFilePath(env: Env, dataDir: string): string {
   return path.resolve(env.PARLEY_SECRETS_FILE || path.join(dataDir, 'secrets.json'));
 }
 
@@ -34,7 +34,7 @@ export function secretsFilePath(env: NodeJS.ProcessEnv, dataDir: string): string
  * Throws ConfigError naming the variables when either is missing or malformed; messages name
  * entries by position or name, never by value.
  */
-export function loadSecrets(env: NodeJS.ProcessEnv, dataDir: string): LoadedSecrets {
+export function loadSecrets(env: Env, dataDir: string): LoadedSecrets {
   const file = secretsFilePath(env, dataDir);
   const fromEnv = { webhookSecrets: nonEmpty(env.PARLEY_WEBHOOK_SECRETS), tokens: nonEmpty(env.PARLEY_TOKENS) };
   const warnings: string[] = [];
@@ -142,7 +142,7 @@ export function generateToken(scope: Scope): string {
  * secrets file at the default place, writes one (mode 0600) with one webhook secret and one token
  * per scope. Returns the file and whether it was created now.
  */
-export function ensureSecretsFile(env: NodeJS.ProcessEnv, dataDir: string): { file: string; created: boolean } {
+export function ensureSecretsFile(env: Env, dataDir: string): { file: string; created: boolean } {
   const file = secretsFilePath(env, dataDir);
   if ((nonEmpty(env.PARLEY_WEBHOOK_SECRETS) && nonEmpty(env.PARLEY_TOKENS)) || fs.existsSync(file)) return { file, created: false };
   // A file named on purpose is never invented: a typo would otherwise start with secrets nobody has.

@@ -3,15 +3,20 @@ import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../../activities';
 import type { ChannelPeers } from '../channels/peers';
-import type { Config } from '../platform/config';
+import type { PlatformConfig } from '../platform/config';
 import type { ExportSink } from '../export';
 import type { FlushMetrics } from '../platform/metrics';
 import type { ParticipantDataStore } from '../store';
 import type { CrmRegistry } from '../crm/registry';
 import { temporalConnectionOptions, type TemporalConnectionConfig } from '../platform/temporal-client';
+import type { WorkerSettings } from './settings';
+
+/** What the worker reads of the configuration: its namespace and task queue, and its own settings. */
+export type WorkerConfig = Pick<PlatformConfig, 'temporalNamespace' | 'taskQueue'> & WorkerSettings;
 
 export interface WorkerDeps {
-  config: Config;
+  /** src/config's Config has all of it. */
+  config: WorkerConfig;
   store: ParticipantDataStore;
   logger: Logger;
   /** Tests pass a prebuilt bundle; otherwise the workflows are bundled at start. */

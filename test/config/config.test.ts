@@ -1,7 +1,10 @@
 // Configuration from the environment: what a worker or API replica refuses to start with.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { ConfigError, DEFAULT_WORKER_TUNING, MIN_CONTINUE_AS_NEW_AFTER_EVENTS, loadConfig, projectRoot } from '../../src/platform/config';
+import { ConfigError, loadConfig } from '../../src/config';
+import { MIN_CONTINUE_AS_NEW_AFTER_EVENTS } from '../../src/platform/config';
+import { projectRoot } from '../../src/platform/data-dir';
+import { DEFAULT_WORKER_TUNING } from '../../src/worker/settings';
 import { DEFAULT_SETTINGS } from '../../src/conversation/messages';
 
 describe('conversation settings', () => {
@@ -49,7 +52,7 @@ describe('store timeout', () => {
 describe('log format', () => {
   // The built logger in a child process: its stdout is a pipe here, as when a log shipper reads it.
   const logWith = (format: string): string => {
-    const script = `const { createLogger } = require(${JSON.stringify(path.join(projectRoot(), 'dist/src/logger.js'))});
+    const script = `const { createLogger } = require(${JSON.stringify(path.join(projectRoot(), 'dist/src/platform/logger.js'))});
       createLogger('info', 'parley-api', ${JSON.stringify(format)}).warn({ conversationId: 'c-1', batchSeq: 2 }, 'batch written');`;
     return execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   };

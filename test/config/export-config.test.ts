@@ -1,7 +1,7 @@
 // Where exports go, from the environment: checked at start-up, so a worker never starts writing
 // somewhere nobody meant.
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/platform/config';
+import { ConfigError, loadConfig } from '../../src/config';
 
 test('by default a folder under the data directory; EXPORT_DIR names another', () => {
   expect(loadConfig({ PARLEY_DATA_DIR: '/srv/parley' }).exportTarget).toEqual({ kind: 'folder', dir: path.resolve('/srv/parley/exports') });

@@ -114,6 +114,23 @@ describe('local key file', () => {
     expect(() => readLocalKeys(file)).toThrow(message);
   });
 
+  test('a key file that is not JSON is refused without quoting it: the text is key material', () => {
+    const file = path.join(tempDir('keyfile-edited'), 'keys.json');
+    const material = Buffer.alloc(32, 9).toString('base64');
+    // A hand edit that lost the quotes: the JSON parser's own message would quote the text around it.
+    fs.writeFileSync(file, `{"keys":[{"id":"k","aes256":${material}}]}`);
+    let message = '';
+    try {
+      readLocalKeys(file);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/cannot be read as JSON/);
+    expect(message).toContain(file);
+    expect(message).not.toContain(material.slice(0, 8));
+  });
+
   test('the same key id twice is refused', () => {
     const file = path.join(tempDir('keyfile-dup'), 'keys.json');
     const key = Buffer.alloc(32, 7).toString('base64');
@@ -126,7 +143,7 @@ describe('npm run rotate-key', () => {
   test('rotates the file named by PARLEY_KEY_FILE, and refuses with KMS configured', () => {
     const file = path.join(tempDir('keyfile-script'), 'keys.json');
     const first = loadOrCreateLocalKeys(file)[0].id;
-    const script = compiled('scripts/rotate-key.js');
+    const script = compiled('src/cli/rotate-key.js');
     const out = execFileSync(process.execPath, [script], { env: { ...process.env, PARLEY_KEY_FILE: file, KMS_KEY_ID: '' }, encoding: 'utf8' });
     const ids = readLocalKeys(file).map((k) => k.id);
     expect(ids).toHaveLength(2);

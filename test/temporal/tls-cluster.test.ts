@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { Connection } from '@temporalio/client';
 import pino from 'pino';
 import { buildApi } from '../../src/api/server';
-import { ConfigError, loadConfig } from '../../src/platform/config';
+import { ConfigError, loadConfig } from '../../src/config';
 import type { DevServer } from '../../src/platform/dev-server';
 import { SqliteParticipantDataStore } from '../../src/store';
 import { createTemporalClient, temporalConnectionOptions } from '../../src/platform/temporal-client';

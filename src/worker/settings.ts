@@ -1,0 +1,101 @@
+// The worker's own settings from the environment: how long it drains, how long a conversation waits
+// for the worker that caches it, its cache and task slots, where its prebuilt bundle is, and the
+// ports of its health and metrics endpoints.
+import path from 'node:path';
+import { ConfigError, type Env, atLeast, duration, integer } from '../platform/env';
+
+export interface WorkerSettings {
+  /** How long a stopping worker lets running activities finish. */
+  shutdownGraceMs: number;
+  /**
+   * How long a conversation's next task waits for the worker that holds it in cache before any
+   * worker may take it. After a worker dies this is the pause its conversations see.
+   */
+  stickyQueueTimeoutMs: number;
+  /** The worker's cache and task slots: what bounds its memory and how much it takes on at once. */
+  workerTuning: WorkerTuning;
+  /** A workflow bundle prebuilt by `npm run build`; unset means the worker bundles at start. */
+  workflowBundlePath?: string;
+  /** Port of the worker's GET /healthz and /metrics (on HOST); unset means the worker serves none. */
+  workerHealthPort?: number;
+  /** Port of the Temporal SDK's own Prometheus endpoint in the worker (on HOST); unset means none. */
+  temporalMetricsPort?: number;
+}
+
+export interface WorkerTuning {
+  /**
+   * WORKER_MAX_CACHED_WORKFLOWS: conversations whose workflow state the worker keeps in memory between
+   * tasks. The worker's memory is its baseline plus this many cached conversations, however many are
+   * open; a conversation evicted from the cache is replayed from its history at its next task.
+   */
+  maxCachedWorkflows: number;
+  /** WORKER_WORKFLOW_TASK_SLOTS: workflow tasks run at once (at most maxCachedWorkflows). */
+  maxConcurrentWorkflowTasks: number;
+  /** WORKER_ACTIVITY_SLOTS: activities (hand-over flushes and retries) run at once. */
+  maxConcurrentActivities: number;
+  /** WORKER_LOCAL_ACTIVITY_SLOTS: local activities (first attempts of final flushes) run at once. */
+  maxConcurrentLocalActivities: number;
+  /** WORKER_WORKFLOW_TASK_POLLERS: concurrent long polls for workflow tasks (sticky and normal queues together). */
+  workflowTaskPollers: number;
+  /** WORKER_ACTIVITY_TASK_POLLERS: concurrent long polls for activity tasks. */
+  activityTaskPollers: number;
+}
+
+/**
+ * Defaults: a cache of 250 conversations, measured with `npm run bench` to hold the worker at about
+ * 110 MiB over its baseline with 400 to 2,000 conversations open (about 0.2 MiB per cached one); the
+ * slots and pollers are the SDK's own defaults until a bench on a quiet machine shows better ones.
+ */
+export const DEFAULT_WORKER_TUNING: WorkerTuning = {
+  maxCachedWorkflows: 250,
+  maxConcurrentWorkflowTasks: 40,
+  maxConcurrentActivities: 100,
+  maxConcurrentLocalActivities: 100,
+  workflowTaskPollers: 10,
+  activityTaskPollers: 10,
+};
+
+export function workerSettingsFromEnv(env: Env): WorkerSettings {
+  return {
+    shutdownGraceMs: duration(env, 'WORKER_SHUTDOWN_GRACE', 10_000),
+    stickyQueueTimeoutMs: duration(env, 'WORKER_STICKY_TIMEOUT', 3_000),
+    workerTuning: workerTuning(env),
+    workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
+    workerHealthPort: env.WORKER_HEALTH_PORT ? integer(env, 'WORKER_HEALTH_PORT', 0) : undefined,
+    temporalMetricsPort: env.TEMPORAL_METRICS_PORT ? integer(env, 'TEMPORAL_METRICS_PORT', 0) : undefined,
+  };
+}
+
+function workerTuning(env: Env): WorkerTuning {
+  const d = DEFAULT_WORKER_TUNING;
+  const tuning: WorkerTuning = {
+    // 0 turns the cache off (every task replays its conversation's history): allowed, for measuring.
+    maxCachedWorkflows: integer(env, 'WORKER_MAX_CACHED_WORKFLOWS', d.maxCachedWorkflows),
+    maxConcurrentWorkflowTasks: atLeast('WORKER_WORKFLOW_TASK_SLOTS', integer(env, 'WORKER_WORKFLOW_TASK_SLOTS', d.maxConcurrentWorkflowTasks), 2),
+    maxConcurrentActivities: atLeast('WORKER_ACTIVITY_SLOTS', integer(env, 'WORKER_ACTIVITY_SLOTS', d.maxConcurrentActivities), 1),
+    maxConcurrentLocalActivities: atLeast('WORKER_LOCAL_ACTIVITY_SLOTS', integer(env, 'WORKER_LOCAL_ACTIVITY_SLOTS', d.maxConcurrentLocalActivities), 1),
+    workflowTaskPollers: atLeast('WORKER_WORKFLOW_TASK_POLLERS', integer(env, 'WORKER_WORKFLOW_TASK_POLLERS', d.workflowTaskPollers), 2),
+    activityTaskPollers: atLeast('WORKER_ACTIVITY_TASK_POLLERS', integer(env, 'WORKER_ACTIVITY_TASK_POLLERS', d.activityTaskPollers), 1),
+  };
+  if (tuning.maxCachedWorkflows === 1) throw new ConfigError('WORKER_MAX_CACHED_WORKFLOWS must be 0 (no cache) or at least 2');
+  // The SDK would silently lower these; a setting that does not take effect is refused instead.
+  if (tuning.maxCachedWorkflows > 0 && tuning.maxConcurrentWorkflowTasks > tuning.maxCachedWorkflows) {
+    if (env.WORKER_WORKFLOW_TASK_SLOTS) {
+      throw new ConfigError(`WORKER_WORKFLOW_TASK_SLOTS (${tuning.maxConcurrentWorkflowTasks}) cannot exceed WORKER_MAX_CACHED_WORKFLOWS (${tuning.maxCachedWorkflows})`);
+    }
+    tuning.maxConcurrentWorkflowTasks = tuning.maxCachedWorkflows;
+  }
+  if (tuning.workflowTaskPollers > tuning.maxConcurrentWorkflowTasks) {
+    if (env.WORKER_WORKFLOW_TASK_POLLERS) {
+      throw new ConfigError(`WORKER_WORKFLOW_TASK_POLLERS (${tuning.workflowTaskPollers}) cannot exceed the workflow task slots (${tuning.maxConcurrentWorkflowTasks})`);
+    }
+    tuning.workflowTaskPollers = tuning.maxConcurrentWorkflowTasks;
+  }
+  if (tuning.activityTaskPollers > tuning.maxConcurrentActivities) {
+    if (env.WORKER_ACTIVITY_TASK_POLLERS) {
+      throw new ConfigError(`WORKER_ACTIVITY_TASK_POLLERS (${tuning.activityTaskPollers}) cannot exceed WORKER_ACTIVITY_SLOTS (${tuning.maxConcurrentActivities})`);
+    }
+    tuning.activityTaskPollers = tuning.maxConcurrentActivities;
+  }
+  return tuning;
+}
