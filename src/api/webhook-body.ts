@@ -40,6 +40,7 @@ export function verifySignedBodies(app: FastifyInstance, verifier: WebhookVerifi
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     let text: string;
     try {
+      // parseAs 'buffer' hands a Buffer; Fastify's parser type allows a string for the other modes.
       text = UTF8.decode(body as Buffer);
     } catch {
       done(new HttpError(400, 'the body is not valid UTF-8 JSON'), undefined);
