@@ -77,7 +77,7 @@ export interface FailureContext {
 }
 
 /**
- * THE mapping of a failed Temporal (or key service) call to the API's answer: 409 when the
+ * The one mapping of a failed Temporal (or key service) call to the API's answer: 409 when the
  * conversation is closed under a write, 400 when a validator refused the request, 503 only when
  * Temporal or the key service cannot be reached (saying whether the request may have been applied),
  * 504 for an answer too late, 500 with an errorId for anything else.
