@@ -1,6 +1,6 @@
 // JSON schemas for the routes. Fastify validates before a handler runs, so a bad body is answered
-// 400 with a message naming the field, and Temporal is never touched.
-import { CHANNELS, ROUTING_EVENT_TYPES } from '../conversation/messages';
+// 400 with a message naming the field, and Temporal is never touched. The routing event's schema is
+// its one definition, in src/conversation/routing-event.ts.
 import { LIMITS } from '../conversation/validation';
 
 const conversationId = { type: 'string', pattern: LIMITS.conversationIdPattern.source } as const;
@@ -17,30 +17,6 @@ export const attributeParams = {
   type: 'object',
   required: ['conversationId', 'name'],
   properties: { conversationId, name: { type: 'string', minLength: 1 } },
-} as const;
-
-export const routingEventBody = {
-  type: 'object',
-  required: ['eventId', 'eventType', 'conversationId', 'taskId', 'channel', 'occurredAt'],
-  // Routing platforms add fields over time; unknown ones are ignored rather than refused.
-  additionalProperties: true,
-  properties: {
-    eventId: identifier,
-    eventType: { type: 'string', enum: [...ROUTING_EVENT_TYPES] },
-    conversationId,
-    taskId: identifier,
-    channel: { type: 'string', enum: [...CHANNELS] },
-    occurredAt: { type: 'string', format: 'date-time' },
-    queue: shortText,
-    agentId: shortText,
-    destination: shortText,
-    // Platforms send numbers as numbers or as text (Cisco CCE's DispositionCode is an integer):
-    // both are accepted. A numeric text wait time is read as its number; a disposition code is kept as sent.
-    estimatedWaitTime: { anyOf: [{ type: 'integer', minimum: -1 }, { type: 'string', pattern: '^\\s*(-1|\\d{1,9})\\s*$' }] },
-    dispositionCode: { anyOf: [{ type: 'string', maxLength: 200 }, { type: 'integer' }] },
-    // Variables are text; a number or true/false travels as its text, so its size limit counts that text.
-    taskContext: { type: 'object', additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] } },
-  },
 } as const;
 
 export const setAttributesBody = {

@@ -1,4 +1,5 @@
-// Classifies what the Temporal client throws into the HTTP answers the API gives.
+// What the Temporal client's errors mean (reachable or not, answered late, refused by a validator, a key
+// service outage under them), read by the gateway's one mapping to HTTP answers; and the HttpError itself.
 import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, isGrpcServiceError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { KeyServiceUnavailableError } from '../security/errors';

@@ -14,7 +14,6 @@ import type {
   RoutingRecord,
   TransferRecord,
 } from './messages';
-import type { SearchAttributePair } from '@temporalio/common';
 import { searchAttributes } from './messages';
 import type { ConversationRecord } from './contracts/export';
 import { LIMITS, jsonBytes, utf8Length } from './validation';
@@ -641,16 +640,6 @@ export function searchAttributesOf(state: Pick<ConversationState, 'status' | 'ch
     { key: searchAttributes.queue, value: state.queue ?? null },
     { key: searchAttributes.agent, value: state.agentId ?? null },
   ];
-}
-
-/**
- * The search attributes the conversation's first event gives it, for the signal-with-start that may
- * create it: set at start, they need no upsert in the first workflow task.
- */
-export function startSearchAttributes(event: RoutingEvent): SearchAttributePair[] {
-  const state = initialState(event.conversationId, event.occurredAt);
-  receiveRoutingEvent(state, event);
-  return searchAttributesOf(state).flatMap(({ key, value }) => (value === null ? [] : [{ key, value } as SearchAttributePair]));
 }
 
 /** What the export carries of the conversation itself: its routing record, no participant data (the export reads that from the store). */

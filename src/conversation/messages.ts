@@ -5,6 +5,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { CheckedCrmRequest, CrmExecuteResult, CrmExecutionRecord, CrmState } from './contracts/crm';
 import type { DigitalState, StoredMessage } from './contracts/channels';
+import type { RoutingEvent } from './routing-event';
 
 export const DEFAULT_TASK_QUEUE = 'parley-conversations';
 
@@ -18,25 +19,8 @@ export type ConversationStatus = 'queued' | 'active' | 'closed';
 /** `end-keyword` and `customer-abandoned`: the customer ended a digital conversation (src/channels). */
 export type CloseReason = 'closed-event' | 'inactivity' | 'cancelled' | 'end-keyword' | 'customer-abandoned';
 
-/** A webhook from the routing platform (Webex Connect / Cisco CCE Digital Routing notifications). */
-export interface RoutingEvent {
-  eventId: string;
-  eventType: RoutingEventType;
-  conversationId: string;
-  taskId: string;
-  channel: Channel;
-  /** ISO-8601 time the routing platform produced the event; orders late deliveries. */
-  occurredAt: string;
-  queue?: string;
-  agentId?: string;
-  /** TRANSFERRED: the queue or agent the task goes to. */
-  destination?: string;
-  /** Seconds; -1 or absent means "no estimate" (Cisco CCE EstimatedWaitTime). */
-  estimatedWaitTime?: number;
-  /** Kept as the platform sent it: text, or a number (Cisco CCE's DispositionCode). */
-  dispositionCode?: string | number;
-  taskContext?: Record<string, string>;
-}
+// A routing webhook's event: its JSON schema is its one definition (routing-event.ts).
+export type { RoutingEvent };
 
 export interface TransferRecord {
   eventId: string;

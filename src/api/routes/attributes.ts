@@ -1,0 +1,43 @@
+// Participant data of a conversation, for flows (write) and agent scripts (read): the Genesys
+// Architect Set/Get Participant Data actions, over plain HTTP.
+import type { FastifyInstance } from 'fastify';
+import { attributeNameProblem, attributeProblem } from '../../conversation/validation';
+import type { AuthHook } from '../../security/auth';
+import { readAttribute, type AttributeReader } from '../attribute-read';
+import type { SchemaTypes } from '../schema-types';
+import { attributeParams, conversationParams, setAttributesBody, setAttributesHeaders } from '../schemas';
+import { HttpError } from '../temporal-errors';
+
+export interface AttributeRouteOptions {
+  reader: AttributeReader;
+  /** Flows and agent scripts. */
+  allow: AuthHook;
+}
+
+export async function attributeRoutes(app: FastifyInstance, opts: AttributeRouteOptions): Promise<void> {
+  const { gateway } = opts.reader;
+  const routes = app.withTypeProvider<SchemaTypes>();
+
+  routes.post(
+    '/conversations/:conversationId/attributes',
+    { schema: { params: conversationParams, body: setAttributesBody, headers: setAttributesHeaders }, onRequest: opts.allow },
+    async (request) => {
+      const { conversationId } = request.params;
+      const { attributes, secured } = request.body;
+      // The plaintext is held to the value rules before it is encrypted; the workflow then sees only ciphertext.
+      const problem = attributeProblem(attributes);
+      if (problem) throw new HttpError(400, problem);
+      const queued = await gateway.setAttributes(conversationId, attributes, { secured, idempotencyKey: request.headers['idempotency-key'] });
+      return secured ? { conversationId, queued, secured: true } : { conversationId, queued };
+    },
+  );
+
+  routes.get('/conversations/:conversationId/attributes/:name', { schema: { params: attributeParams }, onRequest: opts.allow }, async (request) => {
+    const { conversationId, name } = request.params;
+    const nameProblem = attributeNameProblem(name);
+    if (nameProblem) throw new HttpError(400, nameProblem);
+    const read = await readAttribute(opts.reader, conversationId, name, request.parleyScopes);
+    if (!read) throw new HttpError(404, `conversation ${conversationId} has no attribute named "${name}"`);
+    return read;
+  });
+}

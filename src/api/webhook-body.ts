@@ -1,0 +1,63 @@
+// Webhook bodies are read here, not by Fastify's parser: the signature is checked over the bytes
+// exactly as received before anything parses them, so an unsigned or badly signed request is 401
+// whatever its size, content type or content, and bytes that are not UTF-8 are never verified as
+// their decoded text. Registered inside the webhook routes' plugin, it touches no other route.
+import { Readable } from 'node:stream';
+import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { WebhookSignatureError, type WebhookVerifier } from '../security/webhook-signature';
+import { HttpError } from './temporal-errors';
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export function verifySignedBodies(app: FastifyInstance, verifier: WebhookVerifier): void {
+  const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
+
+  app.addHook('preParsing', async (request, reply, payload) => {
+    const delivery = refusedUnless(request, () => verifier.begin(request.headers));
+    // Hashed to the end so a signature over a body too large is still told from a bad one; kept
+    // only up to the limit. Node's request timeout bounds how long a sender may keep sending.
+    const kept: Buffer[] = [];
+    for await (const chunk of payload as AsyncIterable<Buffer | string>) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      delivery.update(bytes);
+      if (delivery.length <= bodyLimit) kept.push(bytes);
+      else kept.length = 0;
+    }
+    const verified = refusedUnless(request, () => delivery.finish());
+    // A delivery we failed to record (5xx) may be retried as is: it changed nothing, so it is not a replay.
+    reply.raw.once('finish', () => {
+      if (reply.statusCode >= 500) verifier.replays.forget(verified.id, verified.timestampSeconds);
+    });
+    if (delivery.length > bodyLimit) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+    if (delivery.length === 0) throw new HttpError(400, 'the body is missing: a webhook carries its event as JSON');
+    // What the content-type parser reads: the verified bytes, once more.
+    return Object.assign(Readable.from([Buffer.concat(kept)]), { receivedEncodedLength: delivery.length });
+  });
+
+  // Fastify's own JSON parsing (same 400s, same prototype-poisoning refusal), of text decoded strictly.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      // parseAs 'buffer' hands a Buffer; Fastify's parser type allows a string for the other modes.
+      text = UTF8.decode(body as Buffer);
+    } catch {
+      done(new HttpError(400, 'the body is not valid UTF-8 JSON'), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+}
+
+/** Runs a signature check; its refusal is logged (never the signature) and answered 401. */
+function refusedUnless<T>(request: FastifyRequest, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof WebhookSignatureError)) throw err;
+    const webhookId = request.headers['webhook-id'];
+    request.log.info({ webhookId: typeof webhookId === 'string' ? webhookId.slice(0, 200) : undefined, reason: err.message }, 'webhook refused');
+    throw new HttpError(401, err.message);
+  }
+}
