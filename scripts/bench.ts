@@ -32,7 +32,7 @@ import { generateWebhookSecret, signWebhook } from '../src/security/webhook-sign
 import type { KmsCallCounts } from '../src/security/kms';
 import { floorEventSignal, floorWorkflow, floorWriteUpdate } from './bench/floor-workflow';
 import { mapLimit, median, quantiles, ratio, round, sleep, type Quantiles } from './bench/stats';
-import { CrmPeer } from './drills/crm-peer';
+import { CrmPeer } from '../rigs/crm-peer';
 import { startBenchChannelPeer, type BenchChannelPeer } from './bench/channel-peer';
 import { CHANNELS_CONVERSATIONS, CHANNELS_LEVELS, CHANNELS_MESSAGES, channelsPhase } from './bench/channels-phase';
 import { CRM_EXECUTIONS, CRM_LEVELS, CRM_REPEAT_PERCENT, CRM_SECRET_ENV, crmPhase, crmRegistry } from './bench/crm-phase';
@@ -864,7 +864,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
               repeatPercent: CRM_REPEAT_PERCENT,
               perConversation: 'workflow-execute data action (update-with-start) with a cacheKey; in the repeat share a second one with the same cacheKey; then CLOSED (not timed)',
               floor: 'the same CRM peer called by a plain HTTP client, one POST per execution, same concurrency',
-              peer: 'local HTTP CRM (scripts/drills/crm-peer.ts), in the bench process, answering 200 at once',
+              peer: 'local HTTP CRM (rigs/crm-peer.ts), in the bench process, answering 200 at once',
             },
             levels: crm,
           },

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { workflowIdFor, type ConversationView } from '../../src/conversation/messages';
-import { CrmPeer, type PeerAction } from './crm-peer';
+import { CrmPeer, type PeerAction } from '../../rigs/crm-peer';
 import type { Drill, DrillAudit } from './drill';
 import { Stack } from './stack';
 import { ApiClient } from './traffic';

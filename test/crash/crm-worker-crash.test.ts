@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowUpdateStage } from '@temporalio/client';
 import { workflowExecuteUpdate } from '../../src/conversation/messages';
-import { CrmPeer } from '../../scripts/drills/crm-peer';
+import { CrmPeer } from '../../rigs/crm-peer';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { uniqueId } from '../support/temporal';

@@ -24,7 +24,7 @@ import { SqliteParticipantDataStore } from '../../src/store';
 import { createTemporalClient } from '../../src/platform/temporal-client';
 import { createActivities } from '../../activities';
 import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
-import { CrmPeer } from '../../scripts/drills/crm-peer';
+import { CrmPeer } from '../../rigs/crm-peer';
 import { authedFetch, testCredentials } from '../support/auth';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { historyPayloads, recordHistory } from '../support/histories';

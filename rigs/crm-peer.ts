@@ -5,6 +5,7 @@
 // a dropped connection. It counts calls, keys, acts and repeated keys.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sleep } from './wait';
 
 export interface PeerAction {
   /** HTTP status (default 200). A 2xx means the CRM acted. */
@@ -146,8 +147,4 @@ export class CrmPeer {
     if (action.retryAfter !== undefined) headers['retry-after'] = action.retryAfter;
     if (!res.destroyed) res.writeHead(status, headers).end(body);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
