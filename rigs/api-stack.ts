@@ -128,7 +128,8 @@ export async function startApiStack(opts: ApiStackOptions): Promise<ApiStack> {
         conversation: opts.conversation,
         crm: opts.crm,
         destinations: opts.destinations,
-        ...overrides,
+        // An override left undefined keeps the stack's value.
+        ...Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)),
       });
       stops.push(() => api.close());
       return api;
