@@ -2,7 +2,7 @@
 // routing platform: it records every delivery it receives (headers and body) and de-duplicates on
 // the Idempotency-Key header as a real peer does, answering 200 either way.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocally } from './local-server';
 
 export interface Delivery {
   key: string;
@@ -60,15 +60,14 @@ export async function startChannelPeer(token: string): Promise<ChannelPeer> {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const local = await listenLocally(server);
 
   const accepted = (): Delivery[] => {
     const seen = new Set<string>();
     return deliveries.filter((d) => (seen.has(d.key) ? false : (seen.add(d.key), true)));
   };
   return {
-    url: `http://127.0.0.1:${port}/deliveries`,
+    url: `${local.url}/deliveries`,
     deliveries,
     accepted,
     of: (conversationId, what) =>
@@ -81,10 +80,6 @@ export async function startChannelPeer(token: string): Promise<ChannelPeer> {
       holds.push({ match, resolve, released });
       return { received, release };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => local.close(),
   };
 }

@@ -3,7 +3,6 @@
 // back), and each kill waits for an upload in flight. The audit wants exactly one export object per
 // ended conversation, holding its accepted writes: none missing, none extra.
 import http from 'node:http';
-import type net from 'node:net';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ExportDocument } from '../../src/export';
@@ -12,6 +11,7 @@ import { workflowIdFor } from '../../src/conversation/messages';
 import type { Drill, DrillAudit } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger, mapLimit } from './traffic';
+import { listenLocally } from '../../rigs/local-server';
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto } from '../../rigs/moto';
 import { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
 import { sleep, waitFor } from '../../rigs/wait';
@@ -216,17 +216,13 @@ interface SlowRelay {
 /** HTTP relay in front of moto: each upload waits 0.1–0.4 s before it is forwarded and 0.6–1.5 s before its answer goes back. */
 async function startSlowRelay(target: string): Promise<SlowRelay> {
   const upstream = new URL(target);
-  const sockets = new Set<net.Socket>();
   const inFlight = new Set<string>();
   const relay: SlowRelay = {
     url: '',
     inFlight,
     puts: 0,
     preconditionFailed: 0,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: async () => undefined,
   };
   const server = http.createServer((req, res) => {
     const objectPath = new URL(req.url ?? '/', 'http://relay').pathname;
@@ -263,11 +259,8 @@ async function startSlowRelay(target: string): Promise<SlowRelay> {
       })();
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  relay.url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const local = await listenLocally(server);
+  relay.url = local.url;
+  relay.close = local.close;
   return relay;
 }

@@ -3,10 +3,10 @@
 // can kill the worker while its PutObject is in flight. (The S3 client and bucket helpers are
 // rigs/s3.ts; their re-export here lets branches written against the old path merge and build.)
 import http from 'node:http';
-import type net from 'node:net';
 import type { temporal } from '@temporalio/proto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { exportWorkflowId } from '../../src/conversation/contracts/export';
+import { listenLocally } from '../../rigs/local-server';
 
 export { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
 
@@ -61,16 +61,12 @@ export interface S3Relay {
 export async function startS3Relay(target: string, mode: RelayMode): Promise<S3Relay> {
   const upstream = new URL(target);
   let markHeld: () => void = () => undefined;
-  const sockets = new Set<net.Socket>();
   const relay: S3Relay = {
     endpoint: '',
     mode,
     held: new Promise<void>((resolve) => (markHeld = resolve)),
     puts: [],
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: async () => undefined,
   };
   const server = http.createServer((req, res) => {
     const isPut = req.method === 'PUT' && (req.url ?? '').includes('.json');
@@ -99,11 +95,8 @@ export async function startS3Relay(target: string, mode: RelayMode): Promise<S3R
     forward.on('error', () => res.destroy());
     req.pipe(forward);
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  relay.endpoint = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const local = await listenLocally(server);
+  relay.endpoint = local.url;
+  relay.close = local.close;
   return relay;
 }
