@@ -126,7 +126,7 @@ describe('npm run rotate-key', () => {
   test('rotates the file named by PARLEY_KEY_FILE, and refuses with KMS configured', () => {
     const file = path.join(tempDir('keyfile-script'), 'keys.json');
     const first = loadOrCreateLocalKeys(file)[0].id;
-    const script = compiled('scripts/rotate-key.js');
+    const script = compiled('src/cli/rotate-key.js');
     const out = execFileSync(process.execPath, [script], { env: { ...process.env, PARLEY_KEY_FILE: file, KMS_KEY_ID: '' }, encoding: 'utf8' });
     const ids = readLocalKeys(file).map((k) => k.id);
     expect(ids).toHaveLength(2);
