@@ -9,7 +9,7 @@ import { freePort } from '../../rigs/ports';
 import { uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
 import { recordHistory } from '../support/histories';
-import { routingEvent, sendEvent } from '../support/conversation';
+import { routingEvent, sendEvent, webhookEvents } from '../support/conversation';
 
 const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
 
@@ -31,18 +31,7 @@ afterAll(() => stack?.stop());
 // Every request below authenticates as its real caller would (signed webhooks, scoped tokens).
 const call: ApiStack['call'] = (...args) => stack.call(...args);
 
-let eventSeq = 0;
-function event(conversationId: string, eventType: string, minute: number, extra: Record<string, unknown> = {}) {
-  return {
-    eventId: `api-evt-${++eventSeq}`,
-    eventType,
-    conversationId,
-    taskId: 'task-7',
-    channel: 'chat',
-    occurredAt: new Date(Date.UTC(2026, 10, 22, 10, minute)).toISOString(),
-    ...extra,
-  };
-}
+const event = webhookEvents('api-evt', 'task-7');
 
 const postEvent = (e: Record<string, unknown>) => call('POST', '/webhooks/routing-events', e);
 const setAttributes = (id: string, attributes: unknown) => call('POST', `/conversations/${id}/attributes`, { attributes });

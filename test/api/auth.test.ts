@@ -10,6 +10,7 @@ import { authedFetch, signedHeaders, testCredentials } from '../../rigs/credenti
 import { captureLogs } from '../../rigs/logs';
 import { freePort } from '../../rigs/ports';
 import { uniqueId } from '../../rigs/temp';
+import { webhookEvents } from '../support/conversation';
 
 let stack: ApiStack;
 let client: Client;
@@ -32,18 +33,7 @@ beforeAll(async () => {
 
 afterAll(() => stack?.stop());
 
-let eventSeq = 0;
-function event(conversationId: string, eventType: string, minute: number, extra: Record<string, unknown> = {}) {
-  return {
-    eventId: `auth-evt-${++eventSeq}`,
-    eventType,
-    conversationId,
-    taskId: 'task-1',
-    channel: 'chat',
-    occurredAt: new Date(Date.UTC(2026, 10, 22, 10, minute)).toISOString(),
-    ...extra,
-  };
-}
+const event = webhookEvents('auth-evt', 'task-1');
 
 interface Answer {
   status: number;

@@ -24,6 +24,7 @@ import { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3'
 import { tempDir, uniqueId } from '../../rigs/temp';
 import { recordHistory } from '../support/histories';
 import { exportIdOf, isExportStart } from '../support/s3';
+import { webhookEvents } from '../support/conversation';
 
 const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
 const BUCKET = 'parley-exports-test';
@@ -78,18 +79,7 @@ async function call(baseUrl: string, method: string, url: string, body?: unknown
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-let eventSeq = 0;
-function event(conversationId: string, eventType: string, minute: number, extra: Record<string, unknown> = {}) {
-  return {
-    eventId: `export-evt-${++eventSeq}`,
-    eventType,
-    conversationId,
-    taskId: 'task-9',
-    channel: 'chat',
-    occurredAt: new Date(Date.UTC(2026, 10, 22, 10, minute)).toISOString(),
-    ...extra,
-  };
-}
+const event = webhookEvents('export-evt', 'task-9');
 
 /** Through the API as the routing platform, a flow and an operator would: events, plain and secured data, a transfer, the close. */
 async function closeConversation(baseUrl: string, id: string): Promise<ConversationView> {
