@@ -5,7 +5,8 @@
 #   worker: node dist/src/main/worker.js
 #   API:    node dist/src/main/api.js   (the default CMD)
 # `npm start` (dist/src/main/start.js) is the single-machine launcher with an embedded dev server; it is
-# deliberately not usable here (scripts/ and the Temporal binaries are not in the image).
+# deliberately not usable here (scripts/ and the Temporal binaries are not in the image). Nor are the
+# bench, the drills and their rigs/: developer tools, built by `npm run build`, never by the image.
 #
 # Pin by digest (node:20-bookworm-slim@sha256:...) for byte-for-byte reproducible builds.
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -27,15 +28,16 @@ RUN --mount=type=cache,target=/root/.npm \
     if [ -f /usr/local/include/node/node.h ]; then export npm_config_nodedir=/usr/local; fi \
  && npm ci --no-audit --no-fund
 
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.image.json ./
 COPY src ./src
 COPY activities ./activities
-# tsconfig.build.json includes scripts/ (and src/main/start.ts imports its type declarations).
-COPY scripts ./scripts
+# Of scripts/, only the bundle builder, and the type declarations src/main/start.ts names.
+COPY scripts/build-workflow-bundle.ts scripts/temporal-binaries.d.ts ./scripts/
 
-# tsc -> dist/{src,activities,scripts}, plus dist/workflow-bundle.js: workers load the
-# prebuilt bundle (WORKFLOW_BUNDLE_PATH below) instead of running webpack at every start.
-RUN npm run build \
+# tsc (tsconfig.image.json: src, activities and the bundle builder) -> dist/{src,activities,scripts},
+# plus dist/workflow-bundle.js: workers load the prebuilt bundle (WORKFLOW_BUNDLE_PATH below)
+# instead of running webpack at every start.
+RUN npm run build:image \
  && npm prune --omit=dev --no-audit --no-fund
 
 ############################ runtime ############################

@@ -14,7 +14,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,22 +24,23 @@ import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { projectRoot } from '../src/platform/data-dir';
-import { startDevServer, type DevServer } from '../src/platform/dev-server';
+import type { DevServer } from '../src/platform/dev-server';
 import { workflowIdFor } from '../src/conversation/messages';
 import { loadOrCreateLocalKeys } from '../src/security/keys';
 import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
 import type { KmsCallCounts } from '../src/security/kms';
 import { floorEventSignal, floorWorkflow, floorWriteUpdate } from './bench/floor-workflow';
-import { mapLimit, median, quantiles, ratio, round, sleep, type Quantiles } from './bench/stats';
-import { CrmPeer } from './drills/crm-peer';
+import { mapLimit, median, quantiles, ratio, round, type Quantiles } from './bench/stats';
+import { CrmPeer } from '../rigs/crm-peer';
+import { startHeadlessDevServer } from '../rigs/dev-server';
+import { freePort } from '../rigs/ports';
+import { sleep } from '../rigs/wait';
 import { startBenchChannelPeer, type BenchChannelPeer } from './bench/channel-peer';
 import { CHANNELS_CONVERSATIONS, CHANNELS_LEVELS, CHANNELS_MESSAGES, channelsPhase } from './bench/channels-phase';
 import { CRM_EXECUTIONS, CRM_LEVELS, CRM_REPEAT_PERCENT, CRM_SECRET_ENV, crmPhase, crmRegistry } from './bench/crm-phase';
 import type { PhaseContext } from './bench/phase-context';
 import { cpuMeter, cpuModel, ioWritten, loadAverage, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('./temporal-binaries');
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -546,7 +546,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   });
   fs.writeFileSync(floorBundle, code);
 
-  devServer = await startDevServer({ cliPath: requireBinary('cli'), dbFile: path.join(dir, 'temporal.sqlite'), port: await freePort(), headless: true, detached: true, logFile: path.join(dir, 'temporal-server.log') });
+  devServer = await startHeadlessDevServer(path.join(dir, 'temporal.sqlite'), { detached: true, logFile: path.join(dir, 'temporal-server.log') });
   const connection = await Connection.connect({ address: devServer.address });
   const client = new Client({ connection, namespace: NAMESPACE });
 
@@ -867,7 +867,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
               repeatPercent: CRM_REPEAT_PERCENT,
               perConversation: 'workflow-execute data action (update-with-start) with a cacheKey; in the repeat share a second one with the same cacheKey; then CLOSED (not timed)',
               floor: 'the same CRM peer called by a plain HTTP client, one POST per execution, same concurrency',
-              peer: 'local HTTP CRM (scripts/drills/crm-peer.ts), in the bench process, answering 200 at once',
+              peer: 'local HTTP CRM (rigs/crm-peer.ts), in the bench process, answering 200 at once',
             },
             levels: crm,
           },
@@ -1054,17 +1054,6 @@ function tail(file: string): string {
   } catch {
     return '(no log)';
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 void main();

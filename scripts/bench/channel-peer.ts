@@ -2,7 +2,7 @@
 // ephemeral port that checks the bearer token, takes each Idempotency-Key once (answering 200 either
 // way, as a peer honouring the key does) and counts what it took per conversation and kind.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocally } from '../../rigs/local-server';
 
 export interface BenchChannelPeer {
   url: string;
@@ -44,10 +44,9 @@ export async function startBenchChannelPeer(token: string): Promise<BenchChannel
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const local = await listenLocally(server);
   return {
-    url: `http://127.0.0.1:${port}/deliveries`,
+    url: `${local.url}/deliveries`,
     received: () => received,
     takenFor: (conversationId) => byConversation.get(conversationId)?.count ?? 0,
     kindsFor(prefix) {
@@ -58,10 +57,6 @@ export async function startBenchChannelPeer(token: string): Promise<BenchChannel
       }
       return out;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => local.close(),
   };
 }

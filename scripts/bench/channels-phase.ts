@@ -6,9 +6,10 @@
 import { performance } from 'node:perf_hooks';
 import { workflowIdFor } from '../../src/conversation/messages';
 import { maskSensitiveText } from '../../src/channels/pci';
+import { sleep } from '../../rigs/wait';
 import type { BenchChannelPeer } from './channel-peer';
 import { countsPerLevel, levelsFrom, postWebhook, routingEvent, type PhaseContext } from './phase-context';
-import { countError, mapLimit, median, quantiles, round, sleep, type Quantiles } from './stats';
+import { countError, mapLimit, median, quantiles, round, type Quantiles } from './stats';
 
 export const CHANNELS_LEVELS = levelsFrom('BENCH_CHANNELS_LEVELS', '1,20');
 export const CHANNELS_CONVERSATIONS = countsPerLevel('BENCH_CHANNELS_CONVERSATIONS', CHANNELS_LEVELS, (c) => (c === 1 ? 16 : 80));

@@ -5,9 +5,10 @@
 // same CRM called by a plain HTTP client, one POST per execution, at the same concurrency.
 import { performance } from 'node:perf_hooks';
 import { workflowIdFor } from '../../src/conversation/messages';
-import { CrmPeer } from '../drills/crm-peer';
+import { CrmPeer } from '../../rigs/crm-peer';
+import { sleep } from '../../rigs/wait';
 import { countsPerLevel, levelsFrom, postWebhook, routingEvent, timedPost, type Answer, type PhaseContext } from './phase-context';
-import { countError, mapLimit, median, quantiles, ratio, round, sleep, type Quantiles } from './stats';
+import { countError, mapLimit, median, quantiles, ratio, round, type Quantiles } from './stats';
 
 export const CRM_CONFIGURATION = 'bench-crm';
 export const CRM_WORKFLOW = 'searchContact';

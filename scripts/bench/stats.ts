@@ -36,8 +36,6 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
   return out;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Counts a failed request under its kind and status: `{"message": {"503": 2}}`. */
 export function countError(errors: Record<string, Record<string, number>>, kind: string, status: string): void {
   (errors[kind] ??= {})[status] = (errors[kind][status] ?? 0) + 1;

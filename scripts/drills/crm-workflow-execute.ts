@@ -8,11 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { workflowIdFor, type ConversationView } from '../../src/conversation/messages';
-import { CrmPeer, type PeerAction } from './crm-peer';
+import { CrmPeer, type PeerAction } from '../../rigs/crm-peer';
 import type { Drill, DrillAudit } from './drill';
 import { Stack } from './stack';
 import { ApiClient } from './traffic';
-import { driveThrough, randomBetween, scaled, sleep } from './util';
+import { sleep } from '../../rigs/wait';
+import { driveThrough, randomBetween, repeatedOutages, scaled } from './util';
 
 const CONFIGURATION = 'drill-crm';
 const WORKFLOW = 'lookupCustomer';
@@ -111,18 +112,10 @@ export const crmWorkflowExecute: Drill = {
       let faultsDone = false;
       const traffic = driveThrough(conversations, concurrency, () => faultsDone, executeOne);
       const worker = running.workers[0];
-      const downtimes: number[] = [];
-      let done = 0;
-      for (; done < kills; done++) {
-        // Kill while calls are in flight: wait for the CRM to be busy.
-        await sleep(randomBetween(2_000, 6_000));
-        await worker.kill();
-        const down = Date.now();
-        await sleep(randomBetween(200, 2_000));
-        await worker.start();
-        downtimes.push(Date.now() - down);
-        log(`worker killed and back (${done + 1}/${kills}) after ${downtimes.at(-1)} ms; CRM calls so far ${peer.calls.length}`);
-      }
+      // Kill while calls are in flight: wait for the CRM to be busy.
+      const downtimes = await repeatedOutages(kills, { upMs: [2_000, 6_000], downMs: [200, 2_000] }, () => worker.kill(), () => worker.start(), (n, ms) =>
+        log(`worker killed and back (${n}/${kills}) after ${ms} ms; CRM calls so far ${peer.calls.length}`),
+      );
       faultsDone = true;
       const started = await traffic;
       log(`${started} executions sent; auditing`);
@@ -173,7 +166,7 @@ export const crmWorkflowExecute: Drill = {
         facts: {
           'executions sent': started,
           'concurrent flows': concurrency,
-          'worker SIGKILLs': done,
+          'worker SIGKILLs': downtimes.length,
           'worker down ms (each, to serving again)': downtimes.join(', '),
           'unexpected worker exits': worker.unexpectedExits.join(', ') || 'none',
           outcomes: Object.entries(outcomes).map(([o, n]) => `${o} ${n}`).join(', '),

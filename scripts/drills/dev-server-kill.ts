@@ -4,7 +4,7 @@
 import type { Drill } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger } from './traffic';
-import { driveThrough, randomBetween, scaled, sleep } from './util';
+import { driveThrough, repeatedOutages, scaled } from './util';
 
 export const devServerKill: Drill = {
   name: 'dev-server-kill',
@@ -20,24 +20,16 @@ export const devServerKill: Drill = {
       const ledger = new Ledger(api, { retryForMs: 240_000 });
       const run = Date.now().toString(36);
       const traffic = driveThrough(conversations, Math.min(conversations, 50), () => faultsDone, (i) => ledger.standardConversation(`dk-${run}-${i}`));
-      const outages: number[] = [];
-      let done = 0;
-      for (; done < kills; done++) {
-        await sleep(randomBetween(2_000, 5_000));
-        await stack.killDevServer();
-        const down = Date.now();
-        await sleep(randomBetween(500, 2_000));
-        await stack.startDevServer();
-        outages.push(Date.now() - down);
-        log(`dev server SIGKILLed and back on its SQLite file (${done + 1}/${kills}) after ${outages.at(-1)} ms`);
-      }
+      const outages = await repeatedOutages(kills, { upMs: [2_000, 5_000], downMs: [500, 2_000] }, () => stack.killDevServer(), () => stack.startDevServer(), (n, ms) =>
+        log(`dev server SIGKILLed and back on its SQLite file (${n}/${kills}) after ${ms} ms`),
+      );
       faultsDone = true;
       const started = await traffic;
       log(`traffic done (${started} conversations); auditing`);
       const audit = await ledger.audit(stack, 240_000, log);
       audit.facts = {
         conversations,
-        'dev server SIGKILLs': done,
+        'dev server SIGKILLs': outages.length,
         'dev server down ms (kill to answering again)': outages.join(', '),
         'unexpected worker/API exits': stack.crashes().join(', ') || 'none',
         ...audit.facts,

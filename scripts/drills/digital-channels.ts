@@ -4,12 +4,12 @@
 // every accepted message is in the transcript exactly once; every notification the conversations
 // decided (their outbound transcript lines) reached the peer, and no conversation was told the same
 // thing twice under two keys (ROUTED and CLOSED each give one notification, CREATED and QUEUED one or none).
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startChannelPeer } from '../../rigs/channel-peer';
+import { sleep, waitFor } from '../../rigs/wait';
 import type { Drill } from './drill';
 import { Stack } from './stack';
 import { ApiClient, mapLimit, type Answer } from './traffic';
-import { randomBetween, scaled, sleep, waitFor } from './util';
+import { randomBetween, scaled, shuffled } from './util';
 
 const PEER_TOKEN = 'drill-peer-token-digital';
 /**
@@ -19,56 +19,12 @@ const PEER_TOKEN = 'drill-peer-token-digital';
 const EXPECTED_KINDS = ['routed', 'closed'];
 const MESSAGES_PER_CONVERSATION = 4;
 
-interface PeerDelivery {
-  key: string;
-  conversationId: string;
-  kind?: string;
-}
-
-/** The gateway and routing platform in one: takes each Idempotency-Key once, records every request. */
-async function startPeer(): Promise<{ url: string; deliveries: PeerDelivery[]; close(): Promise<void> }> {
-  const deliveries: PeerDelivery[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.headers.authorization !== `Bearer ${PEER_TOKEN}`) return void res.writeHead(401).end();
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { conversationId?: string; kind?: string };
-        deliveries.push({ key: String(req.headers['idempotency-key'] ?? ''), conversationId: String(body.conversationId), kind: body.kind });
-        res.writeHead(200).end();
-      } catch {
-        res.writeHead(400).end();
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/deliveries`,
-    deliveries,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
-}
-
-function shuffled<T>(items: T[]): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
-
 export const digitalChannels: Drill = {
   name: 'digital-channels',
   summary: 'inbound messages and routing events of SMS/email conversations delivered twice and shuffled while the worker is SIGKILLed; each message once in the transcript, each notification once at the peer',
   fast: true,
   async run({ scale, workDir, log }) {
-    const peer = await startPeer();
+    const peer = await startChannelPeer(PEER_TOKEN);
     const stack = await Stack.start({
       workDir,
       log,
@@ -174,7 +130,7 @@ export const digitalChannels: Drill = {
       await waitFor('every conversation\'s messages and its closing notice in its transcript', async () => {
         for (const id of ids) if (!(await done(id))) return false;
         return true;
-      }, 180_000).catch((err: unknown) => violations.push(String(err)));
+      }, { timeoutMs: 180_000, intervalMs: 250 }).catch((err: unknown) => violations.push(String(err)));
 
       let messagesFound = 0;
       let notificationsFound = 0;
@@ -193,14 +149,14 @@ export const digitalChannels: Drill = {
         }
         const decided = transcript.filter((m) => m.direction === 'outbound').map((m) => m.eventId);
         notificationsDecided += decided.length;
-        const atPeer = peer.deliveries.filter((d) => d.conversationId === id);
+        const atPeer = peer.deliveries.filter((d) => d.body.conversationId === id);
         const keysAtPeer = new Set(atPeer.map((d) => d.key));
         for (const key of decided) {
           if (keysAtPeer.has(key)) notificationsFound++;
           else lost++;
         }
         // Told the same thing twice under different keys: a real double, whatever the peer de-duplicates.
-        const kinds = [...keysAtPeer].map((key) => atPeer.find((d) => d.key === key)!.kind ?? '');
+        const kinds = [...keysAtPeer].map((key) => String(atPeer.find((d) => d.key === key)!.body.kind ?? ''));
         for (const kind of new Set(kinds)) if (kinds.filter((k) => k === kind).length > 1) doubled++;
         const missingKinds = EXPECTED_KINDS.filter((k) => !kinds.includes(k));
         if (missingKinds.length > 0) violations.push(`${id} was never told: ${missingKinds.join(', ')}`);

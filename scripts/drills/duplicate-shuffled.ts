@@ -5,7 +5,8 @@ import type { RoutingEvent } from '../../src/conversation/messages';
 import type { Drill, DrillAudit } from './drill';
 import { Stack } from './stack';
 import { ApiClient, mapLimit, type Answer } from './traffic';
-import { scaled, sleep, waitFor } from './util';
+import { sleep, waitFor } from '../../rigs/wait';
+import { scaled, shuffled } from './util';
 
 /** A conversation's events (same ids for both twins: ids are unique per conversation). */
 function script(conversationId: string, variant: number): RoutingEvent[] {
@@ -23,15 +24,6 @@ function script(conversationId: string, variant: number): RoutingEvent[] {
   if (variant % 2 === 1) events.push({ ...base, eventId: 'e7', eventType: 'TRANSFERRED', occurredAt: at(5), destination: 'billing', taskContext: { segment: 'd' } });
   events.push({ ...base, eventId: 'e9', eventType: 'CLOSED', occurredAt: at(variant % 2 === 1 ? 6 : 4), dispositionCode: variant });
   return events;
-}
-
-function shuffled<T>(items: T[]): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
 }
 
 /** The parts of a view that depend on the events alone (not on the id or when the workflow started). */
@@ -83,7 +75,7 @@ export const duplicateShuffled: Drill = {
       await mapLimit(twins, 8, async ({ inOrder, shuffled: other }) => {
         const views: Record<string, unknown>[] = [];
         for (const id of [inOrder, other]) {
-          await waitFor(`${id} to end`, async () => (await stack.client.workflow.getHandle(`conversation-${id}`).describe()).status.name !== 'RUNNING', 180_000, 1_000).catch((err: unknown) => violations.push(String(err)));
+          await waitFor(`${id} to end`, async () => (await stack.client.workflow.getHandle(`conversation-${id}`).describe()).status.name !== 'RUNNING', { timeoutMs: 180_000, intervalMs: 1_000 }).catch((err: unknown) => violations.push(String(err)));
           const a = await api.view(id);
           if (a.status !== 200) violations.push(`${id}: GET answered ${a.status}`);
           views.push(a.body ?? {});

@@ -2,12 +2,9 @@
 // through an HTTP relay that slows every upload (before it reaches S3 and before its answer goes
 // back), and each kill waits for an upload in flight. The audit wants exactly one export object per
 // ended conversation, holding its accepted writes: none missing, none extra.
-import { ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
 import path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { projectRoot } from '../../src/platform/data-dir';
 import type { ExportDocument } from '../../src/export';
 import { exportWorkflowId } from '../../src/conversation/contracts/export';
@@ -15,14 +12,14 @@ import { workflowIdFor } from '../../src/conversation/messages';
 import type { Drill, DrillAudit } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger, mapLimit } from './traffic';
-import { driveThrough, freePort, randomBetween, scaled, sleep, waitFor } from './util';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { motoServerCommand } = require(path.join(projectRoot(), 'scripts', 'moto-server.js')) as typeof import('../moto-server');
+import { listenLocally } from '../../rigs/local-server';
+import { MOTO_CREDENTIALS, MOTO_REGION, startMoto } from '../../rigs/moto';
+import { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
+import { sleep, waitFor } from '../../rigs/wait';
+import { driveThrough, randomBetween, scaled } from './util';
 
 const BUCKET = 'parley-drill-exports';
 const PREFIX = 'drill';
-const CREDENTIALS = { accessKeyId: 'drill', secretAccessKey: 'drill' };
 
 export const exportKill: Drill = {
   name: 'export-kill',
@@ -30,7 +27,7 @@ export const exportKill: Drill = {
   fast: true,
   async run({ scale, workDir, log }) {
     const moto = await startMotoS3(workDir);
-    const relay = await startSlowRelay(moto.url);
+    const relay = await startSlowRelay(moto.endpoint);
     let stack: Stack | undefined;
     try {
       stack = await Stack.start({
@@ -40,9 +37,9 @@ export const exportKill: Drill = {
           EXPORT_S3_BUCKET: BUCKET,
           EXPORT_S3_PREFIX: PREFIX,
           EXPORT_S3_ENDPOINT: relay.url,
-          EXPORT_S3_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+          EXPORT_S3_REGION: MOTO_REGION,
+          AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
         },
       });
       const conversations = scaled(100, scale, 10);
@@ -59,7 +56,7 @@ export const exportKill: Drill = {
       let done = 0;
       for (; done < kills; done++) {
         // An upload on its way: the kill lands in the middle of an export.
-        await waitFor('an export upload in flight', async () => relay.inFlight.size > 0, 60_000, 20);
+        await waitFor('an export upload in flight', async () => relay.inFlight.size > 0, { timeoutMs: 60_000, intervalMs: 20 });
         await sleep(randomBetween(0, 300));
         const inFlight = [...relay.inFlight];
         if (inFlight.length > 0) killsMidUpload++;
@@ -93,7 +90,7 @@ export const exportKill: Drill = {
     } finally {
       await stack?.stop();
       await relay.close();
-      await moto.stop();
+      await moto.close();
     }
   },
 };
@@ -147,7 +144,7 @@ async function auditExports(stack: Stack, ledger: Ledger, s3: S3Client, cut: Set
     else if (cut.has(c.id)) out.violations.push(`${c.id}: its upload was cut by a kill, yet its export completed on the first attempt`);
   });
 
-  const keys = await listKeys(s3);
+  const keys = await listKeys(s3, BUCKET, `${PREFIX}/`);
   const byConversation = new Map<string, string[]>();
   for (const key of keys) {
     const conversationId = key.split('/')[4] ?? '';
@@ -162,7 +159,7 @@ async function auditExports(stack: Stack, ledger: Ledger, s3: S3Client, cut: Set
       continue;
     }
     out.doubled += objects.length - 1;
-    const doc = JSON.parse(await readText(s3, objects[0])) as ExportDocument;
+    const doc = JSON.parse((await readObject(s3, BUCKET, objects[0])).text) as ExportDocument;
     const names = new Map(doc.participantData.map((a) => [a.name, a]));
     const writesThere = c.writes.filter((w) => w.accepted).every((w) => {
       const row = names.get(w.name);
@@ -191,48 +188,21 @@ function dayOf(doc: ExportDocument): string {
   return `${at.getUTCFullYear()}/${String(at.getUTCMonth() + 1).padStart(2, '0')}/${String(at.getUTCDate()).padStart(2, '0')}`;
 }
 
-async function listKeys(s3: S3Client): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}/`, ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-    token = page.NextContinuationToken;
-  } while (token);
-  return keys;
-}
-
-async function readText(s3: S3Client, key: string): Promise<string> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-  return out.Body!.transformToString('utf8');
-}
-
-/** moto's server (S3) with the drill's bucket; its own process, stopped by the drill. */
-async function startMotoS3(workDir: string): Promise<{ url: string; s3: S3Client; stop(): Promise<void> }> {
-  const port = await freePort();
-  const { command, args } = motoServerCommand();
-  const logFd = fs.openSync(path.join(workDir, 'moto-s3.log'), 'a');
-  const child: ChildProcess = spawn(command, [...args, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', logFd, logFd], detached: true });
-  fs.closeSync(logFd);
-  const url = `http://127.0.0.1:${port}`;
-  const s3 = new S3Client({ region: 'us-east-1', endpoint: url, forcePathStyle: true, credentials: CREDENTIALS });
-  const stop = async (): Promise<void> => {
+/** moto's server (S3) with the drill's bucket, and a client of it; stopped by the drill. */
+async function startMotoS3(workDir: string): Promise<{ endpoint: string; s3: S3Client; close(): Promise<void> }> {
+  const moto = await startMoto({ logFile: path.join(workDir, 'moto-s3.log'), detached: true });
+  const s3 = motoS3Client(moto.endpoint);
+  const close = async (): Promise<void> => {
     s3.destroy();
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGKILL');
-      await gone;
-    }
+    await moto.close();
   };
-  process.once('exit', () => child.kill('SIGKILL'));
   try {
-    await waitFor('moto_server (S3)', async () => (await fetch(`${url}/moto-api/`)).ok, 60_000, 200);
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    await createBucket(s3, BUCKET);
   } catch (err) {
-    await stop();
+    await close();
     throw err;
   }
-  return { url, s3, stop };
+  return { endpoint: moto.endpoint, s3, close };
 }
 
 interface SlowRelay {
@@ -247,17 +217,13 @@ interface SlowRelay {
 /** HTTP relay in front of moto: each upload waits 0.1–0.4 s before it is forwarded and 0.6–1.5 s before its answer goes back. */
 async function startSlowRelay(target: string): Promise<SlowRelay> {
   const upstream = new URL(target);
-  const sockets = new Set<net.Socket>();
   const inFlight = new Set<string>();
   const relay: SlowRelay = {
     url: '',
     inFlight,
     puts: 0,
     preconditionFailed: 0,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: async () => undefined,
   };
   const server = http.createServer((req, res) => {
     const objectPath = new URL(req.url ?? '/', 'http://relay').pathname;
@@ -294,11 +260,8 @@ async function startSlowRelay(target: string): Promise<SlowRelay> {
       })();
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  relay.url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const local = await listenLocally(server);
+  relay.url = local.url;
+  relay.close = local.close;
   return relay;
 }

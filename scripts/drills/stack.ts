@@ -8,24 +8,19 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { projectRoot } from '../../src/platform/data-dir';
-import { startDevServer, type DevServer } from '../../src/platform/dev-server';
+import type { DevServer } from '../../src/platform/dev-server';
 import { createParticipantDataStore, type ParticipantDataStore } from '../../src/store';
-import { generateToken } from '../../src/security/secrets';
-import { generateWebhookSecret } from '../../src/security/webhook-signature';
 import { loadOrCreateLocalKeys } from '../../src/security/keys';
-import type { Scope } from '../../src/security/auth';
-import { startPostgres, type DrillPostgres } from './postgres';
-import { startRelay, type Relay } from './relay';
-import { freePort, sleep, waitFor } from './util';
-
-const ROOT = projectRoot();
-const DIST = path.join(ROOT, 'dist');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { requireBinary } = require(path.join(ROOT, 'scripts', 'temporal-binaries.js')) as typeof import('../temporal-binaries');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { motoServerCommand } = require(path.join(ROOT, 'scripts', 'moto-server.js')) as typeof import('../moto-server');
+import { killOnExit } from '../../rigs/children';
+import { credentialsEnv, testCredentials, type TestCredentials } from '../../rigs/credentials';
+import { startHeadlessDevServer } from '../../rigs/dev-server';
+import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type MotoServer } from '../../rigs/moto';
+import { freePort } from '../../rigs/ports';
+import { startPostgres, type ThrowawayPostgres } from '../../rigs/postgres';
+import { DIST, PROJECT_ROOT } from '../../rigs/project';
+import { startRelay, type Relay } from '../../rigs/relay';
+import { sleep, waitFor } from '../../rigs/wait';
 
 export interface StackOptions {
   workDir: string;
@@ -38,11 +33,6 @@ export interface StackOptions {
   kms?: boolean;
   /** More environment for the workers and the API (e.g. CONTINUE_AS_NEW_AFTER_EVENTS). */
   env?: NodeJS.ProcessEnv;
-}
-
-export interface Credentials {
-  webhookSecret: string;
-  tokens: Record<Scope, string>;
 }
 
 /** A node child (worker or API) that can be killed and started again with the same settings. */
@@ -78,8 +68,9 @@ export class NodeProcess {
     const fd = fs.openSync(this.logFile, 'a');
     fs.writeSync(fd, `--- ${new Date().toISOString()} start ${this.name}\n`);
     // Own process group: a terminal's Ctrl-C reaches only the runner, which stops each child once.
-    const child = spawn(process.execPath, [this.entry], { cwd: ROOT, env: this.env, stdio: ['ignore', fd, fd], detached: true });
+    const child = spawn(process.execPath, [this.entry], { cwd: PROJECT_ROOT, env: this.env, stdio: ['ignore', fd, fd], detached: true });
     fs.closeSync(fd);
+    killOnExit(child);
     this.child = child;
     this.starts++;
     this.expectingExit = false;
@@ -93,13 +84,16 @@ export class NodeProcess {
         resolve(how);
       }),
     );
-    live.add(this);
-    await waitFor(`${this.name} to serve ${this.healthUrl}`, async () => {
-      if (!this.running()) throw new Error(`${this.name} exited (${await this.exitedPromise}); its log ends: ${tail(this.logFile)}`);
-      const res = await fetch(this.healthUrl, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      return res.ok;
-    }, timeoutMs);
+    await waitFor(
+      `${this.name} to serve ${this.healthUrl}`,
+      async () => {
+        if (!this.running()) throw new Error(`${this.name} exited (${await this.exitedPromise}); its log ends: ${tail(this.logFile)}`);
+        const res = await fetch(this.healthUrl, { signal: AbortSignal.timeout(2_000) });
+        await res.arrayBuffer();
+        return res.ok;
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
   }
 
   /** SIGKILL: no drain, no goodbye; resolves once it is gone. */
@@ -118,28 +112,21 @@ export class NodeProcess {
     const timer = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
     await this.exitedPromise;
     clearTimeout(timer);
-    live.delete(this);
-  }
-
-  killNow(): void {
-    if (this.running()) this.child!.kill('SIGKILL');
   }
 }
 
 export class Stack {
-  readonly credentials: Credentials = {
-    webhookSecret: generateWebhookSecret(),
-    tokens: { flow: generateToken('flow'), 'agent-script': generateToken('agent-script'), operator: generateToken('operator') },
-  };
+  readonly credentials: TestCredentials = testCredentials();
   readonly taskQueue = `drill-${Date.now().toString(36)}`;
   devServer?: DevServer;
   devServerPort = 0;
   readonly workers: NodeProcess[] = [];
   api!: NodeProcess;
   apiBase = '';
-  postgres?: DrillPostgres;
+  postgres?: ThrowawayPostgres;
   pgRelay?: Relay;
-  moto?: { process: ChildProcess; relay: Relay };
+  /** KMS; its endpoint is a relay that can be taken down (setState). */
+  moto?: MotoServer;
   /** A plain Temporal client (no codec): describe, terminate; never payloads. */
   client!: Client;
   private connection?: Connection;
@@ -192,34 +179,24 @@ export class Stack {
       CLOSED_GRACE_PERIOD: '0',
     });
     if (this.opts.postgres) {
-      this.postgres = await startPostgres(workDir);
+      this.postgres = await startPostgres({ logFile: path.join(workDir, 'postgres.log') });
       this.pgRelay = await startRelay(this.postgres.port);
       env.DATABASE_URL = `postgresql://postgres@127.0.0.1:${this.pgRelay.port}/postgres`;
       log(`PostgreSQL on ${this.postgres.port}, Parley reaches it through a relay on ${this.pgRelay.port}`);
     }
     if (this.opts.kms) {
-      const motoPort = await freePort();
-      const { command, args } = motoServerCommand();
-      const motoLog = fs.openSync(path.join(workDir, 'moto.log'), 'a');
-      const child = spawn(command, [...args, '-H', '127.0.0.1', '-p', String(motoPort)], { stdio: ['ignore', motoLog, motoLog], detached: true });
-      fs.closeSync(motoLog);
-      child.once('error', (err) => log(`moto_server could not start: ${err.message}`));
-      this.moto = { process: child, relay: await startRelay(motoPort) };
-      await waitFor('moto_server', async () => (await fetch(`http://127.0.0.1:${motoPort}/moto-api/`)).ok, 60_000, 200);
-      const credentials = { accessKeyId: 'drill', secretAccessKey: 'drill' };
-      const kms = new KMSClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${motoPort}`, credentials, maxAttempts: 1 });
-      const keyArn = (await kms.send(new CreateKeyCommand({ Description: 'parley drill' }))).KeyMetadata!.Arn!;
-      kms.destroy();
+      this.moto = await startMoto({ logFile: path.join(workDir, 'moto.log'), detached: true });
+      const keyArn = await this.moto.createKey('parley drill');
       Object.assign(env, {
         KMS_KEY_ID: keyArn,
-        AWS_ENDPOINT_URL: `http://127.0.0.1:${this.moto.relay.port}`,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        AWS_ENDPOINT_URL: this.moto.endpoint,
+        AWS_REGION: MOTO_REGION,
+        AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
         KMS_MAX_ATTEMPTS: '1',
         KMS_REQUEST_TIMEOUT: '2s',
       });
-      log(`moto KMS on ${motoPort}, Parley reaches it through a relay on ${this.moto.relay.port}`);
+      log(`moto KMS, Parley reaches it through a relay at ${this.moto.endpoint}`);
     } else {
       // Made once here, before the worker and the API race to create it.
       env.PARLEY_KEY_FILE = path.join(workDir, 'keys.json');
@@ -233,13 +210,7 @@ export class Stack {
     }
     const apiPort = await freePort();
     this.apiBase = `http://127.0.0.1:${apiPort}`;
-    const { tokens } = this.credentials;
-    this.api = new NodeProcess('api', path.join(DIST, 'src', 'main', 'api.js'), {
-      ...env,
-      PORT: String(apiPort),
-      PARLEY_WEBHOOK_SECRETS: this.credentials.webhookSecret,
-      PARLEY_TOKENS: (Object.keys(tokens) as Scope[]).map((scope) => `${scope}:${tokens[scope]}`).join(' '),
-    }, path.join(workDir, 'api.log'), `${this.apiBase}/healthz`);
+    this.api = new NodeProcess('api', path.join(DIST, 'src', 'main', 'api.js'), { ...env, PORT: String(apiPort), ...credentialsEnv(this.credentials) }, path.join(workDir, 'api.log'), `${this.apiBase}/healthz`);
     // A crash is a finding, not the end of the drill: it is logged and counted (every drill reports
     // unexpected exits as a violation) and the process is started again so the audit can still run.
     for (const p of [...this.workers, this.api]) {
@@ -255,14 +226,7 @@ export class Stack {
 
   /** Starts the dev server on the stack's SQLite file and port (the same ones after a kill). */
   async startDevServer(): Promise<void> {
-    this.devServer = await startDevServer({
-      cliPath: requireBinary('cli'),
-      dbFile: this.dbFile,
-      port: this.devServerPort,
-      headless: true,
-      detached: true,
-      logFile: path.join(this.opts.workDir, 'temporal-server.log'),
-    });
+    this.devServer = await startHeadlessDevServer(this.dbFile, { port: this.devServerPort, detached: true, logFile: path.join(this.opts.workDir, 'temporal-server.log') });
   }
 
   /** SIGKILL, not stop: the server gets no chance to flush or close its SQLite file. */
@@ -297,35 +261,18 @@ export class Stack {
     await this.devServer?.stop().catch(() => undefined);
     await this.pgRelay?.close().catch(() => undefined);
     await this.postgres?.stop().catch(() => undefined);
-    if (this.moto) {
-      await this.moto.relay.close().catch(() => undefined);
-      if (this.moto.process.exitCode === null) this.moto.process.kill('SIGKILL');
-    }
+    await this.moto?.close().catch(() => undefined);
     await sleep(0);
-  }
-
-  /** Kills at once, synchronously: for a process that is exiting. */
-  killNow(): void {
-    this.api?.killNow();
-    for (const w of this.workers) w.killNow();
-    if (this.devServer?.process.exitCode === null) this.devServer.process.kill('SIGKILL');
-    if (this.moto?.process.exitCode === null) this.moto.process.kill('SIGKILL');
-    this.postgres?.killNow();
   }
 }
 
+// Whatever happens to the runner, nothing it started is left running: every process is killed on
+// exit (rigs/children.ts).
 const stacks = new Set<Stack>();
-const live = new Set<NodeProcess>();
 
 export async function stopAllStacks(): Promise<void> {
   await Promise.all([...stacks].map((s) => s.stop()));
 }
-
-// Whatever happens to the runner, nothing it started is left running.
-process.once('exit', () => {
-  for (const s of stacks) s.killNow();
-  for (const p of live) p.killNow();
-});
 
 function tail(file: string): string {
   try {

@@ -6,7 +6,8 @@ import type { Drill } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger } from './traffic';
 import { workflowIdFor } from '../../src/conversation/messages';
-import { driveThrough, scaled, sleep, waitFor } from './util';
+import { sleep, waitFor } from '../../rigs/wait';
+import { driveThrough, scaled } from './util';
 
 export const storeOutage: Drill = {
   name: 'store-outage',
@@ -28,7 +29,7 @@ export const storeOutage: Drill = {
       const before = `so-${run}-before`;
       await ledger.standardConversation(before);
       // Ended and flushed, so its attributes are read from the store, not from the workflow.
-      await waitFor(`${before} to end`, async () => (await stack.client.workflow.getHandle(workflowIdFor(before)).describe()).status.name === 'COMPLETED', 60_000);
+      await waitFor(`${before} to end`, async () => (await stack.client.workflow.getHandle(workflowIdFor(before)).describe()).status.name === 'COMPLETED', { timeoutMs: 60_000, intervalMs: 250 });
       const reads: Record<string, number> = {};
       const readStored = async (): Promise<void> => {
         const a = await api.request('stored read', 'GET', `/conversations/${before}/attributes/w1_1`, { scope: 'agent-script' });
@@ -37,20 +38,20 @@ export const storeOutage: Drill = {
       };
 
       await sleep(2_000);
-      await stack.pgRelay!.setUp(false);
+      await stack.pgRelay!.setState('down');
       log(`PostgreSQL unreachable for ${storeDownMs / 1000} s`);
       const storeBack = Date.now() + storeDownMs;
       while (Date.now() < storeBack) {
         await readStored();
         await sleep(1_000);
       }
-      await stack.pgRelay!.setUp(true);
+      await stack.pgRelay!.setState('up');
       log('PostgreSQL reachable again');
       await sleep(2_000);
-      await stack.moto!.relay.setUp(false);
+      await stack.moto!.setState('down');
       log(`KMS unreachable for ${kmsDownMs / 1000} s`);
       await sleep(kmsDownMs);
-      await stack.moto!.relay.setUp(true);
+      await stack.moto!.setState('up');
       log('KMS reachable again');
       faultsDone = true;
       const started = await traffic;

@@ -15,8 +15,9 @@ import type { Scope } from '../../src/security/auth';
 import { signWebhook } from '../../src/security/webhook-signature';
 import { workflowIdFor, type ConversationView, type RoutingEvent } from '../../src/conversation/messages';
 import type { DrillAudit } from './drill';
-import type { Credentials, Stack } from './stack';
-import { sleep } from './util';
+import type { TestCredentials } from '../../rigs/credentials';
+import { sleep } from '../../rigs/wait';
+import type { Stack } from './stack';
 
 export interface Answer {
   /** HTTP status, or 0 when no answer came (connection refused, reset, timed out). */
@@ -31,7 +32,7 @@ export class ApiClient {
   /** Every answer, by request kind and status: "webhook 202", "write 503", "read 0". */
   readonly statuses: Record<string, number> = {};
 
-  constructor(readonly base: () => string, readonly credentials: Credentials) {}
+  constructor(readonly base: () => string, readonly credentials: TestCredentials) {}
 
   count(kind: string, status: number): void {
     const key = `${kind} ${status === 0 ? 'no answer' : status}`;

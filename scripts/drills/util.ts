@@ -1,18 +1,5 @@
-// Small helpers every drill shares.
-import net from 'node:net';
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// Small helpers the drills share (ports, waits and processes are rigs/).
+import { sleep } from '../../rigs/wait';
 
 /** A whole number of at least `min`: a drill's full-scale figure times the scale. */
 export const scaled = (full: number, scale: number, min = 1): number => Math.max(min, Math.round(full * scale));
@@ -29,20 +16,6 @@ export async function drive(count: number, concurrency: number, one: (i: number)
   );
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
-
 /**
  * Traffic that outlasts a fault schedule: `concurrency` loops start conversation after conversation
  * until at least `minCount` were started and `faultsDone()` says the faults are over, so every fault
@@ -56,4 +29,39 @@ export async function driveThrough(minCount: number, concurrency: number, faults
     }),
   );
   return next;
+}
+
+/** The items in a random order (Fisher–Yates). */
+export function shuffled<T>(items: T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/**
+ * `times` outages, one after another: a pause of `upMs` (a random span within the range), `kill()`,
+ * a pause of `downMs`, `start()`. Resolves with each outage's length, from the kill until start()
+ * resolved (the process serving again), in ms; `onBack` hears of each as it ends.
+ */
+export async function repeatedOutages(
+  times: number,
+  pauses: { upMs: [number, number]; downMs: [number, number] },
+  kill: () => Promise<void>,
+  start: () => Promise<void>,
+  onBack: (outage: number, ms: number) => void,
+): Promise<number[]> {
+  const outages: number[] = [];
+  for (let n = 1; n <= times; n++) {
+    await sleep(randomBetween(...pauses.upMs));
+    await kill();
+    const down = Date.now();
+    await sleep(randomBetween(...pauses.downMs));
+    await start();
+    outages.push(Date.now() - down);
+    onBack(n, outages[n - 1]);
+  }
+  return outages;
 }

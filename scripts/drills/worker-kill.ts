@@ -3,7 +3,7 @@
 import type { Drill } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger } from './traffic';
-import { driveThrough, randomBetween, scaled, sleep } from './util';
+import { driveThrough, repeatedOutages, scaled } from './util';
 
 export const workerKill: Drill = {
   name: 'worker-kill',
@@ -20,25 +20,17 @@ export const workerKill: Drill = {
       const run = Date.now().toString(36);
       const traffic = driveThrough(conversations, conversations, () => faultsDone, (i) => ledger.standardConversation(`wk-${run}-${i}`, { secured: i % 4 === 0 }));
       const worker = stack.workers[0];
-      const downtimes: number[] = [];
-      let done = 0;
       // Kills spread over the traffic: a random pause, SIGKILL, a random pause, start again.
-      for (; done < kills; done++) {
-        await sleep(randomBetween(1_000, 6_000));
-        await worker.kill();
-        const down = Date.now();
-        await sleep(randomBetween(200, 2_000));
-        await worker.start();
-        downtimes.push(Date.now() - down);
-        log(`worker killed and back (${done + 1}/${kills}) after ${downtimes.at(-1)} ms`);
-      }
+      const downtimes = await repeatedOutages(kills, { upMs: [1_000, 6_000], downMs: [200, 2_000] }, () => worker.kill(), () => worker.start(), (n, ms) =>
+        log(`worker killed and back (${n}/${kills}) after ${ms} ms`),
+      );
       faultsDone = true;
       const started = await traffic;
       log(`traffic done (${started} conversations); auditing`);
       const audit = await ledger.audit(stack, 180_000, log);
       audit.facts = {
         'concurrent conversations': conversations,
-        'worker SIGKILLs': done,
+        'worker SIGKILLs': downtimes.length,
         'worker down ms (each, to serving again)': downtimes.join(', '),
         'unexpected worker/API exits': stack.crashes().join(', ') || 'none',
         ...audit.facts,

@@ -1,95 +1,37 @@
 // The HTTP API over real HTTP, against a real Temporal dev server and an in-process worker.
-import path from 'node:path';
-import { testKeyServices } from '../support/keys';
-import { Writable } from 'node:stream';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { buildApi } from '../../src/api/server';
-import type { DevServer } from '../../src/platform/dev-server';
+import type { Client } from '@temporalio/client';
 import { ConversationView, DEFAULT_SETTINGS, searchAttributes, workflowIdFor } from '../../src/conversation/messages';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { createActivities } from '../../activities';
-import { bundleWorkflows, freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
+import type { ParticipantDataStore } from '../../src/store';
+import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import type { InProcessWorker } from '../../rigs/in-process-worker';
+import { captureLogs, silentLogger } from '../../rigs/logs';
+import { freePort } from '../../rigs/ports';
+import { uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
 import { recordHistory } from '../support/histories';
-import { routingEvent, sendEvent } from '../support/conversation';
-import { waitFor } from '../support/wait';
-import { authedFetch, testCredentials } from '../support/auth';
+import { routingEvent, sendEvent, webhookEvents } from '../support/conversation';
 
 const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
 
-let devServer: DevServer;
+let stack: ApiStack;
 let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
-let workflowBundle: Awaited<ReturnType<typeof bundleWorkflows>>;
 let store: ParticipantDataStore;
-let api: ReturnType<typeof buildApi>;
-let baseUrl: string;
-const logLines: string[] = [];
-const taskQueue = uniqueId('api-tests');
-// Every request below authenticates as its real caller would (signed webhooks, scoped tokens).
-const credentials = testCredentials();
+let taskQueue: string;
+const { logger, lines: logLines } = captureLogs('debug');
 // A short grace window after CLOSED: these tests wait for conversations to complete (test/api/event-order.test.ts covers the window).
 const SETTINGS = { ...DEFAULT_SETTINGS, closedGracePeriodMs: 1_000 };
 
 beforeAll(async () => {
-  const dir = tempDir('api');
-  const [server, bundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
-  devServer = server;
-  workflowBundle = bundle;
-  const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
-  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
-  await store.init();
-  worker = await Worker.create({
-    dataConverter: testKeyServices().dataConverter,
-    connection: await NativeConnection.connect({ address: devServer.address }),
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({ store, logger }),
-  });
-  workerRun = worker.run();
-  client = new Client({ dataConverter: testKeyServices().dataConverter, connection: await Connection.connect({ address: devServer.address }) });
-  api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
-    logger,
-    config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: SETTINGS },
-    auth: credentials.settings,
-    keys: testKeyServices(),
-  });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+  stack = await startApiStack({ name: 'api-tests', logger, conversation: SETTINGS });
+  ({ client, store, taskQueue } = stack);
 });
 
-afterAll(async () => {
-  await api?.close();
-  worker?.shutdown();
-  await workerRun;
-  await client?.connection.close();
-  await store?.close();
-  await devServer?.stop();
-});
+afterAll(() => stack?.stop());
 
-async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await authedFetch(credentials, `${baseUrl}${url}`, { method, body, headers });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+// Every request below authenticates as its real caller would (signed webhooks, scoped tokens).
+const call: ApiStack['call'] = (...args) => stack.call(...args);
 
-let eventSeq = 0;
-function event(conversationId: string, eventType: string, minute: number, extra: Record<string, unknown> = {}) {
-  return {
-    eventId: `api-evt-${++eventSeq}`,
-    eventType,
-    conversationId,
-    taskId: 'task-7',
-    channel: 'chat',
-    occurredAt: new Date(Date.UTC(2026, 10, 22, 10, minute)).toISOString(),
-    ...extra,
-  };
-}
+const event = webhookEvents('api-evt', 'task-7');
 
 const postEvent = (e: Record<string, unknown>) => call('POST', '/webhooks/routing-events', e);
 const setAttributes = (id: string, attributes: unknown) => call('POST', `/conversations/${id}/attributes`, { attributes });
@@ -303,21 +245,10 @@ describe('bad input gets a 4xx that says what is wrong, and changes nothing', ()
 });
 
 test('with Temporal unreachable the API answers 503 and applies nothing', async () => {
-  const deadPort = await freePort();
-  const logger = pino({ level: 'silent' });
-  const downApi = buildApi({
-    client: createTemporalClient({ temporalAddress: `127.0.0.1:${deadPort}`, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
-    logger,
-    config: { taskQueue, temporalRequestTimeoutMs: 1000, conversation: SETTINGS },
-    auth: credentials.settings,
-    keys: testKeyServices(),
-  });
+  const downApi = await stack.startApi({ temporalAddress: `127.0.0.1:${await freePort()}`, requestTimeoutMs: 1000, logger: silentLogger });
   try {
-    await downApi.listen({ port: 0, host: '127.0.0.1' });
-    const downUrl = `http://127.0.0.1:${(downApi.server.address() as { port: number }).port}`;
     const send = async (method: string, url: string, body?: unknown) => {
-      const res = await authedFetch(credentials, `${downUrl}${url}`, { method, body });
+      const res = await downApi.fetch(url, { method, body });
       return { status: res.status, body: (await res.json()) as { message?: string } };
     };
     const id = uniqueId('down');
@@ -341,21 +272,11 @@ test('a write no worker confirms in time is 503, still applied once a worker run
   // A conversation on a task queue nobody polls yet: like the seconds after a worker crash.
   const idleQueue = uniqueId('api-idle');
   const id = uniqueId('unconfirmed');
-  const slowApi = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
-    logger: pino({ level: 'silent' }),
-    config: { taskQueue: idleQueue, temporalRequestTimeoutMs: 1500, conversation: SETTINGS },
-    auth: credentials.settings,
-    keys: testKeyServices(),
-  });
-  let lateWorker: Worker | undefined;
-  let lateRun: Promise<void> | undefined;
+  const slowApi = await stack.startApi({ taskQueue: idleQueue, requestTimeoutMs: 1500, logger: silentLogger });
+  let lateWorker: InProcessWorker | undefined;
   try {
-    await slowApi.listen({ port: 0, host: '127.0.0.1' });
-    const slowUrl = `http://127.0.0.1:${(slowApi.server.address() as { port: number }).port}`;
     const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
-      const res = await authedFetch(credentials, `${slowUrl}${url}`, { method: 'POST', body, headers });
+      const res = await slowApi.fetch(url, { method: 'POST', body, headers });
       return { status: res.status, body: (await res.json()) as { message?: string; queued?: string[] } };
     };
     expect((await post('/webhooks/routing-events', event(id, 'CREATED', 0))).status).toBe(202);
@@ -363,14 +284,7 @@ test('a write no worker confirms in time is 503, still applied once a worker run
     const first = await post(`/conversations/${id}/attributes`, { attributes: { tier: 'gold' } }, key);
     expect([first.status, first.body.message]).toEqual([503, expect.stringMatching(/may still be applied.*same Idempotency-Key/)]);
 
-    lateWorker = await Worker.create({
-      dataConverter: testKeyServices().dataConverter,
-      connection: await NativeConnection.connect({ address: devServer.address }),
-      taskQueue: idleQueue,
-      workflowBundle,
-      activities: createActivities({ store, logger: pino({ level: 'silent' }) }),
-    });
-    lateRun = lateWorker.run();
+    lateWorker = await stack.startWorker({ taskQueue: idleQueue, activities: { logger: silentLogger } });
     // The unconfirmed write was kept by Temporal and lands without being sent again.
     await waitFor('the unconfirmed write to land', async () => (await call('GET', `/conversations/${id}/attributes/tier`)).body?.value === 'gold');
     // The retry gets the first attempt's outcome; the history shows one write, not two.
@@ -382,8 +296,7 @@ test('a write no worker confirms in time is 503, still applied once a worker run
     expect((history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
     await client.workflow.getHandle(workflowIdFor(id)).terminate('test done');
   } finally {
-    lateWorker?.shutdown();
-    await lateRun;
+    await lateWorker?.stop();
     await slowApi.close();
   }
 });

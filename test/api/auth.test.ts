@@ -1,92 +1,39 @@
 // Authentication over real HTTP against a real dev server and worker: every route refuses a
 // missing, wrong or under-scoped credential and changes nothing; webhooks are refused unsigned,
 // badly signed, tampered, stale or replayed; secrets rotate; no credential reaches a log line.
-import path from 'node:path';
-import { testKeyServices } from '../support/keys';
-import { Writable } from 'node:stream';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { buildApi } from '../../src/api/server';
-import type { DevServer } from '../../src/platform/dev-server';
+import type { Client } from '@temporalio/client';
 import type { Scope } from '../../src/security/auth';
 import { generateWebhookSecret } from '../../src/security/webhook-signature';
-import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { createActivities } from '../../activities';
-import { bundleWorkflows, freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
-import { authedFetch, signedHeaders, testCredentials } from '../support/auth';
+import { workflowIdFor } from '../../src/conversation/messages';
+import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { authedFetch, signedHeaders, testCredentials } from '../../rigs/credentials';
+import { captureLogs } from '../../rigs/logs';
+import { freePort } from '../../rigs/ports';
+import { uniqueId } from '../../rigs/temp';
+import { webhookEvents } from '../support/conversation';
 
-let devServer: DevServer;
+let stack: ApiStack;
 let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
-let store: ParticipantDataStore;
-const apis: ReturnType<typeof buildApi>[] = [];
 let baseUrl: string;
-const logLines: string[] = [];
-const taskQueue = uniqueId('auth-tests');
 const credentials = testCredentials();
 // Known to nobody but the test: a token and a secret the API was never given.
 const stranger = testCredentials();
 
 // Everything the API logs, at its most verbose and without the redaction net, for the leak check.
-const logger = pino({ level: 'trace' }, new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
+const { logger, lines: logLines } = captureLogs('trace');
 
 async function startApi(auth = credentials.settings, opts: { address?: string; timeoutMs?: number } = {}): Promise<string> {
-  const api = buildApi({
-    client: createTemporalClient({ temporalAddress: opts.address ?? devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
-    logger,
-    config: { taskQueue, temporalRequestTimeoutMs: opts.timeoutMs ?? 5000, conversation: DEFAULT_SETTINGS },
-    auth,
-    keys: testKeyServices(),
-  });
-  apis.push(api);
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  return `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+  return (await stack.startApi({ auth, temporalAddress: opts.address, requestTimeoutMs: opts.timeoutMs })).baseUrl;
 }
 
 beforeAll(async () => {
-  const dir = tempDir('auth');
-  const [server, bundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
-  devServer = server;
-  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
-  await store.init();
-  worker = await Worker.create({
-    dataConverter: testKeyServices().dataConverter,
-    connection: await NativeConnection.connect({ address: devServer.address }),
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({ store, logger }),
-  });
-  workerRun = worker.run();
-  client = new Client({ dataConverter: testKeyServices().dataConverter, connection: await Connection.connect({ address: devServer.address }) });
-  baseUrl = await startApi();
+  stack = await startApiStack({ name: 'auth-tests', logger, credentials });
+  ({ client, baseUrl } = stack);
 });
 
-afterAll(async () => {
-  await Promise.all(apis.map((api) => api.close()));
-  worker?.shutdown();
-  await workerRun;
-  await client?.connection.close();
-  await store?.close();
-  await devServer?.stop();
-});
+afterAll(() => stack?.stop());
 
-let eventSeq = 0;
-function event(conversationId: string, eventType: string, minute: number, extra: Record<string, unknown> = {}) {
-  return {
-    eventId: `auth-evt-${++eventSeq}`,
-    eventType,
-    conversationId,
-    taskId: 'task-1',
-    channel: 'chat',
-    occurredAt: new Date(Date.UTC(2026, 10, 22, 10, minute)).toISOString(),
-    ...extra,
-  };
-}
+const event = webhookEvents('auth-evt', 'task-1');
 
 interface Answer {
   status: number;

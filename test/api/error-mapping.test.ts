@@ -4,90 +4,50 @@
 // log, and 503 is kept for Temporal being out of reach.
 import http2 from 'node:http2';
 import net from 'node:net';
-import path from 'node:path';
-import { Writable } from 'node:stream';
-import { Client, Connection, ServiceError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { createActivities } from '../../activities';
-import { buildApi } from '../../src/api/server';
+import { ServiceError, type Client } from '@temporalio/client';
 import { classifyTemporalError } from '../../src/api/temporal-errors';
-import type { DevServer } from '../../src/platform/dev-server';
-import { ConversationSettings, DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
+import { ConversationSettings, workflowIdFor } from '../../src/conversation/messages';
 import { STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/conversation-state';
+import { createParticipantDataStore, ParticipantDataStore } from '../../src/store';
+import type { RunningApi } from '../../rigs/api';
+import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { captureLogs, silentLogger } from '../../rigs/logs';
+import { freePort } from '../../rigs/ports';
+import { uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
 import { lockSqlite } from '../support/sqlite-lock';
-import { waitFor } from '../support/wait';
-import { createParticipantDataStore, ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { authedFetch, testCredentials } from '../support/auth';
-import { testKeyServices } from '../support/keys';
-import { bundleWorkflows, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
 
-const credentials = testCredentials();
-const logLines: string[] = [];
-const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
-const apis: Array<ReturnType<typeof buildApi>> = [];
-const taskQueue = uniqueId('error-mapping');
+const { logger, lines: logLines } = captureLogs('info');
 
-let devServer: DevServer;
+let stack: ApiStack;
 let store: ParticipantDataStore;
 let storePath: string;
-let worker: Worker;
-let workerRun: Promise<void>;
 let client: Client;
 
 beforeAll(async () => {
-  const dir = tempDir('error-mapping');
-  const [server, bundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
-  devServer = server;
-  storePath = path.join(dir, 'participant-data.sqlite');
-  store = new SqliteParticipantDataStore(storePath);
-  await store.init();
-  worker = await Worker.create({
-    connection: await NativeConnection.connect({ address: devServer.address }),
-    taskQueue,
-    workflowBundle: bundle,
-    dataConverter: testKeyServices().dataConverter,
-    activities: createActivities({ store, logger: pino({ level: 'silent' }) }),
-  });
-  workerRun = worker.run();
-  client = new Client({ connection: await Connection.connect({ address: devServer.address }), dataConverter: testKeyServices().dataConverter });
+  // The API's log is searched below; the worker's is not.
+  stack = await startApiStack({ name: 'error-mapping', logger, activities: { logger: silentLogger } });
+  ({ store, storeFile: storePath, client } = stack);
 }, 120_000);
 
-afterAll(async () => {
-  await Promise.all(apis.map((api) => api.close()));
-  worker?.shutdown();
-  await workerRun;
-  await client?.connection.close();
-  await store?.close();
-  await devServer?.stop();
-});
+afterAll(() => stack?.stop());
 
-async function startApi(
+/** An API on the stack's server, its own settings; each test starts the one it needs. */
+function startApi(
   opts: { address?: string; namespace?: string; taskQueue?: string; timeoutMs?: number; store?: ParticipantDataStore; conversation?: Partial<ConversationSettings> } = {},
-): Promise<string> {
-  const api = buildApi({
-    client: createTemporalClient(
-      { temporalAddress: opts.address ?? devServer.address, temporalNamespace: opts.namespace ?? 'default', devServerPort: 0 },
-      testKeyServices().dataConverter,
-    ),
-    store: opts.store ?? store,
-    logger,
+): Promise<RunningApi> {
+  return stack.startApi({
+    temporalAddress: opts.address,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    requestTimeoutMs: opts.timeoutMs,
+    store: opts.store,
     // No grace window after CLOSED: the tests wait for the workflows to complete.
-    config: { taskQueue: opts.taskQueue ?? taskQueue, temporalRequestTimeoutMs: opts.timeoutMs ?? 5000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0, ...opts.conversation } },
-    auth: credentials.settings,
-    keys: testKeyServices(),
+    conversation: { closedGracePeriodMs: 0, ...opts.conversation },
   });
-  apis.push(api);
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  return `http://127.0.0.1:${(api.server.address() as net.AddressInfo).port}`;
 }
 
-async function call(base: string, method: string, url: string, body?: unknown) {
-  const res = await authedFetch(credentials, `${base}${url}`, { method, body });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (api: RunningApi, method: string, url: string, body?: unknown) => api.call(method, url, body);
 
 let second = 0;
 const event = (conversationId: string, eventType: string, extra: Record<string, unknown> = {}) => ({
@@ -166,10 +126,7 @@ test('a stored-attribute read the store does not answer within STORE_TIMEOUT is 
 
 test('a stored-attribute read while the store refuses connections is 503 "unreachable, nothing was changed", not 500', async () => {
   // A port nothing listens on: PostgreSQL down or its network gone (the store-outage drill found this 500).
-  const closed = net.createServer();
-  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-  const port = (closed.address() as net.AddressInfo).port;
-  await new Promise((r) => closed.close(r));
+  const port = await freePort();
   const down = createParticipantDataStore({ databaseUrl: `postgresql://postgres@127.0.0.1:${port}/x`, sqlitePath: 'unused', storeTimeoutMs: 800 });
   try {
     const base = await startApi({ store: down });
@@ -198,7 +155,7 @@ test('a write refused while the hand-over batch waits for the store is 503 with 
     let refused: { status: number; body: { error: string; message: string }; retryAfter: string | null } | undefined;
     const accepted: string[] = [];
     for (let i = 0; i < 2 * STUCK_FLUSH_HEADROOM_EVENTS && !refused; i++) {
-      const res = await authedFetch(credentials, `${base}/conversations/${id}/attributes`, { method: 'POST', body: { attributes: { [`w${i}`]: 'v' } } });
+      const res = await base.fetch(`/conversations/${id}/attributes`, { method: 'POST', body: { attributes: { [`w${i}`]: 'v' } } });
       if (res.status === 200) accepted.push(`w${i}`);
       else refused = { status: res.status, body: (await res.json()) as { error: string; message: string }, retryAfter: res.headers.get('retry-after') };
     }

@@ -2,78 +2,28 @@
 // webhooks signed, sent twice and shuffled, with CLOSED first, last or in between, end in the record
 // that in-order delivery gives; writes are refused during the grace window after CLOSED, and a webhook
 // after the window is acknowledged and ignored.
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { buildApi } from '../../src/api/server';
-import type { DevServer } from '../../src/platform/dev-server';
-import { ConversationView, DEFAULT_SETTINGS, RoutingEventType, searchAttributes, workflowIdFor } from '../../src/conversation/messages';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { createActivities } from '../../activities';
-import { bundleWorkflows, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
-import { authedFetch, testCredentials } from '../support/auth';
-import { testKeyServices } from '../support/keys';
+import type { Client } from '@temporalio/client';
+import { ConversationView, RoutingEventType, searchAttributes, workflowIdFor } from '../../src/conversation/messages';
+import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
 import { inOrder, recordOf } from '../support/event-sets';
 import { recordHistory } from '../support/histories';
-import { waitFor } from '../support/wait';
 
 /** Long enough for every delivery below to land inside it, short enough to wait out. */
 const GRACE_MS = 20_000;
 
-let devServer: DevServer;
+let stack: ApiStack;
 let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
-let store: ParticipantDataStore;
-let api: ReturnType<typeof buildApi>;
-let baseUrl: string;
-const taskQueue = uniqueId('order-api');
-const credentials = testCredentials();
 
 beforeAll(async () => {
-  const dir = tempDir('order-api');
-  const [server, bundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
-  devServer = server;
-  const logger = pino({ level: 'silent' });
-  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
-  await store.init();
-  worker = await Worker.create({
-    dataConverter: testKeyServices().dataConverter,
-    connection: await NativeConnection.connect({ address: devServer.address }),
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({ store, logger }),
-  });
-  workerRun = worker.run();
-  client = new Client({ dataConverter: testKeyServices().dataConverter, connection: await Connection.connect({ address: devServer.address }) });
-  api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
-    logger,
-    config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: GRACE_MS } },
-    auth: credentials.settings,
-    keys: testKeyServices(),
-  });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+  stack = await startApiStack({ name: 'order-api', conversation: { closedGracePeriodMs: GRACE_MS } });
+  ({ client } = stack);
 });
 
-afterAll(async () => {
-  await api?.close();
-  worker?.shutdown();
-  await workerRun;
-  await client?.connection.close();
-  await store?.close();
-  await devServer?.stop();
-});
+afterAll(() => stack?.stop());
 
-async function call(method: string, url: string, body?: unknown) {
-  const res = await authedFetch(credentials, `${baseUrl}${url}`, { method, body });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, url: string, body?: unknown) => stack.call(method, url, body);
 
 type Webhook = { eventId: string; eventType: RoutingEventType; occurredAt: string } & Record<string, unknown>;
 

@@ -3,74 +3,40 @@
 // sent through Parley's HTTP API into its workflow, and from a plain client into the floor workflow
 // that only records it, on the same dev server. A count of events, not a timing: the goal is
 // Parley ≤ 1.2× the floor.
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { buildApi } from '../../src/api/server';
-import type { DevServer } from '../../src/platform/dev-server';
-import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
-import { SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { createActivities } from '../../activities';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { workflowIdFor } from '../../src/conversation/messages';
 import { floorEventSignal, floorWorkflow, floorWriteUpdate } from '../../scripts/bench/floor-workflow';
-import { testKeyServices } from '../support/keys';
-import { authedFetch, testCredentials } from '../support/auth';
-import { bundleWorkflows, silentLogger, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
+import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { InProcessWorker, startInProcessWorker } from '../../rigs/in-process-worker';
+import { uniqueId } from '../../rigs/temp';
 import { recordHistory } from '../support/histories';
 
 const CONVERSATIONS = 5;
-const credentials = testCredentials();
-// As the bench runs the API: no grace window after CLOSED.
-const SETTINGS = { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 };
 
-let devServer: DevServer;
+let stack: ApiStack;
+let floorWorker: InProcessWorker;
+/** Plain (no codec), as the bench's floor sender is. */
 let client: Client;
-let store: SqliteParticipantDataStore;
-const workers: Worker[] = [];
-const runs: Promise<void>[] = [];
-let api: ReturnType<typeof buildApi>;
-let baseUrl: string;
-const parleyQueue = uniqueId('budget-parley');
 const floorQueue = uniqueId('budget-floor');
 
 beforeAll(async () => {
-  const dir = tempDir('budget');
-  const [server, bundle, floorBundle] = await Promise.all([
-    startTestDevServer(path.join(dir, 'temporal.sqlite')),
-    bundleWorkflows(),
+  const [parley, floorBundle] = await Promise.all([
+    // As the bench runs the API: no grace window after CLOSED.
+    startApiStack({ name: 'budget-parley', requestTimeoutMs: 10_000, conversation: { closedGracePeriodMs: 0 } }),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../scripts/bench/floor-workflow'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } }),
   ]);
-  devServer = server;
-  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
-  await store.init();
-  const connection = await NativeConnection.connect({ address: devServer.address });
-  workers.push(
-    await Worker.create({ connection, taskQueue: parleyQueue, workflowBundle: bundle, dataConverter: testKeyServices().dataConverter, activities: createActivities({ store, logger: silentLogger }) }),
-    await Worker.create({ connection, taskQueue: floorQueue, workflowBundle: floorBundle }),
-  );
-  for (const w of workers) runs.push(w.run());
-  client = new Client({ connection: await Connection.connect({ address: devServer.address }) });
-  api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
-    logger: silentLogger,
-    config: { taskQueue: parleyQueue, temporalRequestTimeoutMs: 10_000, conversation: SETTINGS },
-    auth: credentials.settings,
-    keys: testKeyServices(),
-  });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+  stack = parley;
+  floorWorker = await startInProcessWorker({ connection: stack.devServer.address, taskQueue: floorQueue, bundle: floorBundle });
+  client = new Client({ connection: await Connection.connect({ address: stack.devServer.address }) });
 });
 
 afterAll(async () => {
-  await api?.close();
-  for (const w of workers) w.shutdown();
-  await Promise.all(runs);
+  await floorWorker?.stop();
   await client?.connection.close();
-  await store?.close();
-  await devServer?.stop();
+  await stack?.stop();
 });
 
 interface Sender {
@@ -80,11 +46,11 @@ interface Sender {
 
 const parley: Sender = {
   async event(event) {
-    const res = await authedFetch(credentials, `${baseUrl}/webhooks/routing-events`, { method: 'POST', body: event });
+    const res = await stack.fetch('/webhooks/routing-events', { method: 'POST', body: event });
     if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
   },
   async write(id, body) {
-    const res = await authedFetch(credentials, `${baseUrl}/conversations/${id}/attributes`, { method: 'POST', body });
+    const res = await stack.fetch(`/conversations/${id}/attributes`, { method: 'POST', body });
     if (res.status !== 200) throw new Error(`write answered ${res.status}: ${await res.text()}`);
   },
 };

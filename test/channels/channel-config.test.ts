@@ -7,7 +7,7 @@ import { ConfigError } from '../../src/platform/config';
 import { ALL_DESTINATIONS, channelPeerConfig, createChannelPeers, loadDestinations, parseDestinations } from '../../src/channels/config';
 import { NOTIFICATION_KINDS } from '../../src/conversation/contracts/channels';
 import { HttpPeer, OutboxFilePeer } from '../../src/channels/peers';
-import { tempDir } from '../support/temporal';
+import { tempDir } from '../../rigs/temp';
 
 const example = path.join(__dirname, '..', '..', 'config', 'channel-destinations.example.json');
 

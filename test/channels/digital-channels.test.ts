@@ -1,44 +1,34 @@
 // The digital-channel flows end to end over real HTTP: signed inbound messages into the API, a real
 // dev server and worker, and real HTTP peers for the channel gateway and the routing platform that
 // count what they receive. Each test is named after the vendor flow it covers.
-import path from 'node:path';
-import { Writable } from 'node:stream';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { createActivities } from '../../activities';
-import { buildApi } from '../../src/api/server';
 import { parseDestinations } from '../../src/channels/config';
 import { HttpPeer } from '../../src/channels/peers';
-import type { DevServer } from '../../src/platform/dev-server';
 import { ConversationView, DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { authedFetch, signedHeaders, testCredentials } from '../support/auth';
+import type { ParticipantDataStore } from '../../src/store';
 import { generateWebhookSecret } from '../../src/security/webhook-signature';
-import { ChannelPeer, startChannelPeer } from '../support/channel-peer';
+import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { ChannelPeer, startChannelPeer } from '../../rigs/channel-peer';
+import { signedHeaders, testCredentials } from '../../rigs/credentials';
+import { testKeyServices } from '../../rigs/keys';
+import { captureLogs } from '../../rigs/logs';
+import { uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
 import { historyPayloads, recordHistory } from '../support/histories';
-import { testKeyServices } from '../support/keys';
-import { bundleWorkflows, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
-import { waitFor } from '../support/wait';
 
 const PEER_TOKEN = 'peer-token-7f3a9c2e5b1d';
 const CUSTOMER = '+447700900123';
 const CARD = '4111 1111 1111 1111';
 
-let devServer: DevServer;
+let stack: ApiStack;
 let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
 let store: ParticipantDataStore;
-let api: ReturnType<typeof buildApi>;
 let baseUrl: string;
 let gateway: ChannelPeer;
 let routing: ChannelPeer;
-const logLines: string[] = [];
-const taskQueue = uniqueId('channels');
+const { logger, lines: logLines } = captureLogs('debug');
 const credentials = testCredentials();
 const SETTINGS = { ...DEFAULT_SETTINGS, closedGracePeriodMs: 500 };
 
@@ -56,61 +46,26 @@ const destinations = parseDestinations(
 );
 
 beforeAll(async () => {
-  const dir = tempDir('channels');
-  const [server, bundle, gw, rt] = await Promise.all([
-    startTestDevServer(path.join(dir, 'temporal.sqlite')),
-    bundleWorkflows(),
-    startChannelPeer(PEER_TOKEN),
-    startChannelPeer(PEER_TOKEN),
-  ]);
-  devServer = server;
-  gateway = gw;
-  routing = rt;
-  const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
-  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
-  await store.init();
-  worker = await Worker.create({
-    dataConverter: testKeyServices().dataConverter,
-    connection: await NativeConnection.connect({ address: devServer.address }),
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({
-      store,
-      logger,
-      channels: { gateway: new HttpPeer(gateway.url, PEER_TOKEN, 5_000), routing: new HttpPeer(routing.url, PEER_TOKEN, 5_000) },
-    }),
-  });
-  workerRun = worker.run();
-  client = new Client({ dataConverter: testKeyServices().dataConverter, connection: await Connection.connect({ address: devServer.address }) });
-  api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
+  [gateway, routing] = await Promise.all([startChannelPeer(PEER_TOKEN), startChannelPeer(PEER_TOKEN)]);
+  stack = await startApiStack({
+    name: 'channels',
     logger,
-    config: { taskQueue, temporalRequestTimeoutMs: 10_000, conversation: SETTINGS },
-    auth: credentials.settings,
-    keys: testKeyServices(),
+    credentials,
+    requestTimeoutMs: 10_000,
+    conversation: SETTINGS,
     destinations,
+    activities: { channels: { gateway: new HttpPeer(gateway.url, PEER_TOKEN, 5_000), routing: new HttpPeer(routing.url, PEER_TOKEN, 5_000) } },
   });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+  ({ client, store, baseUrl } = stack);
 });
 
 afterAll(async () => {
-  await api?.close();
-  worker?.shutdown();
-  await workerRun;
-  await client?.connection.close();
-  await store?.close();
+  await stack?.stop();
   await gateway?.close();
   await routing?.close();
-  await devServer?.stop();
 });
 
-async function call(method: string, url: string, body?: unknown) {
-  const res = await authedFetch(credentials, `${baseUrl}${url}`, { method, body });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (method: string, url: string, body?: unknown) => stack.call(method, url, body);
 
 let seq = 0;
 const at = (second: number) => new Date(Date.UTC(2026, 10, 27, 12, 0, second)).toISOString();

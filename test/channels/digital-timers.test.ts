@@ -1,54 +1,41 @@
 // Digital-channel timing on the time-skipping test server: the web-callback threshold (one timer at a
 // time, whatever the number of messages) and the EWT sequence of QUEUED events. The gateway and the
 // routing platform are real HTTP peers on 127.0.0.1.
-import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import { ALL_DESTINATIONS } from '../../src/channels/config';
 import { InboundMessage, inboundMessageUpdate } from '../../src/conversation/contracts/channels';
 import { HttpPeer } from '../../src/channels/peers';
 import { DEFAULT_SETTINGS, RoutingEvent, routingEventSignal, workflowIdFor } from '../../src/conversation/messages';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
-import { ChannelPeer, startChannelPeer } from '../support/channel-peer';
-import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
-import { waitFor } from '../support/wait';
+import { ChannelPeer, startChannelPeer } from '../../rigs/channel-peer';
+import { uniqueId } from '../../rigs/temp';
+import { startTimeSkipping, TimeSkippingRig } from '../../rigs/time-skipping';
+import { waitFor } from '../../rigs/wait';
 
 const TOKEN = 'timer-peer-token-1234';
+let rig: TimeSkippingRig;
 let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
-let store: ParticipantDataStore;
 let gateway: ChannelPeer;
 let routing: ChannelPeer;
 let taskQueue: string;
 
 beforeAll(async () => {
-  [env, bundle, gateway, routing] = await Promise.all([createTimeSkippingEnv(), bundleWorkflows(), startChannelPeer(TOKEN), startChannelPeer(TOKEN)]);
-  store = new SqliteParticipantDataStore(path.join(tempDir('digital-timers'), 'participant-data.sqlite'));
-  await store.init();
+  [gateway, routing] = await Promise.all([startChannelPeer(TOKEN), startChannelPeer(TOKEN)]);
+  rig = await startTimeSkipping('digital-timers', { channels: { gateway: new HttpPeer(gateway.url, TOKEN, 5_000), routing: new HttpPeer(routing.url, TOKEN, 5_000) } });
+  ({ env } = rig);
 });
 
 afterAll(async () => {
-  await store?.close();
+  await rig?.stop();
   await gateway?.close();
   await routing?.close();
-  await env?.teardown();
 });
 
 beforeEach(() => {
   taskQueue = uniqueId('digital-timers');
 });
 
-async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({ store, logger: silentLogger, channels: { gateway: new HttpPeer(gateway.url, TOKEN, 5_000), routing: new HttpPeer(routing.url, TOKEN, 5_000) } }),
-  });
-  return worker.runUntil(fn);
-}
+const withWorker = <T>(fn: () => Promise<T>): Promise<T> => rig.withWorker(taskQueue, fn);
 
 let seq = 0;
 const chat = (text: string): InboundMessage => ({

@@ -4,46 +4,37 @@
 // transcript (PostgreSQL) has each line once. Driven through the real API over HTTP.
 import fs from 'node:fs';
 import path from 'node:path';
-import pino from 'pino';
-import { buildApi } from '../../src/api/server';
 import { parseDestinations } from '../../src/channels/config';
-import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { authedFetch, testCredentials } from '../support/auth';
-import { ChannelPeer, startChannelPeer } from '../support/channel-peer';
+import { workflowIdFor } from '../../src/conversation/messages';
+import type { RunningApi } from '../../rigs/api';
+import { ChannelPeer, startChannelPeer } from '../../rigs/channel-peer';
+import { testCredentials } from '../../rigs/credentials';
+import { uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
+import { whileRunning } from '../../rigs/worker-process';
 import { CrashHarness } from '../support/crash-harness';
-import { testKeyServices } from '../support/keys';
-import { uniqueId } from '../support/temporal';
-import { waitFor } from '../support/wait';
-import { whileRunning } from '../support/worker-process';
 
 const h = new CrashHarness('crash-channels');
 const TOKEN = 'crash-peer-token-5e8f1a';
 const credentials = testCredentials();
 let gateway: ChannelPeer;
 let routing: ChannelPeer;
-let api: ReturnType<typeof buildApi>;
-let baseUrl: string;
+let api: RunningApi;
 const taskQueue = uniqueId('crash-channels');
 
 beforeAll(async () => {
   await h.setUp();
   [gateway, routing] = await Promise.all([startChannelPeer(TOKEN), startChannelPeer(TOKEN)]);
-  api = buildApi({
-    client: createTemporalClient({ temporalAddress: h.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store: h.store,
-    logger: pino({ level: 'silent' }),
-    config: { taskQueue, temporalRequestTimeoutMs: 20_000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 } },
-    auth: credentials.settings,
-    keys: testKeyServices(),
+  api = await h.startApi({
+    taskQueue,
+    credentials,
+    requestTimeoutMs: 20_000,
+    conversation: { closedGracePeriodMs: 0 },
     destinations: parseDestinations({ destinations: [{ id: 'chat-app', channel: 'chat', callbackThresholdSeconds: null }] }, 'crash test destinations'),
   });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
 }, 120_000);
 
 afterAll(async () => {
-  await api?.close();
   await gateway?.close();
   await routing?.close();
   await h.tearDown();
@@ -58,7 +49,7 @@ const peerEnv = () => ({
 
 let seq = 0;
 const post = async (url: string, body: Record<string, unknown>) => {
-  const res = await authedFetch(credentials, `${baseUrl}${url}`, { method: 'POST', body });
+  const res = await api.fetch(url, { method: 'POST', body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 const at = () => new Date(Date.UTC(2026, 10, 27, 13, 0, ++seq)).toISOString();
@@ -108,18 +99,9 @@ test('without peer URLs (the npm start default) the real worker appends each del
   const outboxDir = path.join(h.dir, 'outbox');
   const queue = uniqueId('crash-channels-outbox');
   const worker = await h.startPollingWorker('outbox', queue, { PARLEY_OUTBOX_DIR: outboxDir });
-  const outboxApi = buildApi({
-    client: createTemporalClient({ temporalAddress: h.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store: h.store,
-    logger: pino({ level: 'silent' }),
-    config: { taskQueue: queue, temporalRequestTimeoutMs: 20_000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 } },
-    auth: credentials.settings,
-    keys: testKeyServices(),
-  });
-  await outboxApi.listen({ port: 0, host: '127.0.0.1' });
+  const outboxApi = await h.startApi({ taskQueue: queue, credentials, requestTimeoutMs: 20_000, conversation: { closedGracePeriodMs: 0 } });
   try {
-    const base = `http://127.0.0.1:${(outboxApi.server.address() as { port: number }).port}`;
-    const send = (url: string, body: Record<string, unknown>) => authedFetch(credentials, `${base}${url}`, { method: 'POST', body });
+    const send = (url: string, body: Record<string, unknown>) => outboxApi.fetch(url, { method: 'POST', body });
     const created = { eventId: `outbox-evt-${++seq}`, eventType: 'CREATED', conversationId: id, taskId: 'task-o', channel: 'sms', occurredAt: at() };
     expect((await send('/webhooks/inbound-messages', { eventId: `outbox-msg-${++seq}`, conversationId: id, channel: 'sms', from: '+447700900555', text: 'Hi', destination: '+15550100', occurredAt: at() })).status).toBe(202);
     expect((await send('/webhooks/routing-events', created)).status).toBe(202);

@@ -5,12 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowUpdateStage } from '@temporalio/client';
 import { workflowExecuteUpdate } from '../../src/conversation/messages';
-import { CrmPeer } from '../../scripts/drills/crm-peer';
+import { CrmPeer } from '../../rigs/crm-peer';
+import { uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
+import { whileRunning } from '../../rigs/worker-process';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
-import { uniqueId } from '../support/temporal';
-import { waitFor } from '../support/wait';
-import { whileRunning } from '../support/worker-process';
 
 const h = new CrashHarness('crash-crm');
 const peer = new CrmPeer();

@@ -6,12 +6,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { ExportDocument, PAYMENT_ID_PATTERN } from '../../src/export';
 import { DEFAULT_SETTINGS, setAttributesUpdate, workflowIdFor } from '../../src/conversation/messages';
 import type { exportWorkflow } from '../../src/conversation/workflows/export';
+import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../../rigs/moto';
+import { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
+import { uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
-import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../support/moto';
-import { createBucket, exportIdOf, listKeys, motoS3Client, readObject, RelayMode, startS3Relay, type S3Relay } from '../support/s3';
-import { uniqueId } from '../support/temporal';
-import { waitFor } from '../support/wait';
+import { exportIdOf, RelayMode, startS3Relay, type S3Relay } from '../support/s3';
 
 const h = new CrashHarness('crash-export');
 const BUCKET = 'parley-crash-exports';

@@ -4,12 +4,12 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '../../src/conversation/messages';
 import type { conversationWorkflow } from '../../src/conversation/workflows/conversation';
+import { uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
+import { pollerIdentities, whileRunning, WorkerProcess } from '../../rigs/worker-process';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
-import { uniqueId } from '../support/temporal';
-import { waitFor } from '../support/wait';
-import { pollerIdentities, whileRunning, WorkerProcess } from '../support/worker-process';
 
 type ConversationHandle = WorkflowHandle<typeof conversationWorkflow>;
 

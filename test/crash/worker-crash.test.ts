@@ -9,14 +9,15 @@ import { DEFAULT_SETTINGS, ConversationSettings, setAttributesUpdate } from '../
 import { SqliteParticipantDataStore, type StoredAttribute } from '../../src/store';
 import type { WorkerHealth } from '../../src/worker/health';
 import type { conversationWorkflow } from '../../src/conversation/workflows/conversation';
+import { freePort } from '../../rigs/ports';
+import { uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
+import { whileRunning, WorkerProcess } from '../../rigs/worker-process';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
 import { lockTable } from '../support/postgres';
 import { lockSqlite } from '../support/sqlite-lock';
-import { freePort, uniqueId } from '../support/temporal';
-import { waitFor } from '../support/wait';
-import { whileRunning, WorkerProcess } from '../support/worker-process';
 
 type ConversationHandle = WorkflowHandle<typeof conversationWorkflow>;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

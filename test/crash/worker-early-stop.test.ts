@@ -3,15 +3,16 @@
 // before, a signal in that window killed it by the signal's default action.
 import path from 'node:path';
 import type { DevServer } from '../../src/platform/dev-server';
-import { startTestDevServer, tempDir, uniqueId } from '../support/temporal';
-import { ensureWorkerBuilt, spawnWorker } from '../support/worker-process';
+import { startHeadlessDevServer } from '../../rigs/dev-server';
+import { tempDir, uniqueId } from '../../rigs/temp';
+import { ensureWorkerBuilt, spawnWorker } from '../../rigs/worker-process';
 
 const dir = tempDir('early-stop');
 let devServer: DevServer;
 
 beforeAll(async () => {
   ensureWorkerBuilt();
-  devServer = await startTestDevServer(path.join(dir, 'temporal.sqlite'));
+  devServer = await startHeadlessDevServer(path.join(dir, 'temporal.sqlite'));
 }, 120_000);
 
 afterAll(async () => {

@@ -7,29 +7,24 @@
 // credential appears in no log line, answer or history.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import Ajv from 'ajv';
-import { Client, Connection, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { buildApi } from '../../src/api/server';
 import { DATA_ACTION_NAMES } from '../../src/api/data-action-schemas';
 import { checkCrmRequest, type CheckedCrmRequest, type CrmExecuteResult } from '../../src/conversation/contracts/crm';
 import { crmRegistryFromFile, CrmRegistry } from '../../src/crm/registry';
-import type { DevServer } from '../../src/platform/dev-server';
 import { ConversationSettings, ConversationView, DEFAULT_SETTINGS, workflowExecuteUpdate, workflowIdFor } from '../../src/conversation/messages';
-import { SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { createActivities } from '../../activities';
 import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
-import { CrmPeer } from '../../scripts/drills/crm-peer';
-import { authedFetch, testCredentials } from '../support/auth';
+import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { testCredentials } from '../../rigs/credentials';
+import { testKeyServices } from '../../rigs/keys';
+import { CrmPeer } from '../../rigs/crm-peer';
+import { captureLogs } from '../../rigs/logs';
+import { freePort } from '../../rigs/ports';
+import { tempDir, uniqueId } from '../../rigs/temp';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { historyPayloads, recordHistory } from '../support/histories';
-import { testKeyServices } from '../support/keys';
-import { bundleWorkflows, freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
 
 const CRM_SECRET = 'crm-secret-Zq8vP3xL0wT7nK2m';
 /** Customer data in a payload and in a CRM result: encrypted in history by the payload codec, readable once decoded. */
@@ -37,18 +32,14 @@ const PAYLOAD_CANARY = '+33612345678';
 const RESULT_CANARY = 'Ada-Lovelace-Canary-81';
 const ENABLED = ['search', 'slow', 'flaky', 'throttled', 'garbage', 'rejecting', 'unknownAtCrm', 'dropper', 'cached', 'huge'];
 
-let devServer: DevServer;
+let stack: ApiStack;
 let client: Client;
-let worker: Worker;
-let workerRun: Promise<void>;
-let api: ReturnType<typeof buildApi>;
 let baseUrl: string;
-let store: SqliteParticipantDataStore;
+let taskQueue: string;
 let registry: CrmRegistry;
 const peer = new CrmPeer();
-const logLines: string[] = [];
+const { logger, lines: logLines } = captureLogs('debug');
 const answers: string[] = [];
-const taskQueue = uniqueId('crm-tests');
 const credentials = testCredentials();
 const SETTINGS: ConversationSettings = { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 };
 
@@ -80,45 +71,17 @@ beforeAll(async () => {
     }),
   );
   registry = crmRegistryFromFile(registryFile, { CRM_TEST_SECRET: CRM_SECRET }, dir);
-  const [server, bundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
-  devServer = server;
-  const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
-  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
-  await store.init();
-  worker = await Worker.create({
-    dataConverter: testKeyServices().dataConverter,
-    connection: await NativeConnection.connect({ address: devServer.address }),
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({ store, logger, crm: registry }),
-  });
-  workerRun = worker.run();
-  client = new Client({ dataConverter: testKeyServices().dataConverter, connection: await Connection.connect({ address: devServer.address }) });
-  api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
-    logger,
-    config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: SETTINGS },
-    auth: credentials.settings,
-    keys: testKeyServices(),
-    crm: registry,
-  });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+  stack = await startApiStack({ name: 'crm-tests', dir, logger, credentials, conversation: SETTINGS, crm: registry, activities: { crm: registry } });
+  ({ client, baseUrl, taskQueue } = stack);
 }, 120_000);
 
 afterAll(async () => {
-  await api?.close();
-  worker?.shutdown();
-  await workerRun;
-  await client?.connection.close();
-  await store?.close();
-  await devServer?.stop();
+  await stack?.stop();
   await peer.stop();
 });
 
 async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await authedFetch(credentials, `${baseUrl}${url}`, { method, body, headers });
+  const res = await stack.fetch(url, { method, body, headers });
   const text = await res.text();
   answers.push(text);
   return { status: res.status, body: text ? JSON.parse(text) : undefined };

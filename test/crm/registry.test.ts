@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../src/platform/config';
 import { crmRegistryFromFile, loadCrmRegistry } from '../../src/crm/registry';
-import { tempDir } from '../support/temporal';
+import { tempDir } from '../../rigs/temp';
 
 const EXAMPLE = path.join(__dirname, '..', '..', 'config', 'crm-integrations.example.json');
 const SECRET = 'registry-secret-Pp93kd';

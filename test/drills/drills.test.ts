@@ -4,7 +4,7 @@
 // `npm run drills` runs the same drills at full scale.
 import { drills } from '../../scripts/drills/index';
 import { formatAudit, runDrill } from '../../scripts/drills/run';
-import { ensureWorkerBuilt } from '../support/worker-process';
+import { ensureWorkerBuilt } from '../../rigs/worker-process';
 
 const SCALE = Number(process.env.DRILLS_TEST_SCALE ?? '0.1');
 

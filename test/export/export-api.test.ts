@@ -3,31 +3,28 @@
 // compared with the conversation. Re-runs (the export started again, the conversation reset to
 // before its end, an export with other content under the same key) write nothing more.
 import { createHash, randomUUID } from 'node:crypto';
-import { ENCRYPTED_ENCODING } from '../../src/security/payload-codec';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import pino from 'pino';
-import { createActivities } from '../../activities';
+import { ENCRYPTED_ENCODING } from '../../src/security/payload-codec';
 import { OutboxFilePeer } from '../../src/channels/peers';
-import { buildApi } from '../../src/api/server';
-import type { DevServer } from '../../src/platform/dev-server';
 import { ExportErrorType, FolderExportSink, PAYMENT_ID_PATTERN, S3ExportSink, TEMP_PREFIX, type ExportDocument, type ExportResult, type ExportSink } from '../../src/export';
 import { ConversationView, DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
-import { SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
+import type { ParticipantDataStore } from '../../src/store';
 import { exportWorkflow } from '../../src/conversation/workflows/export';
-import { authedFetch, testCredentials } from '../support/auth';
+import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { authedFetch, testCredentials } from '../../rigs/credentials';
+import { testKeyServices } from '../../rigs/keys';
+import { captureLogs } from '../../rigs/logs';
+import { MOTO_REGION, MotoServer, startMoto } from '../../rigs/moto';
+import { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
+import { tempDir, uniqueId } from '../../rigs/temp';
 import { recordHistory } from '../support/histories';
-import { testKeyServices } from '../support/keys';
-import { MOTO_REGION, MotoServer, startMoto } from '../support/moto';
-import { createBucket, exportIdOf, isExportStart, listKeys, motoS3Client, readObject } from '../support/s3';
-import { bundleWorkflows, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
+import { exportIdOf, isExportStart } from '../support/s3';
+import { webhookEvents } from '../support/conversation';
 
 const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
 const BUCKET = 'parley-exports-test';
@@ -36,70 +33,44 @@ const credentials = testCredentials();
 // A short grace window after CLOSED: the export starts once it is over.
 const SETTINGS = { ...DEFAULT_SETTINGS, closedGracePeriodMs: 500 };
 
-let devServer: DevServer;
+let stack: ApiStack;
 let moto: MotoServer;
 let s3: S3Client;
 let client: Client;
-let store: SqliteParticipantDataStore;
+let store: ParticipantDataStore;
 let exportDir: string;
-const logLines: string[] = [];
-const stacks: Array<{ worker: Worker; run: Promise<void>; api: ReturnType<typeof buildApi>; sink: ExportSink }> = [];
+const { logger, lines: logLines } = captureLogs('debug');
+const sinks: ExportSink[] = [];
 let s3Stack: { baseUrl: string; taskQueue: string };
 let folderStack: { baseUrl: string; taskQueue: string };
 
 /** A worker exporting to `sink` and an API starting conversations on its task queue. */
-async function startStack(bundle: Awaited<ReturnType<typeof bundleWorkflows>>, sink: ExportSink, logger: pino.Logger) {
+async function startExporting(sink: ExportSink) {
   const taskQueue = uniqueId('export-tests');
+  sinks.push(sink);
   // Customer notifications go to local outbox files: these tests read the transcript, not the deliveries.
   const outbox = tempDir('export-outbox');
   const channels = { gateway: new OutboxFilePeer(path.join(outbox, 'gateway.jsonl')), routing: new OutboxFilePeer(path.join(outbox, 'routing.jsonl')) };
-  const worker = await Worker.create({
-    dataConverter: testKeyServices().dataConverter,
-    connection: await NativeConnection.connect({ address: devServer.address }),
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({ store, logger, exportSink: sink, channels }),
-  });
-  const api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
-    logger,
-    config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: SETTINGS },
-    auth: credentials.settings,
-    keys: testKeyServices(),
-  });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  stacks.push({ worker, run: worker.run(), api, sink });
-  return { baseUrl: `http://127.0.0.1:${(api.server.address() as { port: number }).port}`, taskQueue };
+  await stack.startWorker({ taskQueue, activities: { exportSink: sink, channels } });
+  const api = await stack.startApi({ taskQueue });
+  return { baseUrl: api.baseUrl, taskQueue };
 }
 
 beforeAll(async () => {
-  const dir = tempDir('export');
-  exportDir = path.join(dir, 'exports');
-  let bundle: Awaited<ReturnType<typeof bundleWorkflows>>;
-  [devServer, moto, bundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), startMoto(), bundleWorkflows()]);
+  [stack, moto] = await Promise.all([startApiStack({ name: 'export', logger, credentials, conversation: SETTINGS, worker: false }), startMoto()]);
+  ({ client, store } = stack);
+  exportDir = path.join(stack.dir, 'exports');
   s3 = motoS3Client(moto.endpoint);
   await createBucket(s3, BUCKET);
-  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
-  await store.init();
-  const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
-  s3Stack = await startStack(bundle, new S3ExportSink({ bucket: BUCKET, prefix: PREFIX, region: MOTO_REGION, endpoint: moto.endpoint, forcePathStyle: true }, motoS3Client(moto.endpoint)), logger);
-  folderStack = await startStack(bundle, new FolderExportSink(exportDir), logger);
-  client = new Client({ dataConverter: testKeyServices().dataConverter, connection: await Connection.connect({ address: devServer.address }) });
+  s3Stack = await startExporting(new S3ExportSink({ bucket: BUCKET, prefix: PREFIX, region: MOTO_REGION, endpoint: moto.endpoint, forcePathStyle: true }, motoS3Client(moto.endpoint)));
+  folderStack = await startExporting(new FolderExportSink(exportDir));
 }, 120_000);
 
 afterAll(async () => {
-  for (const stack of stacks) {
-    await stack.api.close();
-    stack.worker.shutdown();
-    await stack.run;
-    await stack.sink.close();
-  }
-  await client?.connection.close();
-  await store?.close();
+  await stack?.stop();
+  for (const sink of sinks) await sink.close();
   s3?.destroy();
   await moto?.close();
-  await devServer?.stop();
 });
 
 async function call(baseUrl: string, method: string, url: string, body?: unknown) {
@@ -108,18 +79,7 @@ async function call(baseUrl: string, method: string, url: string, body?: unknown
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-let eventSeq = 0;
-function event(conversationId: string, eventType: string, minute: number, extra: Record<string, unknown> = {}) {
-  return {
-    eventId: `export-evt-${++eventSeq}`,
-    eventType,
-    conversationId,
-    taskId: 'task-9',
-    channel: 'chat',
-    occurredAt: new Date(Date.UTC(2026, 10, 22, 10, minute)).toISOString(),
-    ...extra,
-  };
-}
+const event = webhookEvents('export-evt', 'task-9');
 
 /** Through the API as the routing platform, a flow and an operator would: events, plain and secured data, a transfer, the close. */
 async function closeConversation(baseUrl: string, id: string): Promise<ConversationView> {

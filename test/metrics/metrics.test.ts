@@ -1,69 +1,32 @@
 // Prometheus metrics over real HTTP: the API's /metrics (operator token) and the worker process's
 // /metrics and the Temporal SDK's own endpoint. Labels carry route patterns and outcomes, never a
 // conversation id or a value.
-import path from 'node:path';
-import pino from 'pino';
-import { Client, Connection } from '@temporalio/client';
-import { buildApi } from '../../src/api/server';
-import type { DevServer } from '../../src/platform/dev-server';
-import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
-import { SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { authedFetch, testCredentials } from '../support/auth';
-import { testKeyServices } from '../support/keys';
-import { freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
-import { waitFor } from '../support/wait';
-import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, WorkerProcess } from '../support/worker-process';
+import type { Client } from '@temporalio/client';
+import { workflowIdFor } from '../../src/conversation/messages';
+import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { testCredentials } from '../../rigs/credentials';
+import { freePort } from '../../rigs/ports';
+import { uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
+import { ensureWorkerBuilt } from '../../rigs/worker-process';
 
-const dir = tempDir('metrics');
-const storeFile = path.join(dir, 'participant-data.sqlite');
-const taskQueue = uniqueId('metrics');
 const credentials = testCredentials();
 const VALUE = `metrics-canary-${uniqueId('v')}`;
 
-let devServer: DevServer;
-let store: SqliteParticipantDataStore;
-let api: ReturnType<typeof buildApi>;
+let stack: ApiStack;
 let base: string;
-let worker: WorkerProcess;
 let client: Client;
 let workerPorts: { health: number; sdk: number };
 
 beforeAll(async () => {
   ensureWorkerBuilt();
-  devServer = await startTestDevServer(path.join(dir, 'temporal.sqlite'));
-  store = new SqliteParticipantDataStore(storeFile);
-  await store.init();
+  stack = await startApiStack({ name: 'metrics', credentials, conversation: { closedGracePeriodMs: 0 }, worker: false });
+  ({ client, baseUrl: base } = stack);
   workerPorts = { health: await freePort(), sdk: await freePort() };
-  worker = spawnWorker({
-    name: 'metrics-worker',
-    temporalAddress: devServer.address,
-    databaseUrl: '',
-    taskQueue,
-    logFile: path.join(dir, 'worker.log'),
-    env: { PARLEY_SQLITE_PATH: storeFile, WORKER_HEALTH_PORT: String(workerPorts.health), TEMPORAL_METRICS_PORT: String(workerPorts.sdk) },
-  });
-  client = new Client({ connection: await Connection.connect({ address: devServer.address }), dataConverter: testKeyServices().dataConverter });
-  await waitUntilPolling(client, worker, taskQueue);
-  api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
-    logger: pino({ level: 'silent' }),
-    config: { taskQueue, temporalRequestTimeoutMs: 5000, conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 } },
-    auth: credentials.settings,
-    keys: testKeyServices(),
-  });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+  await stack.spawnWorker('metrics-worker', { WORKER_HEALTH_PORT: String(workerPorts.health), TEMPORAL_METRICS_PORT: String(workerPorts.sdk) });
 }, 120_000);
 
-afterAll(async () => {
-  await api?.close();
-  await worker?.stop(5_000);
-  await client?.connection.close();
-  await store?.close();
-  await devServer?.stop();
-});
+afterAll(() => stack?.stop());
 
 const event = (conversationId: string, eventType: string, second: number) => ({
   eventId: uniqueId('evt'),
@@ -76,10 +39,10 @@ const event = (conversationId: string, eventType: string, second: number) => ({
 
 test('API, worker and SDK metrics describe the traffic without naming a conversation or a value', async () => {
   const id = uniqueId('metered');
-  const post = (url: string, body: unknown) => authedFetch(credentials, `${base}${url}`, { method: 'POST', body });
+  const post = (url: string, body: unknown) => stack.fetch(url, { method: 'POST', body });
   expect((await post('/webhooks/routing-events', event(id, 'CREATED', 0))).status).toBe(202);
   expect((await post(`/conversations/${id}/attributes`, { attributes: { note: VALUE } })).status).toBe(200);
-  expect((await authedFetch(credentials, `${base}/conversations/${id}/attributes/note`)).status).toBe(200);
+  expect((await stack.fetch(`/conversations/${id}/attributes/note`)).status).toBe(200);
 
   // While it is open, the API counts it.
   const scrape = async (token?: string) => fetch(`${base}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });

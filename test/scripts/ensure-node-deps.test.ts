@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../src/platform/config';
-import { tempDir } from '../support/temporal';
+import { tempDir } from '../../rigs/temp';
 
 const SCRIPT = path.join(projectRoot(), 'scripts', 'ensure-node-deps.js');
 

@@ -1,20 +1,17 @@
 // `npm run sign` as the README uses it: its output pasted into a real curl command reaches the
 // API authenticated. The API's Temporal is unreachable on purpose: a 503 means the credential was
 // accepted (the request got past authentication), a 401 that it was not; no dev server is needed.
-import { testKeyServices } from '../support/keys';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import pino from 'pino';
-import { buildApi } from '../../src/api/server';
 import { ensureSecretsFile, loadSecrets } from '../../src/security/secrets';
-import { DEFAULT_SETTINGS } from '../../src/conversation/messages';
 import { SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { freePort, tempDir } from '../support/temporal';
-import { ensureWorkerBuilt, PROJECT_ROOT } from '../support/worker-process';
+import { RunningApi, startApi } from '../../rigs/api';
+import { freePort } from '../../rigs/ports';
+import { tempDir } from '../../rigs/temp';
+import { ensureWorkerBuilt, PROJECT_ROOT } from '../../rigs/worker-process';
 
 const dataDir = tempDir('sign');
-let api: ReturnType<typeof buildApi>;
+let api: RunningApi;
 let store: SqliteParticipantDataStore;
 let baseUrl: string;
 
@@ -23,16 +20,8 @@ beforeAll(async () => {
   ensureSecretsFile({}, dataDir);
   store = new SqliteParticipantDataStore(path.join(dataDir, 'participant-data.sqlite'));
   await store.init();
-  api = buildApi({
-    client: createTemporalClient({ temporalAddress: `127.0.0.1:${await freePort()}`, temporalNamespace: 'default', devServerPort: 0 }, testKeyServices().dataConverter),
-    store,
-    logger: pino({ level: 'silent' }),
-    config: { taskQueue: 'sign-test', temporalRequestTimeoutMs: 500, conversation: DEFAULT_SETTINGS },
-    auth: loadSecrets({}, dataDir),
-    keys: testKeyServices(),
-  });
-  await api.listen({ port: 0, host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
+  api = await startApi({ temporalAddress: `127.0.0.1:${await freePort()}`, taskQueue: 'sign-test', store, auth: loadSecrets({}, dataDir), requestTimeoutMs: 500 });
+  ({ baseUrl } = api);
 }, 180_000);
 
 afterAll(async () => {

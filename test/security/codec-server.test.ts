@@ -8,7 +8,7 @@ import { OPERATOR_COOKIE, TokenAuthenticator } from '../../src/security/auth';
 import { CodecServerOptions, codecServer, codecSettingsFromEnv, operatorAccess } from '../../src/security/codec-server';
 import { createKeyServices } from '../../src/security/key-services';
 import { generateToken } from '../../src/security/secrets';
-import { localKeyConfig } from '../support/keys';
+import { localKeyConfig } from '../../rigs/keys';
 
 const UI_ORIGIN = 'http://127.0.0.1:8233';
 const OTHER_ORIGIN = 'http://127.0.0.1:9999';

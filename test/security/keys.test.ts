@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../src/platform/config';
 import { keyConfigFromEnv, loadOrCreateLocalKeys, readLocalKeys, rotateLocalKey } from '../../src/security/keys';
-import { tempDir } from '../support/temporal';
+import { tempDir } from '../../rigs/temp';
 
 const root = path.resolve(__dirname, '..', '..');
 

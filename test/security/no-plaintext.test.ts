@@ -7,25 +7,21 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import pino from 'pino';
-import { buildApi } from '../../src/api/server';
-import type { DevServer } from '../../src/platform/dev-server';
 import { createKeyServices, KeyServices } from '../../src/security/key-services';
 import { ENCRYPTED_ENCODING } from '../../src/security/payload-codec';
-import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
-import { SqliteParticipantDataStore } from '../../src/store';
-import { createTemporalClient } from '../../src/platform/temporal-client';
-import { authedFetch, testCredentials } from '../support/auth';
+import { workflowIdFor } from '../../src/conversation/messages';
+import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { testCredentials } from '../../rigs/credentials';
+import { kmsKeyConfig } from '../../rigs/keys';
+import { captureLogs } from '../../rigs/logs';
+import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../../rigs/moto';
+import { tempDir, uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
+import { ensureWorkerBuilt, WorkerProcess } from '../../rigs/worker-process';
 import { historyPayloads } from '../support/histories';
-import { kmsKeyConfig } from '../support/keys';
-import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../support/moto';
-import { freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
-import { waitFor } from '../support/wait';
-import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, WorkerProcess } from '../support/worker-process';
 
 const canary = (kind: string) => `${kind}-CANARY-${crypto.randomBytes(6).toString('hex')}`;
 const SECURED = [canary('SECURED'), canary('SECURED'), canary('SECURED'), canary('SECURED')];
@@ -34,24 +30,21 @@ const PLAIN = [canary('PLAIN'), canary('PLAIN'), canary('PLAIN')];
 const dir = tempDir('no-plaintext');
 const dbFile = path.join(dir, 'temporal.sqlite');
 const storeFile = path.join(dir, 'participant-data.sqlite');
-const taskQueue = uniqueId('no-plaintext');
 const credentials = testCredentials();
-const apiLog: string[] = [];
+const { logger, lines: apiLog } = captureLogs('trace');
 /** Every answer given to a caller that may not read secured values (flow, operator, nobody). */
 const unprivilegedAnswers: string[] = [];
 
 let moto: MotoServer;
-let devServer: DevServer;
+let stack: ApiStack;
 let keys: KeyServices;
-let api: ReturnType<typeof buildApi>;
-let baseUrl: string;
 let rawClient: Client;
 let workerEnv: NodeJS.ProcessEnv;
 const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
   ensureWorkerBuilt();
-  [moto, devServer] = await Promise.all([startMoto(), startTestDevServer(dbFile)]);
+  moto = await startMoto();
   const keyArn = await moto.createKey('parley no-plaintext test');
   workerEnv = {
     KMS_KEY_ID: keyArn,
@@ -60,47 +53,42 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
     KMS_REQUEST_TIMEOUT: '2s',
-    PARLEY_SQLITE_PATH: storeFile,
     // As much as the worker will ever say, so the search below covers it.
     LOG_LEVEL: 'trace',
   };
   keys = createKeyServices(kmsKeyConfig(moto, { KMS_KEY_ID: keyArn }), { namespace: 'default' });
-  const store = new SqliteParticipantDataStore(storeFile);
-  await store.init();
-  api = buildApi({
-    client: createTemporalClient({ temporalAddress: devServer.address, temporalNamespace: 'default', devServerPort: 0 }, keys.dataConverter),
-    store,
-    logger: pino({ level: 'trace' }, new Writable({ write: (chunk, _enc, done) => (apiLog.push(String(chunk)), done()) })),
-    // The lowest threshold, so a few dozen events make the conversation continue as new.
-    config: { taskQueue, temporalRequestTimeoutMs: 10_000, conversation: { ...DEFAULT_SETTINGS, continueAsNewAfterEvents: 100, closedGracePeriodMs: 2_000 } },
-    auth: credentials.settings,
+  stack = await startApiStack({
+    name: 'no-plaintext',
+    dir,
     keys,
+    credentials,
+    logger,
+    requestTimeoutMs: 10_000,
+    // The lowest threshold, so a few dozen events make the conversation continue as new.
+    conversation: { continueAsNewAfterEvents: 100, closedGracePeriodMs: 2_000 },
+    worker: false,
   });
-  await api.listen({ port: await freePort(), host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(api.server.address() as { port: number }).port}`;
   // What an attacker holding the history would see: no data converter, no codec.
-  rawClient = new Client({ connection: await Connection.connect({ address: devServer.address }) });
+  rawClient = new Client({ connection: await Connection.connect({ address: stack.devServer.address }) });
   await startWorker('worker-1');
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.allSettled(workers.map((w) => w.stop(5_000)));
-  await api?.close();
+  await stack?.stop();
   await rawClient?.connection.close();
-  await devServer?.stop();
   await moto?.close();
 });
 
+/** A worker process on the stack (its SQLite store) with KMS keys; stopped with the stack. */
 async function startWorker(name: string, opts: { waitForPolling?: boolean } = {}): Promise<WorkerProcess> {
-  const worker = spawnWorker({ name, temporalAddress: devServer.address, databaseUrl: '', taskQueue, logFile: path.join(dir, `${name}.log`), env: workerEnv });
+  const worker = await stack.spawnWorker(name, workerEnv, opts);
   workers.push(worker);
-  if (opts.waitForPolling !== false) await waitUntilPolling(rawClient, worker, taskQueue);
   return worker;
 }
 
 type Who = 'flow' | 'agent-script' | 'operator';
 async function call(who: Who | 'webhook', method: string, url: string, body?: unknown) {
-  const res = await authedFetch(credentials, `${baseUrl}${url}`, {
+  const res = await stack.fetch(url, {
     method,
     body,
     headers: who === 'webhook' ? {} : { authorization: `Bearer ${credentials.tokens[who]}` },

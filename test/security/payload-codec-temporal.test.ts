@@ -9,9 +9,10 @@ import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { createKeyServices } from '../../src/security/key-services';
 import { FAILURE_CONVERTER_PATH, isEncrypted } from '../../src/security/payload-codec';
-import { localKeyConfig } from '../support/keys';
-import { createTimeSkippingEnv, uniqueId } from '../support/temporal';
 import { noteSignal, notesQuery, probeWorkflow, setUpdate } from './fixtures/context-probe-workflows';
+import { localKeyConfig } from '../../rigs/keys';
+import { uniqueId } from '../../rigs/temp';
+import { createTimeSkippingEnv } from '../../rigs/time-skipping';
 
 type Seen = { op: 'encode' | 'decode'; count: number; context?: SerializationContext };
 

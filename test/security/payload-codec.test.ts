@@ -7,8 +7,8 @@ import { createKeySource, KeyConfig, rotateLocalKey } from '../../src/security/k
 import { KmsCallCounter } from '../../src/security/kms';
 import { ENCRYPTED_ENCODING, isEncrypted, ParleyPayloadCodec, parleyDataConverter } from '../../src/security/payload-codec';
 import { SecuredValueCipher, SecuredValueMismatchError } from '../../src/security/secured-values';
-import { kmsKeyConfig, localKeyConfig } from '../support/keys';
-import { MotoServer, startMoto } from '../support/moto';
+import { kmsKeyConfig, localKeyConfig } from '../../rigs/keys';
+import { MotoServer, startMoto } from '../../rigs/moto';
 
 const A: SerializationContext = { type: 'workflow', namespace: 'default', workflowId: 'conversation-a' };
 const B: SerializationContext = { type: 'workflow', namespace: 'default', workflowId: 'conversation-b' };

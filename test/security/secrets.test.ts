@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ConfigError } from '../../src/platform/config';
 import { ensureSecretsFile, generateToken, loadSecrets, secretsFilePath } from '../../src/security/secrets';
 import { generateWebhookSecret } from '../../src/security/webhook-signature';
-import { tempDir } from '../support/temporal';
+import { tempDir } from '../../rigs/temp';
 
 const secret1 = generateWebhookSecret();
 const secret2 = generateWebhookSecret();

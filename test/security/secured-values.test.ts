@@ -5,9 +5,10 @@ import { createKeySource, KeyConfig, rotateLocalKey } from '../../src/security/k
 import { KmsCallCounter, kmsCallCounts } from '../../src/security/kms';
 import { KeyConfigurationError, KeyServiceUnavailableError, SecuredValueCipher, SecuredValueMismatchError } from '../../src/security/secured-values';
 import { createKeyServices } from '../../src/security/key-services';
-import { kmsKeyConfig, localKeyConfig, percentile } from '../support/keys';
-import { KmsState, MotoServer, startMoto } from '../support/moto';
-import { uniqueId } from '../support/temporal';
+import { kmsKeyConfig, localKeyConfig } from '../../rigs/keys';
+import { KmsState, MotoServer, startMoto } from '../../rigs/moto';
+import { uniqueId } from '../../rigs/temp';
+import { percentile } from '../support/percentile';
 
 let moto: MotoServer;
 

@@ -6,9 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Fastify, { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
-import { createActivities } from '../../activities';
 import { DevServer, startDevServer } from '../../src/platform/dev-server';
 import { TokenAuthenticator } from '../../src/security/auth';
 import { codecServer, operatorAccess } from '../../src/security/codec-server';
@@ -17,9 +15,12 @@ import { generateToken } from '../../src/security/secrets';
 import { setAttributesUpdate, workflowIdFor } from '../../src/conversation/messages';
 import { SqliteParticipantDataStore } from '../../src/store';
 import { requireBinary } from '../../scripts/temporal-binaries';
-import { localKeyConfig } from '../support/keys';
+import { InProcessWorker, startInProcessWorker } from '../../rigs/in-process-worker';
+import { localKeyConfig } from '../../rigs/keys';
+import { silentLogger } from '../../rigs/logs';
+import { freePort } from '../../rigs/ports';
+import { tempDir, uniqueId } from '../../rigs/temp';
 import { routingEvent, sendEvent } from '../support/conversation';
-import { bundleWorkflows, freePort, silentLogger, tempDir, uniqueId } from '../support/temporal';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -53,9 +54,7 @@ describe('Temporal UI with the codec server', () => {
   let apiBase: string;
   let uiOrigin: string;
   let connection: Connection | undefined;
-  let nativeConnection: NativeConnection | undefined;
-  let worker: Worker | undefined;
-  let workerRun: Promise<void> | undefined;
+  let worker: InProcessWorker | undefined;
   let store: SqliteParticipantDataStore | undefined;
   let browser: Browser | undefined;
 
@@ -83,17 +82,13 @@ describe('Temporal UI with the codec server', () => {
 
     store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
     await store.init();
-    nativeConnection = await NativeConnection.connect({ address: devServer.address });
-    const workflowBundle = await bundleWorkflows();
-    worker = await Worker.create({
-      connection: nativeConnection,
+    worker = await startInProcessWorker({
+      connection: devServer.address,
       namespace: NAMESPACE,
       taskQueue,
-      workflowBundle,
       dataConverter: keys.dataConverter,
-      activities: createActivities({ store, logger: silentLogger }),
+      activities: { store, logger: silentLogger },
     });
-    workerRun = worker.run();
 
     connection = await Connection.connect({ address: devServer.address });
     const client = new Client({ connection, namespace: NAMESPACE, dataConverter: keys.dataConverter });
@@ -109,9 +104,7 @@ describe('Temporal UI with the codec server', () => {
 
   afterAll(async () => {
     await browser?.close();
-    worker?.shutdown();
-    await workerRun?.catch(() => undefined);
-    await nativeConnection?.close();
+    await worker?.stop().catch(() => undefined);
     await connection?.close();
     await api?.close();
     await store?.close();

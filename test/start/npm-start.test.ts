@@ -7,10 +7,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { projectRoot } from '../../src/platform/config';
-import { freePort, tempDir, uniqueId } from '../support/temporal';
+import { authedFetch, credentialsFromFile, TestCredentials } from '../../rigs/credentials';
+import { freePort } from '../../rigs/ports';
+import { tempDir, uniqueId } from '../../rigs/temp';
+import { StopWaiting, waitFor } from '../../rigs/wait';
 import { routingEvent } from '../support/conversation';
-import { StopWaiting, waitFor } from '../support/wait';
-import { authedFetch, credentialsFromFile, TestCredentials } from '../support/auth';
 
 const LAUNCHER = path.join(projectRoot(), 'dist', 'src', 'main', 'start.js');
 

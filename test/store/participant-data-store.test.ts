@@ -17,8 +17,8 @@ import {
   type AttributeBatch,
   type ParticipantDataStore,
 } from '../../src/store';
-import { startPostgres, type TestPostgres } from '../support/postgres';
-import { waitFor } from '../support/wait';
+import { startPostgres, type ThrowawayPostgres } from '../../rigs/postgres';
+import { sleep, waitFor } from '../../rigs/wait';
 
 /** Where a store lives; a fresh target is an empty database. */
 type StoreOptions = Parameters<typeof createParticipantDataStore>[0];
@@ -49,7 +49,7 @@ const sqliteBackend = (): Backend => {
 };
 
 const postgresBackend = (): Backend => {
-  let server: TestPostgres | undefined;
+  let server: ThrowawayPostgres | undefined;
   let n = 0;
   return {
     name: 'PostgreSQL',
@@ -78,7 +78,6 @@ const postgresBackend = (): Backend => {
   };
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The batches table as it was before batches carried their run chain, holding one old batch. */
 async function createUnchainedSchema(backend: string, target: StoreOptions, conversationId: string, batchSeq: number, keyName?: string): Promise<void> {

@@ -20,11 +20,12 @@ import {
   StoreUnavailableError,
   type ParticipantDataStore,
 } from '../../src/store';
-import { startRelay } from '../../scripts/drills/relay';
-import { lockTable, startPostgres, type TestPostgres } from '../support/postgres';
+import { startPostgres, type ThrowawayPostgres } from '../../rigs/postgres';
+import { startRelay } from '../../rigs/relay';
+import { sleep } from '../../rigs/wait';
+import { lockTable } from '../support/postgres';
 import { lockSqlite } from '../support/sqlite-lock';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Watches the event loop while `work` runs: the longest gap between ticks of a 50 ms interval (what
@@ -184,7 +185,7 @@ describe('flushParticipantData and a batch key re-sent with other content', () =
 });
 
 describe('PostgreSQL store timeouts', () => {
-  let server: TestPostgres | undefined;
+  let server: ThrowawayPostgres | undefined;
   let n = 0;
   let url = '';
   const opened: ParticipantDataStore[] = [];
@@ -252,7 +253,7 @@ describe('PostgreSQL store timeouts', () => {
       try {
         const write = store.writeBatch({ conversationId: 'c1', chainId: 'r', batchSeq: 1, attributes: { a: 'CANARY' } }).then((r) => r, (e: unknown) => e);
         await lock.waitForBlockedWriter();
-        await relay.setUp(false);
+        await relay.setState('down');
         const err = await write;
         expect(err).toBeInstanceOf(StoreUnavailableError);
         expect((err as Error).message).not.toMatch(/CANARY/);
@@ -261,7 +262,7 @@ describe('PostgreSQL store timeouts', () => {
       } finally {
         await lock.close();
       }
-      await relay.setUp(true);
+      await relay.setState('up');
       expect(await store.writeBatch({ conversationId: 'c1', chainId: 'r', batchSeq: 1, attributes: { a: '1' } })).toEqual({ applied: true });
     } finally {
       await relay.close();

@@ -24,6 +24,24 @@ export function routingEvent(
   };
 }
 
+/**
+ * Routing-event webhook bodies as a test sends them over HTTP: ids `<prefix>-1`, `<prefix>-2`, … (one
+ * sequence per builder), the given task, `minute` minutes past 10:00 on a fixed day, so tests control
+ * the order.
+ */
+export function webhookEvents(prefix: string, taskId: string) {
+  let seq = 0;
+  return (conversationId: string, eventType: string, minute: number, extra: Record<string, unknown> = {}) => ({
+    eventId: `${prefix}-${++seq}`,
+    eventType,
+    conversationId,
+    taskId,
+    channel: 'chat',
+    occurredAt: new Date(Date.UTC(2026, 10, 22, 10, minute)).toISOString(),
+    ...extra,
+  });
+}
+
 export async function sendEvent(
   client: Client,
   taskQueue: string,

@@ -1,24 +1,27 @@
 // Real processes for the crash tests: a dev server the test can stop and restart on its SQLite
-// file, a throwaway PostgreSQL, a client, the participant-data store, and worker children.
-// Construct at module level, setUp() in beforeAll, tearDown() in afterAll: whatever was started
-// is stopped even when setup or a test failed half-way.
+// file, a throwaway PostgreSQL, a client, the participant-data store, worker children, and APIs in
+// the test's process. Construct at module level, setUp() in beforeAll, tearDown() in afterAll:
+// whatever was started is stopped even when setup or a test failed half-way.
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DevServer } from '../../src/platform/dev-server';
 import { ParticipantDataStore, createParticipantDataStore } from '../../src/store';
-import { testKeyServices } from './keys';
-import { startPostgres, TestPostgres } from './postgres';
-import { startTestDevServer, tempDir } from './temporal';
-import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, WorkerProcess } from './worker-process';
+import { ApiOptions, RunningApi, startApi } from '../../rigs/api';
+import { portOf, startHeadlessDevServer } from '../../rigs/dev-server';
+import { testKeyServices } from '../../rigs/keys';
+import { startPostgres, type ThrowawayPostgres } from '../../rigs/postgres';
+import { tempDir } from '../../rigs/temp';
+import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, WorkerProcess } from '../../rigs/worker-process';
 
 export class CrashHarness {
   readonly dir: string;
   readonly dbFile: string;
-  private pgServer?: TestPostgres;
+  private pgServer?: ThrowawayPostgres;
   private server?: DevServer;
   private temporalClient?: Client;
   private dataStore?: ParticipantDataStore;
   private readonly workers: WorkerProcess[] = [];
+  private readonly apis: RunningApi[] = [];
 
   constructor(prefix: string) {
     this.dir = tempDir(prefix);
@@ -29,7 +32,7 @@ export class CrashHarness {
     ensureWorkerBuilt();
     const started = await Promise.allSettled([
       startPostgres().then((pg) => (this.pgServer = pg)),
-      startTestDevServer(this.dbFile).then((server) => (this.server = server)),
+      startHeadlessDevServer(this.dbFile).then((server) => (this.server = server)),
     ]);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -39,7 +42,7 @@ export class CrashHarness {
     await this.dataStore.init();
   }
 
-  get pg(): TestPostgres {
+  get pg(): ThrowawayPostgres {
     return required(this.pgServer, 'postgres');
   }
   get devServer(): DevServer {
@@ -62,8 +65,7 @@ export class CrashHarness {
 
   /** Starts the dev server again on the same SQLite file and port. */
   async restartDevServer(): Promise<void> {
-    const port = Number(this.devServer.address.split(':').at(-1));
-    this.server = await startTestDevServer(this.dbFile, port);
+    this.server = await startHeadlessDevServer(this.dbFile, { port: portOf(this.devServer) });
   }
 
   /** Spawns `node dist/src/main/worker.js` on taskQueue; output goes to <dir>/worker-<name>.log. */
@@ -87,6 +89,13 @@ export class CrashHarness {
     return worker;
   }
 
+  /** The HTTP API in this process on the harness's dev server and store; closed by tearDown(). */
+  async startApi(opts: Omit<ApiOptions, 'temporalAddress' | 'store'>): Promise<RunningApi> {
+    const api = await startApi({ temporalAddress: this.address, store: this.store, ...opts });
+    this.apis.push(api);
+    return api;
+  }
+
   async tearDown(): Promise<void> {
     const errors: unknown[] = [];
     const attempt = async (step: () => Promise<unknown> | undefined): Promise<void> => {
@@ -96,7 +105,8 @@ export class CrashHarness {
         errors.push(err);
       }
     };
-    // Workers first: they hold connections to both servers.
+    await attempt(() => Promise.all(this.apis.map((api) => api.close())));
+    // Workers next: they hold connections to both servers.
     await attempt(() => Promise.all(this.workers.map((w) => w.stop(5_000))));
     await attempt(() => this.temporalClient?.connection.close());
     await attempt(() => this.dataStore?.close());

@@ -1,6 +1,5 @@
 // Parley against a cluster that demands TLS, a client certificate and an API key, as Temporal Cloud
 // does: a TLS-terminating gRPC proxy with a throwaway CA in front of a real dev server.
-import { testKeyServices } from '../support/keys';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,11 +12,14 @@ import { SqliteParticipantDataStore } from '../../src/store';
 import { createTemporalClient, temporalConnectionOptions } from '../../src/platform/temporal-client';
 import { connectWorker, createParleyWorker } from '../../src/worker/worker';
 import { requireBinary } from '../../scripts/temporal-binaries';
+import { bundleWorkflows } from '../../rigs/bundle';
+import { authedFetch, testCredentials } from '../../rigs/credentials';
+import { startHeadlessDevServer } from '../../rigs/dev-server';
+import { testKeyServices } from '../../rigs/keys';
+import { tempDir, uniqueId } from '../../rigs/temp';
+import { waitFor } from '../../rigs/wait';
 import { createTestPki, TestPki } from '../support/certificates';
 import { GrpcTlsProxy, startGrpcTlsProxy } from '../support/grpc-tls-proxy';
-import { bundleWorkflows, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
-import { waitFor } from '../support/wait';
-import { authedFetch, testCredentials } from '../support/auth';
 
 const API_KEY = 'tcld-key-7Q9xW2mZ-DoNotLeak';
 const WRONG_KEY = 'tcld-key-wrong-4kP0-AlsoSecret';
@@ -31,7 +33,7 @@ let workflowBundle: Awaited<ReturnType<typeof bundleWorkflows>>;
 beforeAll(async () => {
   dir = tempDir('tls');
   pki = createTestPki(path.join(dir, 'pki'));
-  [devServer, workflowBundle] = await Promise.all([startTestDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
+  [devServer, workflowBundle] = await Promise.all([startHeadlessDevServer(path.join(dir, 'temporal.sqlite')), bundleWorkflows()]);
   proxy = await startGrpcTlsProxy({ pki, upstream: devServer.address, apiKey: API_KEY });
 });
 

@@ -4,7 +4,8 @@
 // time. Each call's answer is scripted: a status, a delay, Retry-After, a body that is not JSON, or
 // a dropped connection. It counts calls, keys, acts and repeated keys.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocally, type LocalServer } from './local-server';
+import { sleep } from './wait';
 
 export interface PeerAction {
   /** HTTP status (default 200). A 2xx means the CRM acted. */
@@ -48,8 +49,7 @@ export class CrmPeer {
   private readonly done = new Map<string, Acted>();
   /** Decides an unscripted call's action; default: 200 with an echo. */
   respond: (call: { workflowId: string; payload: unknown; key: string | undefined }) => PeerAction = () => ({});
-  private server?: http.Server;
-  private readonly sockets = new Set<import('node:net').Socket>();
+  private server?: LocalServer;
 
   /** The actions for the next calls to this workflow id, in order; the last one repeats. */
   script(workflowId: string, actions: PeerAction[]): void {
@@ -61,27 +61,17 @@ export class CrmPeer {
   }
 
   get url(): string {
-    const address = this.server?.address() as AddressInfo | undefined;
-    if (!address) throw new Error('the CRM peer is not listening');
-    return `http://127.0.0.1:${address.port}`;
+    if (!this.server) throw new Error('the CRM peer is not listening');
+    return this.server.url;
   }
 
   async start(port = 0): Promise<this> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, '127.0.0.1', () => resolve());
-    });
+    this.server = await listenLocally(http.createServer((req, res) => void this.handle(req, res)), port);
     return this;
   }
 
   async stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.server?.close();
   }
 
   private nextAction(workflowId: string, payload: unknown, key: string | undefined): PeerAction {
@@ -146,8 +136,4 @@ export class CrmPeer {
     if (action.retryAfter !== undefined) headers['retry-after'] = action.retryAfter;
     if (!res.destroyed) res.writeHead(status, headers).end(body);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

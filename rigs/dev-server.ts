@@ -1,0 +1,31 @@
+// The Temporal CLI's dev server as a headless child process on a SQLite file: stopped, killed and
+// started again on the same file and port, it still holds every workflow.
+import { DevServer, startDevServer } from '../src/platform/dev-server';
+import { killOnExit } from './children';
+import { freePort } from './ports';
+import { requireBinary } from './project';
+
+export interface HeadlessDevServerOptions {
+  /** Default: a free one. Pass the old port to start again where clients expect it. */
+  port?: number;
+  /** Default: next to the SQLite file. */
+  logFile?: string;
+  /** Own process group, so a terminal's Ctrl-C reaches only the runner, which stops the server itself. */
+  detached?: boolean;
+}
+
+export async function startHeadlessDevServer(dbFile: string, opts: HeadlessDevServerOptions = {}): Promise<DevServer> {
+  const server = await startDevServer({
+    cliPath: requireBinary('cli'),
+    dbFile,
+    port: opts.port ?? (await freePort()),
+    headless: true,
+    detached: opts.detached,
+    logFile: opts.logFile ?? `${dbFile}.log`,
+  });
+  killOnExit(server.process);
+  return server;
+}
+
+/** The port a dev server listens on, to start it again there. */
+export const portOf = (server: DevServer): number => Number(server.address.split(':').at(-1));

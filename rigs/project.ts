@@ -1,0 +1,20 @@
+// Where the rigs find the project: its root, the build `npm run build` writes, and the tools the
+// bootstrap downloaded. The same answers from the TypeScript sources (jest) and from dist/rigs
+// (bench and drills), which is why nothing here is relative to this file.
+import path from 'node:path';
+import { projectRoot } from '../src/platform/config';
+
+export const PROJECT_ROOT = projectRoot();
+export const DIST = path.join(PROJECT_ROOT, 'dist');
+
+// The tool finders are plain JavaScript in scripts/ (they run before anything is compiled), so dist/
+// has no copy of them: they are loaded from the project's own scripts folder.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const binaries = require(path.join(PROJECT_ROOT, 'scripts', 'temporal-binaries.js')) as typeof import('../scripts/temporal-binaries');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const moto = require(path.join(PROJECT_ROOT, 'scripts', 'moto-server.js')) as typeof import('../scripts/moto-server');
+
+/** The Temporal CLI or test server: from the environment, PATH, or .tools (never a download). */
+export const requireBinary = binaries.requireBinary;
+/** How to run moto's server (a local AWS KMS and S3). */
+export const motoServerCommand = moto.motoServerCommand;
