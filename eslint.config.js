@@ -36,8 +36,10 @@ module.exports = defineConfig(
       // unhandled rejection fails the workflow task.
       '@typescript-eslint/no-floating-promises': 'error',
       // A type-only import vanishes from the output, so the workflow bundle never pulls in the
-      // module it was typed from (activities, for one).
-      '@typescript-eslint/consistent-type-imports': 'error',
+      // module it was typed from (activities, for one). The house style: `import type { A }` when
+      // every name is a type, `import { f, type A }` when some are values.
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-import-type-side-effects': 'error',
     },
   },
   {
