@@ -11,7 +11,7 @@
 // Workflow Execute and digital-channel traffic against local HTTP peers; BENCH_PHASES picks phases.
 // Numbers, not assertions: goals are read here, never enforced by timed tests. It never aborts on a
 // failed request (errors are counted by status) and stops everything it started, also on failure.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';

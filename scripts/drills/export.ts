@@ -2,7 +2,7 @@
 // through an HTTP relay that slows every upload (before it reaches S3 and before its answer goes
 // back), and each kill waits for an upload in flight. The audit wants exactly one export object per
 // ended conversation, holding its accepted writes: none missing, none extra.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';

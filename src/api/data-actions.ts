@@ -4,13 +4,13 @@
 // (update-with-start, the same workflow id and start arguments as the webhook's signal-with-start).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { WorkflowIdReusePolicy, type UpdateDefinition } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { CrmExecuteResult, CrmOutcome, checkCrmRequest, crmBudgetMs } from '../conversation/contracts/crm';
+import { type CrmExecuteResult, type CrmOutcome, checkCrmRequest, crmBudgetMs } from '../conversation/contracts/crm';
 import type { CrmRegistry } from '../crm/registry';
-import { ConversationSettings, ErrorType, setAttributesUpdate, workflowExecuteUpdate, workflowIdFor } from '../conversation/messages';
-import { AuthHook } from '../security/auth';
+import { type ConversationSettings, ErrorType, setAttributesUpdate, workflowExecuteUpdate, workflowIdFor } from '../conversation/messages';
+import type { AuthHook } from '../security/auth';
 import { attributeNameProblem, attributeProblem } from '../conversation/validation';
 import { conversationWorkflow } from '../conversation/workflows/conversation';
 import { DATA_ACTIONS, DATA_ACTION_NAMES } from './data-action-schemas';

@@ -1,23 +1,23 @@
 // The HTTP API: routing webhooks, participant data, conversation read, health.
 import { randomUUID } from 'node:crypto';
-import Fastify, { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config';
 import {
-  ConversationSettings,
+  type ConversationSettings,
   ErrorType,
-  RoutingEvent,
+  type RoutingEvent,
   conversationStateQuery,
   pendingAttributeQuery,
   routingEventSignal,
   setAttributesUpdate,
   workflowIdFor,
 } from '../conversation/messages';
-import { AuthSettings, TokenAuthenticator, requireScope } from '../security/auth';
+import { type AuthSettings, TokenAuthenticator, requireScope } from '../security/auth';
 import { WebhookSignatureError, WebhookVerifier } from '../security/webhook-signature';
-import { codecServer, CodecServerOptions, operatorAccess } from '../security/codec-server';
+import { codecServer, type CodecServerOptions, operatorAccess } from '../security/codec-server';
 import type { KeyServices } from '../security/key-services';
 import { ApiMetrics, METRICS_CONTENT_TYPE } from '../platform/metrics';
 import { StoreTimeoutError, StoreUnavailableError, type ParticipantDataStore } from '../store';
@@ -25,7 +25,7 @@ import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, 
 import { conversationWorkflow } from '../conversation/workflows/conversation';
 import { startSearchAttributes } from '../conversation/conversation-state';
 import type { CrmRegistry } from '../crm/registry';
-import { AttributeRead, dataActions } from './data-actions';
+import { type AttributeRead, dataActions } from './data-actions';
 import { ALL_DESTINATIONS, type DestinationDirectory } from '../channels/config';
 import { inboundMessageSeenQuery, inboundMessageUpdate, type InboundMessage } from '../conversation/contracts/channels';
 import { prepareInbound, type InboundBody } from '../channels/ingress';

@@ -12,7 +12,7 @@ import type { DevServer } from '../../src/platform/dev-server';
 import type { Scope } from '../../src/security/auth';
 import { generateWebhookSecret } from '../../src/security/webhook-signature';
 import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
+import { type ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { createTemporalClient } from '../../src/platform/temporal-client';
 import { createActivities } from '../../activities';
 import { bundleWorkflows, freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';

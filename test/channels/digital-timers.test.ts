@@ -3,15 +3,15 @@
 // routing platform are real HTTP peers on 127.0.0.1.
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { ALL_DESTINATIONS } from '../../src/channels/config';
-import { InboundMessage, inboundMessageUpdate } from '../../src/conversation/contracts/channels';
+import { type InboundMessage, inboundMessageUpdate } from '../../src/conversation/contracts/channels';
 import { HttpPeer } from '../../src/channels/peers';
-import { DEFAULT_SETTINGS, RoutingEvent, routingEventSignal, workflowIdFor } from '../../src/conversation/messages';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
+import { DEFAULT_SETTINGS, type RoutingEvent, routingEventSignal, workflowIdFor } from '../../src/conversation/messages';
+import { type ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
-import { ChannelPeer, startChannelPeer } from '../support/channel-peer';
+import { type ChannelPeer, startChannelPeer } from '../support/channel-peer';
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
 

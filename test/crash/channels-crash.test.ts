@@ -10,7 +10,7 @@ import { parseDestinations } from '../../src/channels/config';
 import { DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
 import { createTemporalClient } from '../../src/platform/temporal-client';
 import { authedFetch, testCredentials } from '../support/auth';
-import { ChannelPeer, startChannelPeer } from '../support/channel-peer';
+import { type ChannelPeer, startChannelPeer } from '../support/channel-peer';
 import { CrashHarness } from '../support/crash-harness';
 import { testKeyServices } from '../support/keys';
 import { uniqueId } from '../support/temporal';

@@ -3,13 +3,13 @@
 // Either way another worker finishes the export and the bucket holds exactly one object, with the
 // conversation's data.
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ExportDocument, PAYMENT_ID_PATTERN } from '../../src/export';
+import { type ExportDocument, PAYMENT_ID_PATTERN } from '../../src/export';
 import { DEFAULT_SETTINGS, setAttributesUpdate, workflowIdFor } from '../../src/conversation/messages';
 import type { exportWorkflow } from '../../src/conversation/workflows/export';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
-import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../support/moto';
-import { createBucket, exportIdOf, listKeys, motoS3Client, readObject, RelayMode, startS3Relay, type S3Relay } from '../support/s3';
+import { MOTO_CREDENTIALS, MOTO_REGION, type MotoServer, startMoto } from '../support/moto';
+import { createBucket, exportIdOf, listKeys, motoS3Client, readObject, type RelayMode, startS3Relay, type S3Relay } from '../support/s3';
 import { uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
 

@@ -9,7 +9,7 @@ import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
 import { uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
-import { pollerIdentities, whileRunning, WorkerProcess } from '../support/worker-process';
+import { pollerIdentities, whileRunning, type WorkerProcess } from '../support/worker-process';
 
 type ConversationHandle = WorkflowHandle<typeof conversationWorkflow>;
 

@@ -3,9 +3,9 @@
 // exactly once, and updates keep working while runs hand over at continue-as-new. Stopped with
 // SIGTERM mid-flush instead, it drains: the flush it holds completes before it exits.
 import path from 'node:path';
-import { type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { DEFAULT_SETTINGS, ConversationSettings, setAttributesUpdate } from '../../src/conversation/messages';
+import { DEFAULT_SETTINGS, type ConversationSettings, setAttributesUpdate } from '../../src/conversation/messages';
 import { SqliteParticipantDataStore, type StoredAttribute } from '../../src/store';
 import type { WorkerHealth } from '../../src/worker/health';
 import type { conversationWorkflow } from '../../src/conversation/workflows/conversation';
@@ -16,7 +16,7 @@ import { lockTable } from '../support/postgres';
 import { lockSqlite } from '../support/sqlite-lock';
 import { freePort, uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
-import { whileRunning, WorkerProcess } from '../support/worker-process';
+import { whileRunning, type WorkerProcess } from '../support/worker-process';
 
 type ConversationHandle = WorkflowHandle<typeof conversationWorkflow>;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

@@ -18,14 +18,14 @@ import { OutboxFilePeer } from '../../src/channels/peers';
 import { buildApi } from '../../src/api/server';
 import type { DevServer } from '../../src/platform/dev-server';
 import { ExportErrorType, FolderExportSink, PAYMENT_ID_PATTERN, S3ExportSink, TEMP_PREFIX, type ExportDocument, type ExportResult, type ExportSink } from '../../src/export';
-import { ConversationView, DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
+import { type ConversationView, DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
 import { SqliteParticipantDataStore } from '../../src/store';
 import { createTemporalClient } from '../../src/platform/temporal-client';
 import { exportWorkflow } from '../../src/conversation/workflows/export';
 import { authedFetch, testCredentials } from '../support/auth';
 import { recordHistory } from '../support/histories';
 import { testKeyServices } from '../support/keys';
-import { MOTO_REGION, MotoServer, startMoto } from '../support/moto';
+import { MOTO_REGION, type MotoServer, startMoto } from '../support/moto';
 import { createBucket, exportIdOf, isExportStart, listKeys, motoS3Client, readObject } from '../support/s3';
 import { bundleWorkflows, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
 

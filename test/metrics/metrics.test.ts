@@ -13,7 +13,7 @@ import { authedFetch, testCredentials } from '../support/auth';
 import { testKeyServices } from '../support/keys';
 import { freePort, startTestDevServer, tempDir, uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
-import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, WorkerProcess } from '../support/worker-process';
+import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, type WorkerProcess } from '../support/worker-process';
 
 const dir = tempDir('metrics');
 const storeFile = path.join(dir, 'participant-data.sqlite');

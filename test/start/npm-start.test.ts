@@ -2,7 +2,7 @@
 // its build step) starts the dev server, the worker and the API; a terminal's Ctrl-C reaches the
 // whole foreground process group and must still let the worker drain; a second start on the same
 // data folder finds every conversation again.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { projectRoot } from '../../src/platform/config';
 import { freePort, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent } from '../support/conversation';
 import { StopWaiting, waitFor } from '../support/wait';
-import { authedFetch, credentialsFromFile, TestCredentials } from '../support/auth';
+import { authedFetch, credentialsFromFile, type TestCredentials } from '../support/auth';
 
 const LAUNCHER = path.join(projectRoot(), 'dist', 'src', 'main', 'start.js');
 

@@ -5,11 +5,11 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DevServer } from '../../src/platform/dev-server';
-import { ParticipantDataStore, createParticipantDataStore } from '../../src/store';
+import { type ParticipantDataStore, createParticipantDataStore } from '../../src/store';
 import { testKeyServices } from './keys';
-import { startPostgres, TestPostgres } from './postgres';
+import { startPostgres, type TestPostgres } from './postgres';
 import { startTestDevServer, tempDir } from './temporal';
-import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, WorkerProcess } from './worker-process';
+import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, type WorkerProcess } from './worker-process';
 
 export class CrashHarness {
   readonly dir: string;

@@ -1,8 +1,8 @@
 // Key configurations for tests: a local key file in the run's temp folder, or KMS keys on moto.
 import path from 'node:path';
-import { KeyServices, createKeyServices } from '../../src/security/key-services';
-import { KeyConfig, keyConfigFromEnv } from '../../src/security/keys';
-import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer } from './moto';
+import { type KeyServices, createKeyServices } from '../../src/security/key-services';
+import { type KeyConfig, keyConfigFromEnv } from '../../src/security/keys';
+import { MOTO_CREDENTIALS, MOTO_REGION, type MotoServer } from './moto';
 import { tempDir } from './temporal';
 
 export function localKeyConfig(keyFile = path.join(tempDir('keys'), 'keys.json'), env: NodeJS.ProcessEnv = {}): KeyConfig {

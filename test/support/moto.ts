@@ -5,7 +5,7 @@
 // back while moto keeps its keys (moto holds them in memory: restarting its process would lose them,
 // and every ciphertext made with them). Down, the relay's port refuses connections, which is what a
 // client sees of a stopped KMS; it can also answer 503, throttle, or accept and never answer.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';

@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import { requireBinary } from '../../scripts/temporal-binaries';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/conversation/messages';
-import { DevServer, startDevServer } from '../../src/platform/dev-server';
+import { type DevServer, startDevServer } from '../../src/platform/dev-server';
 import { registerSearchAttributes } from '../../src/platform/search-attributes';
 import { FAILURE_CONVERTER_PATH } from '../../src/security/payload-codec';
 

@@ -1,6 +1,6 @@
 // The real worker as a child process (`node dist/src/main/worker.js`), for tests that crash it,
 // plus the polling helpers those tests need to wait on other processes without fixed sleeps.
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -24,11 +24,11 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../../activities';
 import {
   ActivityErrorType,
-  ConversationInput,
-  ConversationResult,
-  ConversationState,
+  type ConversationInput,
+  type ConversationResult,
+  type ConversationState,
   ErrorType,
-  SetAttributesRequest,
+  type SetAttributesRequest,
   conversationStateQuery,
   pendingAttributeQuery,
   routingEventSignal,
@@ -40,7 +40,7 @@ import { workflowExecute } from './crm-execute';
 import { attributeProblem, pendingProblem } from '../validation';
 import { startExportOnce } from './export';
 import {
-  IsPatched,
+  type IsPatched,
   PATCHES,
   applyAttributeWrite,
   applyRoutingEvent,
