@@ -38,8 +38,9 @@ import { CHANNELS_CONVERSATIONS, CHANNELS_LEVELS, CHANNELS_MESSAGES, channelsPha
 import { CRM_EXECUTIONS, CRM_LEVELS, CRM_REPEAT_PERCENT, CRM_SECRET_ENV, crmPhase, crmRegistry } from './bench/crm-phase';
 import type { PhaseContext } from './bench/phase-context';
 import { cpuMeter, cpuModel, ioWritten, loadAverage, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('./temporal-binaries');
+import type * as TemporalBinaries from './temporal-binaries';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with bootstrap.js, which runs before any build; tsc does not emit it into dist/, so it loads from the source tree
+const { requireBinary } = require(path.join(__dirname, '..', '..', 'scripts', 'temporal-binaries.js')) as typeof TemporalBinaries;
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -907,7 +908,7 @@ function table(headers: string[], rows: (string | number | undefined)[][]): stri
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the printers walk the results object assembled above, whose shape is the JSON file it is written to; a second, hand-kept type for each optional section would only drift from it */
 function report(r: any): void {
   const m = r.machine;
   console.log(`\nParley vs Temporal's floor — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd} at end`);
@@ -1012,7 +1013,7 @@ function reportChannels(ch: any, errs: Errs, q: Q): void {
   const us = (x?: Quantiles) => (x ? `${x.p50} / ${x.p99}` : '–');
   console.log(`\nPCI masking in-process (the bench's ${p.messages} messages, ${p.withCard} with a card, ${p.masked} of them masked; ${p.samples} timings), µs per message p50 / p99: all ${us(p.perMessageUs.all)}; with a card ${us(p.perMessageUs.withCard)}; plain ${us(p.perMessageUs.plain)}`);
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
+/* eslint-enable @typescript-eslint/no-explicit-any -- back to typed code after the printers */
 
 // ---------------------------------------------------------------------------------------------
 

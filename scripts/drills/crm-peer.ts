@@ -4,7 +4,7 @@
 // time. Each call's answer is scripted: a status, a delay, Retry-After, a body that is not JSON, or
 // a dropped connection. It counts calls, keys, acts and repeated keys.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export interface PeerAction {
   /** HTTP status (default 200). A 2xx means the CRM acted. */
@@ -49,7 +49,7 @@ export class CrmPeer {
   /** Decides an unscripted call's action; default: 200 with an echo. */
   respond: (call: { workflowId: string; payload: unknown; key: string | undefined }) => PeerAction = () => ({});
   private server?: http.Server;
-  private readonly sockets = new Set<import('node:net').Socket>();
+  private readonly sockets = new Set<Socket>();
 
   /** The actions for the next calls to this workflow id, in order; the last one repeats. */
   script(workflowId: string, actions: PeerAction[]): void {

@@ -12,13 +12,14 @@ import { projectRoot } from '../../src/platform/config';
 import type { ExportDocument } from '../../src/export';
 import { exportWorkflowId } from '../../src/conversation/contracts/export';
 import { workflowIdFor } from '../../src/conversation/messages';
-import type { Drill, DrillAudit } from './drill';
+import type { Drill } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger, mapLimit } from './traffic';
 import { driveThrough, freePort, randomBetween, scaled, sleep, waitFor } from './util';
+import type * as MotoServer from '../moto-server';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { motoServerCommand } = require(path.join(projectRoot(), 'scripts', 'moto-server.js')) as typeof import('../moto-server');
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with the bootstrap, which runs before any build; tsc does not emit it into dist/, so it loads from the source tree
+const { motoServerCommand } = require(path.join(projectRoot(), 'scripts', 'moto-server.js')) as typeof MotoServer;
 
 const BUCKET = 'parley-drill-exports';
 const PREFIX = 'drill';

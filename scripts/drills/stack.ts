@@ -19,13 +19,15 @@ import type { Scope } from '../../src/security/auth';
 import { startPostgres, type DrillPostgres } from './postgres';
 import { startRelay, type Relay } from './relay';
 import { freePort, sleep, waitFor } from './util';
+import type * as MotoServer from '../moto-server';
+import type * as TemporalBinaries from '../temporal-binaries';
 
 const ROOT = projectRoot();
 const DIST = path.join(ROOT, 'dist');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { requireBinary } = require(path.join(ROOT, 'scripts', 'temporal-binaries.js')) as typeof import('../temporal-binaries');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { motoServerCommand } = require(path.join(ROOT, 'scripts', 'moto-server.js')) as typeof import('../moto-server');
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with bootstrap.js, which runs before any build; tsc does not emit it into dist/, so it loads from the source tree
+const { requireBinary } = require(path.join(ROOT, 'scripts', 'temporal-binaries.js')) as typeof TemporalBinaries;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with the bootstrap, which runs before any build; tsc does not emit it into dist/, so it loads from the source tree
+const { motoServerCommand } = require(path.join(ROOT, 'scripts', 'moto-server.js')) as typeof MotoServer;
 
 export interface StackOptions {
   workDir: string;
