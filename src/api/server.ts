@@ -102,7 +102,9 @@ export function buildApi(deps: ApiDeps) {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     request.rawBody = body as string;
-    parseJson(request, body as string, done);
+    // Fastify's default JSON parser answers through done and returns nothing; only its declared
+    // type (either parser shape, the promise-returning one included) says it might return a promise.
+    void parseJson(request, body as string, done);
   });
 
   /** Every Temporal call gets a deadline so an unreachable cluster becomes a 503, not a hung request. */

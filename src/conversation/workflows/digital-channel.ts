@@ -118,6 +118,7 @@ export function installDigitalChannel(state: ConversationState, hooks: { onActiv
   const ended = (what: string) => (err: unknown) => {
     if (!isCancellation(err)) log.error(`${what} stopped`, { conversationId, error: err instanceof Error ? err.message : String(err) });
   };
+  // Not awaited: both loops run beside the conversation for its whole life; how each ends is caught here.
   void sender().catch(ended('digital-channel sender'));
   void callbackClock().catch(ended('web-callback clock'));
 
