@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { CrmErrorArgs, CrmFailureType, CRM_LIMITS, crmBudgetMs } from '../src/conversation/contracts/crm';
+import { type CrmErrorArgs, CrmFailureType, CRM_LIMITS, crmBudgetMs } from '../src/conversation/contracts/crm';
 import { CrmRegistry } from '../src/crm/registry';
 
 export interface CrmResolveInput {

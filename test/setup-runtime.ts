@@ -2,7 +2,7 @@
 // Native core logs go to the console rather than being forwarded: a forwarding runtime holds the
 // event loop until its last connection closes, which would keep jest alive after test files that
 // never open one.
-import { DefaultLogger, LogLevel, Runtime } from '@temporalio/worker';
+import { DefaultLogger, type LogLevel, Runtime } from '@temporalio/worker';
 
 const requested = process.env.TEST_LOG_LEVEL?.toUpperCase() as LogLevel | undefined;
 

@@ -7,13 +7,13 @@ import { ConfigError, type Env, duration, httpUrl } from '../platform/env';
 import { secretsFilePath } from '../security/secrets';
 import {
   DEFAULT_CALLBACK_THRESHOLD_MS,
-  DestinationSettings,
+  type DestinationSettings,
   MESSAGE_CHANNELS,
-  MessageChannel,
+  type MessageChannel,
   NOTIFICATION_KINDS,
-  NotificationKind,
+  type NotificationKind,
 } from '../conversation/contracts/channels';
-import { ChannelPeers, HttpPeer, OutboxFilePeer } from './peers';
+import { type ChannelPeers, HttpPeer, OutboxFilePeer } from './peers';
 
 export interface ChannelPeerConfig {
   gateway: { url?: string; token?: string };

@@ -7,7 +7,7 @@
 // (４１１１…) or Arabic-Indic digits is still a card. Offsets are UTF-16 code units, as
 // String.prototype.slice counts them.
 
-import { CARD_MAX_DIGITS, CardRule, isCardNumber, isUsualGrouping } from './pci-card';
+import { CARD_MAX_DIGITS, type CardRule, isCardNumber, isUsualGrouping } from './pci-card';
 import { CARD_WORDS, KEYWORD_MAX_CHARS, PHRASE_MAX_WORDS, keywordEndingWith, normaliseWord } from './pci-keywords';
 
 export type FindingKind = 'card-number' | 'cvv' | 'expiry' | 'track-data';

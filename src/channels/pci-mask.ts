@@ -1,8 +1,8 @@
 // Applies the mask format documented in pci.ts to the findings of the scanner. Separate from
 // pci.ts so the corpus evaluation can run the masker under either card rule.
 
-import { CardRule } from './pci-card';
-import { Finding, FindingKind, detectSensitive, isDecimalDigit } from './pci-detect';
+import type { CardRule } from './pci-card';
+import { type Finding, type FindingKind, detectSensitive, isDecimalDigit } from './pci-detect';
 
 /** The masker under a given card rule; the corpus evaluation compares the rules with it. */
 export function maskWith(text: string, cardRule: CardRule): { text: string; findings: Finding[] } {

@@ -13,7 +13,7 @@
 // Each masked character is replaced by one '*' per UTF-16 code unit, so `text.length` is unchanged
 // and a finding's offsets index both the original and the masked text.
 
-import { CardRule } from './pci-card';
+import type { CardRule } from './pci-card';
 import { detectSensitive } from './pci-detect';
 import { maskWith } from './pci-mask';
 

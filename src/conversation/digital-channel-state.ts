@@ -3,13 +3,13 @@
 // (digital-channel.ts) only performs the operations these functions queue.
 import type { ConversationState, RoutingEvent } from './messages';
 import {
-  DigitalState,
-  InboundMessage,
-  InboundOutcome,
+  type DigitalState,
+  type InboundMessage,
+  type InboundOutcome,
   NOTIFICATION_TEXT,
-  NotificationKind,
-  RoutingRequest,
-  StoredMessage,
+  type NotificationKind,
+  type RoutingRequest,
+  type StoredMessage,
 } from './contracts/channels';
 import { SEEN_EVENT_WINDOW, closeLocally } from './conversation-state';
 

@@ -45,7 +45,7 @@ export function utf8Length(s: string): number {
   return bytes;
 }
 
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are what this pattern exists to find
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 /** Half of a surrogate pair with no other half: no UTF-8 encoding exists, a store would alter or refuse it. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -207,7 +207,7 @@ export function taskContextProblem(taskContext: unknown): string | undefined {
 }
 
 function printable(name: string): string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this pattern replaces
   const clean = name.replace(/[\u0000-\u001f\u007f]/g, '?').replace(new RegExp(LONE_SURROGATE.source, 'g'), '?');
   return charLength(clean) > 64 ? [...clean].slice(0, 64).join('') + '…' : clean;
 }

@@ -1,6 +1,6 @@
 // Runs the Temporal CLI's dev server (server + Web UI + SQLite file) as a child process. Used by
 // `npm start` and by the tests that need a real server they can stop and restart.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';

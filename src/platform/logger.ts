@@ -1,6 +1,6 @@
-import pino, { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { DefaultLogger, LogLevel, Runtime } from '@temporalio/worker';
+import { DefaultLogger, type LogLevel, Runtime } from '@temporalio/worker';
 
 /** `json`: one JSON object per line (log shippers); `pretty`: one readable line; `auto`: pretty on a terminal. */
 export type LogFormat = 'json' | 'pretty' | 'auto';

@@ -6,15 +6,15 @@ import {
   buildClient,
   CommitmentPolicy,
   getLocalCryptographicMaterialsCache,
-  KeyringNode,
-  NodeAlgorithmSuite,
+  type KeyringNode,
+  type NodeAlgorithmSuite,
   NodeCachingMaterialsManager,
-  NodeMaterialsManager,
+  type NodeMaterialsManager,
 } from '@aws-crypto/client-node';
 import { KeyConfigurationError, KeyServiceUnavailableError, SecuredValueMismatchError } from './errors';
-import { DataKeyCacheConfig, KeySource } from './keys';
+import type { DataKeyCacheConfig, KeySource } from './keys';
 import { withKmsFailures } from './kms';
-import { MessageHeaderFormatError, MessageHeaderSummary, readMessageHeader, wrappingKeyId } from './message-header';
+import { MessageHeaderFormatError, type MessageHeaderSummary, readMessageHeader, wrappingKeyId } from './message-header';
 
 export type EncryptionContext = Record<string, string>;
 

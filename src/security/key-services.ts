@@ -1,7 +1,7 @@
 // Builds the ciphers from configuration. The API needs the secured-value cipher and the codec; the
 // worker only the codec: it never holds a secured plaintext.
 import type { DataConverter } from '@temporalio/common';
-import { createKeySource, KeyConfig } from './keys';
+import { createKeySource, type KeyConfig } from './keys';
 import { KmsCallCounter } from './kms';
 import { ParleyPayloadCodec, parleyDataConverter } from './payload-codec';
 import { SecuredValueCipher } from './secured-values';

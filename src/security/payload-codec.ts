@@ -6,9 +6,9 @@
 // (the Temporal UI's calls name only the namespace) decodes using the header's own context.
 import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { Envelope, EncryptionContext } from './envelope';
+import { Envelope, type EncryptionContext } from './envelope';
 import { SecuredValueMismatchError } from './errors';
-import { DataKeyCacheConfig, KeySource } from './keys';
+import type { DataKeyCacheConfig, KeySource } from './keys';
 
 export const ENCRYPTED_ENCODING = 'binary/parley-encrypted';
 export const TEMPORAL_PAYLOAD_PURPOSE = 'temporal-payload';

@@ -3,9 +3,9 @@
 // so the data-key cache serves all of a conversation's writes with one KMS call; the attribute name
 // is bound by being inside the authenticated plaintext. A ciphertext moved to another conversation
 // or name fails to decrypt.
-import { Envelope, EncryptionContext } from './envelope';
+import { Envelope, type EncryptionContext } from './envelope';
 import { SecuredValueMismatchError } from './errors';
-import { DataKeyCacheConfig, KeySource } from './keys';
+import type { DataKeyCacheConfig, KeySource } from './keys';
 
 export { KeyConfigurationError, KeyServiceUnavailableError, SecuredValueMismatchError } from './errors';
 

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { isSensitiveAttachment, maskSensitiveText } from '../../src/channels/pci';
 import { maskWith } from '../../src/channels/pci-mask';
-import { Span, describeEvaluation, evaluate, expectedMasking, loadCorpus } from './pci-metrics';
+import { type Span, describeEvaluation, evaluate, expectedMasking, loadCorpus } from './pci-metrics';
 
 const corpus = loadCorpus();
 

@@ -2,10 +2,10 @@
 // token checks: credentials, CORS for allowed origins only, preflight, the sign-in cookie, the
 // codec-server format both ways, and the answers to bad bodies.
 import http from 'node:http';
-import Fastify, { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { ConfigError } from '../../src/platform/config';
 import { OPERATOR_COOKIE, TokenAuthenticator } from '../../src/security/auth';
-import { CodecServerOptions, codecServer, codecSettingsFromEnv, operatorAccess } from '../../src/security/codec-server';
+import { type CodecServerOptions, codecServer, codecSettingsFromEnv, operatorAccess } from '../../src/security/codec-server';
 import { createKeyServices } from '../../src/security/key-services';
 import { generateToken } from '../../src/security/secrets';
 import { localKeyConfig } from '../../rigs/keys';

@@ -2,8 +2,8 @@
 // context the SDK hands the codec for each kind of payload, and that history holds ciphertext only,
 // failure messages included.
 import { Client } from '@temporalio/client';
-import { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';

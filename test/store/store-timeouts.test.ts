@@ -14,7 +14,6 @@ import pino from 'pino';
 import { Client } from 'pg';
 import { createParticipantDataActivities } from '../../activities/participant-data';
 import {
-  BatchConflictError,
   createParticipantDataStore,
   StoreTimeoutError,
   StoreUnavailableError,

@@ -1,7 +1,7 @@
 // Builders for driving conversations from tests the way the API does.
-import { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import { ConversationSettings, DEFAULT_SETTINGS, RoutingEvent, routingEventSignal, workflowIdFor } from '../../src/conversation/messages';
+import { type ConversationSettings, DEFAULT_SETTINGS, type RoutingEvent, routingEventSignal, workflowIdFor } from '../../src/conversation/messages';
 import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
 
 let eventCounter = 0;

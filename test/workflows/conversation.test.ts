@@ -3,12 +3,12 @@
 import path from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { CancelledFailure, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
-import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import {
-  ConversationSettings,
+  type ConversationSettings,
   DEFAULT_SETTINGS,
   conversationStateQuery,
   pendingAttributeQuery,
@@ -17,7 +17,7 @@ import {
   workflowIdFor,
 } from '../../src/conversation/messages';
 import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
+import { type ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';

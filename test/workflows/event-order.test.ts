@@ -3,12 +3,12 @@
 // server (fewer cases, serially), plus the grace window after CLOSED and the memory bounds.
 import path from 'node:path';
 import fc from 'fast-check';
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowUpdateFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { ConversationSettings, ConversationState, DEFAULT_SETTINGS, RoutingEvent, conversationStateQuery, searchAttributes, setAttributesUpdate } from '../../src/conversation/messages';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
+import { type ConversationSettings, type ConversationState, DEFAULT_SETTINGS, type RoutingEvent, conversationStateQuery, searchAttributes, setAttributesUpdate } from '../../src/conversation/messages';
+import { type ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import {
   HAND_OVER_STATE_BYTES_MAX,
   HELD_EVENTS_MAX,
@@ -21,7 +21,7 @@ import {
 } from '../../src/conversation/conversation-state';
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent, sendEvent } from '../support/conversation';
-import { GeneratedEvent, eventSetAndDelivery, inOrder, recordOf } from '../support/event-sets';
+import { type GeneratedEvent, eventSetAndDelivery, inOrder, recordOf } from '../support/event-sets';
 import { recordHistory } from '../support/histories';
 import { waitFor } from '../support/wait';
 

@@ -4,12 +4,12 @@
 // holds with other content written under the next key instead of failing the conversation.
 import path from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
-import { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { WorkerMetrics } from '../../src/platform/metrics';
-import { ConversationSettings, DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '../../src/conversation/messages';
+import { type ConversationSettings, DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '../../src/conversation/messages';
 import { SqliteParticipantDataStore } from '../../src/store';
 import { STORED_NAMES_KEPT, STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/conversation-state';
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';

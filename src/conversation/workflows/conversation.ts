@@ -24,11 +24,11 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../../activities';
 import {
   ActivityErrorType,
-  ConversationInput,
-  ConversationResult,
-  ConversationState,
+  type ConversationInput,
+  type ConversationResult,
+  type ConversationState,
   ErrorType,
-  SetAttributesRequest,
+  type SetAttributesRequest,
   conversationStateQuery,
   pendingAttributeQuery,
   routingEventSignal,
@@ -40,7 +40,7 @@ import { validateWorkflowExecute, workflowExecute } from './crm-execute';
 import { attributeProblem, pendingProblem } from '../validation';
 import { startExportOnce } from './export';
 import {
-  IsPatched,
+  type IsPatched,
   PATCHES,
   applyAttributeWrite,
   applyRoutingEvent,
@@ -265,7 +265,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     if (current) {
       // One timer for the whole window. A cancel ends the window through the condition below.
       let over = false;
-      sleep(graceMs).then(
+      // Not awaited: the loop below watches `over`, and a cancelled timer's rejection lands in the second callback.
+      void sleep(graceMs).then(
         () => (over = true),
         () => undefined,
       );
@@ -344,7 +345,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
 function inactivityTimer(timeoutMs: number, lastActivityMs: () => number, closed: () => boolean): { expired(): boolean } {
   let expired = false;
   const arm = (delayMs: number): void => {
-    sleep(delayMs).then(
+    // Not awaited: the timer runs beside the main loop, which reads expired(); both outcomes are handled below.
+    void sleep(delayMs).then(
       () => {
         if (closed()) return;
         const idleMs = Date.now() - lastActivityMs();

@@ -18,11 +18,11 @@ import { RetryState } from '@temporalio/common';
 import type { Activities } from '../../../activities';
 import type { CrmFailureDetails } from '../../../activities/crm';
 import {
-  CheckedCrmRequest,
-  CrmErrorArgs,
-  CrmExecuteResult,
+  type CheckedCrmRequest,
+  type CrmErrorArgs,
+  type CrmExecuteResult,
   CrmFailureType,
-  CrmState,
+  type CrmState,
   cacheResult,
   cachedResult,
   checkedRequestProblem,

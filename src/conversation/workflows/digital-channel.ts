@@ -12,8 +12,8 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../../../activities';
-import { ConversationState, ErrorType, RoutingEvent } from '../messages';
-import { InboundMessage, OutboundOp, StoredMessage, inboundMessageUpdate, inboundMessageSeenQuery } from '../contracts/channels';
+import { type ConversationState, ErrorType, type RoutingEvent } from '../messages';
+import { type InboundMessage, type OutboundOp, type StoredMessage, inboundMessageUpdate, inboundMessageSeenQuery } from '../contracts/channels';
 import { callbackClockRuns, notifyRoutingEvent, offerCallback, receiveInboundMessage } from '../digital-channel-state';
 
 const { notifyCustomer, requestRoutingOperation, appendTranscript } = proxyActivities<Activities>({
@@ -118,6 +118,7 @@ export function installDigitalChannel(state: ConversationState, hooks: { onActiv
   const ended = (what: string) => (err: unknown) => {
     if (!isCancellation(err)) log.error(`${what} stopped`, { conversationId, error: err instanceof Error ? err.message : String(err) });
   };
+  // Not awaited: both loops run beside the conversation for its whole life; how each ends is caught here.
   void sender().catch(ended('digital-channel sender'));
   void callbackClock().catch(ended('web-callback clock'));
 

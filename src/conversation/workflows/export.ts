@@ -6,7 +6,7 @@ import { log, proxyActivities, proxyLocalActivities, workflowInfo } from '@tempo
 import type { Activities } from '../../../activities';
 import { ExportErrorType, exportWorkflowId, type ExportInput, type ExportResult } from '../contracts/export';
 import type { ConversationState } from '../messages';
-import { PATCHES, exportRecordOf } from '../conversation-state';
+import { exportRecordOf } from '../conversation-state';
 
 const { exportConversation } = proxyActivities<Activities>({
   // Reads the store and uploads one object of at most a few MB.
