@@ -8,16 +8,16 @@ import type { Logger } from 'pino';
 import type { ActivityDeps } from '../activities';
 import type { DevServer } from '../src/platform/dev-server';
 import type { KeyServices } from '../src/security/key-services';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../src/store';
-import { ApiOptions, RunningApi, startApi } from './api';
+import { type ParticipantDataStore, SqliteParticipantDataStore } from '../src/store';
+import { type ApiOptions, type RunningApi, startApi } from './api';
 import { bundleWorkflows } from './bundle';
-import { testCredentials, TestCredentials } from './credentials';
+import { testCredentials, type TestCredentials } from './credentials';
 import { startHeadlessDevServer } from './dev-server';
-import { InProcessWorker, startInProcessWorker } from './in-process-worker';
+import { type InProcessWorker, startInProcessWorker } from './in-process-worker';
 import { testKeyServices } from './keys';
 import { silentLogger } from './logs';
 import { tempDir, uniqueId } from './temp';
-import { spawnWorker, waitUntilPolling, WorkerProcess } from './worker-process';
+import { spawnWorker, waitUntilPolling, type WorkerProcess } from './worker-process';
 
 /** What the worker's activities get besides the store; `logger` defaults to the stack's. */
 export type ActivityExtras = Partial<Omit<ActivityDeps, 'store'>>;

@@ -1,13 +1,13 @@
 // Parley's HTTP API in the test's own process (buildApi, listening on 127.0.0.1), with helpers that
 // call it as its real callers do: a signed webhook, the bearer token of the route's scope.
 import type { Logger } from 'pino';
-import { ApiDeps, buildApi } from '../src/api/server';
-import { ConversationSettings, DEFAULT_SETTINGS } from '../src/conversation/messages';
+import { type ApiDeps, buildApi } from '../src/api/server';
+import { type ConversationSettings, DEFAULT_SETTINGS } from '../src/conversation/messages';
 import { createTemporalClient } from '../src/platform/temporal-client';
 import type { AuthSettings } from '../src/security/auth';
 import type { KeyServices } from '../src/security/key-services';
 import type { ParticipantDataStore } from '../src/store';
-import { AuthedRequest, authedFetch, testCredentials, TestCredentials } from './credentials';
+import { type AuthedRequest, authedFetch, testCredentials, type TestCredentials } from './credentials';
 import { testKeyServices } from './keys';
 import { silentLogger } from './logs';
 

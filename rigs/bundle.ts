@@ -1,6 +1,6 @@
 // The workflow bundle, built once per process (a jest test file has a process-wide module registry of
 // its own, so once per file): webpack takes seconds, and every worker of a file runs the same code.
-import { bundleWorkflowCode, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../src/security/payload-codec';
 
 let bundling: Promise<WorkflowBundleWithSourceMap> | undefined;

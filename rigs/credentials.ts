@@ -2,8 +2,8 @@
 // flows and agent scripts and operators send their own bearer token.
 import fs from 'node:fs';
 import type { AuthSettings, Scope } from '../src/security/auth';
-import { generateToken, SecretsFile } from '../src/security/secrets';
-import { generateWebhookSecret, signWebhook, WebhookHeaders } from '../src/security/webhook-signature';
+import { generateToken, type SecretsFile } from '../src/security/secrets';
+import { generateWebhookSecret, signWebhook, type WebhookHeaders } from '../src/security/webhook-signature';
 
 export interface TestCredentials {
   /** What buildApi takes (`auth`). */

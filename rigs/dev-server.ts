@@ -1,6 +1,6 @@
 // The Temporal CLI's dev server as a headless child process on a SQLite file: stopped, killed and
 // started again on the same file and port, it still holds every workflow.
-import { DevServer, startDevServer } from '../src/platform/dev-server';
+import { type DevServer, startDevServer } from '../src/platform/dev-server';
 import { killOnExit } from './children';
 import { freePort } from './ports';
 import { requireBinary } from './project';

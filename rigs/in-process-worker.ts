@@ -1,8 +1,8 @@
 // A Temporal worker inside the test's own process, with Parley's workflows and activities: quicker to
 // start than a child process, and its activities share the test's store and logger.
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { ActivityDeps, createActivities } from '../activities';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { type ActivityDeps, createActivities } from '../activities';
 import { bundleWorkflows } from './bundle';
 
 export interface InProcessWorkerOptions {

@@ -1,7 +1,7 @@
 // Key configurations: the run's local key file, a fresh one, or KMS keys on moto.
 import path from 'node:path';
-import { KeyServices, createKeyServices } from '../src/security/key-services';
-import { KeyConfig, keyConfigFromEnv } from '../src/security/keys';
+import { type KeyServices, createKeyServices } from '../src/security/key-services';
+import { type KeyConfig, keyConfigFromEnv } from '../src/security/keys';
 import { MOTO_CREDENTIALS, MOTO_REGION, type MotoServer } from './moto';
 import { tempDir } from './temp';
 

@@ -2,7 +2,7 @@
 // encryption context on decrypt as KMS does. Clients reach it through a relay this rig owns, so KMS
 // can be taken away and brought back while moto keeps its keys in memory (restarting moto would lose
 // them, and every ciphertext made with them).
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CreateKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';

@@ -3,16 +3,18 @@
 // (bench and drills), which is why nothing here is relative to this file.
 import path from 'node:path';
 import { projectRoot } from '../src/platform/config';
+import type * as TemporalBinaries from '../scripts/temporal-binaries';
+import type * as MotoServer from '../scripts/moto-server';
 
 export const PROJECT_ROOT = projectRoot();
 export const DIST = path.join(PROJECT_ROOT, 'dist');
 
 // The tool finders are plain JavaScript in scripts/ (they run before anything is compiled), so dist/
 // has no copy of them: they are loaded from the project's own scripts folder.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const binaries = require(path.join(PROJECT_ROOT, 'scripts', 'temporal-binaries.js')) as typeof import('../scripts/temporal-binaries');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const moto = require(path.join(PROJECT_ROOT, 'scripts', 'moto-server.js')) as typeof import('../scripts/moto-server');
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with bootstrap.js, which runs before any build; tsc does not emit it into dist/, so it loads from the source tree
+const binaries = require(path.join(PROJECT_ROOT, 'scripts', 'temporal-binaries.js')) as typeof TemporalBinaries;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with bootstrap.js, which runs before any build; tsc does not emit it into dist/, so it loads from the source tree
+const moto = require(path.join(PROJECT_ROOT, 'scripts', 'moto-server.js')) as typeof MotoServer;
 
 /** The Temporal CLI or test server: from the environment, PATH, or .tools (never a download). */
 export const requireBinary = binaries.requireBinary;

@@ -11,7 +11,7 @@
 // Workflow Execute and digital-channel traffic against local HTTP peers; BENCH_PHASES picks phases.
 // Numbers, not assertions: goals are read here, never enforced by timed tests. It never aborts on a
 // failed request (errors are counted by status) and stops everything it started, also on failure.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -910,7 +910,7 @@ function table(headers: string[], rows: (string | number | undefined)[][]): stri
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the printers walk the results object assembled above, whose shape is the JSON file it is written to; a second, hand-kept type for each optional section would only drift from it */
 function report(r: any): void {
   const m = r.machine;
   console.log(`\nParley vs Temporal's floor — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd} at end`);
@@ -1015,7 +1015,7 @@ function reportChannels(ch: any, errs: Errs, q: Q): void {
   const us = (x?: Quantiles) => (x ? `${x.p50} / ${x.p99}` : '–');
   console.log(`\nPCI masking in-process (the bench's ${p.messages} messages, ${p.withCard} with a card, ${p.masked} of them masked; ${p.samples} timings), µs per message p50 / p99: all ${us(p.perMessageUs.all)}; with a card ${us(p.perMessageUs.withCard)}; plain ${us(p.perMessageUs.plain)}`);
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
+/* eslint-enable @typescript-eslint/no-explicit-any -- back to typed code after the printers */
 
 // ---------------------------------------------------------------------------------------------
 

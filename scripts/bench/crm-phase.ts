@@ -5,7 +5,7 @@
 // same CRM called by a plain HTTP client, one POST per execution, at the same concurrency.
 import { performance } from 'node:perf_hooks';
 import { workflowIdFor } from '../../src/conversation/messages';
-import { CrmPeer } from '../../rigs/crm-peer';
+import type { CrmPeer } from '../../rigs/crm-peer';
 import { sleep } from '../../rigs/wait';
 import { countsPerLevel, levelsFrom, postWebhook, routingEvent, timedPost, type Answer, type PhaseContext } from './phase-context';
 import { countError, mapLimit, median, quantiles, ratio, round, type Quantiles } from './stats';

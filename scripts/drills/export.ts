@@ -5,11 +5,10 @@
 import http from 'node:http';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { projectRoot } from '../../src/platform/data-dir';
 import type { ExportDocument } from '../../src/export';
 import { exportWorkflowId } from '../../src/conversation/contracts/export';
 import { workflowIdFor } from '../../src/conversation/messages';
-import type { Drill, DrillAudit } from './drill';
+import type { Drill } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger, mapLimit } from './traffic';
 import { listenLocally } from '../../rigs/local-server';

@@ -4,11 +4,10 @@
 // while it keeps its data. Every process can be SIGKILLed and started again on the same files and
 // ports. `stop()` takes everything down, also after a failure; `stopAllStacks()` does so for every
 // stack still running (the runner calls it on Ctrl-C).
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { projectRoot } from '../../src/platform/data-dir';
 import type { DevServer } from '../../src/platform/dev-server';
 import { createParticipantDataStore, type ParticipantDataStore } from '../../src/store';
 import { loadOrCreateLocalKeys } from '../../src/security/keys';

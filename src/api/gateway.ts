@@ -2,18 +2,18 @@
 // failures as HTTP answers. Routes call a method and get a result or an HttpError; none of them
 // looks at a Temporal error itself.
 import { randomUUID } from 'node:crypto';
-import { Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { WorkflowIdReusePolicy, type UpdateDefinition } from '@temporalio/common';
 import type { Logger } from 'pino';
 import {
-  ConversationInput,
-  ConversationResult,
-  ConversationSettings,
-  ConversationView,
+  type ConversationInput,
+  type ConversationResult,
+  type ConversationSettings,
+  type ConversationView,
   ErrorType,
-  PendingAttributeLookup,
-  RoutingEvent,
-  SetAttributesRequest,
+  type PendingAttributeLookup,
+  type RoutingEvent,
+  type SetAttributesRequest,
   conversationStateQuery,
   pendingAttributeQuery,
   routingEventSignal,

@@ -1,14 +1,14 @@
 // The HTTP API, composed: one Fastify app, its error answers and request metrics, and the route
 // plugins (src/api/routes), which reach Temporal and the key services only through the gateway.
 import { randomUUID } from 'node:crypto';
-import Fastify, { FastifyError } from 'fastify';
+import Fastify, { type FastifyError } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config';
 import type { ConversationSettings } from '../conversation/messages';
-import { AuthSettings, TokenAuthenticator, requireScope } from '../security/auth';
+import { type AuthSettings, TokenAuthenticator, requireScope } from '../security/auth';
 import { WebhookVerifier } from '../security/webhook-signature';
-import { codecServer, CodecServerOptions, operatorAccess } from '../security/codec-server';
+import { codecServer, type CodecServerOptions, operatorAccess } from '../security/codec-server';
 import type { KeyServices } from '../security/key-services';
 import { ApiMetrics } from '../platform/metrics';
 import type { ParticipantDataStore } from '../store';

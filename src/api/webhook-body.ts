@@ -46,7 +46,9 @@ export function verifySignedBodies(app: FastifyInstance, verifier: WebhookVerifi
       done(new HttpError(400, 'the body is not valid UTF-8 JSON'), undefined);
       return;
     }
-    parseJson(request, text, done);
+    // Fastify's default parser reports through `done` and returns nothing; only its declared type
+    // (either parser shape, the promise-returning one included) says it might return a promise.
+    void parseJson(request, text, done);
   });
 }
 

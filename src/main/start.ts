@@ -1,10 +1,10 @@
 // `npm start`: everything on one machine. Starts the Temporal dev server (unless TEMPORAL_ADDRESS
 // names a cluster), then the worker and the API as separate processes, as production runs them.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Config, loadConfig } from '../config';
-import { DevServer, startDevServer } from '../platform/dev-server';
+import { type DevServer, startDevServer } from '../platform/dev-server';
 import { Connection } from '@temporalio/client';
 import { createLogger } from '../platform/logger';
 import { registerSearchAttributes } from '../platform/search-attributes';

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { ConfigError, type Env, list, oneOf } from '../platform/env';
-import { OPERATOR_COOKIE, TokenAuthenticator, operatorFromCookieOrBearer } from './auth';
+import { OPERATOR_COOKIE, type TokenAuthenticator, operatorFromCookieOrBearer } from './auth';
 
 export type OperatorAuthorization = 'ok' | 'unauthorized' | 'forbidden';
 

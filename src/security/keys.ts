@@ -5,10 +5,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { KeyringNode, KmsKeyringNode, MultiKeyringNode, RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from '@aws-crypto/client-node';
+import { type KeyringNode, KmsKeyringNode, MultiKeyringNode, RawAesKeyringNode, RawAesWrappingSuiteIdentifier } from '@aws-crypto/client-node';
 import { dataDirOf } from '../platform/data-dir';
 import { ConfigError, type Env, duration, integerInRange, list, trimmed } from '../platform/env';
-import { AwsSettings, KmsCallCounter, kmsClientSupplier } from './kms';
+import { type AwsSettings, type KmsCallCounter, kmsClientSupplier } from './kms';
 
 export type KeySourceConfig =
   /** AWS KMS: `keyArn` generates data keys; `decryptKeyArns` are older keys still accepted. */

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type Env } from '../platform/env';
-import { AuthSettings, SCOPES, Scope, TokenEntry, isScope } from './auth';
+import { type AuthSettings, SCOPES, type Scope, type TokenEntry, isScope } from './auth';
 import { generateWebhookSecret, webhookSecretProblem } from './webhook-signature';
 
 /** The secrets file's shape (JSON). */

@@ -1,8 +1,8 @@
 // The HTTP API over real HTTP, against a real Temporal dev server and an in-process worker.
 import type { Client } from '@temporalio/client';
-import { ConversationView, DEFAULT_SETTINGS, searchAttributes, workflowIdFor } from '../../src/conversation/messages';
+import { type ConversationView, DEFAULT_SETTINGS, searchAttributes, workflowIdFor } from '../../src/conversation/messages';
 import type { ParticipantDataStore } from '../../src/store';
-import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { type ApiStack, startApiStack } from '../../rigs/api-stack';
 import type { InProcessWorker } from '../../rigs/in-process-worker';
 import { captureLogs, silentLogger } from '../../rigs/logs';
 import { freePort } from '../../rigs/ports';

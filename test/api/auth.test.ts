@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { Scope } from '../../src/security/auth';
 import { generateWebhookSecret } from '../../src/security/webhook-signature';
 import { workflowIdFor } from '../../src/conversation/messages';
-import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { type ApiStack, startApiStack } from '../../rigs/api-stack';
 import { authedFetch, signedHeaders, testCredentials } from '../../rigs/credentials';
 import { captureLogs } from '../../rigs/logs';
 import { freePort } from '../../rigs/ports';

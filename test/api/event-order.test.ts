@@ -3,8 +3,8 @@
 // that in-order delivery gives; writes are refused during the grace window after CLOSED, and a webhook
 // after the window is acknowledged and ignored.
 import type { Client } from '@temporalio/client';
-import { ConversationView, RoutingEventType, searchAttributes, workflowIdFor } from '../../src/conversation/messages';
-import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { type ConversationView, type RoutingEventType, searchAttributes, workflowIdFor } from '../../src/conversation/messages';
+import { type ApiStack, startApiStack } from '../../rigs/api-stack';
 import { uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
 import { inOrder, recordOf } from '../support/event-sets';

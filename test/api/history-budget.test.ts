@@ -9,8 +9,8 @@ import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { workflowIdFor } from '../../src/conversation/messages';
 import { floorEventSignal, floorWorkflow, floorWriteUpdate } from '../../scripts/bench/floor-workflow';
-import { ApiStack, startApiStack } from '../../rigs/api-stack';
-import { InProcessWorker, startInProcessWorker } from '../../rigs/in-process-worker';
+import { type ApiStack, startApiStack } from '../../rigs/api-stack';
+import { type InProcessWorker, startInProcessWorker } from '../../rigs/in-process-worker';
 import { uniqueId } from '../../rigs/temp';
 import { recordHistory } from '../support/histories';
 

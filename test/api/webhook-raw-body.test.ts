@@ -10,7 +10,7 @@ import pino from 'pino';
 import { buildApi } from '../../src/api/server';
 import { DEFAULT_SETTINGS } from '../../src/conversation/messages';
 import { createTemporalClient } from '../../src/platform/temporal-client';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
+import { type ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { signedHeaders, testCredentials } from '../support/auth';
 import { testKeyServices } from '../support/keys';
 import { tempDir, uniqueId } from '../support/temporal';

@@ -3,13 +3,13 @@
 // routing platform are real HTTP peers on 127.0.0.1.
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_DESTINATIONS } from '../../src/channels/config';
-import { InboundMessage, inboundMessageUpdate } from '../../src/conversation/contracts/channels';
+import { type InboundMessage, inboundMessageUpdate } from '../../src/conversation/contracts/channels';
 import { HttpPeer } from '../../src/channels/peers';
-import { DEFAULT_SETTINGS, RoutingEvent, routingEventSignal, workflowIdFor } from '../../src/conversation/messages';
+import { DEFAULT_SETTINGS, type RoutingEvent, routingEventSignal, workflowIdFor } from '../../src/conversation/messages';
 import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
-import { ChannelPeer, startChannelPeer } from '../../rigs/channel-peer';
+import { type ChannelPeer, startChannelPeer } from '../../rigs/channel-peer';
 import { uniqueId } from '../../rigs/temp';
-import { startTimeSkipping, TimeSkippingRig } from '../../rigs/time-skipping';
+import { startTimeSkipping, type TimeSkippingRig } from '../../rigs/time-skipping';
 import { waitFor } from '../../rigs/wait';
 
 const TOKEN = 'timer-peer-token-1234';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseDestinations } from '../../src/channels/config';
 import { workflowIdFor } from '../../src/conversation/messages';
 import type { RunningApi } from '../../rigs/api';
-import { ChannelPeer, startChannelPeer } from '../../rigs/channel-peer';
+import { type ChannelPeer, startChannelPeer } from '../../rigs/channel-peer';
 import { testCredentials } from '../../rigs/credentials';
 import { uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';

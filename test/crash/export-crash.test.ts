@@ -3,16 +3,16 @@
 // Either way another worker finishes the export and the bucket holds exactly one object, with the
 // conversation's data.
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ExportDocument, PAYMENT_ID_PATTERN } from '../../src/export';
+import { type ExportDocument, PAYMENT_ID_PATTERN } from '../../src/export';
 import { DEFAULT_SETTINGS, setAttributesUpdate, workflowIdFor } from '../../src/conversation/messages';
 import type { exportWorkflow } from '../../src/conversation/workflows/export';
-import { MOTO_CREDENTIALS, MOTO_REGION, MotoServer, startMoto } from '../../rigs/moto';
+import { MOTO_CREDENTIALS, MOTO_REGION, type MotoServer, startMoto } from '../../rigs/moto';
 import { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
 import { uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
-import { exportIdOf, RelayMode, startS3Relay, type S3Relay } from '../support/s3';
+import { exportIdOf, type RelayMode, startS3Relay, type S3Relay } from '../support/s3';
 
 const h = new CrashHarness('crash-export');
 const BUCKET = 'parley-crash-exports';

@@ -6,7 +6,7 @@ import { DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '.
 import type { conversationWorkflow } from '../../src/conversation/workflows/conversation';
 import { uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
-import { pollerIdentities, whileRunning, WorkerProcess } from '../../rigs/worker-process';
+import { pollerIdentities, whileRunning, type WorkerProcess } from '../../rigs/worker-process';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';

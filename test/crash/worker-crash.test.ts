@@ -3,16 +3,16 @@
 // exactly once, and updates keep working while runs hand over at continue-as-new. Stopped with
 // SIGTERM mid-flush instead, it drains: the flush it holds completes before it exits.
 import path from 'node:path';
-import { type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { DEFAULT_SETTINGS, ConversationSettings, setAttributesUpdate } from '../../src/conversation/messages';
+import { DEFAULT_SETTINGS, type ConversationSettings, setAttributesUpdate } from '../../src/conversation/messages';
 import { SqliteParticipantDataStore, type StoredAttribute } from '../../src/store';
 import type { WorkerHealth } from '../../src/worker/health';
 import type { conversationWorkflow } from '../../src/conversation/workflows/conversation';
 import { freePort } from '../../rigs/ports';
 import { uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
-import { whileRunning, WorkerProcess } from '../../rigs/worker-process';
+import { whileRunning, type WorkerProcess } from '../../rigs/worker-process';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';

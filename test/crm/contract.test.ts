@@ -1,7 +1,7 @@
 // The pure rules of CRM Workflow Execute: what is a ValidationError, where the timeout comes from,
 // how the budget is clamped, the shape check the update applies to a checked request, and the
 // bounds of the cacheKey cache.
-import { CRM_LIMITS, CrmState, cacheResult, cachedResult, checkCrmRequest, checkedRequestProblem, crmBudgetMs, recordExecution } from '../../src/conversation/contracts/crm';
+import { CRM_LIMITS, type CrmState, cacheResult, cachedResult, checkCrmRequest, checkedRequestProblem, crmBudgetMs, recordExecution } from '../../src/conversation/contracts/crm';
 import { retryAfter } from '../../activities/crm';
 
 const base = { configurationId: 'crm', workflowId: 'search', payload: {} };

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { contentDigest, ExportConflictError, FolderExportSink, S3ExportSink, TEMP_PREFIX } from '../../src/export';
-import { MOTO_REGION, MotoServer, startMoto } from '../../rigs/moto';
+import { MOTO_REGION, type MotoServer, startMoto } from '../../rigs/moto';
 import { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
 import { tempDir } from '../../rigs/temp';
 

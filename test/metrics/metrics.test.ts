@@ -3,7 +3,7 @@
 // conversation id or a value.
 import type { Client } from '@temporalio/client';
 import { workflowIdFor } from '../../src/conversation/messages';
-import { ApiStack, startApiStack } from '../../rigs/api-stack';
+import { type ApiStack, startApiStack } from '../../rigs/api-stack';
 import { testCredentials } from '../../rigs/credentials';
 import { freePort } from '../../rigs/ports';
 import { uniqueId } from '../../rigs/temp';

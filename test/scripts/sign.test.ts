@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { ensureSecretsFile, loadSecrets } from '../../src/security/secrets';
 import { SqliteParticipantDataStore } from '../../src/store';
-import { RunningApi, startApi } from '../../rigs/api';
+import { type RunningApi, startApi } from '../../rigs/api';
 import { freePort } from '../../rigs/ports';
 import { tempDir } from '../../rigs/temp';
 import { ensureWorkerBuilt, PROJECT_ROOT } from '../../rigs/worker-process';

@@ -1,14 +1,14 @@
 // The Temporal payload codec on its own: binding to namespace and workflow id through the SDK's
 // serialization context, decoding without one (the codec server), rotation, and no plaintext in the
 // encoded bytes. Local key file and KMS (moto).
-import { DefaultFailureConverter, defaultPayloadConverter, Payload, SerializationContext } from '@temporalio/common';
+import { DefaultFailureConverter, defaultPayloadConverter, type Payload, type SerializationContext } from '@temporalio/common';
 import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
-import { createKeySource, KeyConfig, rotateLocalKey } from '../../src/security/keys';
+import { createKeySource, type KeyConfig, rotateLocalKey } from '../../src/security/keys';
 import { KmsCallCounter } from '../../src/security/kms';
 import { ENCRYPTED_ENCODING, isEncrypted, ParleyPayloadCodec, parleyDataConverter } from '../../src/security/payload-codec';
 import { SecuredValueCipher, SecuredValueMismatchError } from '../../src/security/secured-values';
 import { kmsKeyConfig, localKeyConfig } from '../../rigs/keys';
-import { MotoServer, startMoto } from '../../rigs/moto';
+import { type MotoServer, startMoto } from '../../rigs/moto';
 
 const A: SerializationContext = { type: 'workflow', namespace: 'default', workflowId: 'conversation-a' };
 const B: SerializationContext = { type: 'workflow', namespace: 'default', workflowId: 'conversation-b' };

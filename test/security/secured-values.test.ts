@@ -1,12 +1,12 @@
 // Secured values against a real KMS (moto server) and a real local key file: round trips, binding to
 // conversation and attribute name, outages, key errors, rotation, and what the data-key cache saves.
 import { performance } from 'node:perf_hooks';
-import { createKeySource, KeyConfig, rotateLocalKey } from '../../src/security/keys';
+import { createKeySource, type KeyConfig, rotateLocalKey } from '../../src/security/keys';
 import { KmsCallCounter, kmsCallCounts } from '../../src/security/kms';
 import { KeyConfigurationError, KeyServiceUnavailableError, SecuredValueCipher, SecuredValueMismatchError } from '../../src/security/secured-values';
 import { createKeyServices } from '../../src/security/key-services';
 import { kmsKeyConfig, localKeyConfig } from '../../rigs/keys';
-import { KmsState, MotoServer, startMoto } from '../../rigs/moto';
+import { type KmsState, type MotoServer, startMoto } from '../../rigs/moto';
 import { uniqueId } from '../../rigs/temp';
 import { percentile } from '../support/percentile';
 

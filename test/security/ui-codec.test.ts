@@ -4,18 +4,18 @@
 // payloads still encoded; the plaintext of a secured value shows up in neither, only its ciphertext.
 import fs from 'node:fs';
 import path from 'node:path';
-import Fastify, { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
-import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
-import { DevServer, startDevServer } from '../../src/platform/dev-server';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type DevServer, startDevServer } from '../../src/platform/dev-server';
 import { TokenAuthenticator } from '../../src/security/auth';
 import { codecServer, operatorAccess } from '../../src/security/codec-server';
-import { createKeyServices, KeyServices } from '../../src/security/key-services';
+import { createKeyServices, type KeyServices } from '../../src/security/key-services';
 import { generateToken } from '../../src/security/secrets';
 import { setAttributesUpdate, workflowIdFor } from '../../src/conversation/messages';
 import { SqliteParticipantDataStore } from '../../src/store';
 import { requireBinary } from '../../scripts/temporal-binaries';
-import { InProcessWorker, startInProcessWorker } from '../../rigs/in-process-worker';
+import { type InProcessWorker, startInProcessWorker } from '../../rigs/in-process-worker';
 import { localKeyConfig } from '../../rigs/keys';
 import { silentLogger } from '../../rigs/logs';
 import { freePort } from '../../rigs/ports';

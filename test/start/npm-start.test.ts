@@ -2,12 +2,12 @@
 // its build step) starts the dev server, the worker and the API; a terminal's Ctrl-C reaches the
 // whole foreground process group and must still let the worker drain; a second start on the same
 // data folder finds every conversation again.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { projectRoot } from '../../src/platform/config';
-import { authedFetch, credentialsFromFile, TestCredentials } from '../../rigs/credentials';
+import { authedFetch, credentialsFromFile, type TestCredentials } from '../../rigs/credentials';
 import { freePort } from '../../rigs/ports';
 import { tempDir, uniqueId } from '../../rigs/temp';
 import { StopWaiting, waitFor } from '../../rigs/wait';

@@ -5,13 +5,13 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DevServer } from '../../src/platform/dev-server';
-import { ParticipantDataStore, createParticipantDataStore } from '../../src/store';
-import { ApiOptions, RunningApi, startApi } from '../../rigs/api';
+import { type ParticipantDataStore, createParticipantDataStore } from '../../src/store';
+import { type ApiOptions, type RunningApi, startApi } from '../../rigs/api';
 import { portOf, startHeadlessDevServer } from '../../rigs/dev-server';
 import { testKeyServices } from '../../rigs/keys';
 import { startPostgres, type ThrowawayPostgres } from '../../rigs/postgres';
 import { tempDir } from '../../rigs/temp';
-import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, WorkerProcess } from '../../rigs/worker-process';
+import { ensureWorkerBuilt, spawnWorker, waitUntilPolling, type WorkerProcess } from '../../rigs/worker-process';
 
 export class CrashHarness {
   readonly dir: string;

@@ -18,8 +18,8 @@ import { startHeadlessDevServer } from '../../rigs/dev-server';
 import { testKeyServices } from '../../rigs/keys';
 import { tempDir, uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
-import { createTestPki, TestPki } from '../support/certificates';
-import { GrpcTlsProxy, startGrpcTlsProxy } from '../support/grpc-tls-proxy';
+import { createTestPki, type TestPki } from '../support/certificates';
+import { type GrpcTlsProxy, startGrpcTlsProxy } from '../support/grpc-tls-proxy';
 
 const API_KEY = 'tcld-key-7Q9xW2mZ-DoNotLeak';
 const WRONG_KEY = 'tcld-key-wrong-4kP0-AlsoSecret';
