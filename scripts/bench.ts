@@ -25,7 +25,7 @@ import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig, projectRoot } from '../src/platform/config';
 import { startDevServer, type DevServer } from '../src/platform/dev-server';
-import { workflowIdFor } from '../src/conversation/messages';
+import { workflowIdFor } from '../src/conversation';
 import { keyConfigFromEnv, loadOrCreateLocalKeys } from '../src/security/keys';
 import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';

@@ -14,20 +14,20 @@ import {
   routingEventSignal,
   setAttributesUpdate,
   workflowIdFor,
-} from '../conversation/messages';
+} from '../conversation';
 import { AuthSettings, TokenAuthenticator, requireScope } from '../security/auth';
 import { WebhookSignatureError, WebhookVerifier } from '../security/webhook-signature';
 import { codecServer, CodecServerOptions, operatorAccess } from '../security/codec-server';
 import type { KeyServices } from '../security/key-services';
 import { ApiMetrics, METRICS_CONTENT_TYPE } from '../platform/metrics';
 import { StoreTimeoutError, StoreUnavailableError, type ParticipantDataStore } from '../store';
-import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../conversation/validation';
+import { attributeNameProblem, attributeProblem, instantOf, routingTextProblem, taskContextProblem } from '../conversation';
 import { conversationWorkflow } from '../conversation/workflows/conversation';
 import { startSearchAttributes } from '../conversation/conversation-state';
 import type { CrmRegistry } from '../crm/registry';
 import { AttributeRead, dataActions } from './data-actions';
 import { ALL_DESTINATIONS, type DestinationDirectory } from '../channels/config';
-import { inboundMessageSeenQuery, inboundMessageUpdate, type InboundMessage } from '../conversation/contracts/channels';
+import { inboundMessageSeenQuery, inboundMessageUpdate, type InboundMessage } from '../conversation';
 import { prepareInbound, type InboundBody } from '../channels/ingress';
 import { attributeParams, conversationParams, inboundMessageBody, routingEventBody, setAttributesBody, setAttributesHeaders } from './schemas';
 import { classifyTemporalError, grpcCodeOf, grpcStatusOf, HttpError, isNotFound, keyServiceFailure, keyServiceFailureDuring, unavailable, unconfirmedWrite, updateRejectionType } from './temporal-errors';

@@ -12,7 +12,7 @@ import {
   MessageChannel,
   NOTIFICATION_KINDS,
   NotificationKind,
-} from '../conversation/contracts/channels';
+} from '../conversation';
 import { ChannelPeers, HttpPeer, OutboxFilePeer } from './peers';
 
 export interface ChannelPeerConfig {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ExportTarget } from '../export';
 import type { LogFormat } from './logger';
-import { ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from '../conversation/messages';
+import { ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from '../conversation';
 import { DEFAULT_STORE_TIMEOUT_MS } from '../store/participant-data-store';
 
 /**

@@ -14,7 +14,7 @@ import { buildApi } from '../../src/api/server';
 import { classifyTemporalError } from '../../src/api/temporal-errors';
 import type { DevServer } from '../../src/platform/dev-server';
 import { ConversationSettings, DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
-import { STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/conversation-state';
+import { STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/state';
 import { lockSqlite } from '../support/sqlite-lock';
 import { waitFor } from '../support/wait';
 import { createParticipantDataStore, ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';

@@ -11,7 +11,7 @@ import {
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
-import type { Activities } from '../../../activities';
+import type { Activities } from '../activities';
 import { ConversationState, ErrorType, RoutingEvent } from '../messages';
 import { InboundMessage, OutboundOp, StoredMessage, inboundMessageUpdate, inboundMessageSeenQuery } from '../contracts/channels';
 import { callbackClockRuns, notifyRoutingEvent, offerCallback, receiveInboundMessage } from '../digital-channel-state';
