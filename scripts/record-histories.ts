@@ -3,6 +3,8 @@
 // folder; only when all of them pass does it replace test/histories/*.history.binpb with what they
 // recorded (so a history nobody records any more goes too) and write manifest.json. Then it runs
 // test/replay against the new set. Slow: the recording tests start Temporal servers and workers.
+// Each file runs in a jest process of its own: in one process, a file's leftovers (a worker still
+// polling a server another file tore down) have made a later file time out.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,10 +37,12 @@ function main(): void {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-histories-'));
   console.log(`recording histories from ${files.length} test files into ${scratch}:\n  ${files.join('\n  ')}`);
   try {
-    if (jest(root, ['--runTestsByPath', ...files], { RECORD_HISTORIES: '1', RECORD_HISTORIES_DIR: scratch }) !== 0) {
-      console.error(`a recording test failed: test/histories/ is left as it was`);
-      process.exitCode = 1;
-      return;
+    for (const file of files) {
+      if (jest(root, ['--forceExit', '--runTestsByPath', file], { RECORD_HISTORIES: '1', RECORD_HISTORIES_DIR: scratch }) !== 0) {
+        console.error(`${file} failed: test/histories/ is left as it was`);
+        process.exitCode = 1;
+        return;
+      }
     }
     const recorded = recordedHistoryFiles(scratch);
     if (recorded.length === 0) {
