@@ -66,9 +66,8 @@ export interface ConversationSettings {
   continueAsNewAfterEvents: number;
   /**
    * How long a conversation closed by a CLOSED event keeps taking the events that occurred before
-   * its close (folded into its record; writes stay refused) before its workflow completes. 0, or
-   * absent as in conversations started before it existed: the workflow completes right after the
-   * final batch is written.
+   * its close (folded into its record; writes stay refused) before its workflow completes. 0 or
+   * absent: the workflow completes right after the final batch is written.
    */
   closedGracePeriodMs?: number;
 }
