@@ -4,10 +4,9 @@
 // is taken once by the peer and once by the store.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import type { NotificationRequest, RoutingRequest, StoredMessage } from '../src/conversation/contracts/channels';
+import { ActivityErrorType, type Activities, type Delivery, type NotificationRequest, type RoutingRequest, type StoredMessage, type TranscriptLines } from '../src/conversation';
 import { PeerRefusedError, type ChannelPeers, type OutboundPeer } from '../src/channels/peers';
 import type { ParticipantDataStore } from '../src/store';
-import { ActivityErrorType } from '../src/conversation/messages';
 
 export interface ChannelActivityDeps {
   store: ParticipantDataStore;
@@ -16,7 +15,7 @@ export interface ChannelActivityDeps {
   channels?: ChannelPeers;
 }
 
-export function createChannelActivities(deps: ChannelActivityDeps) {
+export function createChannelActivities(deps: ChannelActivityDeps): Pick<Activities, 'notifyCustomer' | 'requestRoutingOperation' | 'appendTranscript'> {
   const peers = (): ChannelPeers => {
     if (!deps.channels) {
       throw ApplicationFailure.create({ type: ActivityErrorType.PeerRefused, message: 'this worker has no channel peers configured', nonRetryable: true });
@@ -47,7 +46,7 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
 
   return {
     /** Sends one notification through the channel gateway, then adds it to the transcript as an outbound line. */
-    async notifyCustomer(request: NotificationRequest): Promise<{ delivered: 'sent' | 'already-sent' }> {
+    async notifyCustomer(request: NotificationRequest): Promise<Delivery> {
       const { key, ...body } = request;
       const delivered = await deliver(peers().gateway, key, { key, ...body }, { conversationId: request.conversationId, kind: request.kind, audience: request.audience });
       if (request.audience === 'customer') {
@@ -66,14 +65,14 @@ export function createChannelActivities(deps: ChannelActivityDeps) {
     },
 
     /** Asks the routing platform to end or cancel a task, or to place a voice callback. */
-    async requestRoutingOperation(request: RoutingRequest): Promise<{ delivered: 'sent' | 'already-sent' }> {
+    async requestRoutingOperation(request: RoutingRequest): Promise<Delivery> {
       const { key, ...body } = request;
       const delivered = await deliver(peers().routing, key, { key, ...body }, { conversationId: request.conversationId, operation: request.operation });
       return { delivered };
     },
 
     /** Stores transcript lines (idempotent on conversation id and event id). */
-    async appendTranscript(input: { conversationId: string; messages: StoredMessage[] }): Promise<{ lines: number }> {
+    async appendTranscript(input: TranscriptLines): Promise<{ lines: number }> {
       await deps.store.appendMessages(input.conversationId, input.messages);
       return { lines: input.messages.length };
     },

@@ -5,44 +5,24 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { type CrmErrorArgs, CrmFailureType, CRM_LIMITS, crmBudgetMs } from '../src/conversation/contracts/crm';
+import {
+  CrmFailureType,
+  CRM_LIMITS,
+  crmBudgetMs,
+  type Activities,
+  type CrmCallInput,
+  type CrmCallResult,
+  type CrmFailureDetails,
+  type CrmResolution,
+  type CrmResolveInput,
+} from '../src/conversation';
 import { CrmRegistry } from '../src/crm/registry';
-
-export interface CrmResolveInput {
-  configurationId: string;
-  workflowId: string;
-  timeoutMs?: number;
-}
-
-export type CrmResolution =
-  | { ok: true; budgetMs: number }
-  | { ok: false; outcome: 'NotConfigured' | 'InvalidWorkflow'; errorArgs: CrmErrorArgs };
-
-export interface CrmCallInput {
-  configurationId: string;
-  workflowId: string;
-  payload: Record<string, unknown>;
-  idempotencyKey: string;
-}
-
-export interface CrmCallResult {
-  resultSet: unknown;
-  httpStatus: number;
-  /** Which attempt succeeded (1 = no retry). */
-  attempts: number;
-}
-
-/** Details of a CRM failure, as ApplicationFailure details[0]: never the answer's body, never the credential. */
-export interface CrmFailureDetails {
-  httpStatus?: number;
-  attempts: number;
-}
 
 /** The longest Retry-After honoured; a longer one still ends at the budget (schedule-to-close). */
 const RETRY_AFTER_MAX_MS = 60_000;
 const HEARTBEAT_EVERY_MS = 1_000;
 
-export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger }) {
+export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger }): Pick<Activities, 'resolveCrmWorkflow' | 'executeCrmWorkflow'> {
   const registry = deps.crm ?? CrmRegistry.empty();
   return {
     /**

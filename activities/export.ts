@@ -15,8 +15,9 @@ import {
   type ExportSink,
 } from '../src/export';
 import type { ParticipantDataStore } from '../src/store';
+import { WORKFLOW_TYPES, type Activities, type ExportStart, type exportWorkflow } from '../src/conversation';
 
-export function createExportActivities(deps: { store: ParticipantDataStore; logger: Logger; exportSink?: ExportSink }) {
+export function createExportActivities(deps: { store: ParticipantDataStore; logger: Logger; exportSink?: ExportSink }): Pick<Activities, 'startExport' | 'exportConversation'> {
   return {
     /**
      * Starts the conversation's export workflow on this worker's task queue, once: its id is a
@@ -24,7 +25,7 @@ export function createExportActivities(deps: { store: ParticipantDataStore; logg
      * of this activity, or a conversation reset to before its end, finds it taken and starts nothing.
      * A workflow of its own, not a child: it outlives the conversation whatever way that ends.
      */
-    async startExport(input: ExportInput): Promise<{ exportId: string; started: boolean }> {
+    async startExport(input: ExportInput): Promise<ExportStart> {
       const context = Context.current();
       const exportId = exportWorkflowId(input.conversationId, input.chainId);
       if (!deps.exportSink) {
@@ -35,7 +36,7 @@ export function createExportActivities(deps: { store: ParticipantDataStore; logg
         return { exportId, started: false };
       }
       try {
-        await context.client.workflow.start('exportWorkflow', {
+        await context.client.workflow.start<typeof exportWorkflow>(WORKFLOW_TYPES.export, {
           workflowId: exportId,
           taskQueue: context.info.taskQueue,
           args: [input],

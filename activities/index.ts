@@ -5,6 +5,7 @@ import type { ExportSink } from '../src/export';
 import type { FlushMetrics } from '../src/platform/metrics';
 import type { ParticipantDataStore } from '../src/store';
 import type { CrmRegistry } from '../src/crm/registry';
+import type { Activities } from '../src/conversation';
 import { createCrmActivities } from './crm';
 import { createChannelActivities } from './channels';
 import { createExportActivities } from './export';
@@ -23,8 +24,9 @@ export interface ActivityDeps {
   exportSink?: ExportSink;
 }
 
-export function createActivities(deps: ActivityDeps) {
+/** The worker's implementation of every activity the workflows proxy (src/conversation/activities.ts). */
+export function createActivities(deps: ActivityDeps): Activities {
   return { ...createParticipantDataActivities(deps), ...createCrmActivities(deps), ...createChannelActivities(deps), ...createExportActivities(deps) };
 }
 
-export type Activities = ReturnType<typeof createActivities>;
+export type { Activities };

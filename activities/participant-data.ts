@@ -2,16 +2,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { FlushMetrics } from '../src/platform/metrics';
-import { BatchConflictError, StoreTimeoutError, type AttributeBatch, type ParticipantDataStore } from '../src/store';
-import { ActivityErrorType } from '../src/conversation/messages';
+import { BatchConflictError, StoreTimeoutError, type ParticipantDataStore } from '../src/store';
+import { ActivityErrorType, type Activities, type FlushResult, type ParticipantDataBatch } from '../src/conversation';
 
-export interface FlushResult {
-  /** false when this batch had already been written (a retry after a crash): nothing was written twice. */
-  applied: boolean;
-  attributeCount: number;
-}
-
-export function createParticipantDataActivities(deps: { store: ParticipantDataStore; logger: Logger; metrics?: FlushMetrics }) {
+export function createParticipantDataActivities(deps: { store: ParticipantDataStore; logger: Logger; metrics?: FlushMetrics }): Pick<Activities, 'flushParticipantData'> {
   return {
     /**
      * Writes one queued batch. Idempotent on (conversationId, chainId, batchSeq), a key that survives
@@ -19,7 +13,7 @@ export function createParticipantDataActivities(deps: { store: ParticipantDataSt
      * is already stored with other content, and StoreTimeout (retryable) when the store did not answer
      * within STORE_TIMEOUT.
      */
-    async flushParticipantData(batch: AttributeBatch): Promise<FlushResult> {
+    async flushParticipantData(batch: ParticipantDataBatch): Promise<FlushResult> {
       // Heartbeats while the transaction runs let Temporal tell a slow store (keep waiting) from a
       // dead worker (retry elsewhere after the heartbeat timeout, not the whole start-to-close).
       const context = Context.current();

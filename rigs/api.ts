@@ -2,7 +2,7 @@
 // call it as its real callers do: a signed webhook, the bearer token of the route's scope.
 import type { Logger } from 'pino';
 import { type ApiDeps, buildApi } from '../src/api/server';
-import { type ConversationSettings, DEFAULT_SETTINGS } from '../src/conversation/messages';
+import { type ConversationSettings, DEFAULT_SETTINGS } from '../src/conversation';
 import { createTemporalClient } from '../src/platform/temporal-client';
 import type { AuthSettings } from '../src/security/auth';
 import type { KeyServices } from '../src/security/key-services';

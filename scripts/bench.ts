@@ -25,7 +25,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { projectRoot } from '../src/platform/data-dir';
 import type { DevServer } from '../src/platform/dev-server';
-import { workflowIdFor } from '../src/conversation/messages';
+import { workflowIdFor } from '../src/conversation';
 import { loadOrCreateLocalKeys } from '../src/security/keys';
 import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';

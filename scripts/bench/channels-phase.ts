@@ -4,7 +4,7 @@
 // CLOSED. Notifications are counted where they land, at a local HTTP gateway peer, against what
 // the traffic asks for: created, routed, closed, and one notice per message that held a card.
 import { performance } from 'node:perf_hooks';
-import { workflowIdFor } from '../../src/conversation/messages';
+import { workflowIdFor } from '../../src/conversation';
 import { maskSensitiveText } from '../../src/channels/pci';
 import { sleep } from '../../rigs/wait';
 import type { BenchChannelPeer } from './channel-peer';

@@ -4,7 +4,7 @@
 // the same cacheKey, which the conversation answers from its cache with no CRM call. The floor: the
 // same CRM called by a plain HTTP client, one POST per execution, at the same concurrency.
 import { performance } from 'node:perf_hooks';
-import { workflowIdFor } from '../../src/conversation/messages';
+import { workflowIdFor } from '../../src/conversation';
 import type { CrmPeer } from '../../rigs/crm-peer';
 import { sleep } from '../../rigs/wait';
 import { countsPerLevel, levelsFrom, postWebhook, routingEvent, timedPost, type Answer, type PhaseContext } from './phase-context';

@@ -7,7 +7,7 @@
 // de-duplicates by key like a real one; the repeated keys it saw are a fact, not a fault).
 import fs from 'node:fs';
 import path from 'node:path';
-import { workflowIdFor, type ConversationView } from '../../src/conversation/messages';
+import { workflowIdFor, type ConversationView } from '../../src/conversation';
 import { CrmPeer, type PeerAction } from '../../rigs/crm-peer';
 import type { Drill, DrillAudit } from './drill';
 import { Stack } from './stack';

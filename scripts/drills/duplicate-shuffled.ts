@@ -1,7 +1,7 @@
 // Every webhook delivered twice and in shuffled order, concurrently, to one conversation of each
 // pair; the same events once and in order to its twin. The record is a function of the set of events
 // received, so the twins' states (GET /conversations/:id) must be identical, and each event counted once.
-import type { RoutingEvent } from '../../src/conversation/messages';
+import type { RoutingEvent } from '../../src/conversation';
 import type { Drill, DrillAudit } from './drill';
 import { Stack } from './stack';
 import { ApiClient, mapLimit, type Answer } from './traffic';

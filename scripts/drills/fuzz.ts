@@ -6,7 +6,7 @@
 // printed in the facts as `replay` (DRILLS_FUZZ_REPLAY=<it> draws the same requests again) and sent 8
 // at a time; a 5xx is reported with its request.
 import fc from 'fast-check';
-import { CHANNELS, ROUTING_EVENT_TYPES } from '../../src/conversation/messages';
+import { CHANNELS, ROUTING_EVENT_TYPES } from '../../src/conversation';
 import { signWebhook } from '../../src/security/webhook-signature';
 import type { Drill } from './drill';
 import { Stack } from './stack';

@@ -5,7 +5,7 @@
 import type { Drill } from './drill';
 import { Stack } from './stack';
 import { ApiClient, Ledger } from './traffic';
-import { workflowIdFor } from '../../src/conversation/messages';
+import { workflowIdFor } from '../../src/conversation';
 import { sleep, waitFor } from '../../rigs/wait';
 import { driveThrough, scaled } from './util';
 

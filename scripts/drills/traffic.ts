@@ -13,7 +13,7 @@
 // accepted write's value, nothing refused stored, nothing else stored.
 import type { Scope } from '../../src/security/auth';
 import { signWebhook } from '../../src/security/webhook-signature';
-import { workflowIdFor, type ConversationView, type RoutingEvent } from '../../src/conversation/messages';
+import { workflowIdFor, type ConversationView, type RoutingEvent } from '../../src/conversation';
 import type { DrillAudit } from './drill';
 import type { TestCredentials } from '../../rigs/credentials';
 import { sleep } from '../../rigs/wait';

@@ -2,8 +2,8 @@
 // sends and of the `outputs` it gets back. The routes validate requests with these very objects
 // and GET /data-actions/:name/schema serves them, so what an admin pastes into the flow platform is
 // what the API enforces.
-import { CRM_LIMITS, CRM_OUTCOMES } from '../conversation/contracts/crm';
-import { LIMITS } from '../conversation/validation';
+import { CRM_LIMITS, CRM_OUTCOMES } from '../conversation';
+import { LIMITS } from '../conversation';
 import { setAttributesBody } from './schemas';
 
 const conversationId = { type: 'string', pattern: LIMITS.conversationIdPattern.source, description: 'The conversation (as in the routing webhooks)' } as const;

@@ -20,10 +20,10 @@ import {
   setAttributesUpdate,
   workflowExecuteUpdate,
   workflowIdFor,
-} from '../conversation/messages';
-import { inboundMessageSeenQuery, inboundMessageUpdate, type InboundMessage } from '../conversation/contracts/channels';
-import type { CheckedCrmRequest, CrmExecuteResult } from '../conversation/contracts/crm';
-import { startSearchAttributes } from '../conversation/start-search-attributes';
+} from '../conversation';
+import { inboundMessageSeenQuery, inboundMessageUpdate, type InboundMessage } from '../conversation';
+import type { CheckedCrmRequest, CrmExecuteResult } from '../conversation';
+import { startSearchAttributes, WORKFLOW_TYPES, type conversationWorkflow } from '../conversation';
 import type { KeyServices } from '../security/key-services';
 import {
   HttpError,
@@ -40,8 +40,8 @@ import {
 } from './temporal-errors';
 
 /** The conversation workflow, by its registered name: the API starts it without loading workflow code. */
-const CONVERSATION_WORKFLOW = 'conversationWorkflow';
-type ConversationWorkflow = (input: ConversationInput) => Promise<ConversationResult>;
+const CONVERSATION_WORKFLOW = WORKFLOW_TYPES.conversation;
+type ConversationWorkflow = typeof conversationWorkflow;
 
 /**
  * How many successors a conversation id may have (`<id>:2` … `<id>:100`): a customer who starts this

@@ -1,7 +1,7 @@
 // JSON schemas for the routes. Fastify validates before a handler runs, so a bad body is answered
 // 400 with a message naming the field, and Temporal is never touched. The routing event's schema is
 // its one definition, in src/conversation/routing-event.ts.
-import { LIMITS } from '../conversation/validation';
+import { LIMITS } from '../conversation';
 
 const conversationId = { type: 'string', pattern: LIMITS.conversationIdPattern.source } as const;
 const identifier = { type: 'string', minLength: 1, maxLength: 200 } as const;

@@ -5,7 +5,7 @@ import Fastify, { type FastifyError } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config';
-import type { ConversationSettings } from '../conversation/messages';
+import type { ConversationSettings } from '../conversation';
 import { type AuthSettings, TokenAuthenticator, requireScope } from '../security/auth';
 import { WebhookVerifier } from '../security/webhook-signature';
 import { codecServer, type CodecServerOptions, operatorAccess } from '../security/codec-server';

@@ -12,7 +12,7 @@ import {
   type MessageChannel,
   NOTIFICATION_KINDS,
   type NotificationKind,
-} from '../conversation/contracts/channels';
+} from '../conversation';
 import { type ChannelPeers, HttpPeer, OutboxFilePeer } from './peers';
 
 export interface ChannelPeerConfig {

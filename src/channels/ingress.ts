@@ -2,8 +2,7 @@
 // masked, attachments flagged sensitive dropped, the destination's settings attached. Runs in the
 // API before anything reaches Temporal, a log line or the store.
 import { HttpError } from '../api/temporal-errors';
-import { instantOf } from '../conversation/validation';
-import type { InboundMessage, MessageChannel } from '../conversation/contracts/channels';
+import { instantOf, type InboundMessage, type MessageChannel } from '../conversation';
 import type { DestinationDirectory } from './config';
 import { isSensitiveAttachment, maskSensitiveText } from './pci';
 

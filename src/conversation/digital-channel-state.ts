@@ -11,7 +11,8 @@ import {
   type RoutingRequest,
   type StoredMessage,
 } from './contracts/channels';
-import { SEEN_EVENT_WINDOW, closeLocally } from './conversation-state';
+import { SEEN_EVENT_WINDOW } from './state';
+import { closeLocally } from './record';
 
 /** Transcript lines the state keeps; the store keeps them all (listMessages). */
 export const RECENT_MESSAGES_KEPT = 20;

@@ -50,9 +50,8 @@ export interface ConversationSettings {
   continueAsNewAfterEvents: number;
   /**
    * How long a conversation closed by a CLOSED event keeps taking the events that occurred before
-   * its close (folded into its record; writes stay refused) before its workflow completes. 0, or
-   * absent as in conversations started before it existed: the workflow completes right after the
-   * final batch is written.
+   * its close (folded into its record; writes stay refused) before its workflow completes. 0 or
+   * absent: the workflow completes right after the final batch is written.
    */
   closedGracePeriodMs?: number;
 }
@@ -72,24 +71,16 @@ export interface ConversationState {
   queue?: string;
   agentId?: string;
   estimatedWaitTime?: number;
+  /** The task context's values, by name in sorted order (recomputed from `ordering.context`). */
   taskContext: Record<string, string>;
-  /** occurredAt (ms) of the ROUTED event that made the conversation active: older TRANSFERREDs are stale. */
-  routedAtMs?: number;
-  /** occurredAt (ms) of the last applied TRANSFERRED: older ROUTEDs are stale. */
-  transferredAtMs?: number;
   transfers: TransferRecord[];
   transferCount: number;
   recentEvents: EventRecord[];
-  /** Bounded window of event ids already seen, oldest first. */
-  seenEventIds: string[];
   /** Queued participant data, written to the store in one batch. */
   pending: Record<string, string>;
-  /** Names in `pending` whose values are secured ciphertexts. Absent in runs recorded before secured data. */
-  pendingSecured?: string[];
-  /**
-   * Names already written to the store: the most recent STORED_NAMES_KEPT (workflows/conversation-state.ts),
-   * the latest written last. Runs before that bound may hand over more; the next write trims them.
-   */
+  /** Names in `pending` whose values are secured ciphertexts. */
+  pendingSecured: string[];
+  /** Names already written to the store: the most recent STORED_NAMES_KEPT (state.ts), the latest written last. */
   storedNames: string[];
   /** true once older written names were left out of `storedNames` (the store holds every one). */
   storedNamesTruncated?: boolean;
@@ -106,10 +97,10 @@ export interface ConversationState {
   dispositionCode?: string | number;
   runCount: number;
   /**
-   * Present once the conversation keeps its record as a function of the set of events it received
-   * (PATCHES.orderedRecord): the routing fields above are then recomputed from it after every event.
+   * The events the record is computed from (record.ts): the routing fields above are recomputed
+   * from it after every event, so the record is a function of the set of events received.
    */
-  ordering?: OrderingState;
+  ordering: OrderingState;
   /** A close that is no event (inactivity, cancellation): it overrides the status the events give. */
   localClose?: { reason: Exclude<CloseReason, 'closed-event'>; at: string };
   /** CRM Workflow Execute: recent executions and the cacheKey cache. Absent until the conversation's first execution. */
@@ -131,6 +122,8 @@ export interface ContextEntry {
 
 /** An event as the conversation holds it for re-ordering: its routing fields (its task context is merged at once). */
 export type HeldEvent = Omit<RoutingEvent, 'conversationId' | 'taskContext'> & {
+  /** occurredAt as an instant (ms), read once when the event was received: what it sorts by. */
+  at: number;
   /** Task context variables of this event that did not fit in the conversation's bounds. */
   contextDropped?: number;
 };

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { ConfigError, type Env } from '../platform/env';
 import { secretsFilePath } from '../security/secrets';
-import { CRM_LIMITS } from '../conversation/contracts/crm';
+import { CRM_LIMITS } from '../conversation';
 
 /** The registry file's shape (config/crm-integrations.example.json is a documented example). */
 export interface CrmRegistryFile {

@@ -5,7 +5,7 @@ import type { ExportTarget } from './config';
 import { S3ExportSink } from './s3-sink';
 import type { ExportSink } from './sink';
 
-export { ExportErrorType, exportWorkflowId, type ConversationRecord, type ExportInput, type ExportResult } from '../conversation/contracts/export';
+export { ExportErrorType, exportWorkflowId, type ConversationRecord, type ExportInput, type ExportResult } from '../conversation';
 export { buildExportDocument, contentDigest, exportObjectKey, paymentIdFor, PAYMENT_ID_PATTERN, serializeExport, type ExportDocument } from './record';
 export { ExportConflictError, type ExportSink, type PutOutcome } from './sink';
 export { FolderExportSink, TEMP_PREFIX } from './folder-sink';

@@ -4,7 +4,7 @@
 // "already written" from "something else is there".
 import { createHash } from 'node:crypto';
 import type { StoredAttribute } from '../store';
-import type { ConversationRecord, ExportInput } from '../conversation/contracts/export';
+import type { ConversationRecord, ExportInput } from '../conversation';
 import type { TranscriptMessage } from './transcript';
 
 export const EXPORT_FORMAT = 'parley-conversation-export/v1';

@@ -3,7 +3,7 @@
 // fresh clone run on one machine. The other capabilities parse their own settings; src/config puts
 // them all together.
 import type { LogFormat } from './logger';
-import { type ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from '../conversation/messages';
+import { type ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from '../conversation';
 import { dataDirOf } from './data-dir';
 import { ConfigError, type Env, atLeast, duration, flag, integer, oneOf, optional } from './env';
 

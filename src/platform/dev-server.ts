@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_KEYS } from '../conversation/messages';
+import { SEARCH_ATTRIBUTE_KEYS } from '../conversation';
 
 export interface DevServerOptions {
   cliPath: string;

@@ -1,6 +1,6 @@
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { SEARCH_ATTRIBUTE_KEYS } from '../conversation/messages';
+import { SEARCH_ATTRIBUTE_KEYS } from '../conversation';
 
 /**
  * Registers Parley's search attributes on a namespace (self-hosted clusters and the test servers;

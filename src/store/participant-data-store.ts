@@ -6,9 +6,9 @@
  */
 
 import { createHash } from 'node:crypto';
-import type { StoredMessage } from '../conversation/contracts/channels';
+import type { StoredMessage } from '../conversation';
 
-export type { StoredMessage } from '../conversation/contracts/channels';
+export type { StoredMessage } from '../conversation';
 
 /** One attribute as currently stored: the last written value wins. */
 export interface StoredAttribute {

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { ServiceError, type Client } from '@temporalio/client';
 import { classifyTemporalError } from '../../src/api/temporal-errors';
 import { type ConversationSettings, workflowIdFor } from '../../src/conversation/messages';
-import { STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/conversation-state';
+import { STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/state';
 import { createParticipantDataStore, type ParticipantDataStore } from '../../src/store';
 import type { RunningApi } from '../../rigs/api';
 import { type ApiStack, startApiStack } from '../../rigs/api-stack';

@@ -136,8 +136,8 @@ test(`the bench's traffic costs at most 1.2× the floor's history events per con
   for (const types of parleyEvents) {
     expect(types.filter((t) => t === 'TIMER_STARTED').length).toBeLessThanOrEqual(1);
     expect(types.filter((t) => t === 'TIMER_CANCELED')).toEqual([]);
-    // Routed (status, agent) and closed (status); the first event's are set at start. (The SDK's own
-    // TemporalChangeVersion upsert comes with the patch marker.)
+    // Routed (status, agent) and closed (status); the first event's are set at start. (A patch marker
+    // would bring the SDK's own TemporalChangeVersion upsert, which this does not count.)
     const upserts = types.filter((t) => t.startsWith('UPSERT_WORKFLOW_SEARCH_ATTRIBUTES(Parley'));
     expect(upserts).toEqual(['UPSERT_WORKFLOW_SEARCH_ATTRIBUTES(ParleyAgent,ParleyStatus)', 'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES(ParleyStatus)']);
   }

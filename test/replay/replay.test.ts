@@ -1,8 +1,6 @@
 // Replays histories recorded from earlier test runs against today's workflow code: a change that
-// would break running conversations (non-determinism) fails here. Re-record after an intended,
-// versioned change with `RECORD_HISTORIES=1 npx jest test/workflows test/api test/crash`; that
-// overwrites the histories of the same name, so first keep those of the old behaviour under a
-// `pre-<patch id>-` prefix (as pre-patch-* and pre-ordered-record-* are).
+// would break running conversations (non-determinism) fails here. versions.test.ts checks that the
+// histories were recorded on today's code; `npm run record-histories` records them again.
 import { Worker } from '@temporalio/worker';
 import { bundleWorkflows } from '../support/temporal';
 import { loadRecordedHistories } from '../support/histories';

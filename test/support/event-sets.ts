@@ -2,8 +2,8 @@
 // timestamps, task context on any event, CLOSED anywhere; and deliveries of such a set in any
 // order, each event up to twice.
 import fc from 'fast-check';
-import { CHANNELS, type ConversationView, ROUTING_EVENT_TYPES, type RoutingEvent } from '../../src/conversation/messages';
-import { compareKeys, eventKey } from '../../src/conversation/conversation-state';
+import { CHANNELS, ConversationView, ROUTING_EVENT_TYPES, RoutingEvent } from '../../src/conversation/messages';
+import { compareKeys, eventKey, occurredInstant } from '../../src/conversation/record';
 
 const BASE_MS = Date.UTC(2026, 10, 22, 9, 0, 0);
 
@@ -63,7 +63,8 @@ export const eventSetAndDelivery = (maxEvents = 10) => eventSet(maxEvents).chain
 
 /** In-order delivery: each event once, in the documented order. */
 export function inOrder<T extends Pick<RoutingEvent, 'occurredAt' | 'eventType' | 'eventId'>>(events: T[]): T[] {
-  return [...events].sort((a, b) => compareKeys(eventKey(a), eventKey(b)));
+  const keyOf = (e: T) => eventKey({ at: occurredInstant(e.occurredAt), eventType: e.eventType, eventId: e.eventId });
+  return [...events].sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
 }
 
 /** The parts of a view that depend on the events: not the workflow's start time or the conversation's id. */

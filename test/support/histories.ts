@@ -1,19 +1,23 @@
 // Histories recorded from test runs feed the replay test, so a non-deterministic change to the
-// workflow fails CI. Recording happens only when RECORD_HISTORIES=1; the files are committed.
-// Stored as binary protobuf: exact, and independent of the JSON helpers' protobufjs copies.
+// workflow fails CI. Recording happens only when RECORD_HISTORIES=1, through `npm run
+// record-histories` (scripts/record-histories.ts), which also writes their manifest; the files are
+// committed. Stored as binary protobuf: exact, and independent of the JSON helpers' protobufjs copies.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { ENCRYPTED_ENCODING } from '../../src/security/payload-codec';
+import { HISTORY_SUFFIX, historiesDir } from '../../scripts/history-manifest';
 import { testKeyServices } from './keys';
 
-export const HISTORIES_DIR = path.join(__dirname, '..', 'histories');
-export const HISTORY_SUFFIX = '.history.binpb';
+export { HISTORY_SUFFIX };
+export const HISTORIES_DIR = historiesDir();
 
 export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
+  // The recording command records into a scratch folder and moves the set in once every test passed.
+  const dir = process.env.RECORD_HISTORIES_DIR || HISTORIES_DIR;
   const history = await handle.fetchHistory();
   // Histories recorded through the payload codec are stored decoded (test data only), so the replay
   // test needs no key and does not depend on the workflow id the codec bound each payload to.
@@ -23,8 +27,8 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
     payload.metadata = decoded[i].metadata;
     payload.data = decoded[i].data;
   });
-  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
-  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}${HISTORY_SUFFIX}`), temporal.api.history.v1.History.encode(history).finish());
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name}${HISTORY_SUFFIX}`), temporal.api.history.v1.History.encode(history).finish());
 }
 
 export function loadRecordedHistories(): Array<{ workflowId: string; history: temporal.api.history.v1.History }> {

@@ -3,7 +3,8 @@
 import { ALL_DESTINATIONS } from '../../src/channels/config';
 import type { InboundMessage } from '../../src/conversation/contracts/channels';
 import type { RoutingEvent } from '../../src/conversation/messages';
-import { initialState, receiveRoutingEvent, SEEN_EVENT_WINDOW } from '../../src/conversation/conversation-state';
+import { initialState, SEEN_EVENT_WINDOW } from '../../src/conversation/state';
+import { receiveRoutingEvent } from '../../src/conversation/record';
 import {
   RECENT_MESSAGES_KEPT,
   callbackClockRuns,

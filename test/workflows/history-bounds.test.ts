@@ -11,7 +11,7 @@ import { createActivities } from '../../activities';
 import { WorkerMetrics } from '../../src/platform/metrics';
 import { type ConversationSettings, DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '../../src/conversation/messages';
 import { SqliteParticipantDataStore } from '../../src/store';
-import { STORED_NAMES_KEPT, STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/conversation-state';
+import { STORED_NAMES_KEPT, STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/state';
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';

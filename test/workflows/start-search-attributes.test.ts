@@ -3,7 +3,9 @@
 import fc from 'fast-check';
 import { CHANNELS, ROUTING_EVENT_TYPES, type RoutingEvent } from '../../src/conversation/messages';
 import { startSearchAttributes } from '../../src/conversation/start-search-attributes';
-import { initialState, receiveRoutingEvent, searchAttributesOf } from '../../src/conversation/conversation-state';
+import { initialState } from '../../src/conversation/state';
+import { receiveRoutingEvent } from '../../src/conversation/record';
+import { searchAttributesOf } from '../../src/conversation/projections';
 
 const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 2 });
 

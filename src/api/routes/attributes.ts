@@ -1,7 +1,7 @@
 // Participant data of a conversation, for flows (write) and agent scripts (read): the Genesys
 // Architect Set/Get Participant Data actions, over plain HTTP.
 import type { FastifyInstance } from 'fastify';
-import { attributeNameProblem, attributeProblem } from '../../conversation/validation';
+import { attributeNameProblem, attributeProblem } from '../../conversation';
 import type { AuthHook } from '../../security/auth';
 import { readAttribute, type AttributeReader } from '../attribute-read';
 import type { SchemaTypes } from '../schema-types';

@@ -4,10 +4,10 @@
 // (update-with-start, the same workflow id and start arguments as the webhook's signal-with-start).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { type CrmExecuteResult, type CrmOutcome, checkCrmRequest, crmBudgetMs } from '../../conversation/contracts/crm';
+import { type CrmExecuteResult, type CrmOutcome, checkCrmRequest, crmBudgetMs } from '../../conversation';
 import type { CrmRegistry } from '../../crm/registry';
 import type { AuthHook } from '../../security/auth';
-import { attributeNameProblem, attributeProblem } from '../../conversation/validation';
+import { attributeNameProblem, attributeProblem } from '../../conversation';
 import { readAttribute, type AttributeReader } from '../attribute-read';
 import { DATA_ACTIONS, DATA_ACTION_NAMES } from '../data-action-schemas';
 import type { SchemaTypes } from '../schema-types';

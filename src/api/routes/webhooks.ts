@@ -2,9 +2,9 @@
 // the channel platforms. Each reaches the conversation through the gateway; an inbound message is
 // masked here before anything reaches Temporal, a log line or the store.
 import type { FastifyInstance } from 'fastify';
-import { routingEventSchema, ROUTING_EVENT_FIELDS, type RoutingEventBody } from '../../conversation/routing-event';
-import type { RoutingEvent } from '../../conversation/messages';
-import { instantOf, routingTextProblem, taskContextProblem } from '../../conversation/validation';
+import { routingEventSchema, ROUTING_EVENT_FIELDS, type RoutingEventBody } from '../../conversation';
+import type { RoutingEvent } from '../../conversation';
+import { instantOf, routingTextProblem, taskContextProblem } from '../../conversation';
 import type { WebhookVerifier } from '../../security/webhook-signature';
 import { ALL_DESTINATIONS, type DestinationDirectory } from '../../channels/config';
 import { prepareInbound } from '../../channels/ingress';

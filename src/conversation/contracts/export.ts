@@ -24,7 +24,7 @@ export interface ConversationRecord {
   closedAt?: string;
   closeReason?: CloseReason;
   dispositionCode?: string | number;
-  /** The latest events, as many as the conversation keeps (RECENT_EVENTS_KEPT in workflows/conversation-state.ts). */
+  /** The latest events, as many as the conversation keeps (RECENT_EVENTS_KEPT in state.ts). */
   recentEvents: EventRecord[];
   /** The latest transfers (TRANSFERS_KEPT); transferCount counts them all. */
   transfers: TransferRecord[];

@@ -12,7 +12,6 @@ import {
   currentUpdateInfo,
   isCancellation,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -21,7 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { Activities } from '../../../activities';
+import type { Activities } from '../activities';
 import {
   ActivityErrorType,
   type ConversationInput,
@@ -39,22 +38,11 @@ import type { CheckedCrmRequest } from '../contracts/crm';
 import { validateWorkflowExecute, workflowExecute } from './crm-execute';
 import { attributeProblem, pendingProblem } from '../validation';
 import { startExportOnce } from './export';
-import {
-  type IsPatched,
-  PATCHES,
-  applyAttributeWrite,
-  applyRoutingEvent,
-  closeLocally,
-  dequeueWritten,
-  handOverState,
-  initialState,
-  receiveRoutingEvent,
-  rememberStored,
-  resumedState,
-  searchAttributesOf,
-  STUCK_FLUSH_HEADROOM_EVENTS,
-  viewOf,
-} from '../conversation-state';
+import { STUCK_FLUSH_HEADROOM_EVENTS, initialState } from '../state';
+import { closeLocally, receiveRoutingEvent } from '../record';
+import { handOverState, resumedState } from '../hand-over';
+import { applyAttributeWrite, dequeueWritten, rememberStored } from '../participant-data';
+import { searchAttributesOf, viewOf } from '../projections';
 import { installDigitalChannel } from './digital-channel';
 
 const { flushParticipantData } = proxyActivities<Activities>({
@@ -80,13 +68,6 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   const { conversationId, settings } = input;
   const state: ConversationState = input.state ? resumedState(input.state) : initialState(conversationId, new Date().toISOString());
 
-  // Decided once, at the run's first workflow task: a run recorded before this rule keeps the old
-  // one to its end. It implies every earlier patch, so a run under it records one patch marker.
-  // The newest patch implies every earlier one, so a new run records one marker, not one per patch.
-  const exportOnEnd = patched(PATCHES.exportOnEnd);
-  const current = exportOnEnd || patched(PATCHES.singleInactivityTimer);
-  const isPatched: IsPatched = (patchId) => current || patched(patchId);
-
   // Bumped by every message that counts as activity; the main loop publishes what it changed.
   let touches = 0;
   let lastActivityMs = Date.now();
@@ -102,9 +83,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
 
   setHandler(routingEventSignal, (event) => {
     const wasClosed = state.status === 'closed';
-    // Runs recorded before the ordered rule replay under the arrival-order rule; a conversation that
-    // was running when this version was deployed switches at its next event.
-    const outcome = isPatched(PATCHES.orderedRecord) ? receiveRoutingEvent(state, event) : applyRoutingEvent(state, event, isPatched);
+    const outcome = receiveRoutingEvent(state, event);
     if (outcome !== 'duplicate') {
       touched();
       digital.onRoutingEvent(event, wasClosed);
@@ -142,16 +121,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   setHandler(conversationStateQuery, () => viewOf(state));
   setHandler(pendingAttributeQuery, (name: string) =>
     Object.hasOwn(state.pending, name)
-      ? { pending: true, value: state.pending[name], secured: (state.pendingSecured ?? []).includes(name) }
+      ? { pending: true, value: state.pending[name], secured: state.pendingSecured.includes(name) }
       : { pending: false },
   );
 
+  // What the run started with (set by the API at signal-with-start, or carried over by
+  // continue-as-new) needs no upsert.
   const publishedSearchAttributes = new Map<string, string | null>();
-  if (current) {
-    // What the run started with (set by the API at signal-with-start, or carried over by
-    // continue-as-new) needs no upsert.
-    for (const { key } of searchAttributesOf(state)) publishedSearchAttributes.set(key.name, workflowInfo().typedSearchAttributes.get(key) ?? null);
-  }
+  for (const { key } of searchAttributesOf(state)) publishedSearchAttributes.set(key.name, workflowInfo().typedSearchAttributes.get(key) ?? null);
   /** One upsert command with what changed since the last one; called once per workflow task by the loops below. */
   const publishSearchAttributes = (): void => {
     const changed = searchAttributesOf(state).filter(({ key, value }) => publishedSearchAttributes.get(key.name) !== value);
@@ -167,10 +144,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       chainId: workflowInfo().firstExecutionRunId,
       batchSeq,
       attributes: batch,
-      // Left out when empty, so a batch of plain data is scheduled exactly as before secured data existed.
+      // Left out when empty: a batch of plain data names no secured values.
       ...(secured.length > 0 ? { secured: [...secured] } : {}),
     };
-    const write: () => Promise<unknown> = current && final
+    const write: () => Promise<unknown> = final
       ? async () => {
           try {
             await flushParticipantDataLocally(args);
@@ -187,14 +164,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       : () => flushParticipantData(args);
     // A cancelled flush may still commit, and the catch-up flush would then reuse its batchSeq for a
     // larger batch that the store, holding that key, would refuse.
-    await (isPatched(PATCHES.flushNonCancellable) ? CancellationScope.nonCancellable(write) : write());
+    await CancellationScope.nonCancellable(write);
   };
 
   /** `final`: the batch written at the close (no write can follow it), not at a hand-over. */
   const flush = async (final: boolean): Promise<void> => {
     const batch = { ...state.pending };
     if (Object.keys(batch).length === 0) return;
-    const secured = state.pendingSecured ?? [];
+    const secured = state.pendingSecured;
     flushingSince = workflowInfo().historyLength;
     try {
       for (;;) {
@@ -206,7 +183,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         } catch (err) {
           // The key is taken by other content (a restored or shared store): the data must still be
           // written, under the next free key, rather than the conversation failing with it unwritten.
-          if (!isBatchConflict(err) || !patched(PATCHES.batchConflictNextSeq)) throw err;
+          if (!isBatchConflict(err)) throw err;
           log.error('participant data batch key already stored with other content; writing the batch under the next batchSeq', {
             conversationId,
             chainId: workflowInfo().firstExecutionRunId,
@@ -234,17 +211,6 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
    * or continue-as-new is due; publishes search attributes once per workflow task meanwhile.
    */
   const untilClosedOrDue = async (): Promise<'closed' | 'inactive' | 'continue-as-new'> => {
-    if (!current) {
-      // The rule before PATCHES.singleInactivityTimer: a timer started, and cancelled, per message.
-      while (!isClosed()) {
-        publishSearchAttributes();
-        const seen = touches;
-        const active = await condition(() => touches !== seen || isClosed() || continueAsNewDue(), settings.inactivityTimeoutMs);
-        if (!active) return 'inactive';
-        if (!isClosed() && continueAsNewDue()) return 'continue-as-new';
-      }
-      return 'closed';
-    }
     const inactivity = inactivityTimer(settings.inactivityTimeoutMs, () => lastActivityMs, isClosed);
     for (;;) {
       publishSearchAttributes();
@@ -262,26 +228,17 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
    * the final record (the workflow's result) gets it after the window.
    */
   const closedGraceWindow = async (graceMs: number): Promise<void> => {
-    if (current) {
-      // One timer for the whole window. A cancel ends the window through the condition below.
-      let over = false;
-      // Not awaited: the loop below watches `over`, and a cancelled timer's rejection lands in the second callback.
-      void sleep(graceMs).then(
-        () => (over = true),
-        () => undefined,
-      );
-      while (!over) {
-        const seen = touches;
-        await condition(() => over || touches !== seen);
-        publishSearchAttributes();
-      }
-    } else {
-      const until = Date.now() + graceMs;
-      for (let remaining = graceMs; remaining > 0; remaining = until - Date.now()) {
-        const seen = touches;
-        await condition(() => touches !== seen, remaining);
-        publishSearchAttributes();
-      }
+    // One timer for the whole window. A cancel ends the window through the condition below.
+    let over = false;
+    // Not awaited: the loop below watches `over`, and a cancelled timer's rejection lands in the second callback.
+    void sleep(graceMs).then(
+      () => (over = true),
+      () => undefined,
+    );
+    while (!over) {
+      const seen = touches;
+      await condition(() => over || touches !== seen);
+      publishSearchAttributes();
     }
     await condition(allHandlersFinished);
   };
@@ -296,7 +253,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       await digital.idle();
       await flush(false);
       // A cancel that came during the flush waited for it; it must end this conversation, not travel on.
-      if (isPatched(PATCHES.flushNonCancellable) && CancellationScope.current().consideredCancelled) {
+      if (CancellationScope.current().consideredCancelled) {
         throw new CancelledFailure('cancelled while continuing as new');
       }
       log.info('continuing as new', { conversationId, historyLength: workflowInfo().historyLength });
@@ -308,18 +265,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     await digital.idle();
     // The final batch is written at the close, never after the grace window.
     await flush(true);
-    if (state.ordering) {
-      // Events folded in while the batch was written may have changed the queue or the agent.
-      publishSearchAttributes();
-      const graceMs = settings.closedGracePeriodMs ?? 0;
-      if (state.closeReason === 'closed-event' && graceMs > 0 && isPatched(PATCHES.closedGracePeriod)) {
-        await closedGraceWindow(graceMs);
-      }
-    }
+    // Events folded in while the batch was written may have changed the queue or the agent.
+    publishSearchAttributes();
+    const graceMs = settings.closedGracePeriodMs ?? 0;
+    if (state.closeReason === 'closed-event' && graceMs > 0) await closedGraceWindow(graceMs);
     // After the grace window, so the export holds the record as final as the workflow's result, and
     // after what the window made the conversation send: the exported transcript no longer changes.
     await digital.idle();
-    await startExportOnce(state, exportOnEnd);
+    await startExportOnce(state);
     return resultOf(state);
   } catch (err) {
     if (isCancellation(err)) {
@@ -330,7 +283,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
         await flush(true);
         // A transcript line being written as the cancel came lands before the export reads the transcript.
         await digital.settled();
-        await startExportOnce(state, exportOnEnd);
+        await startExportOnce(state);
       });
     }
     throw err;

@@ -15,8 +15,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
-import type { Activities } from '../../../activities';
-import type { CrmFailureDetails } from '../../../activities/crm';
+import type { Activities } from '../activities';
+import type { CrmFailureDetails } from '../activities';
 import {
   type CheckedCrmRequest,
   type CrmErrorArgs,

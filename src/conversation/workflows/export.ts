@@ -3,10 +3,10 @@
 // the conversation's run. It writes the export once; its activity retries until the destination
 // takes it.
 import { log, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../../../activities';
+import type { Activities } from '../activities';
 import { ExportErrorType, exportWorkflowId, type ExportInput, type ExportResult } from '../contracts/export';
 import type { ConversationState } from '../messages';
-import { exportRecordOf } from '../conversation-state';
+import { exportRecordOf } from '../projections';
 
 const { exportConversation } = proxyActivities<Activities>({
   // Reads the store and uploads one object of at most a few MB.
@@ -41,8 +41,7 @@ const { startExport } = proxyLocalActivities<Activities>({
  * Called by the conversation workflow on each of its ends, after its final batch is written.
  * Starts the export once per workflow chain through a local activity (a workflow of its own with a
  * deterministic id, so it outlives the conversation; see startExport). The activity is recorded
- * in the conversation's history, so a replay never starts it again. Runs recorded before exports
- * existed replay without it (PATCHES.exportOnEnd).
+ * in the conversation's history, so a replay never starts it again.
  *
  * Not a child workflow with ParentClosePolicy ABANDON, which has the same durability: the activity
  * runs on a worker and sees its configuration, so a worker with no export destination (tests that
@@ -50,8 +49,7 @@ const { startExport } = proxyLocalActivities<Activities>({
  * stops Temporal's time-skipping test server from skipping time, which stalled every timer-driven
  * test that ran after one.
  */
-export async function startExportOnce(state: ConversationState, exportOnEnd: boolean): Promise<void> {
-  if (!exportOnEnd) return;
+export async function startExportOnce(state: ConversationState): Promise<void> {
   const { conversationId } = state;
   const chainId = workflowInfo().firstExecutionRunId;
   const { exportId, started } = await startExport({ conversationId, chainId, record: exportRecordOf(state) });

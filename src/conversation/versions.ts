@@ -1,0 +1,31 @@
+// Which versions of the workflow code a conversation's history may have been recorded under.
+//
+// The baseline is Parley 0.1.0's workflow code: it was never released, so no conversation started
+// under anything older, and a history recorded under the baseline holds no patch marker.
+//
+// Patch policy:
+// 1. A workflow change that alters the commands a running conversation issues (an activity, timer,
+//    marker, upsert, child or continue-as-new added, removed, reordered or given other options) goes
+//    behind Temporal's patched(id): the old code stays on the `false` branch, so a conversation that
+//    started before the deploy replays under it. The id is listed in PATCHES below, with what it
+//    changed; code passes PATCHES.<name>, never a string of its own.
+// 2. The change lands with a recorded history that exercises the new branch (`npm run
+//    record-histories`; its manifest lists the patch ids its histories hold). test/replay fails when
+//    the bundle's code changed since the histories were recorded, and when an id below appears in
+//    no recorded history.
+// 3. Once no running conversation can predate the patch (the longest conversation plus retention
+//    after the deploy), the old branch goes: patched(id) becomes deprecatePatch(id) and the id moves
+//    to DEPRECATED_PATCHES, so conversations that started in between still replay.
+// 4. Once no running conversation can predate the deprecation either, the deprecatePatch call and
+//    the id go too.
+// A change that alters no command (a rule of the record, a log line, a validator) needs no patch,
+// but still needs the histories recorded again, which proves it replays.
+
+/** Ids passed to patched(): each names a change made while conversations were running. None since the baseline. */
+export const PATCHES = {} as const satisfies Record<string, string>;
+
+/** Ids passed to deprecatePatch(): changes whose old branch is gone. None since the baseline. */
+export const DEPRECATED_PATCHES = {} as const satisfies Record<string, string>;
+
+/** Every patch id the workflow code may record in a history. */
+export const PATCH_IDS: readonly string[] = [...Object.values<string>(PATCHES), ...Object.values<string>(DEPRECATED_PATCHES)];
