@@ -7,7 +7,6 @@ import { WorkflowIdReusePolicy, type UpdateDefinition } from '@temporalio/common
 import type { Logger } from 'pino';
 import {
   type ConversationInput,
-  type ConversationResult,
   type ConversationSettings,
   type ConversationView,
   ErrorType,

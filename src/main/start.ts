@@ -12,8 +12,9 @@ import { temporalConnectionOptions } from '../platform/temporal-client';
 import { loadOrCreateLocalKeys } from '../security/keys';
 import { ensureSecretsFile, secretsFileNotice } from '../security/secrets';
 import { RestartBudget } from './restart-budget';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { requireBinary } = require(path.join(__dirname, '..', '..', '..', 'scripts', 'temporal-binaries.js')) as typeof import('../../scripts/temporal-binaries');
+import type * as TemporalBinaries from '../../scripts/temporal-binaries';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with bootstrap.js, which runs before any build; tsc does not emit it into dist/, so it loads from the source tree
+const { requireBinary } = require(path.join(__dirname, '..', '..', '..', 'scripts', 'temporal-binaries.js')) as typeof TemporalBinaries;
 
 async function main(): Promise<void> {
   // The API's secrets are not checked here: this launcher creates them on a first run.

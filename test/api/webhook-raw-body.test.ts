@@ -11,8 +11,8 @@ import { buildApi } from '../../src/api/server';
 import { DEFAULT_SETTINGS } from '../../src/conversation/messages';
 import { createTemporalClient } from '../../src/platform/temporal-client';
 import { type ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
-import { signedHeaders, testCredentials } from '../support/auth';
-import { testKeyServices } from '../support/keys';
+import { signedHeaders, testCredentials } from '../../rigs/credentials';
+import { testKeyServices } from '../../rigs/keys';
 import { tempDir, uniqueId } from '../support/temporal';
 
 const credentials = testCredentials();

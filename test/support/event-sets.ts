@@ -2,7 +2,7 @@
 // timestamps, task context on any event, CLOSED anywhere; and deliveries of such a set in any
 // order, each event up to twice.
 import fc from 'fast-check';
-import { CHANNELS, ConversationView, ROUTING_EVENT_TYPES, RoutingEvent } from '../../src/conversation/messages';
+import { CHANNELS, type ConversationView, ROUTING_EVENT_TYPES, type RoutingEvent } from '../../src/conversation/messages';
 import { compareKeys, eventKey, occurredInstant } from '../../src/conversation/record';
 
 const BASE_MS = Date.UTC(2026, 10, 22, 9, 0, 0);

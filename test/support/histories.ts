@@ -9,7 +9,7 @@ import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { ENCRYPTED_ENCODING } from '../../src/security/payload-codec';
 import { HISTORY_SUFFIX, historiesDir } from '../../scripts/history-manifest';
-import { testKeyServices } from './keys';
+import { testKeyServices } from '../../rigs/keys';
 
 export { HISTORY_SUFFIX };
 export const HISTORIES_DIR = historiesDir();

@@ -21,7 +21,7 @@ import { type ParticipantDataStore, SqliteParticipantDataStore } from '../../src
 import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../rigs/wait';
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;

@@ -8,8 +8,8 @@ import { WorkflowExecutionAlreadyStartedError, type WorkflowUpdateFailedError } 
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { ConversationSettings, ConversationState, DEFAULT_SETTINGS, RoutingEvent, conversationStateQuery, searchAttributes, setAttributesUpdate } from '../../src/conversation/messages';
-import { ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
+import { type ConversationSettings, type ConversationState, DEFAULT_SETTINGS, type RoutingEvent, conversationStateQuery, searchAttributes, setAttributesUpdate } from '../../src/conversation/messages';
+import { type ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
 import { HAND_OVER_STATE_BYTES_MAX, HELD_EVENTS_MAX, initialState } from '../../src/conversation/state';
 import { closeLocally, receiveRoutingEvent } from '../../src/conversation/record';
 import { handOverState, resumedState } from '../../src/conversation/hand-over';
@@ -18,7 +18,7 @@ import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId
 import { routingEvent, sendEvent } from '../support/conversation';
 import { type GeneratedEvent, eventSetAndDelivery, inOrder, recordOf } from '../support/event-sets';
 import { recordHistory } from '../support/histories';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../rigs/wait';
 
 const CONVERSATION = 'c-prop';
 const START = '2026-11-22T08:00:00.000Z';

@@ -16,7 +16,7 @@ import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
 import { lockSqlite } from '../support/sqlite-lock';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../rigs/wait';
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;

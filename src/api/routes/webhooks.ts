@@ -7,7 +7,7 @@ import type { RoutingEvent } from '../../conversation';
 import { instantOf, routingTextProblem, taskContextProblem } from '../../conversation';
 import type { WebhookVerifier } from '../../security/webhook-signature';
 import { ALL_DESTINATIONS, type DestinationDirectory } from '../../channels/config';
-import { prepareInbound } from '../../channels/ingress';
+import { prepareInbound } from '../inbound-message';
 import type { ConversationGateway } from '../gateway';
 import type { SchemaTypes } from '../schema-types';
 import { inboundMessageBody } from '../schemas';

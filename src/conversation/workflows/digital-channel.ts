@@ -12,8 +12,8 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { ConversationState, ErrorType, RoutingEvent } from '../messages';
-import { InboundMessage, OutboundOp, StoredMessage, inboundMessageUpdate, inboundMessageSeenQuery } from '../contracts/channels';
+import { type ConversationState, ErrorType, type RoutingEvent } from '../messages';
+import { type InboundMessage, type OutboundOp, type StoredMessage, inboundMessageUpdate, inboundMessageSeenQuery } from '../contracts/channels';
 import { callbackClockRuns, notifyRoutingEvent, offerCallback, receiveInboundMessage } from '../digital-channel-state';
 
 const { notifyCustomer, requestRoutingOperation, appendTranscript } = proxyActivities<Activities>({

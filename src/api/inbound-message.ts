@@ -1,10 +1,10 @@
 // Turns an inbound-message webhook body into what the conversation receives: the text and subject
 // masked, attachments flagged sensitive dropped, the destination's settings attached. Runs in the
-// API before anything reaches Temporal, a log line or the store.
-import { HttpError } from '../api/temporal-errors';
+// API before anything reaches Temporal, a log line or the store; bad input is a 400 here.
+import { HttpError } from './temporal-errors';
 import { instantOf, type InboundMessage, type MessageChannel } from '../conversation';
-import type { DestinationDirectory } from './config';
-import { isSensitiveAttachment, maskSensitiveText } from './pci';
+import type { DestinationDirectory } from '../channels/config';
+import { isSensitiveAttachment, maskSensitiveText } from '../channels/pci';
 
 export interface InboundBody {
   eventId: string;
