@@ -1,6 +1,5 @@
 // Workflow logic on the time-skipping test server: routing rules, participant data, and the one
 // batch written on close, on inactivity, on cancellation and at continue-as-new.
-import path from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { CancelledFailure, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -17,42 +16,32 @@ import {
   workflowIdFor,
 } from '../../src/conversation/messages';
 import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
-import { type ParticipantDataStore, SqliteParticipantDataStore } from '../../src/store';
-import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
+import type { ParticipantDataStore } from '../../src/store';
+import { silentLogger, uniqueId } from '../support/temporal';
+import { startTimeSkipping, type TimeSkippingRig } from '../../rigs/time-skipping';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
 import { waitFor } from '../../rigs/wait';
 
+let rig: TimeSkippingRig;
 let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
 let store: ParticipantDataStore;
+let bundle: WorkflowBundleWithSourceMap;
 let taskQueue = 'conversation-tests';
 
 beforeAll(async () => {
-  [env, bundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflows()]);
-  store = new SqliteParticipantDataStore(path.join(tempDir('wf'), 'participant-data.sqlite'));
-  await store.init();
+  rig = await startTimeSkipping('wf');
+  ({ env, store, bundle } = rig);
 });
 
-afterAll(async () => {
-  await store?.close();
-  await env?.teardown();
-});
+afterAll(() => rig?.stop());
 
 // Each test its own task queue, so a test that fails mid-way cannot leave work for the next one.
 beforeEach(() => {
   taskQueue = uniqueId('conversation-tests');
 });
 
-async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({ store, logger: silentLogger }),
-  });
-  return worker.runUntil(fn);
-}
+const withWorker = <T>(fn: () => Promise<T>): Promise<T> => rig.withWorker(taskQueue, fn);
 
 const start = (event: ReturnType<typeof routingEvent>, settings: ConversationSettings = DEFAULT_SETTINGS) =>
   sendEvent(env.client, taskQueue, event, settings);

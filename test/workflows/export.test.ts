@@ -6,49 +6,33 @@ import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import { FolderExportSink, PAYMENT_ID_PATTERN, type ExportDocument } from '../../src/export';
 import { DEFAULT_SETTINGS, setAttributesUpdate, workflowIdFor } from '../../src/conversation/messages';
-import { SqliteParticipantDataStore } from '../../src/store';
 import type { exportWorkflow } from '../../src/conversation/workflows/export';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
 import { exportIdOf } from '../support/s3';
-import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
+import { tempDir, uniqueId } from '../support/temporal';
+import { startTimeSkipping, type TimeSkippingRig } from '../../rigs/time-skipping';
 
+let rig: TimeSkippingRig;
 let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
-let store: SqliteParticipantDataStore;
-let exportDir: string;
 let taskQueue: string;
+let exportDir: string;
 
 beforeAll(async () => {
-  [env, bundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflows()]);
-  const dir = tempDir('wf-export');
-  exportDir = path.join(dir, 'exports');
-  store = new SqliteParticipantDataStore(path.join(dir, 'participant-data.sqlite'));
-  await store.init();
+  exportDir = path.join(tempDir('wf-export'), 'exports');
+  rig = await startTimeSkipping('wf-export', { exportSink: new FolderExportSink(exportDir) });
+  ({ env } = rig);
 });
 
-afterAll(async () => {
-  await store?.close();
-  await env?.teardown();
-});
+afterAll(() => rig?.stop());
 
 beforeEach(() => {
   taskQueue = uniqueId('export-wf-tests');
 });
 
-async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({ store, logger: silentLogger, exportSink: new FolderExportSink(exportDir) }),
-  });
-  return worker.runUntil(fn);
-}
+const withWorker = <T>(fn: () => Promise<T>): Promise<T> => rig.withWorker(taskQueue, fn);
 
 /** The one export the conversation started, once it completed, and the one file with its conversation id. */
 async function exportedDocument(conversationId: string): Promise<ExportDocument> {

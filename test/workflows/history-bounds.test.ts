@@ -2,54 +2,39 @@
 // timer that re-arms itself from the last activity, the names of written attributes kept bounded,
 // writes refused while a stuck hand-over flush grows the history, and a batch whose key the store
 // holds with other content written under the next key instead of failing the conversation.
-import path from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import { WorkerMetrics } from '../../src/platform/metrics';
 import { type ConversationSettings, DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '../../src/conversation/messages';
-import { SqliteParticipantDataStore } from '../../src/store';
+import type { SqliteParticipantDataStore } from '../../src/store';
 import { STORED_NAMES_KEPT, STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/state';
-import { bundleWorkflows, createTimeSkippingEnv, silentLogger, tempDir, uniqueId } from '../support/temporal';
+import { uniqueId } from '../support/temporal';
+import { startTimeSkipping, type TimeSkippingRig } from '../../rigs/time-skipping';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
 import { lockSqlite } from '../support/sqlite-lock';
 import { waitFor } from '../../rigs/wait';
 
+let rig: TimeSkippingRig;
 let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
 let store: SqliteParticipantDataStore;
 let storePath: string;
 let taskQueue: string;
 const metrics = new WorkerMetrics();
 
 beforeAll(async () => {
-  [env, bundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflows()]);
-  storePath = path.join(tempDir('bounds'), 'participant-data.sqlite');
-  store = new SqliteParticipantDataStore(storePath);
-  await store.init();
+  rig = await startTimeSkipping('bounds', { metrics });
+  ({ env, store, storeFile: storePath } = rig);
 });
 
-afterAll(async () => {
-  await store?.close();
-  await env?.teardown();
-});
+afterAll(() => rig?.stop());
 
 beforeEach(() => {
   taskQueue = uniqueId('bounds-tests');
 });
 
-async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: createActivities({ store, logger: silentLogger, metrics }),
-  });
-  return worker.runUntil(fn);
-}
+const withWorker = <T>(fn: () => Promise<T>): Promise<T> => rig.withWorker(taskQueue, fn);
 
 const start = (event: ReturnType<typeof routingEvent>, settings: ConversationSettings = DEFAULT_SETTINGS) =>
   sendEvent(env.client, taskQueue, event, settings);
