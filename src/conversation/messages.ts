@@ -5,15 +5,14 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { CheckedCrmRequest, CrmExecuteResult, CrmExecutionRecord, CrmState } from './contracts/crm';
 import type { DigitalState, StoredMessage } from './contracts/channels';
-import type { RoutingEvent } from './routing-event';
+import type { Channel, RoutingEvent, RoutingEventType } from './routing-event';
+
+// The routing vocabulary is defined with the routing event's schema, which is built from it.
+export { CHANNELS, ROUTING_EVENT_TYPES } from './routing-event';
+export type { Channel, RoutingEventType } from './routing-event';
 
 export const DEFAULT_TASK_QUEUE = 'parley-conversations';
 
-export const CHANNELS = ['voice', 'sms', 'chat', 'email'] as const;
-export type Channel = (typeof CHANNELS)[number];
-
-export const ROUTING_EVENT_TYPES = ['CREATED', 'QUEUED', 'ROUTED', 'TRANSFERRED', 'CLOSED'] as const;
-export type RoutingEventType = (typeof ROUTING_EVENT_TYPES)[number];
 
 export type ConversationStatus = 'queued' | 'active' | 'closed';
 /** `end-keyword` and `customer-abandoned`: the customer ended a digital conversation (src/channels). */

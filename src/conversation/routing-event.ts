@@ -1,12 +1,17 @@
 // A webhook from the routing platform (Webex Connect / Cisco CCE Digital Routing notifications),
 // written once: the JSON schema the API validates every delivery with, from which the event's
 // TypeScript type is derived.
-import { CHANNELS, ROUTING_EVENT_TYPES } from './messages';
 import type { FromSchema, Simplify } from './json-schema';
 import { LIMITS } from './validation';
 
 const identifier = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const shortText = { type: 'string', minLength: 1, maxLength: 200 } as const;
+
+export const CHANNELS = ['voice', 'sms', 'chat', 'email'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const ROUTING_EVENT_TYPES = ['CREATED', 'QUEUED', 'ROUTED', 'TRANSFERRED', 'CLOSED'] as const;
+export type RoutingEventType = (typeof ROUTING_EVENT_TYPES)[number];
 
 export const routingEventSchema = {
   type: 'object',
