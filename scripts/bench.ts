@@ -55,6 +55,13 @@ const WARMUP = int('BENCH_WARMUP', 10);
 /** How long after the last request a level waits for its conversations to close before terminating them. */
 const SETTLE_TIMEOUT_MS = int('BENCH_SETTLE_TIMEOUT_S', 120) * 1000;
 const PAUSE_MS = int('BENCH_PAUSE_MS', 2000);
+/**
+ * BENCH_CPU_PROF=<dir>: every Node child (workers, API) writes a V8 CPU profile there when it stops
+ * (open them in Chrome DevTools, or summarise with scripts/cpu-profile-summary.js).
+ */
+const PROFILE_FLAGS = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+/** Requests at least this slow have their conversation's history printed around them (BENCH_TRACE_SLOW_MS=0 turns it off). */
+const TRACE_SLOW_MS = int('BENCH_TRACE_SLOW_MS', 2000) || Infinity;
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'warn';
 /** BENCH_SYSTEMS=floor (or parley) runs one side only, to look at it alone; ratios then read '–'. */
 const SYSTEMS = (process.env.BENCH_SYSTEMS || 'floor,parley').split(',').map((s) => s.trim()).filter((s): s is 'floor' | 'parley' => s === 'floor' || s === 'parley');
@@ -129,7 +136,7 @@ function spawnNode(name: string, entry: string, env: NodeJS.ProcessEnv, logFile:
   const fd = fs.openSync(logFile, 'a');
   // Own process group: a terminal's Ctrl-C reaches only the bench, which then stops each child once
   // (the SDK takes a second signal during a worker's drain as "die now").
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, '-r', PROBE, entry], { cwd: projectRoot(), env, stdio: ['ignore', fd, fd, 'ipc'], detached: true });
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, ...PROFILE_FLAGS, '-r', PROBE, entry], { cwd: projectRoot(), env, stdio: ['ignore', fd, fd, 'ipc'], detached: true });
   fs.closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${name} (${entry})`);
   const exited = new Promise<string>((resolve) =>
@@ -219,11 +226,16 @@ interface Sender {
 class Recorder {
   readonly latencies: Record<Kind, number[]> = { event: [], write: [], 'card, plain': [], 'card, secured': [] };
   readonly errors: Record<string, Record<string, number>> = {};
+  /** Writes slower than BENCH_TRACE_SLOW_MS, with when they were sent: their histories show where the time went. */
+  readonly slow: SlowRequest[] = [];
 
-  async time(kind: Kind, send: () => Promise<[string, boolean]>): Promise<boolean> {
+  async time(kind: Kind, send: () => Promise<[string, boolean]>, conversationId?: string): Promise<boolean> {
     const t0 = performance.now();
+    const sentAt = Date.now();
     const [status, ok] = await send();
-    this.latencies[kind].push(performance.now() - t0);
+    const ms = performance.now() - t0;
+    this.latencies[kind].push(ms);
+    if (conversationId && ms >= TRACE_SLOW_MS) this.slow.push({ conversationId, kind, sentAt, ms, status });
     if (!ok) {
       const label = kind === 'event' ? 'event' : 'write';
       (this.errors[label] ??= {})[status] = (this.errors[label][status] ?? 0) + 1;
@@ -253,7 +265,7 @@ async function conversation(sender: Sender, rec: Recorder, id: string, i: number
   let clean = true;
   const ev = (type: string, extra?: Record<string, unknown>) => routingEvent(id, i, ++n, type, extra);
   const step = async (kind: Kind, send: () => Promise<[string, boolean]>) => {
-    if (!(await rec.time(kind, send))) clean = false;
+    if (!(await rec.time(kind, send, id))) clean = false;
   };
   await step('event', () => sender.event(ev('CREATED', { queue: 'q' })));
   await step('event', () => sender.event(ev('QUEUED', { queue: 'q', estimatedWaitTime: 60 })));
@@ -447,6 +459,45 @@ async function chainHistory(connection: Connection, workflowId: string): Promise
     runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
   return out;
+}
+
+interface SlowRequest {
+  conversationId: string;
+  kind: Kind;
+  sentAt: number;
+  ms: number;
+  status: string;
+}
+
+/**
+ * Where a slow request's time went: its conversation's history events from a second before it was
+ * sent to a second after it was answered, each at its offset from the send (ms), with the task queue
+ * kind of workflow tasks and the failure cause of a failed one.
+ */
+async function slowRequestTimeline(connection: Connection, workflowId: string, slow: SlowRequest): Promise<string[]> {
+  const svc = connection.workflowService;
+  const { workflowExecutionInfo: info } = await svc.describeWorkflowExecution({ namespace: NAMESPACE, execution: { workflowId } });
+  const lines: string[] = [];
+  for (let runId: string | undefined = info?.firstRunId || info?.execution?.runId || undefined; runId; ) {
+    let nextPageToken: Uint8Array | undefined;
+    let last: temporal.api.history.v1.IHistoryEvent | undefined;
+    do {
+      const res = await svc.getWorkflowExecutionHistory({ namespace: NAMESPACE, execution: { workflowId, runId }, nextPageToken });
+      for (const event of res.history?.events ?? []) {
+        last = event;
+        const at = millis(event.eventTime) - slow.sentAt;
+        if (at < -1000 || at > slow.ms + 1000) continue;
+        const type = temporal.api.enums.v1.EventType[event.eventType ?? 0]?.replace(/^EVENT_TYPE_/, '') ?? String(event.eventType);
+        const queue = event.workflowTaskScheduledEventAttributes?.taskQueue?.kind === TaskQueueKind.TASK_QUEUE_KIND_STICKY ? ' (sticky)' : '';
+        const failed = event.workflowTaskFailedEventAttributes ? ` cause=${temporal.api.enums.v1.WorkflowTaskFailedCause[event.workflowTaskFailedEventAttributes.cause ?? 0]}` : '';
+        const timedOut = event.workflowTaskTimedOutEventAttributes ? ` timeout=${temporal.api.enums.v1.TimeoutType[event.workflowTaskTimedOutEventAttributes.timeoutType ?? 0]}` : '';
+        lines.push(`    ${String(Math.round(at)).padStart(6)} ms  #${event.eventId} ${type}${queue}${failed}${timedOut}`);
+      }
+      nextPageToken = res.nextPageToken?.length ? res.nextPageToken : undefined;
+    } while (nextPageToken);
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return lines;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -665,6 +716,11 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     await mapLimit(unclosed, 10, (id) =>
       connection.workflowService.terminateWorkflowExecution({ namespace: NAMESPACE, workflowExecution: { workflowId: sender.workflowId(id) }, reason: 'bench: not closed within BENCH_SETTLE_TIMEOUT_S' }).catch(() => undefined),
     );
+    for (const slow of rec.slow.slice(0, 5)) {
+      const timeline = await slowRequestTimeline(connection, sender.workflowId(slow.conversationId), slow).catch((err: unknown) => [`    (history not read: ${(err as Error).message})`]);
+      console.log(`\n  slow ${slow.kind} to ${slow.conversationId}: ${Math.round(slow.ms)} ms, answered ${slow.status}; its history around it:\n${timeline.join('\n')}`);
+    }
+    if (rec.slow.length > 5) console.log(`  (${rec.slow.length - 5} more requests slower than ${TRACE_SLOW_MS} ms)`);
     const histories = await mapLimit(ids.filter((_, i) => closed[i] && clean[i]), 10, (id) => chainHistory(connection, sender.workflowId(id)).catch(() => undefined));
     const known = histories.filter((h): h is ChainHistory => h !== undefined);
     const kms1 = system === 'parley' ? await kmsTotal() : undefined;

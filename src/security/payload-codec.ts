@@ -1,14 +1,20 @@
-// The Temporal payload codec: every payload Parley's clients and workers send is an Encryption SDK
-// message under the codec key, so Temporal's history, its database and its UI hold ciphertext only.
-// Each payload is bound to its namespace and workflow id through the encryption context: with the
-// SDK's serialization context (the worker, and the client for start, signal-with-start, update,
-// query) a payload copied into another conversation's history fails to decode. The codec server
-// (the Temporal UI's calls name only the namespace) decodes using the header's own context.
+// The Temporal payload codec: every payload Parley's clients and workers send is encrypted under a
+// data key wrapped by the codec key, so Temporal's history, its database and its UI hold ciphertext
+// only. Each payload is AES-256-GCM with its namespace and workflow id as additional authenticated
+// data: with the SDK's serialization context (the worker, and the client for start,
+// signal-with-start, update, query) a payload copied into another conversation's history fails to
+// decode. The codec server (the Temporal UI's calls name only the namespace) decodes using the
+// payload's own context, proven by the decryption.
+//
+// Payloads written before the shared data keys (each one a whole Encryption SDK message under a
+// per-conversation data key) still decode: they carry no cipher name in their metadata.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Envelope, type EncryptionContext } from './envelope';
 import { SecuredValueMismatchError } from './errors';
 import type { DataKeyCacheConfig, KeySource } from './keys';
+import { PayloadDataKeys } from './payload-data-keys';
 
 export const ENCRYPTED_ENCODING = 'binary/parley-encrypted';
 export const TEMPORAL_PAYLOAD_PURPOSE = 'temporal-payload';
@@ -17,6 +23,15 @@ const NAMESPACE_KEY = 'parley:namespace';
 const WORKFLOW_KEY = 'parley:workflow';
 
 const ENCODING_BYTES = new TextEncoder().encode(ENCRYPTED_ENCODING);
+/** Metadata of a payload under a shared data key (absent from the older Encryption SDK payloads). */
+const CIPHER_META = 'parley-cipher';
+const DATA_KEY_META = 'parley-data-key';
+const NAMESPACE_META = 'parley-namespace';
+const WORKFLOW_META = 'parley-workflow';
+const AES_GCM_V1 = 'aes-256-gcm/1';
+const AES_GCM_V1_BYTES = new TextEncoder().encode(AES_GCM_V1);
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
 const { Payload: PayloadProto } = temporal.api.common.v1;
 
 export interface ParleyPayloadCodecOptions {
@@ -31,19 +46,33 @@ export interface ParleyPayloadCodecOptions {
 
 export class ParleyPayloadCodec implements PayloadCodec {
   private readonly envelope: Envelope;
+  private readonly dataKeys: PayloadDataKeys;
   private readonly namespace: string;
 
   constructor(options: ParleyPayloadCodecOptions) {
     this.envelope = new Envelope(options.source, options.cache);
+    this.dataKeys = new PayloadDataKeys(this.envelope, options.cache);
     this.namespace = options.namespace;
   }
 
   async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
-    const encryptionContext = payloadContext(context?.namespace ?? this.namespace, context?.workflowId);
+    const namespace = context?.namespace ?? this.namespace;
+    const workflowId = context?.workflowId;
     return Promise.all(
       payloads.map(async (payload) => {
-        const message = await this.envelope.encrypt(Buffer.from(PayloadProto.encode(payload).finish()), encryptionContext);
-        return { metadata: { encoding: ENCODING_BYTES }, data: message };
+        const { key, wrapped } = await this.dataKeys.forEncryption(namespace);
+        const iv = randomBytes(IV_BYTES);
+        const cipher = createCipheriv('aes-256-gcm', key, iv);
+        cipher.setAAD(additionalData(namespace, workflowId));
+        const body = Buffer.concat([iv, cipher.update(PayloadProto.encode(payload).finish()), cipher.final(), cipher.getAuthTag()]);
+        const metadata: Record<string, Uint8Array> = {
+          encoding: ENCODING_BYTES,
+          [CIPHER_META]: AES_GCM_V1_BYTES,
+          [DATA_KEY_META]: wrapped,
+          [NAMESPACE_META]: Buffer.from(namespace),
+        };
+        if (workflowId !== undefined) metadata[WORKFLOW_META] = Buffer.from(workflowId);
+        return { metadata, data: body };
       }),
     );
   }
@@ -65,6 +94,37 @@ export class ParleyPayloadCodec implements PayloadCodec {
   private async decodeOne(payload: Payload, namespace: string | undefined, workflowId: string | undefined): Promise<Payload> {
     // Payloads written before encryption was turned on, or by another codec, pass through.
     if (!isEncrypted(payload)) return payload;
+    const cipherName = payload.metadata?.[CIPHER_META];
+    if (cipherName === undefined || cipherName === null) return this.decodeEnvelopeMessage(payload, namespace, workflowId);
+    if (Buffer.from(cipherName).toString() !== AES_GCM_V1) throw new SecuredValueMismatchError('format', 'payload names a cipher this codec does not know');
+    const meta = (name: string): string | undefined => {
+      const value = payload.metadata?.[name];
+      return value === undefined || value === null ? undefined : Buffer.from(value).toString();
+    };
+    const payloadNamespace = meta(NAMESPACE_META);
+    const payloadWorkflow = meta(WORKFLOW_META);
+    const wrapped = payload.metadata?.[DATA_KEY_META];
+    if (payloadNamespace === undefined || !wrapped) throw new SecuredValueMismatchError('format', 'payload carries no namespace or data key');
+    const claimed: EncryptionContext = { [PURPOSE_KEY]: TEMPORAL_PAYLOAD_PURPOSE, [NAMESPACE_KEY]: payloadNamespace };
+    if (payloadWorkflow !== undefined) claimed[WORKFLOW_KEY] = payloadWorkflow;
+    checkContext(claimed, namespace, workflowId);
+    const key = await this.dataKeys.forDecryption(Buffer.from(wrapped), payloadNamespace);
+    const body = Buffer.from(payload.data ?? new Uint8Array());
+    if (body.length < IV_BYTES + TAG_BYTES) throw new SecuredValueMismatchError('format', 'payload too short to be encrypted');
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, body.subarray(0, IV_BYTES));
+      decipher.setAAD(additionalData(payloadNamespace, payloadWorkflow));
+      decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+      const plaintext = Buffer.concat([decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES)), decipher.final()]);
+      return PayloadProto.decode(plaintext);
+    } catch (err) {
+      // The namespace and workflow id it claims, or its bytes, are not what was encrypted.
+      throw new SecuredValueMismatchError('integrity', 'payload does not decrypt: altered, or encrypted for another workflow', { cause: err });
+    }
+  }
+
+  /** A payload written as a whole Encryption SDK message (before the shared data keys). */
+  private async decodeEnvelopeMessage(payload: Payload, namespace: string | undefined, workflowId: string | undefined): Promise<Payload> {
     const message = Buffer.from(payload.data ?? new Uint8Array());
     const header = this.envelope.header(message);
     checkContext(header.encryptionContext, namespace, workflowId);
@@ -75,6 +135,8 @@ export class ParleyPayloadCodec implements PayloadCodec {
 
   /** The key that wrote an encoded payload: a KMS key ARN or a local key id. */
   keyIdOf(payload: Payload): string {
+    const wrapped = payload.metadata?.[DATA_KEY_META];
+    if (wrapped) return this.dataKeys.keyIdOf(Buffer.from(wrapped));
     return this.envelope.keyIdOf(Buffer.from(payload.data ?? new Uint8Array()));
   }
 }
@@ -84,10 +146,9 @@ export function isEncrypted(payload: Payload): boolean {
   return encoding !== undefined && encoding !== null && Buffer.from(encoding).equals(ENCODING_BYTES);
 }
 
-function payloadContext(namespace: string, workflowId: string | undefined): EncryptionContext {
-  const context: EncryptionContext = { [PURPOSE_KEY]: TEMPORAL_PAYLOAD_PURPOSE, [NAMESPACE_KEY]: namespace };
-  if (workflowId !== undefined) context[WORKFLOW_KEY] = workflowId;
-  return context;
+/** What a payload is bound to, authenticated with it: its format, namespace and workflow id (or none). */
+function additionalData(namespace: string, workflowId: string | undefined): Buffer {
+  return Buffer.from(JSON.stringify([AES_GCM_V1, TEMPORAL_PAYLOAD_PURPOSE, namespace, workflowId ?? null]));
 }
 
 function checkContext(context: EncryptionContext, namespace: string | undefined, workflowId: string | undefined): void {

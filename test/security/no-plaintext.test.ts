@@ -151,11 +151,12 @@ test('a flush that fails and retries, and a worker restarted while KMS is down, 
   // unreachable, so it cannot read the history until KMS returns.
   await workers[0].kill('SIGKILL');
   await moto.setState('down');
-  // A write that needs a new data key is refused with nothing changed; the sender may retry.
+  // A new conversation still starts: the API holds the namespace's payload data key, unwrapped.
   const other = uniqueId('leak-kms-down');
-  const refused = await call('webhook', 'POST', '/webhooks/routing-events', event(other, 'CREATED'));
+  expect((await call('webhook', 'POST', '/webhooks/routing-events', event(other, 'CREATED'))).status).toBe(202);
+  // A write that needs a new data key (its first secured value) is refused with nothing changed; the sender may retry.
+  const refused = await call('flow', 'POST', `/conversations/${other}/attributes`, { attributes: { pin: SECURED[3] }, secured: true });
   expect([refused.status, refused.body.message]).toEqual([503, expect.stringMatching(/key service/)]);
-  expect(await call('operator', 'GET', `/conversations/${other}`)).toMatchObject({ status: 404 });
 
   expect((await call('webhook', 'POST', '/webhooks/routing-events', event(id, 'CLOSED'))).status).toBe(202);
   await startWorker('worker-2');
@@ -172,6 +173,8 @@ test('a flush that fails and retries, and a worker restarted while KMS is down, 
     locker.close();
   }
   await waitFor('the conversation to complete', async () => (await rawClient.workflow.getHandle(workflowIdFor(id)).describe()).status.name === 'COMPLETED', { timeoutMs: 60_000 });
+  // The refused write left nothing behind.
+  expect(await call('flow', 'GET', `/conversations/${other}/attributes/pin`)).toMatchObject({ status: 404 });
   const rows = await storedRows(id);
   expect(rows.map((r) => [r.name, r.secured])).toEqual([
     ['card', 1],

@@ -7,6 +7,8 @@ import { createKeySource, type KeyConfig, rotateLocalKey } from '../../src/secur
 import { KmsCallCounter } from '../../src/security/kms';
 import { ENCRYPTED_ENCODING, isEncrypted, ParleyPayloadCodec, parleyDataConverter } from '../../src/security/payload-codec';
 import { SecuredValueCipher, SecuredValueMismatchError } from '../../src/security/secured-values';
+import { Envelope } from '../../src/security/envelope';
+import { temporal } from '@temporalio/proto';
 import { kmsKeyConfig, localKeyConfig } from '../../rigs/keys';
 import { type MotoServer, startMoto } from '../../rigs/moto';
 
@@ -57,12 +59,46 @@ describe.each([
     await expect(codec.decode(encoded, B)).rejects.toMatchObject({ name: 'SecuredValueMismatchError', reason: 'workflow' });
     await expect(codec.decode(encoded, { ...A, namespace: 'other' })).rejects.toMatchObject({ reason: 'namespace' });
     await expect(codec.decodeForNamespace(encoded, 'other')).rejects.toMatchObject({ reason: 'namespace' });
-    // Rewriting the workflow id in the header to B's (same length) does not help: the decryption
-    // authenticates the header.
-    const forged = Buffer.from(encoded[0].data!);
-    const at = forged.indexOf(Buffer.from('conversation-a'));
-    Buffer.from('conversation-b').copy(forged, at);
-    await expect(codec.decode([{ ...encoded[0], data: forged }], B)).rejects.toMatchObject({ reason: 'integrity' });
+    // Rewriting the workflow id the payload claims to B's does not help: the decryption
+    // authenticates it.
+    const forged: Payload = { ...encoded[0], metadata: { ...encoded[0].metadata, 'parley-workflow': Buffer.from('conversation-b') } };
+    await expect(codec.decode([forged], B)).rejects.toMatchObject({ reason: 'integrity' });
+    // Nor does dropping the claim (a payload with no workflow id is accepted under any workflow).
+    const unclaimed: Payload = { ...encoded[0], metadata: Object.fromEntries(Object.entries(encoded[0].metadata!).filter(([k]) => k !== 'parley-workflow')) };
+    await expect(codec.decode([unclaimed], B)).rejects.toMatchObject({ reason: 'integrity' });
+    // Nor flipping a byte of the ciphertext.
+    const flipped = Buffer.from(encoded[0].data!);
+    flipped[flipped.length - 20] ^= 1;
+    await expect(codec.decode([{ ...encoded[0], data: flipped }], A)).rejects.toMatchObject({ reason: 'integrity' });
+  });
+
+  test("a data key wrapped for one namespace does not decrypt another namespace's payload", async () => {
+    const config = await makeConfig();
+    const { codec: other } = codecFor(config, 'other');
+    const { codec } = codecFor(config);
+    const mine = await codec.encode([toPayload('default namespace')], A);
+    const theirs = await other.encode([toPayload('other namespace')], { ...A, namespace: 'other' });
+    // Their payload, relabelled as ours: the wrapped key says "other".
+    const relabelled: Payload = { ...theirs[0], metadata: { ...theirs[0].metadata, 'parley-namespace': Buffer.from('default') } };
+    await expect(codec.decode([relabelled], A)).rejects.toMatchObject({ reason: 'namespace' });
+    // Our payload carrying their key: refused before any decryption of the body.
+    const swapped: Payload = { ...mine[0], metadata: { ...mine[0].metadata, 'parley-data-key': theirs[0].metadata!['parley-data-key'] } };
+    await expect(codec.decode([swapped], A)).rejects.toMatchObject({ reason: 'namespace' });
+  });
+
+  test('payloads written as whole Encryption SDK messages (before shared data keys) still decode, bound as they were', async () => {
+    const config = await makeConfig();
+    const { codec } = codecFor(config);
+    const envelope = new Envelope(createKeySource(config.codec, { aws: config.aws, counter: new KmsCallCounter() }), false);
+    const context = { 'parley:purpose': 'temporal-payload', 'parley:namespace': 'default', 'parley:workflow': 'conversation-a' };
+    const legacy: Payload = {
+      metadata: { encoding: new TextEncoder().encode(ENCRYPTED_ENCODING) },
+      data: await envelope.encrypt(Buffer.from(temporal.api.common.v1.Payload.encode(toPayload({ written: 'before' })).finish()), context),
+    };
+    expect(fromPayload((await codec.decode([legacy], A))[0])).toEqual({ written: 'before' });
+    expect(fromPayload((await codec.decode([legacy]))[0])).toEqual({ written: 'before' });
+    await expect(codec.decode([legacy], B)).rejects.toMatchObject({ reason: 'workflow' });
+    expect(codec.keyIdOf(legacy)).toBe(codec.keyIdOf((await codec.encode([toPayload('new')], A))[0]));
   });
 
   test('without a context (the codec server, for the UI) it decodes from the header', async () => {
@@ -83,6 +119,11 @@ describe.each([
     const disguised: Payload = { metadata: { encoding: new TextEncoder().encode(ENCRYPTED_ENCODING) }, data: secured };
     await expect(codec.decode([disguised])).rejects.toMatchObject({ reason: 'purpose' });
     await expect(codec.decode([disguised], A)).rejects.toBeInstanceOf(SecuredValueMismatchError);
+    // Nor as a payload's wrapped data key: it would decrypt to the secured value.
+    const [real] = await codec.encode([toPayload('x')], A);
+    const asKey: Payload = { ...real, metadata: { ...real.metadata, 'parley-data-key': secured } };
+    await expect(codec.decode([asKey], A)).rejects.toMatchObject({ reason: 'purpose' });
+    await expect(codec.decodeForNamespace([asKey], 'default')).rejects.toMatchObject({ reason: 'purpose' });
   });
 
   test('payloads that are not encrypted pass through (history from before encryption)', async () => {
@@ -122,13 +163,31 @@ describe('rotation', () => {
   });
 });
 
-test('KMS calls: one GenerateDataKey per workflow for any number of payloads, one Decrypt per data key', async () => {
-  const { codec, calls } = codecFor(kmsKeyConfig(moto, { KMS_KEY_ID: await moto.createKey() }));
+test('KMS calls: one GenerateDataKey per namespace for any number of payloads and workflows, one Decrypt per data key in another process', async () => {
+  const config = kmsKeyConfig(moto, { KMS_KEY_ID: await moto.createKey() });
+  const { codec, calls } = codecFor(config);
   const encoded = [];
   for (let i = 0; i < 40; i++) encoded.push(...(await codec.encode([toPayload({ event: i })], i % 2 === 0 ? A : B)));
-  expect(calls.counts().generateDataKey).toBe(2);
+  expect(calls.counts().generateDataKey).toBe(1);
+  // The process that wrote them reads them back without KMS.
   for (let i = 0; i < 40; i++) await codec.decode([encoded[i]], i % 2 === 0 ? A : B);
-  expect(calls.counts().decrypt).toBe(2);
+  expect(calls.counts().decrypt).toBe(0);
+  // Another process (the API reading what the worker wrote) unwraps the data key once.
+  const { codec: reader, calls: readerCalls } = codecFor(config);
+  await Promise.all(encoded.map((p, i) => reader.decode([p], i % 2 === 0 ? A : B)));
+  expect(readerCalls.counts().decrypt).toBe(1);
+});
+
+test('a data key is replaced after DATA_KEY_CACHE_MAX_MESSAGES payloads; with the cache off every payload has its own', async () => {
+  const config = kmsKeyConfig(moto, { KMS_KEY_ID: await moto.createKey() });
+  const source = createKeySource(config.codec, { aws: config.aws, counter: new KmsCallCounter() });
+  const codec = new ParleyPayloadCodec({ source, cache: { ...config.dataKeyCache, maxMessagesPerKey: 5 }, namespace: 'default' });
+  const encoded = await codec.encode(Array.from({ length: 12 }, (_, i) => toPayload(i)), A);
+  expect(new Set(encoded.map((p) => Buffer.from(p.metadata!['parley-data-key']!).toString('base64'))).size).toBe(3);
+  const uncached = new ParleyPayloadCodec({ source, cache: false, namespace: 'default' });
+  const each = await uncached.encode([toPayload(1), toPayload(2)], A);
+  expect(new Set(each.map((p) => Buffer.from(p.metadata!['parley-data-key']!).toString('base64'))).size).toBe(2);
+  expect((await uncached.decode(each, A)).map(fromPayload)).toEqual([1, 2]);
 });
 
 test('parleyDataConverter: the codec and a failure converter that encodes messages and stack traces', async () => {
