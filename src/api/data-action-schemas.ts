@@ -66,7 +66,11 @@ const participantDataGetInput = {
   type: 'object',
   required: ['conversationId', 'name'],
   additionalProperties: false,
-  properties: { conversationId, name: { type: 'string', minLength: 1, maxLength: LIMITS.attributeNameMaxChars * 4 } },
+  properties: {
+    conversationId,
+    name: { type: 'string', minLength: 1, maxLength: LIMITS.attributeNameMaxChars * 4 },
+    secured: { type: 'boolean', description: "Get Secured Data: a secured value comes back in plaintext (flow or agent-script token); without it a flow learns only that the value exists" },
+  },
 } as const;
 
 const participantDataGetOutput = {
@@ -76,7 +80,7 @@ const participantDataGetOutput = {
   properties: {
     found: { type: 'boolean' },
     name: { type: 'string' },
-    value: { type: 'string', description: 'Absent when not found, and for a secured value unless the caller holds the agent-script scope' },
+    value: { type: 'string', description: 'Absent when not found, and for a secured value unless the read is a secured one (secured: true) or the caller holds the agent-script scope' },
     secured: { type: 'boolean' },
     source: { type: 'string', enum: ['pending', 'stored'] },
   },
@@ -133,7 +137,7 @@ export const DATA_ACTIONS = {
     body: requestBody(participantDataSetInput),
   },
   'participant-data/get': {
-    summary: 'Get one participant data value: the queued one, else the stored one; found:false otherwise',
+    summary: 'Get one participant data value (with secured: true, Get Secured Data: a secured value in plaintext): the queued one, else the stored one; found:false otherwise',
     input: participantDataGetInput,
     output: participantDataGetOutput,
     body: requestBody(participantDataGetInput),

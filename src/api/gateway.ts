@@ -390,7 +390,7 @@ export class ConversationGateway {
     }
   }
 
-  /** A secured value's plaintext (for an agent script only: the caller decides). */
+  /** A secured value's plaintext, for a reader allowed it (src/api/attribute-read.ts decides who). */
   async decrypt(conversationId: string, name: string, ciphertext: string): Promise<string> {
     try {
       return await this.deps.keys.securedValues.decrypt(conversationId, name, ciphertext);

@@ -19,6 +19,15 @@ export const attributeParams = {
   properties: { conversationId, name: { type: 'string', minLength: 1 } },
 } as const;
 
+/**
+ * `?secured=true` is the explicit secured read (Genesys Architect's Get Secured Data): it gives a
+ * flow a secured value's plaintext. Query values are text, hence the two spellings and no others.
+ */
+export const attributeQuery = {
+  type: 'object',
+  properties: { secured: { type: 'string', enum: ['true', 'false'] } },
+} as const;
+
 export const setAttributesBody = {
   type: 'object',
   required: ['attributes'],

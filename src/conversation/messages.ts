@@ -224,7 +224,7 @@ export interface SetAttributesResult {
   queued: string[];
 }
 
-/** A secured value is returned as its ciphertext: only the API's agent-script read decrypts it. */
+/** A secured value is returned as its ciphertext: only the API decrypts it, for a reader allowed the plaintext. */
 export type PendingAttributeLookup = { pending: true; value: string; secured: boolean } | { pending: false };
 
 export const routingEventSignal = defineSignal<[RoutingEvent]>('routingEvent');

@@ -79,6 +79,9 @@ describe('bearer routes: no credential 401, wrong token 401, token without the s
     { name: 'GET /conversations/:id', method: 'GET', url: () => `/conversations/${id}`, allowed: ['operator'], ok: 200 },
     { name: 'POST /data-actions/participant-data/set', method: 'POST', url: () => '/data-actions/participant-data/set', body: () => ({ inputs: { conversationId: id, attributes: { ByAction: 'x' } } }), allowed: ['flow', 'agent-script'], ok: 200 },
     { name: 'POST /data-actions/participant-data/get', method: 'POST', url: () => '/data-actions/participant-data/get', body: () => ({ inputs: { conversationId: id, name: 'Known' } }), allowed: ['flow', 'agent-script'], ok: 200 },
+    // Get Secured Data, the explicit secured read: the same scopes, never an operator.
+    { name: 'GET /conversations/:id/attributes/:name?secured=true', method: 'GET', url: () => `/conversations/${id}/attributes/Known?secured=true`, allowed: ['flow', 'agent-script'], ok: 200 },
+    { name: 'POST /data-actions/participant-data/get (secured)', method: 'POST', url: () => '/data-actions/participant-data/get', body: () => ({ inputs: { conversationId: id, name: 'Known', secured: true } }), allowed: ['flow', 'agent-script'], ok: 200 },
     // No CRM integration is configured here: NotConfigured (400) is the answer once the token is accepted.
     { name: 'POST /data-actions/workflow-execute', method: 'POST', url: () => '/data-actions/workflow-execute', body: () => ({ inputs: { conversationId: id, configurationId: 'none', workflowId: 'w', payload: {} } }), allowed: ['flow', 'agent-script'], ok: 400 },
     { name: 'GET /data-actions/workflow-execute/schema', method: 'GET', url: () => '/data-actions/workflow-execute/schema', allowed: ['flow', 'agent-script', 'operator'], ok: 200 },

@@ -1,9 +1,12 @@
 // No plaintext anywhere: conversations set secured and plain attributes with distinctive canary
 // values — also through a rejected write, a continue-as-new, a flush that fails and retries, and a
-// worker that restarts while KMS is down — then the raw Temporal histories, the dev server's SQLite
-// file, the participant-data store, every log line and every answer to a caller without the right
-// scope are searched. Secured canaries appear nowhere; plain canaries only in the store and in what
-// an operator decodes. KMS is a real endpoint (moto), the worker a real process.
+// worker that restarts while KMS is down — and flows read the secured ones back through the explicit
+// secured read (Get Secured Data) before and after each flush; then the raw Temporal histories, the
+// dev server's SQLite file, the participant-data store, the export, every log line of the API and
+// the worker, the metrics and every answer to a caller without the right to the plaintext are
+// searched. Secured canaries appear only in the answers to the secured read and to agent scripts;
+// plain canaries only in the store, the export and what an operator decodes. KMS is a real endpoint
+// (moto), the worker a real process.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,8 +35,10 @@ const dbFile = path.join(dir, 'temporal.sqlite');
 const storeFile = path.join(dir, 'participant-data.sqlite');
 const credentials = testCredentials();
 const { logger, lines: apiLog } = captureLogs('trace');
-/** Every answer given to a caller that may not read secured values (flow, operator, nobody). */
+/** Every answer given to a caller not reading secured values (a flow's plain read, operator, nobody). */
 const unprivilegedAnswers: string[] = [];
+/** The answers to a flow's explicit secured read: the one place a flow gets the plaintext. */
+const securedReadAnswers: string[] = [];
 
 let moto: MotoServer;
 let stack: ApiStack;
@@ -98,6 +103,18 @@ async function call(who: Who | 'webhook', method: string, url: string, body?: un
   return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
 }
 
+/** Get Secured Data by a flow, through the route or the data action: the plaintext, and nowhere else. */
+async function securedRead(via: 'route' | 'data-action', conversationId: string, name: string) {
+  const res =
+    via === 'route'
+      ? await stack.fetch(`/conversations/${conversationId}/attributes/${name}?secured=true`, { headers: { authorization: `Bearer ${credentials.tokens.flow}` } })
+      : await stack.fetch('/data-actions/participant-data/get', { method: 'POST', body: { inputs: { conversationId, name, secured: true } }, headers: { authorization: `Bearer ${credentials.tokens.flow}` } });
+  const text = await res.text();
+  securedReadAnswers.push(text);
+  const body = text ? JSON.parse(text) : undefined;
+  return { status: res.status, value: via === 'route' ? body?.value : body?.outputs?.value, source: via === 'route' ? body?.source : body?.outputs?.source };
+}
+
 let minute = 0;
 const event = (conversationId: string, eventType: string, extra: Record<string, unknown> = {}) => ({
   eventId: `evt-${crypto.randomUUID()}`,
@@ -111,7 +128,7 @@ const event = (conversationId: string, eventType: string, extra: Record<string, 
 
 const id = uniqueId('leak');
 
-test('secured writes are encrypted at the edge, readable in plaintext by an agent script only', async () => {
+test("secured writes are encrypted at the edge; their plaintext goes only to an agent script and to a flow's explicit secured read", async () => {
   expect((await call('webhook', 'POST', '/webhooks/routing-events', event(id, 'CREATED', { queue: 'billing', taskContext: { user_note: PLAIN[0] } }))).status).toBe(202);
   expect(await call('flow', 'POST', `/conversations/${id}/attributes`, { attributes: { plainNote: PLAIN[1] } })).toMatchObject({ status: 200 });
   expect(await call('flow', 'POST', `/conversations/${id}/attributes`, { attributes: { card: SECURED[0], cvv: SECURED[1] }, secured: true })).toMatchObject({
@@ -126,7 +143,14 @@ test('secured writes are encrypted at the edge, readable in plaintext by an agen
   expect(refusedPlain.status).toBe(400);
 
   expect((await call('flow', 'GET', `/conversations/${id}/attributes/card`)).body).toEqual({ name: 'card', source: 'pending', secured: true });
+  expect((await call('flow', 'POST', '/data-actions/participant-data/get', { inputs: { conversationId: id, name: 'card' } })).body).toEqual({ outputs: { found: true, name: 'card', source: 'pending', secured: true } });
   expect((await call('agent-script', 'GET', `/conversations/${id}/attributes/card`)).body).toEqual({ name: 'card', value: SECURED[0], source: 'pending', secured: true });
+  // Get Secured Data: the flow asks for the plaintext explicitly, from the running conversation.
+  expect(await securedRead('route', id, 'card')).toEqual({ status: 200, value: SECURED[0], source: 'pending' });
+  expect(await securedRead('data-action', id, 'cvv')).toEqual({ status: 200, value: SECURED[1], source: 'pending' });
+  // An operator is refused it.
+  expect((await call('operator', 'GET', `/conversations/${id}/attributes/card?secured=true`)).status).toBe(403);
+  expect((await call('operator', 'POST', '/data-actions/participant-data/get', { inputs: { conversationId: id, name: 'card', secured: true } })).status).toBe(403);
   expect((await call('flow', 'GET', `/conversations/${id}/attributes/plainNote`)).body).toEqual({ name: 'plainNote', value: PLAIN[1], source: 'pending' });
   const state = await call('operator', 'GET', `/conversations/${id}`);
   expect(state.body).toMatchObject({ status: 'queued', attributeNames: { pending: ['card', 'cvv', 'plainNote'] }, taskContext: { user_note: PLAIN[0] } });
@@ -142,6 +166,8 @@ test('a continue-as-new hands secured values over and writes them to the store s
   expect((await handle.describe()).status.name).toBe('RUNNING');
   expect((await call('agent-script', 'GET', `/conversations/${id}/attributes/cvv`)).body).toEqual({ name: 'cvv', value: SECURED[1], source: 'stored', secured: true });
   expect((await call('flow', 'GET', `/conversations/${id}/attributes/cvv`)).body).toEqual({ name: 'cvv', source: 'stored', secured: true });
+  expect(await securedRead('route', id, 'cvv')).toEqual({ status: 200, value: SECURED[1], source: 'stored' });
+  expect(await securedRead('data-action', id, 'card')).toEqual({ status: 200, value: SECURED[0], source: 'stored' });
 });
 
 test('a flush that fails and retries, and a worker restarted while KMS is down, lose nothing', async () => {
@@ -186,9 +212,22 @@ test('a flush that fails and retries, and a worker restarted while KMS is down, 
   const batches = new Database(storeFile, { readonly: true }).prepare('SELECT batch_seq FROM participant_data_batches WHERE conversation_id = ?').all(id);
   expect(batches).toHaveLength(2);
   expect((await call('agent-script', 'GET', `/conversations/${id}/attributes/pin`)).body).toEqual({ name: 'pin', value: SECURED[3], source: 'stored', secured: true });
+  expect(await securedRead('data-action', id, 'pin')).toEqual({ status: 200, value: SECURED[3], source: 'stored' });
+  expect((await call('flow', 'GET', `/conversations/${id}/attributes/pin`)).body).toEqual({ name: 'pin', source: 'stored', secured: true });
 });
 
-test('the secured canaries are nowhere; the plain ones only in the store and in what an operator decodes', async () => {
+test('the secured canaries are nowhere but in the secured reads; the plain ones only in the store, the export and what an operator decodes', async () => {
+  // The conversation's export, written by the worker once it completed.
+  const exportDir = path.join(dir, 'exports');
+  await waitFor('the export', () => exportFiles(exportDir).some((f) => f.includes(id)), { timeoutMs: 60_000 });
+  const exported = exportFiles(exportDir).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+  expect(exported).toContain(PLAIN[1]);
+  // The metrics (Prometheus text) join the answers searched below.
+  const metrics = await stack.fetch('/metrics', { headers: { authorization: `Bearer ${credentials.tokens.operator}` } });
+  const metricsText = await metrics.text();
+  expect([metrics.status, metricsText]).toEqual([200, expect.stringContaining('parley_')]);
+  unprivilegedAnswers.push(metricsText);
+
   const histories = await rawHistories(id);
   expect(histories.length).toBeGreaterThanOrEqual(2);
   const historyBytes = Buffer.concat(histories.map((h) => Buffer.from(temporal.api.history.v1.History.encode(h).finish())));
@@ -197,6 +236,9 @@ test('the secured canaries are nowhere; the plain ones only in the store and in 
   const logs = [...apiLog, ...workers.map((w) => w.output())].join('\n');
   const answers = unprivilegedAnswers.join('\n');
   expect(logs.length).toBeGreaterThan(1000);
+  // The secured reads happened and were logged (by attribute and caller), so the search below covers them.
+  expect(apiLog.filter((line) => line.includes('secured value read') && line.includes('"caller":"test flow"')).length).toBeGreaterThanOrEqual(5);
+  expect(securedReadAnswers.join('\n')).toContain(SECURED[3]);
 
   for (const secret of SECURED) {
     expect(historyBytes.includes(secret)).toBe(false);
@@ -204,6 +246,7 @@ test('the secured canaries are nowhere; the plain ones only in the store and in 
     expect(storeFiles.includes(secret)).toBe(false);
     expect(logs).not.toContain(secret);
     expect(answers).not.toContain(secret);
+    expect(exported).not.toContain(secret);
   }
   for (const plain of PLAIN) {
     expect(historyBytes.includes(plain)).toBe(false);
@@ -227,6 +270,12 @@ test('the secured canaries are nowhere; the plain ones only in the store and in 
   expect(decodedText).toContain(PLAIN[1]);
   for (const secret of SECURED) expect(decodedText).not.toContain(secret);
 });
+
+/** Every export object in the folder, at any depth. */
+function exportFiles(folder: string): string[] {
+  if (!fs.existsSync(folder)) return [];
+  return fs.readdirSync(folder, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json') && !path.basename(f).startsWith('.tmp')).map((f) => path.join(folder, f));
+}
 
 async function storedRows(conversationId: string): Promise<Array<{ name: string; value: string; secured: number }>> {
   const db = new Database(storeFile, { readonly: true, timeout: 10_000 });

@@ -1,11 +1,11 @@
-// Participant data of a conversation, for flows (write) and agent scripts (read): the Genesys
-// Architect Set/Get Participant Data actions, over plain HTTP.
+// Participant data of a conversation, for flows and agent scripts: the Genesys Architect Set/Get
+// Participant Data and Set/Get Secured Data actions, over plain HTTP.
 import type { FastifyInstance } from 'fastify';
 import { attributeNameProblem, attributeProblem } from '../../conversation';
 import type { AuthHook } from '../../security/auth';
 import { readAttribute, type AttributeReader } from '../attribute-read';
 import type { SchemaTypes } from '../schema-types';
-import { attributeParams, conversationParams, setAttributesBody, setAttributesHeaders } from '../schemas';
+import { attributeParams, attributeQuery, conversationParams, setAttributesBody, setAttributesHeaders } from '../schemas';
 import { HttpError } from '../temporal-errors';
 
 export interface AttributeRouteOptions {
@@ -32,11 +32,12 @@ export async function attributeRoutes(app: FastifyInstance, opts: AttributeRoute
     },
   );
 
-  routes.get('/conversations/:conversationId/attributes/:name', { schema: { params: attributeParams }, onRequest: opts.allow }, async (request) => {
+  routes.get('/conversations/:conversationId/attributes/:name', { schema: { params: attributeParams, querystring: attributeQuery }, onRequest: opts.allow }, async (request) => {
     const { conversationId, name } = request.params;
     const nameProblem = attributeNameProblem(name);
     if (nameProblem) throw new HttpError(400, nameProblem);
-    const read = await readAttribute(opts.reader, conversationId, name, request.parleyScopes);
+    const secured = request.query.secured === 'true';
+    const read = await readAttribute(opts.reader, conversationId, name, { scopes: request.parleyScopes, caller: request.parleyCaller?.name, secured });
     if (!read) throw new HttpError(404, `conversation ${conversationId} has no attribute named "${name}"`);
     return read;
   });

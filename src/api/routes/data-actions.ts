@@ -16,7 +16,7 @@ import { HttpError } from '../temporal-errors';
 
 /** What the data actions need from the API around them (src/api/server.ts builds it). */
 export interface DataActionDeps {
-  /** The conversation gateway, the store and the logger: the GET attributes route's read, so the same rule for secured values (plaintext only to agent-script). */
+  /** The conversation gateway, the store and the logger: the GET attributes route's read, so the same rule for secured values (plaintext to an agent script, or to a flow's explicit secured read). */
   reader: AttributeReader;
   temporalRequestTimeoutMs: number;
   crm?: CrmRegistry;
@@ -99,7 +99,7 @@ export async function dataActions(app: FastifyInstance, deps: DataActionDeps): P
     const problem = attributeNameProblem(inputs.name);
     if (problem) throw new HttpError(400, problem);
     // A read starts nothing: a conversation that does not exist yet simply holds no value.
-    const read = await readAttribute(deps.reader, inputs.conversationId, inputs.name, request.parleyScopes);
+    const read = await readAttribute(deps.reader, inputs.conversationId, inputs.name, { scopes: request.parleyScopes, caller: request.parleyCaller?.name, secured: inputs.secured === true });
     if (!read) return { outputs: { found: false, name: inputs.name, secured: false } };
     return { outputs: { found: true, name: read.name, secured: read.secured === true, source: read.source, ...(read.value !== undefined ? { value: read.value } : {}) } };
   });
