@@ -12,6 +12,7 @@ import {
   type MessageChannel,
   NOTIFICATION_KINDS,
   type NotificationKind,
+  endPhraseProblem,
 } from '../conversation';
 import { type ChannelPeers, HttpPeer, OutboxFilePeer } from './peers';
 
@@ -98,9 +99,10 @@ export function loadDestinations(env: Env): DestinationDirectory {
 }
 
 /**
- * The destinations file: `{"destinations": [{"id", "channel", "notifications"?, "callbackThresholdSeconds"?}]}`.
+ * The destinations file: `{"destinations": [{"id", "channel", "notifications"?, "callbackThresholdSeconds"?, "endPhrase"?}]}`.
  * `notifications` lists NOTIFICATION_KINDS (absent: all of them); `callbackThresholdSeconds` is for
- * chat only (absent: 60; null: never offered). An id may appear once per channel.
+ * chat only (absent: 60; null: never offered); `endPhrase` is searched for in each message (absent:
+ * DEFAULT_END_PHRASE). An id may appear once per channel.
  */
 export function parseDestinations(content: unknown, file: string): DestinationDirectory {
   const fail = (where: string, message: string): never => {
@@ -117,7 +119,7 @@ export function parseDestinations(content: unknown, file: string): DestinationDi
     if (typeof entry.id !== 'string' || entry.id.length === 0 || entry.id.length > 200) fail(where, 'field "id" must be a string of 1 to 200 characters');
     where += ` (id "${entry.id as string}")`;
     for (const field of Object.keys(entry)) {
-      if (!['id', 'channel', 'notifications', 'callbackThresholdSeconds', 'description'].includes(field)) fail(where, `field "${field}" is not known`);
+      if (!['id', 'channel', 'notifications', 'callbackThresholdSeconds', 'endPhrase', 'description'].includes(field)) fail(where, `field "${field}" is not known`);
     }
     if (!MESSAGE_CHANNELS.includes(entry.channel as MessageChannel)) fail(where, `field "channel" must be one of ${MESSAGE_CHANNELS.join(', ')}`);
     const channel = entry.channel as MessageChannel;
@@ -134,6 +136,11 @@ export function parseDestinations(content: unknown, file: string): DestinationDi
     if (threshold !== undefined && channel !== 'chat') fail(where, 'field "callbackThresholdSeconds" is for chat destinations only');
     if (threshold !== undefined && threshold !== null && (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 1 || threshold > 86_400)) {
       fail(where, 'field "callbackThresholdSeconds" must be a whole number of seconds from 1 to 86400, or null');
+    }
+    if (entry.endPhrase !== undefined) {
+      const problem = endPhraseProblem(entry.endPhrase);
+      if (problem) fail(where, `field "endPhrase" ${problem}`);
+      settings.endPhrase = (entry.endPhrase as string).trim();
     }
     if (channel === 'chat' && threshold !== null) settings.callbackThresholdMs = threshold === undefined ? DEFAULT_CALLBACK_THRESHOLD_MS : (threshold as number) * 1000;
     const key = `${channel}\u0000${entry.id as string}`;

@@ -3,6 +3,7 @@
 // (digital-channel.ts) only performs the operations these functions queue.
 import type { ConversationState, RoutingEvent } from './messages';
 import {
+  type DestinationSettings,
   type DigitalState,
   type InboundMessage,
   type InboundOutcome,
@@ -13,16 +14,27 @@ import {
 } from './contracts/channels';
 import { SEEN_EVENT_WINDOW } from './state';
 import { closeLocally } from './record';
+import { DEFAULT_END_PHRASE, containsEndPhrase, isExactEndKeyword } from './end-phrase';
 
 /** Transcript lines the state keeps; the store keeps them all (listMessages). */
 export const RECENT_MESSAGES_KEPT = 20;
 
-/**
- * The end keyword: the whole message, in any case, with any surrounding or repeated whitespace. A
- * sentence that merely contains the words ("how do I end conversation history?") does not end it.
- */
-export function isEndKeyword(text: string): boolean {
-  return text.trim().replace(/\s+/g, ' ').toLowerCase() === 'end conversation';
+/** Which version of a rule a conversation follows, asked only where the versions disagree. */
+export interface InboundRules {
+  /**
+   * True: the destination's end phrase is searched for in the message; false: only a message that
+   * is exactly "End Conversation" ends it (the rule a conversation recorded before the search follows).
+   */
+  searchEndPhrase(): boolean;
+}
+
+export const CURRENT_INBOUND_RULES: InboundRules = { searchEndPhrase: () => true };
+
+/** Whether the message ends the conversation: the phrase searched for, or the exact keyword before. */
+export function endsConversation(text: string, settings: DestinationSettings, rules: InboundRules): boolean {
+  const found = containsEndPhrase(text, settings.endPhrase ?? DEFAULT_END_PHRASE);
+  const exact = isExactEndKeyword(text);
+  return found === exact ? found : rules.searchEndPhrase() ? found : exact;
 }
 
 /**
@@ -55,10 +67,10 @@ function newDigitalState(message: InboundMessage): DigitalState {
 /**
  * Takes one inbound message: de-duplicates it by eventId (its own window, the size of the routing
  * events' one: message and event ids come from different senders), queues its transcript line, the
- * sensitive-data notice, and applies the end keyword, customer abandon and callback acceptance.
+ * sensitive-data notice, and applies the end phrase, customer abandon and callback acceptance.
  * The caller has already refused messages for a closed conversation.
  */
-export function receiveInboundMessage(state: ConversationState, message: InboundMessage, nowIso: string): InboundOutcome {
+export function receiveInboundMessage(state: ConversationState, message: InboundMessage, nowIso: string, rules: InboundRules = CURRENT_INBOUND_RULES): InboundOutcome {
   const digital = (state.digital ??= newDigitalState(message));
   if (digital.seenMessageIds.includes(message.eventId)) return 'duplicate';
   digital.seenMessageIds.push(message.eventId);
@@ -91,7 +103,7 @@ export function receiveInboundMessage(state: ConversationState, message: Inbound
     closeLocally(state, 'customer-abandoned', nowIso);
     return 'abandoned';
   }
-  if (isEndKeyword(message.text)) {
+  if (endsConversation(message.text, digital.settings, rules)) {
     endTask(state, message.eventId, state.status === 'active' ? 'close' : 'abandon');
     digital.endedByCustomer = true;
     closeLocally(state, 'end-keyword', nowIso);

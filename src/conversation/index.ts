@@ -5,6 +5,7 @@ export * from './messages';
 export * from './validation';
 export * from './contracts/crm';
 export * from './contracts/channels';
+export * from './end-phrase';
 export * from './contracts/export';
 export * from './activities';
 export * from './versions';

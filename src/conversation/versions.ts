@@ -21,8 +21,16 @@
 // A change that alters no command (a rule of the record, a log line, a validator) needs no patch,
 // but still needs the histories recorded again, which proves it replays.
 
-/** Ids passed to patched(): each names a change made while conversations were running. None since the baseline. */
-export const PATCHES = {} as const satisfies Record<string, string>;
+/** Ids passed to patched(): each names a change made while conversations were running. */
+export const PATCHES = {
+  /**
+   * A digital conversation ends when the destination's end phrase is found in a message (Webex
+   * Connect searches the text message for it), no longer only when the message is exactly "End
+   * Conversation": such a message now closes the conversation and ends its task instead of being
+   * appended.
+   */
+  endPhraseSearch: 'end-phrase-search',
+} as const satisfies Record<string, string>;
 
 /** Ids passed to deprecatePatch(): changes whose old branch is gone. None since the baseline. */
 export const DEPRECATED_PATCHES = {} as const satisfies Record<string, string>;

@@ -37,9 +37,29 @@ describe('destinations file', () => {
     [{ destinations: [{ id: 'a', channel: 'chat', callbackThresholdSeconds: 0.5 }] }, /field "callbackThresholdSeconds" must be a whole number of seconds from 1 to 86400, or null/],
     [{ destinations: [{ id: 'a', channel: 'chat', colour: 'red' }] }, /destinations\[0\] \(id "a"\): field "colour" is not known/],
     [{ destinations: [{ id: 'a', channel: 'chat' }, { id: 'a', channel: 'chat' }] }, /destinations\[1\] \(id "a"\): a chat destination with this id is already listed/],
+    [{ destinations: [{ id: 'a', channel: 'sms', endPhrase: '' }] }, /destinations\[0\] \(id "a"\): field "endPhrase" must hold at least one word \(not only whitespace\)/],
+    [{ destinations: [{ id: 'a', channel: 'sms', endPhrase: ' \t ' }] }, /field "endPhrase" must hold at least one word/],
+    [{ destinations: [{ id: 'a', channel: 'chat', endPhrase: ['End', 'Conversation'] }] }, /field "endPhrase" must be a string/],
+    [{ destinations: [{ id: 'a', channel: 'email', endPhrase: 'stop '.repeat(30) }] }, /field "endPhrase" must be at most 100 characters/],
   ])('refused: %j', (content, message) => {
     expect(() => parseDestinations(content, 'f.json')).toThrow(ConfigError);
     expect(() => parseDestinations(content, 'f.json')).toThrow(message);
+  });
+
+  test('an end phrase is configured per destination, kept without its surrounding whitespace; absent, the destination has none of its own', () => {
+    const directory = parseDestinations(
+      {
+        destinations: [
+          { id: 'sms-fr', channel: 'sms', endPhrase: '  Fin de la conversation ' },
+          { id: 'chat-odd', channel: 'chat', endPhrase: 'bye (for now)?', callbackThresholdSeconds: null },
+          { id: 'sms-plain', channel: 'sms' },
+        ],
+      },
+      'f.json',
+    );
+    expect(directory.settingsFor('sms-fr', 'sms')?.endPhrase).toBe('Fin de la conversation');
+    expect(directory.settingsFor('chat-odd', 'chat')).toEqual({ notifications: [...NOTIFICATION_KINDS], endPhrase: 'bye (for now)?' });
+    expect(directory.settingsFor('sms-plain', 'sms')).toEqual({ notifications: [...NOTIFICATION_KINDS] });
   });
 
   test('a file that is missing or not JSON is refused by name', () => {

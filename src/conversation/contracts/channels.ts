@@ -37,6 +37,8 @@ export interface DestinationSettings {
   notifications: NotificationKind[];
   /** Chat only: a chat queued this long is offered a voice callback. Absent: never offered. */
   callbackThresholdMs?: number;
+  /** The phrase that, found in a customer's message, ends the conversation. Absent: DEFAULT_END_PHRASE. */
+  endPhrase?: string;
 }
 
 export const DEFAULT_CALLBACK_THRESHOLD_MS = 60_000;

@@ -8,11 +8,13 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { type ConversationState, ErrorType, type RoutingEvent } from '../messages';
+import { PATCHES } from '../versions';
 import { type InboundMessage, type OutboundOp, type StoredMessage, inboundMessageUpdate, inboundMessageSeenQuery } from '../contracts/channels';
 import { callbackClockRuns, notifyRoutingEvent, offerCallback, receiveInboundMessage } from '../digital-channel-state';
 
@@ -42,7 +44,9 @@ export function installDigitalChannel(state: ConversationState, hooks: { onActiv
   setHandler(
     inboundMessageUpdate,
     (message: InboundMessage) => {
-      const outcome = receiveInboundMessage(state, message, new Date().toISOString());
+      // patched() is asked only for a message the two end rules judge differently, so a history
+      // holds the marker only where the rule changed what the conversation did.
+      const outcome = receiveInboundMessage(state, message, new Date().toISOString(), { searchEndPhrase: () => patched(PATCHES.endPhraseSearch) });
       if (outcome !== 'duplicate') hooks.onActivity();
       // Ids and outcome only: the address and the text stay in the (encrypted) payloads.
       log.info('inbound message', { conversationId, eventId: message.eventId, channel: message.channel, outcome, status: state.status });
