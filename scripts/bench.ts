@@ -984,8 +984,39 @@ function report(r: any): void {
       ]),
     ));
   }
+  if (r.levels.length || Object.keys(r.open).length) reportGoals(r);
   if (r.crm) reportCrm(r.crm, errs, q);
   if (r.channels) reportChannels(r.channels, errs, q);
+}
+
+/**
+ * The load goals, one line each, met or not, from this run's figures only: no 5xx, conversations/s,
+ * p99 of webhooks and writes, CPU and history per conversation against the floor at every level,
+ * and the worker's memory per 1,000 open conversations.
+ */
+function reportGoals(r: any): void {
+  const lines: string[] = [];
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
+  const fives = (e?: Record<string, Record<string, number>>) =>
+    Object.values(e ?? {}).reduce((n, byStatus) => n + Object.entries(byStatus).filter(([status]) => /^5\d\d$|fetch failed/.test(status)).reduce((a, [, c]) => a + c, 0), 0);
+  const ratioGoal = (label: string, key: string, op: '>=' | '<=', bound: number) => {
+    const at = r.levels.filter((l: any) => typeof l.ratio[key] === 'number' && !Number.isNaN(l.ratio[key]));
+    const figures = at.map((l: any) => `${l.ratio[key]} at ${l.concurrency}`).join(', ');
+    const ok = at.length ? at.every((l: any) => (op === '>=' ? l.ratio[key] >= bound : l.ratio[key] <= bound)) : undefined;
+    lines.push(`${verdict(ok).padEnd(12)} ${label} ${op === '>=' ? '≥' : '≤'} ${bound}× the floor's: ${figures || '–'}`);
+  };
+  const parleyLevels = r.levels.filter((l: any) => l.parley);
+  const fiveCounts = parleyLevels.map((l: any) => `${fives(l.parley.errors)} at ${l.concurrency}`).join(', ');
+  lines.push(`${verdict(parleyLevels.length ? parleyLevels.every((l: any) => fives(l.parley.errors) === 0) : undefined).padEnd(12)} 0 webhooks or writes answered 5xx: ${fiveCounts || '–'}`);
+  ratioGoal('conversations/s', 'conversationsPerSecond', '>=', 0.9);
+  ratioGoal('webhook p99', 'eventP99', '<=', 1.3);
+  ratioGoal('set-attributes p99', 'writeP99', '<=', 1.3);
+  ratioGoal('CPU per conversation', 'cpuSecondsPerConversation', '<=', 1.3);
+  ratioGoal('history events per conversation', 'historyEventsMedian', '<=', 1.1);
+  const open = r.open?.parley;
+  const mb = open ? Math.round(open.workerRssPer1000OpenMiB * 1.048576) : undefined;
+  lines.push(`${verdict(mb === undefined ? undefined : mb <= 100).padEnd(12)} worker memory ≤ 100 MB per 1,000 open conversations: ${mb === undefined ? '–' : `${mb} MB (${open.workerRssPer1000OpenMiB} MiB) with ${open.conversations} open`}`);
+  console.log(`\nGoals (this run's figures only):\n${lines.map((l) => `  ${l}`).join('\n')}`);
 }
 
 type Errs = (e?: Record<string, Record<string, number>>) => string;
