@@ -16,7 +16,7 @@ import {
   type CrmResolution,
   type CrmResolveInput,
 } from '../src/conversation';
-import { CrmRegistry } from '../src/crm/registry';
+import { CrmRegistry, unknownConfiguration } from '../src/crm/registry';
 
 /** The longest Retry-After honoured; a longer one still ends at the budget (schedule-to-close). */
 const RETRY_AFTER_MAX_MS = 60_000;
@@ -31,9 +31,7 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
      */
     async resolveCrmWorkflow(input: CrmResolveInput): Promise<CrmResolution> {
       const configuration = registry.get(input.configurationId);
-      if (!configuration) {
-        return { ok: false, outcome: 'NotConfigured', errorArgs: { field: 'configurationId', reason: `no CRM integration is configured with the id "${input.configurationId}"` } };
-      }
+      if (!configuration) return unknownConfiguration(registry, input.configurationId);
       if (!configuration.workflows.has(input.workflowId)) {
         return {
           ok: false,
@@ -58,7 +56,11 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
         ApplicationFailure.create({ type, message, nonRetryable, details: [details], ...(nextRetryDelayMs !== undefined ? { nextRetryDelay: nextRetryDelayMs } : {}) });
 
       const configuration = registry.get(input.configurationId);
-      if (!configuration) throw fail(CrmFailureType.NotConfigured, `no CRM integration "${input.configurationId}" in this worker's registry`, true, { attempts });
+      if (!configuration) {
+        // Another worker resolved the call; this one's registry differs (a deploy in progress): the same two answers as the resolution.
+        const { outcome, errorArgs } = unknownConfiguration(registry, input.configurationId);
+        throw fail(outcome === 'NotConfigured' ? CrmFailureType.NotConfigured : CrmFailureType.UnknownConfiguration, errorArgs.reason, true, { attempts });
+      }
 
       // This attempt may use what is left of the whole budget; Temporal ends the activity there anyway.
       const budgetEnd = info.scheduledTimestampMs + (info.scheduleToCloseTimeoutMs || 30_000);
@@ -94,7 +96,12 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
           });
         } catch (err) {
           if (context.cancellationSignal.aborted) throw err;
-          const reason = timer.aborted ? 'no answer before the budget ended' : `the CRM could not be reached (${networkCode(err)})`;
+          if (timer.aborted) {
+            deps.logger.warn(about, 'CRM call still waiting when the budget ended');
+            throw fail(CrmFailureType.NoAnswer, 'no answer before the budget ended', false, { attempts });
+          }
+          // The wording of the Genesys data-action contract for a connection error.
+          const reason = `Unable to connect to external service (${networkCode(err)})`;
           deps.logger.warn({ ...about, reason }, 'CRM call failed; retried within the budget');
           throw fail(CrmFailureType.Unavailable, reason, false, { attempts });
         }
@@ -103,6 +110,7 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
           const text = await readLimited(response, CRM_LIMITS.resultBytesMax, signal).catch((err: unknown) => {
             if (context.cancellationSignal.aborted) throw err;
             if (err instanceof AnswerTooLarge) throw fail(CrmFailureType.MalformedAnswer, `the CRM's answer is larger than ${CRM_LIMITS.resultBytesMax} bytes`, true, { httpStatus, attempts });
+            if (timer.aborted) throw fail(CrmFailureType.NoAnswer, 'the answer was still arriving when the budget ended', false, { httpStatus, attempts });
             throw fail(CrmFailureType.Unavailable, `the CRM's answer was cut off (${networkCode(err)})`, false, { httpStatus, attempts });
           });
           let resultSet: unknown = {};
@@ -123,7 +131,8 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
         if (httpStatus === 404) throw fail(CrmFailureType.UnknownWorkflow, `the CRM does not know workflow "${input.workflowId}" (404)`, true, { httpStatus, attempts });
         if (httpStatus === 408 || httpStatus === 429 || httpStatus >= 500) {
           const retryAfterMs = retryAfter(response.headers.get('retry-after'));
-          throw fail(CrmFailureType.Unavailable, `the CRM answered ${httpStatus}`, false, { httpStatus, attempts }, retryAfterMs);
+          // The wording of the Genesys data-action contract for a non-2xx answer.
+          throw fail(CrmFailureType.Unavailable, `External service returned status ${httpStatus}`, false, { httpStatus, attempts }, retryAfterMs);
         }
         throw fail(CrmFailureType.Rejected, `the CRM refused the call (${httpStatus})`, true, { httpStatus, attempts });
       } finally {

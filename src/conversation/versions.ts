@@ -21,8 +21,15 @@
 // A change that alters no command (a rule of the record, a log line, a validator) needs no patch,
 // but still needs the histories recorded again, which proves it replays.
 
-/** Ids passed to patched(): each names a change made while conversations were running. None since the baseline. */
-export const PATCHES = {} as const satisfies Record<string, string>;
+/** Ids passed to patched(): each names a change made while conversations were running. */
+export const PATCHES = {
+  /**
+   * A failed CRM Workflow Execute takes the branch of its last attempt when the budget ends: an
+   * answer (5xx, refused, reset) is InternalError with its status and attempts, only a call still
+   * waiting is Timeout (before: every failure that outlived the budget was Timeout).
+   */
+  crmOutcomeOfLastAttempt: 'crm-outcome-of-last-attempt',
+} as const satisfies Record<string, string>;
 
 /** Ids passed to deprecatePatch(): changes whose old branch is gone. None since the baseline. */
 export const DEPRECATED_PATCHES = {} as const satisfies Record<string, string>;

@@ -206,7 +206,7 @@ export function recordExecution(crm: CrmState, record: CrmExecutionRecord): void
 
 /** ApplicationFailure types the CRM activities fail with; the workflow maps them to outcomes. */
 export const CrmFailureType = {
-  /** The configuration disappeared from the registry between resolution and the call. Non-retryable. */
+  /** This worker has no CRM integration at all (a worker other than the one that resolved the call). Non-retryable. */
   NotConfigured: 'CrmNotConfigured',
   /** The CRM answered 404: it does not know the workflow. Non-retryable. */
   UnknownWorkflow: 'CrmUnknownWorkflow',
@@ -214,8 +214,12 @@ export const CrmFailureType = {
   Rejected: 'CrmRejected',
   /** A 2xx whose body is not JSON, or too large. Non-retryable. */
   MalformedAnswer: 'CrmMalformedAnswer',
-  /** Connection refused or reset, 5xx, 408, 429: retried with back-off within the budget. */
+  /** Connection refused or reset, 5xx, 408, 429: retried with back-off within the budget. An answer: when the budget ends on it, InternalError. */
   Unavailable: 'CrmUnavailable',
+  /** The attempt was still waiting for the CRM when the budget ended (the activity's own deadline, just before Temporal's): Timeout. */
+  NoAnswer: 'CrmNoAnswer',
+  /** The configuration id is not in this worker's registry, which holds others: a ValidationError. Non-retryable. */
+  UnknownConfiguration: 'CrmUnknownConfiguration',
 } as const;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
