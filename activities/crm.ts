@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import {
   CrmFailureType,
   CRM_LIMITS,
+  CRM_RETRY,
   crmBudgetMs,
+  crmRetryDelayMs,
   type Activities,
   type CrmCallInput,
   type CrmCallResult,
@@ -43,9 +45,9 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
     },
 
     /**
-     * One attempt of the CRM call. Retryable failures (connection refused or reset, 408, 429, 5xx,
-     * no answer before the budget ends) are retried by Temporal within the budget, after the CRM's
-     * Retry-After when it sent one; the others fail for good with a CrmFailureType.
+     * One attempt of the CRM call. Transient failures (connection refused or reset, 408, 429, 5xx)
+     * are retried by Temporal while a retry fits in the budget, after the CRM's Retry-After when it
+     * sent one; the others, and no answer when the budget ends, fail for good with a CrmFailureType.
      */
     async executeCrmWorkflow(input: CrmCallInput): Promise<CrmCallResult> {
       const context = Context.current();
@@ -64,6 +66,17 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
 
       // This attempt may use what is left of the whole budget; Temporal ends the activity there anyway.
       const budgetEnd = info.scheduledTimestampMs + (info.scheduleToCloseTimeoutMs || 30_000);
+      /**
+       * A transient failure: retried when the retry would still start CRM_RETRY.lastRetryWindowMs
+       * before the budget ends, else final (non-retryable), so the outcome is this answer and not a
+       * Timeout on a retry that had no time left.
+       */
+      const unavailable = (message: string, details: CrmFailureDetails, retryAfterMs?: number): ApplicationFailure => {
+        const nextMs = retryAfterMs ?? crmRetryDelayMs(attempts);
+        const final = Date.now() + nextMs + CRM_RETRY.lastRetryWindowMs > budgetEnd;
+        deps.logger.warn({ ...about, reason: message, final }, final ? 'CRM call failed; no retry fits in the budget' : 'CRM call failed; retried within the budget');
+        return fail(CrmFailureType.Unavailable, message, final, details, final ? undefined : retryAfterMs);
+      };
       const remainingMs = Math.max(1, budgetEnd - Date.now());
       // One signal for both ends of an attempt: the budget's end, and Temporal cancelling the activity
       // (AbortSignal.any would do it from Node 20.3; package.json allows any Node 20).
@@ -98,20 +111,18 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
           if (context.cancellationSignal.aborted) throw err;
           if (timer.aborted) {
             deps.logger.warn(about, 'CRM call still waiting when the budget ended');
-            throw fail(CrmFailureType.NoAnswer, 'no answer before the budget ended', false, { attempts });
+            throw fail(CrmFailureType.NoAnswer, 'no answer before the budget ended', true, { attempts });
           }
-          // The wording of the Genesys data-action contract for a connection error.
-          const reason = `Unable to connect to external service (${networkCode(err)})`;
-          deps.logger.warn({ ...about, reason }, 'CRM call failed; retried within the budget');
-          throw fail(CrmFailureType.Unavailable, reason, false, { attempts });
+          // The wording of the Genesys data-action contract for a connection error (refused, reset, dropped).
+          throw unavailable(`Unable to connect to external service (${networkCode(err)})`, { attempts });
         }
         const httpStatus = response.status;
         if (httpStatus >= 200 && httpStatus < 300) {
           const text = await readLimited(response, CRM_LIMITS.resultBytesMax, signal).catch((err: unknown) => {
             if (context.cancellationSignal.aborted) throw err;
             if (err instanceof AnswerTooLarge) throw fail(CrmFailureType.MalformedAnswer, `the CRM's answer is larger than ${CRM_LIMITS.resultBytesMax} bytes`, true, { httpStatus, attempts });
-            if (timer.aborted) throw fail(CrmFailureType.NoAnswer, 'the answer was still arriving when the budget ended', false, { httpStatus, attempts });
-            throw fail(CrmFailureType.Unavailable, `the CRM's answer was cut off (${networkCode(err)})`, false, { httpStatus, attempts });
+            if (timer.aborted) throw fail(CrmFailureType.NoAnswer, 'the answer was still arriving when the budget ended', true, { httpStatus, attempts });
+            throw unavailable(`the CRM's answer was cut off (${networkCode(err)})`, { httpStatus, attempts });
           });
           let resultSet: unknown = {};
           if (text.trim() !== '') {
@@ -127,13 +138,13 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
         }
         // The body of an error answer is never read into a failure: it may quote customer data.
         await response.body?.cancel().catch(() => undefined);
-        deps.logger.warn({ ...about, httpStatus }, 'CRM answered with an error');
-        if (httpStatus === 404) throw fail(CrmFailureType.UnknownWorkflow, `the CRM does not know workflow "${input.workflowId}" (404)`, true, { httpStatus, attempts });
         if (httpStatus === 408 || httpStatus === 429 || httpStatus >= 500) {
           const retryAfterMs = retryAfter(response.headers.get('retry-after'));
           // The wording of the Genesys data-action contract for a non-2xx answer.
-          throw fail(CrmFailureType.Unavailable, `External service returned status ${httpStatus}`, false, { httpStatus, attempts }, retryAfterMs);
+          throw unavailable(`External service returned status ${httpStatus}`, { httpStatus, attempts }, retryAfterMs);
         }
+        deps.logger.warn({ ...about, httpStatus }, 'CRM answered with an error');
+        if (httpStatus === 404) throw fail(CrmFailureType.UnknownWorkflow, `the CRM does not know workflow "${input.workflowId}" (404)`, true, { httpStatus, attempts });
         throw fail(CrmFailureType.Rejected, `the CRM refused the call (${httpStatus})`, true, { httpStatus, attempts });
       } finally {
         clearInterval(beat);

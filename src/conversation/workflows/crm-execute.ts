@@ -10,6 +10,7 @@ import {
   type CheckedCrmRequest,
   type CrmExecuteResult,
   type CrmState,
+  CRM_RETRY,
   cacheResult,
   cachedResult,
   checkedRequestProblem,
@@ -84,7 +85,7 @@ export async function workflowExecute(state: ConversationState, request: Checked
     // The whole budget, retries included: Temporal itself ends the execution there.
     scheduleToCloseTimeout: budgetMs,
     heartbeatTimeout: Math.min(CRM_HEARTBEAT_TIMEOUT_MS, budgetMs),
-    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '2 seconds' },
+    retry: { initialInterval: CRM_RETRY.initialIntervalMs, backoffCoefficient: CRM_RETRY.backoffCoefficient, maximumInterval: CRM_RETRY.maximumIntervalMs },
   });
   try {
     const answer = await executeCrmWorkflow({

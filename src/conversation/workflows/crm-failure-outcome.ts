@@ -48,10 +48,10 @@ export function outcomeOfLastAttempt(err: unknown, budgetMs: number): CrmExecute
     case CrmFailureType.UnknownConfiguration:
       return { outcome: 'ValidationError', errorArgs: withDetails({ field: 'configurationId', reason: cause.message }, details) };
     case CrmFailureType.Unavailable: {
-      // Retried until no further attempt fitted in the budget (or the error was final on its own).
+      // Retried until no further attempt fitted in the budget: the last answer is the outcome.
       const attempts = details?.attempts ?? 1;
-      const spent = err.retryState === RetryState.TIMEOUT ? `; ${attempts} attempt${attempts === 1 ? '' : 's'} within the budget of ${budgetMs} ms` : '';
-      return { outcome: 'InternalError', errorArgs: withDetails({ reason: `${cause.message}${spent}` }, { ...details, attempts }) };
+      const reason = `${cause.message}; ${attempts} attempt${attempts === 1 ? '' : 's'} within the budget of ${budgetMs} ms`;
+      return { outcome: 'InternalError', errorArgs: withDetails({ reason }, { ...details, attempts }) };
     }
     default:
       return { outcome: 'InternalError', errorArgs: withDetails({ reason: cause.message }, details) };
