@@ -32,9 +32,10 @@ export function outcomeOfLastAttempt(err: unknown, budgetMs: number): CrmExecute
   const timeout = `no answer within the budget of ${budgetMs} ms, retries included`;
   if (cause instanceof TimeoutFailure) {
     // Temporal ended the attempt (schedule-to-close, or a worker that stopped heartbeating with no
-    // time left for another attempt): it was still waiting. Its own cause is the attempt before it.
-    const before = detailsOf(cause.cause);
-    return { outcome: 'Timeout', errorArgs: { reason: timeout, ...(before?.attempts !== undefined ? { attempts: before.attempts + 1 } : {}) } };
+    // time left for another attempt): it was still waiting. The SDK hands the workflow no earlier
+    // attempt's failure here, hence no status and no count; an answer is final before the budget
+    // ends (CRM_RETRY), so it never arrives this way.
+    return { outcome: 'Timeout', errorArgs: { reason: timeout } };
   }
   if (!(cause instanceof ApplicationFailure)) return UNEXPECTED;
   const details = detailsOf(cause);
