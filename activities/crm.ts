@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import {
   CrmFailureType,
   CRM_LIMITS,
+  CRM_RETRY,
   crmBudgetMs,
+  crmRetryDelayMs,
   type Activities,
   type CrmCallInput,
   type CrmCallResult,
@@ -16,7 +18,7 @@ import {
   type CrmResolution,
   type CrmResolveInput,
 } from '../src/conversation';
-import { CrmRegistry } from '../src/crm/registry';
+import { CrmRegistry, unknownConfiguration } from '../src/crm/registry';
 
 /** The longest Retry-After honoured; a longer one still ends at the budget (schedule-to-close). */
 const RETRY_AFTER_MAX_MS = 60_000;
@@ -31,9 +33,7 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
      */
     async resolveCrmWorkflow(input: CrmResolveInput): Promise<CrmResolution> {
       const configuration = registry.get(input.configurationId);
-      if (!configuration) {
-        return { ok: false, outcome: 'NotConfigured', errorArgs: { field: 'configurationId', reason: `no CRM integration is configured with the id "${input.configurationId}"` } };
-      }
+      if (!configuration) return unknownConfiguration(registry, input.configurationId);
       if (!configuration.workflows.has(input.workflowId)) {
         return {
           ok: false,
@@ -45,9 +45,9 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
     },
 
     /**
-     * One attempt of the CRM call. Retryable failures (connection refused or reset, 408, 429, 5xx,
-     * no answer before the budget ends) are retried by Temporal within the budget, after the CRM's
-     * Retry-After when it sent one; the others fail for good with a CrmFailureType.
+     * One attempt of the CRM call. Transient failures (connection refused or reset, 408, 429, 5xx)
+     * are retried by Temporal while a retry fits in the budget, after the CRM's Retry-After when it
+     * sent one; the others, and no answer when the budget ends, fail for good with a CrmFailureType.
      */
     async executeCrmWorkflow(input: CrmCallInput): Promise<CrmCallResult> {
       const context = Context.current();
@@ -58,10 +58,25 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
         ApplicationFailure.create({ type, message, nonRetryable, details: [details], ...(nextRetryDelayMs !== undefined ? { nextRetryDelay: nextRetryDelayMs } : {}) });
 
       const configuration = registry.get(input.configurationId);
-      if (!configuration) throw fail(CrmFailureType.NotConfigured, `no CRM integration "${input.configurationId}" in this worker's registry`, true, { attempts });
+      if (!configuration) {
+        // Another worker resolved the call; this one's registry differs (a deploy in progress): the same two answers as the resolution.
+        const { outcome, errorArgs } = unknownConfiguration(registry, input.configurationId);
+        throw fail(outcome === 'NotConfigured' ? CrmFailureType.NotConfigured : CrmFailureType.UnknownConfiguration, errorArgs.reason, true, { attempts });
+      }
 
       // This attempt may use what is left of the whole budget; Temporal ends the activity there anyway.
       const budgetEnd = info.scheduledTimestampMs + (info.scheduleToCloseTimeoutMs || 30_000);
+      /**
+       * A transient failure: retried when the retry would still start CRM_RETRY.lastRetryWindowMs
+       * before the budget ends, else final (non-retryable), so the outcome is this answer and not a
+       * Timeout on a retry that had no time left.
+       */
+      const unavailable = (message: string, details: CrmFailureDetails, retryAfterMs?: number): ApplicationFailure => {
+        const nextMs = retryAfterMs ?? crmRetryDelayMs(attempts);
+        const final = Date.now() + nextMs + CRM_RETRY.lastRetryWindowMs > budgetEnd;
+        deps.logger.warn({ ...about, reason: message, final }, final ? 'CRM call failed; no retry fits in the budget' : 'CRM call failed; retried within the budget');
+        return fail(CrmFailureType.Unavailable, message, final, details, final ? undefined : retryAfterMs);
+      };
       const remainingMs = Math.max(1, budgetEnd - Date.now());
       // One signal for both ends of an attempt: the budget's end, and Temporal cancelling the activity
       // (AbortSignal.any would do it from Node 20.3; package.json allows any Node 20).
@@ -94,16 +109,20 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
           });
         } catch (err) {
           if (context.cancellationSignal.aborted) throw err;
-          const reason = timer.aborted ? 'no answer before the budget ended' : `the CRM could not be reached (${networkCode(err)})`;
-          deps.logger.warn({ ...about, reason }, 'CRM call failed; retried within the budget');
-          throw fail(CrmFailureType.Unavailable, reason, false, { attempts });
+          if (timer.aborted) {
+            deps.logger.warn(about, 'CRM call still waiting when the budget ended');
+            throw fail(CrmFailureType.NoAnswer, 'no answer before the budget ended', true, { attempts });
+          }
+          // The wording of the Genesys data-action contract for a connection error (refused, reset, dropped).
+          throw unavailable(`Unable to connect to external service (${networkCode(err)})`, { attempts });
         }
         const httpStatus = response.status;
         if (httpStatus >= 200 && httpStatus < 300) {
           const text = await readLimited(response, CRM_LIMITS.resultBytesMax, signal).catch((err: unknown) => {
             if (context.cancellationSignal.aborted) throw err;
             if (err instanceof AnswerTooLarge) throw fail(CrmFailureType.MalformedAnswer, `the CRM's answer is larger than ${CRM_LIMITS.resultBytesMax} bytes`, true, { httpStatus, attempts });
-            throw fail(CrmFailureType.Unavailable, `the CRM's answer was cut off (${networkCode(err)})`, false, { httpStatus, attempts });
+            if (timer.aborted) throw fail(CrmFailureType.NoAnswer, 'the answer was still arriving when the budget ended', true, { httpStatus, attempts });
+            throw unavailable(`the CRM's answer was cut off (${networkCode(err)})`, { httpStatus, attempts });
           });
           let resultSet: unknown = {};
           if (text.trim() !== '') {
@@ -119,12 +138,13 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
         }
         // The body of an error answer is never read into a failure: it may quote customer data.
         await response.body?.cancel().catch(() => undefined);
-        deps.logger.warn({ ...about, httpStatus }, 'CRM answered with an error');
-        if (httpStatus === 404) throw fail(CrmFailureType.UnknownWorkflow, `the CRM does not know workflow "${input.workflowId}" (404)`, true, { httpStatus, attempts });
         if (httpStatus === 408 || httpStatus === 429 || httpStatus >= 500) {
           const retryAfterMs = retryAfter(response.headers.get('retry-after'));
-          throw fail(CrmFailureType.Unavailable, `the CRM answered ${httpStatus}`, false, { httpStatus, attempts }, retryAfterMs);
+          // The wording of the Genesys data-action contract for a non-2xx answer.
+          throw unavailable(`External service returned status ${httpStatus}`, { httpStatus, attempts }, retryAfterMs);
         }
+        deps.logger.warn({ ...about, httpStatus }, 'CRM answered with an error');
+        if (httpStatus === 404) throw fail(CrmFailureType.UnknownWorkflow, `the CRM does not know workflow "${input.workflowId}" (404)`, true, { httpStatus, attempts });
         throw fail(CrmFailureType.Rejected, `the CRM refused the call (${httpStatus})`, true, { httpStatus, attempts });
       } finally {
         clearInterval(beat);

@@ -37,7 +37,7 @@ export interface ApiDeps {
   keys: Pick<KeyServices, 'securedValues' | 'codec' | 'kmsCalls'>;
   /** Which browser origins (the Temporal UI's) may call the codec server, and its session cookie's attributes. */
   codecSettings?: Pick<CodecServerOptions, 'corsOrigins' | 'cookieSecure' | 'cookieSameSite'>;
-  /** The CRM integrations (CRM_INTEGRATIONS_FILE), for the workflow-execute data action's wait; the worker decides the outcome. */
+  /** The CRM integrations (CRM_INTEGRATIONS_FILE): the workflow-execute data action refuses an id a non-empty one lacks, and waits as long as the budget; the worker decides the other outcomes. */
   crm?: CrmRegistry;
   /** What each digital-channel destination gets (src/channels/config.ts); absent: every destination, everything. */
   destinations?: DestinationDirectory;

@@ -35,7 +35,7 @@ export interface CrmResolveInput {
 
 export type CrmResolution =
   | { ok: true; budgetMs: number }
-  | { ok: false; outcome: 'NotConfigured' | 'InvalidWorkflow'; errorArgs: CrmErrorArgs };
+  | { ok: false; outcome: 'NotConfigured' | 'ValidationError' | 'InvalidWorkflow'; errorArgs: CrmErrorArgs };
 
 export interface CrmCallInput {
   configurationId: string;

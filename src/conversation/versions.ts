@@ -30,6 +30,12 @@ export const PATCHES = {
    * appended.
    */
   endPhraseSearch: 'end-phrase-search',
+  /**
+   * A failed CRM Workflow Execute takes the branch of its last attempt when the budget ends: an
+   * answer (5xx, refused, reset) is InternalError with its status and attempts, only a call still
+   * waiting is Timeout (before: every failure that outlived the budget was Timeout).
+   */
+  crmOutcomeOfLastAttempt: 'crm-outcome-of-last-attempt',
 } as const satisfies Record<string, string>;
 
 /** Ids passed to deprecatePatch(): changes whose old branch is gone. None since the baseline. */

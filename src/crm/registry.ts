@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { ConfigError, type Env } from '../platform/env';
 import { secretsFilePath } from '../security/secrets';
-import { CRM_LIMITS } from '../conversation';
+import { CRM_LIMITS, type CrmErrorArgs } from '../conversation';
 
 /** The registry file's shape (config/crm-integrations.example.json is a documented example). */
 export interface CrmRegistryFile {
@@ -80,6 +80,11 @@ export class CrmRegistry {
     return this.configurations.get(configurationId);
   }
 
+  /** No integration at all: the deployment has CRM calls switched off (NotConfigured), rather than a wrong id (ValidationError). */
+  get isEmpty(): boolean {
+    return this.configurations.size === 0;
+  }
+
   /** Ids and workflows only: what a start-up log line may show. */
   describe(): { source: string; configurations: Array<{ configurationId: string; workflows: string[] }> } {
     return {
@@ -89,7 +94,19 @@ export class CrmRegistry {
   }
 }
 
-/** CRM_INTEGRATIONS_FILE, validated; no file configured is an empty registry (every configuration is NotConfigured). */
+/**
+ * The answer for an id the registry does not hold, the same from the API's edge and the worker.
+ * CXone's rule: a configuration id must be one of the configured integrations (ValidationError);
+ * NotConfigured is for a deployment with CRM integrations off, here a registry with none at all.
+ */
+export function unknownConfiguration(registry: CrmRegistry, configurationId: string): { ok: false; outcome: 'NotConfigured' | 'ValidationError'; errorArgs: CrmErrorArgs } {
+  if (registry.isEmpty) {
+    return { ok: false, outcome: 'NotConfigured', errorArgs: { field: 'configurationId', reason: 'no CRM integration is configured in this deployment (CRM_INTEGRATIONS_FILE)' } };
+  }
+  return { ok: false, outcome: 'ValidationError', errorArgs: { field: 'configurationId', reason: `configurationId "${configurationId}" is not a configured CRM integration` } };
+}
+
+/** CRM_INTEGRATIONS_FILE, validated; no file configured is an empty registry (every call is NotConfigured). */
 export function loadCrmRegistry(env: Env, dataDir: string): CrmRegistry {
   const file = env.CRM_INTEGRATIONS_FILE?.trim();
   if (!file) return CrmRegistry.empty();

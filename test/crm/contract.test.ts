@@ -1,7 +1,9 @@
 // The pure rules of CRM Workflow Execute: what is a ValidationError, where the timeout comes from,
 // how the budget is clamped, the shape check the update applies to a checked request, and the
 // bounds of the cacheKey cache.
-import { CRM_LIMITS, type CrmState, cacheResult, cachedResult, checkCrmRequest, checkedRequestProblem, crmBudgetMs, recordExecution } from '../../src/conversation/contracts/crm';
+import { CRM_LIMITS, type CrmState, cacheResult, cachedResult, checkCrmRequest, checkedRequestProblem, crmBudgetMs, crmRetryDelayMs, recordExecution } from '../../src/conversation/contracts/crm';
+import { ActivityFailure, ApplicationFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
+import { outcomeBeforeLastAttemptRule, outcomeOfLastAttempt } from '../../src/conversation/workflows/crm-failure-outcome';
 import { retryAfter } from '../../activities/crm';
 
 const base = { configurationId: 'crm', workflowId: 'search', payload: {} };
@@ -101,4 +103,39 @@ test('Retry-After: seconds or an HTTP date, capped at a minute', () => {
   expect(retryAfter('3600', now)).toBe(60_000);
   expect(retryAfter('soon', now)).toBeUndefined();
   expect(retryAfter(null, now)).toBeUndefined();
+});
+
+test('the back-off after each failed attempt: 200 ms doubling, at most 2 s', () => {
+  expect([1, 2, 3, 4, 5, 6].map(crmRetryDelayMs)).toEqual([200, 400, 800, 1600, 2000, 2000]);
+});
+
+describe('which branch a failed CRM call takes', () => {
+  const activityFailure = (retryState: RetryState, cause: Error) => new ActivityFailure('activity failed', 'executeCrmWorkflow', '2', retryState, 'worker', cause);
+  const crmFailure = (type: string, message: string, details: Record<string, unknown>) => ApplicationFailure.create({ type, message, nonRetryable: true, details: [details] });
+  const answered500 = activityFailure(RetryState.NON_RETRYABLE_FAILURE, crmFailure('CrmUnavailable', 'External service returned status 500', { httpStatus: 500, attempts: 3 }));
+  const refused = activityFailure(RetryState.NON_RETRYABLE_FAILURE, crmFailure('CrmUnavailable', 'Unable to connect to external service (ECONNREFUSED)', { attempts: 2 }));
+  const stillWaiting = activityFailure(RetryState.TIMEOUT, new TimeoutFailure('activity ScheduleToClose timeout', undefined, TimeoutType.SCHEDULE_TO_CLOSE));
+  const cutOffByTheWorker = activityFailure(RetryState.NON_RETRYABLE_FAILURE, crmFailure('CrmNoAnswer', 'no answer before the budget ended', { attempts: 2 }));
+  const unknownId = activityFailure(RetryState.NON_RETRYABLE_FAILURE, crmFailure('CrmUnknownConfiguration', 'configurationId "x" is not a configured CRM integration', { attempts: 1 }));
+
+  test('the last attempt decides: an answer or a refused connection is InternalError with its status and attempts; no answer is Timeout', () => {
+    expect(outcomeOfLastAttempt(answered500, 6000)).toEqual({
+      outcome: 'InternalError',
+      errorArgs: { reason: 'External service returned status 500; 3 attempts within the budget of 6000 ms', httpStatus: 500, attempts: 3 },
+    });
+    expect(outcomeOfLastAttempt(refused, 6000)).toEqual({
+      outcome: 'InternalError',
+      errorArgs: { reason: 'Unable to connect to external service (ECONNREFUSED); 2 attempts within the budget of 6000 ms', attempts: 2 },
+    });
+    expect(outcomeOfLastAttempt(stillWaiting, 6000)).toEqual({ outcome: 'Timeout', errorArgs: { reason: 'no answer within the budget of 6000 ms, retries included' } });
+    expect(outcomeOfLastAttempt(cutOffByTheWorker, 6000)).toEqual({ outcome: 'Timeout', errorArgs: { reason: 'no answer within the budget of 6000 ms, retries included', attempts: 2 } });
+    expect(outcomeOfLastAttempt(unknownId, 6000)).toMatchObject({ outcome: 'ValidationError', errorArgs: { field: 'configurationId' } });
+  });
+
+  test('before the patch, whatever outlived the budget was a Timeout (the mapping a history from then replays)', () => {
+    const retriedTo500 = activityFailure(RetryState.TIMEOUT, crmFailure('CrmUnavailable', 'the CRM answered 500', { httpStatus: 500, attempts: 4 }));
+    expect(outcomeBeforeLastAttemptRule(retriedTo500, 6000)).toMatchObject({ outcome: 'Timeout', errorArgs: { httpStatus: 500, attempts: 4 } });
+    expect(outcomeBeforeLastAttemptRule(stillWaiting, 6000).outcome).toBe('Timeout');
+    expect(outcomeOfLastAttempt(retriedTo500, 6000).outcome).toBe('InternalError');
+  });
 });

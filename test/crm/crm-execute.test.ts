@@ -13,7 +13,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { DATA_ACTION_NAMES } from '../../src/api/data-action-schemas';
 import { checkCrmRequest, type CheckedCrmRequest, type CrmExecuteResult } from '../../src/conversation/contracts/crm';
-import { crmRegistryFromFile, type CrmRegistry } from '../../src/crm/registry';
+import { CrmRegistry, crmRegistryFromFile } from '../../src/crm/registry';
 import { type ConversationSettings, type ConversationView, DEFAULT_SETTINGS, workflowExecuteUpdate, workflowIdFor } from '../../src/conversation/messages';
 import { conversationWorkflow } from '../../src/conversation/workflows/conversation';
 import { type ApiStack, startApiStack } from '../../rigs/api-stack';
@@ -30,7 +30,9 @@ const CRM_SECRET = 'crm-secret-Zq8vP3xL0wT7nK2m';
 /** Customer data in a payload and in a CRM result: encrypted in history by the payload codec, readable once decoded. */
 const PAYLOAD_CANARY = '+33612345678';
 const RESULT_CANARY = 'Ada-Lovelace-Canary-81';
-const ENABLED = ['search', 'slow', 'flaky', 'throttled', 'garbage', 'rejecting', 'unknownAtCrm', 'dropper', 'cached', 'huge'];
+const ENABLED = ['search', 'slow', 'flaky', 'throttled', 'garbage', 'rejecting', 'unknownAtCrm', 'dropper', 'cached', 'huge', 'failing', 'failThenHang'];
+/** The budget of the always-failing CRMs: room for a retry or two (each needs 1.5 s left after its back-off). */
+const FAILING_BUDGET_MS = 3000;
 
 let stack: ApiStack;
 let client: Client;
@@ -64,8 +66,8 @@ beforeAll(async () => {
           baseUrl: `http://127.0.0.1:${deadPort}`,
           auth: { header: 'X-Api-Key', secretEnv: 'CRM_TEST_SECRET' },
           workflows: ['search'],
-          defaultTimeoutMs: 1500,
-          maxTimeoutMs: 1500,
+          defaultTimeoutMs: FAILING_BUDGET_MS,
+          maxTimeoutMs: FAILING_BUDGET_MS,
         },
       },
     }),
@@ -147,23 +149,51 @@ describe('every outcome branch, through the update and the data action', () => {
     expect(JSON.stringify(state)).not.toContain('C-77');
   });
 
-  test('Timeout: a CRM slower than timeoutMilliSec (also given inside the payload)', async () => {
+  test('a CRM that never answers within timeoutMilliSec (also given inside the payload) ends as Timeout / 504', async () => {
     const { updated, action } = await bothWays({ configurationId: 'crm-a', workflowId: 'slow', payload: { timeoutMilliSec: '1000', q: 1 } }, [{ delayMs: 4000 }]);
     expect(updated.outcome).toBe('Timeout');
-    expect(updated.errorArgs?.reason).toMatch(/budget of \d+ ms/);
+    expect(updated.errorArgs?.reason).toMatch(/^no answer within the budget of \d+ ms, retries included$/);
+    expect(updated.errorArgs?.httpStatus).toBeUndefined();
     expect(action.status).toBe(504);
     expect(action.body.errors[0]).toMatchObject({ code: 'Timeout' });
   });
 
-  test('Timeout: transient failures retried until the whole budget is spent (connection refused)', async () => {
+  test('a CRM answering 500 on every attempt ends as InternalError / 502 with the status and attempts', async () => {
     const started = Date.now();
+    const request = { configurationId: 'crm-a', workflowId: 'failing', payload: {}, timeoutMilliSec: FAILING_BUDGET_MS };
+    const { updated, action, updateCalls, actionCalls } = await bothWays(request, [{ status: 500 }]);
+    // Retried within the budget as before, then the last attempt's answer decides.
+    expect(updateCalls).toBeGreaterThanOrEqual(2);
+    expect(updated).toEqual({
+      outcome: 'InternalError',
+      errorArgs: { reason: expect.stringMatching(new RegExp(`^External service returned status 500; ${updateCalls} attempts within the budget of \\d+ ms$`)), httpStatus: 500, attempts: updateCalls },
+    });
+    expect(action.status).toBe(502);
+    expect(action.body.errors[0]).toEqual({
+      code: 'InternalError',
+      message: expect.stringMatching(/^External service returned status 500; \d+ attempts within the budget of \d+ ms$/),
+      errorArgs: { reason: expect.any(String), httpStatus: 500, attempts: actionCalls },
+    });
+    // Generous margin for a busy machine: the budget bounds it, not a wait for the CRM.
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  test('a CRM refusing the connection ends as InternalError / 502 (Unable to connect), with the attempts', async () => {
     const updated = await viaUpdate(uniqueId('refused'), { configurationId: 'crm-down', workflowId: 'search', payload: {} });
-    expect(updated.outcome).toBe('Timeout');
-    // The server names the last attempt's failure when one had ended before the budget did.
-    expect(updated.errorArgs?.reason).toMatch(/^no outcome within the budget of \d+ ms, retries included(; last attempt: the CRM could not be reached \(ECONNREFUSED\))?$/);
-    // The budget (1.5 s, the configuration's maximum) bounds the outcome, retries included; generous margin for a busy machine.
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(updated).toEqual({
+      outcome: 'InternalError',
+      errorArgs: { reason: expect.stringMatching(/^Unable to connect to external service \(ECONNREFUSED\); \d+ attempts within the budget of \d+ ms$/), attempts: expect.any(Number) },
+    });
+    expect(updated.errorArgs?.attempts).toBeGreaterThanOrEqual(2);
     const action = await dataAction('workflow-execute', { conversationId: uniqueId('refused'), configurationId: 'crm-down', workflowId: 'search', payload: {} });
+    expect([action.status, action.body.errors[0].code, action.body.errors[0].message]).toEqual([502, 'InternalError', expect.stringMatching(/^Unable to connect to external service/)]);
+    expect(action.body.errors[0].errorArgs.httpStatus).toBeUndefined();
+  });
+
+  test('a CRM that answered 500 and then never answers ends as Timeout / 504: the last attempt decides', async () => {
+    const { updated, action, updateCalls } = await bothWays({ configurationId: 'crm-a', workflowId: 'failThenHang', payload: {}, timeoutMilliSec: 4000 }, [{ status: 500 }, { delayMs: 8000 }]);
+    expect(updateCalls).toBe(2);
+    expect(updated).toEqual({ outcome: 'Timeout', errorArgs: { reason: expect.stringMatching(/^no answer within the budget of \d+ ms, retries included$/) } });
     expect([action.status, action.body.errors[0].code]).toEqual([504, 'Timeout']);
   });
 
@@ -226,10 +256,40 @@ describe('every outcome branch, through the update and the data action', () => {
     expect([unknown.updateCalls, unknown.actionCalls]).toEqual([1, 1]);
   });
 
-  test('NotConfigured: no such configuration, no call', async () => {
-    const { updated, action } = await bothWays({ configurationId: 'no-such-crm', workflowId: 'search', payload: {} });
-    expect(updated).toMatchObject({ outcome: 'NotConfigured', errorArgs: { field: 'configurationId' } });
-    expect([action.status, action.body.errors[0].code]).toEqual([400, 'NotConfigured']);
+  test('an unknown configurationId is a ValidationError naming the field: at the edge nothing is started, from the worker the same answer', async () => {
+    const callsBefore = peer.calls.length;
+    const conversationId = uniqueId('unknown-config');
+    const action = await dataAction('workflow-execute', { conversationId, configurationId: 'no-such-crm', workflowId: 'search', payload: {} });
+    const errorArgs = { field: 'configurationId', reason: 'configurationId "no-such-crm" is not a configured CRM integration' };
+    expect(action).toEqual({ status: 400, body: { errors: [{ code: 'ValidationError', message: errorArgs.reason, errorArgs }] } });
+    // Answered by the API from its registry, like the other input rules: no conversation was started.
+    expect((await call('GET', `/conversations/${conversationId}`, undefined, { authorization: `Bearer ${credentials.tokens.operator}` })).status).toBe(404);
+
+    // Where the sender cannot know the registry (a Temporal client, an API without the file), the worker answers alike.
+    const viaClient = uniqueId('unknown-config-update');
+    expect(await viaUpdate(viaClient, { configurationId: 'no-such-crm', workflowId: 'search', payload: {} })).toEqual({ outcome: 'ValidationError', errorArgs });
+    expect((await stateOf(viaClient)).crm?.executions).toEqual([expect.objectContaining({ configurationId: 'no-such-crm', outcome: 'ValidationError', reason: errorArgs.reason })]);
+    const apiWithoutFile = await stack.startApi({ crm: CrmRegistry.empty() });
+    const passedOn = await apiWithoutFile.fetch('/data-actions/workflow-execute', {
+      method: 'POST',
+      body: { inputs: { conversationId: uniqueId('unknown-config-worker'), configurationId: 'no-such-crm', workflowId: 'search', payload: {} }, context: {}, settings: {} },
+    });
+    expect([passedOn.status, await passedOn.json()]).toEqual([400, { errors: [{ code: 'ValidationError', message: errorArgs.reason, errorArgs }] }]);
+    expect(peer.calls.length).toBe(callsBefore);
+  });
+
+  test('no CRM configured at all is NotConfigured (no CRM_INTEGRATIONS_FILE: an empty registry in the API and the worker)', async () => {
+    const bare = uniqueId('no-crm');
+    await stack.startWorker({ taskQueue: bare, activities: { crm: CrmRegistry.empty() } });
+    const api = await stack.startApi({ taskQueue: bare, crm: CrmRegistry.empty() });
+    const conversationId = uniqueId('no-crm');
+    const res = await api.fetch('/data-actions/workflow-execute', {
+      method: 'POST',
+      body: { inputs: { conversationId, configurationId: 'crm-a', workflowId: 'search', payload: {} }, context: {}, settings: {} },
+    });
+    const errorArgs = { field: 'configurationId', reason: 'no CRM integration is configured in this deployment (CRM_INTEGRATIONS_FILE)' };
+    expect([res.status, await res.json()]).toEqual([400, { errors: [{ code: 'NotConfigured', message: errorArgs.reason, errorArgs }] }]);
+    expect((await stateOf(conversationId)).crm?.executions).toEqual([expect.objectContaining({ outcome: 'NotConfigured' })]);
   });
 
   test('InternalError: a 2xx that is not JSON, a 4xx refusal — each not retried', async () => {
@@ -245,6 +305,21 @@ describe('every outcome branch, through the update and the data action', () => {
     // The CRM's error body (which may quote customer data) is not carried into the outcome.
     expect(JSON.stringify([refused.updated, refused.action.body])).not.toContain('4111');
   });
+});
+
+test('a failing CRM takes the branch of its last attempt in a running conversation too; its history is kept for replay', async () => {
+  const conversationId = uniqueId('crm-last-attempt');
+  await sendEvent(client, taskQueue, routingEvent(conversationId, 'CREATED', 0), SETTINGS);
+  peer.script('failing', [{ status: 503 }]);
+  const answered = await viaUpdate(conversationId, { configurationId: 'crm-a', workflowId: 'failing', payload: {}, timeoutMilliSec: FAILING_BUDGET_MS });
+  const refused = await viaUpdate(conversationId, { configurationId: 'crm-down', workflowId: 'search', payload: {} });
+  peer.script('slow', [{ delayMs: 3000 }]);
+  const waiting = await viaUpdate(conversationId, { configurationId: 'crm-a', workflowId: 'slow', payload: {}, timeoutMilliSec: 1000 });
+  expect([answered.outcome, answered.errorArgs?.httpStatus, refused.outcome, waiting.outcome]).toEqual(['InternalError', 503, 'InternalError', 'Timeout']);
+  expect((await stateOf(conversationId)).crm?.executions.map((e) => e.outcome)).toEqual(['InternalError', 'InternalError', 'Timeout']);
+  const handle = await sendEvent(client, taskQueue, routingEvent(conversationId, 'CLOSED', 1), SETTINGS);
+  await handle.result();
+  await recordHistory(handle, 'crm-outcome-of-last-attempt');
 });
 
 /** The activity type a local-activity marker records (the SDK's plain-JSON `data` detail). */

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type CrmExecuteResult, type CrmOutcome, checkCrmRequest, crmBudgetMs } from '../../conversation';
-import type { CrmRegistry } from '../../crm/registry';
+import { type CrmRegistry, unknownConfiguration } from '../../crm/registry';
 import type { AuthHook } from '../../security/auth';
 import { attributeNameProblem, attributeProblem } from '../../conversation';
 import { readAttribute, type AttributeReader } from '../attribute-read';
@@ -23,7 +23,11 @@ export interface DataActionDeps {
   allow: { dataActions: AuthHook; schemas: AuthHook };
 }
 
-/** HTTP status of each outcome on the data action: bad input 400, the CRM's failure 502, its timeout 504. */
+/**
+ * HTTP status of each outcome on the data action, as the Genesys data-action contract answers: bad
+ * input 400; an answer from the CRM that is not a success, or no connection to it, 502; no answer
+ * within the budget 504.
+ */
 export const OUTCOME_STATUS: Record<CrmOutcome, number> = {
   Success: 200,
   ValidationError: 400,
@@ -70,10 +74,17 @@ export async function dataActions(app: FastifyInstance, deps: DataActionDeps): P
       // Bad input is answered before Temporal is touched, and changes nothing.
       const check = checkCrmRequest(crmRequest);
       if (!check.ok) return sendOutcome(reply, { outcome: 'ValidationError', errorArgs: check.errorArgs });
+      // An id this API's registry does not hold is bad input, answered here like the other input
+      // rules. An empty registry is not authoritative (a deployment may give the file to the workers
+      // only): the worker answers then, NotConfigured from an empty registry of its own.
+      const configuration = deps.crm?.get(check.request.configurationId);
+      if (deps.crm && !deps.crm.isEmpty && !configuration) {
+        const unknown = unknownConfiguration(deps.crm, check.request.configurationId);
+        return sendOutcome(reply, { outcome: unknown.outcome, errorArgs: unknown.errorArgs });
+      }
       const idempotencyKey = request.headers['idempotency-key'];
       const updateId = idempotencyKey ? `workflow-execute:${idempotencyKey}` : `workflow-execute:${randomUUID()}`;
-      // Only how long this request waits: the outcome (NotConfigured, InvalidWorkflow, the budget) is the worker's.
-      const configuration = deps.crm?.get(check.request.configurationId);
+      // Only how long this request waits: the other outcomes (NotConfigured, InvalidWorkflow, the budget) are the worker's.
       const budgetMs = configuration ? crmBudgetMs(check.request.timeoutMs, configuration) : (check.request.timeoutMs ?? deps.temporalRequestTimeoutMs);
       // The checked request: the workflow applies no input rule again.
       const result: CrmExecuteResult = await gateway.workflowExecute(conversationId, check.request, { updateId, waitMs: budgetMs + OUTCOME_MARGIN_MS, idempotencyKey });

@@ -204,9 +204,28 @@ export function recordExecution(crm: CrmState, record: CrmExecutionRecord): void
   if (crm.executions.length > CRM_LIMITS.executionsKept) crm.executions.splice(0, crm.executions.length - CRM_LIMITS.executionsKept);
 }
 
+/**
+ * How a CRM call is retried within its budget: Temporal's retry policy for the call, and the least
+ * time a retry must have before the budget ends. A retry that would start later is not made, so the
+ * attempt that just failed is the last one and its answer the outcome; otherwise the budget would end
+ * on a retry still queued (Temporal's retry timers can fire a second late), and an answer would read
+ * as no answer.
+ */
+export const CRM_RETRY = {
+  initialIntervalMs: 200,
+  backoffCoefficient: 2,
+  maximumIntervalMs: 2_000,
+  lastRetryWindowMs: 1_500,
+} as const;
+
+/** The back-off Temporal waits after failed attempt `attempt` (1 = the first call), under CRM_RETRY. */
+export function crmRetryDelayMs(attempt: number): number {
+  return Math.min(CRM_RETRY.maximumIntervalMs, CRM_RETRY.initialIntervalMs * CRM_RETRY.backoffCoefficient ** Math.max(0, attempt - 1));
+}
+
 /** ApplicationFailure types the CRM activities fail with; the workflow maps them to outcomes. */
 export const CrmFailureType = {
-  /** The configuration disappeared from the registry between resolution and the call. Non-retryable. */
+  /** This worker has no CRM integration at all (a worker other than the one that resolved the call). Non-retryable. */
   NotConfigured: 'CrmNotConfigured',
   /** The CRM answered 404: it does not know the workflow. Non-retryable. */
   UnknownWorkflow: 'CrmUnknownWorkflow',
@@ -214,8 +233,12 @@ export const CrmFailureType = {
   Rejected: 'CrmRejected',
   /** A 2xx whose body is not JSON, or too large. Non-retryable. */
   MalformedAnswer: 'CrmMalformedAnswer',
-  /** Connection refused or reset, 5xx, 408, 429: retried with back-off within the budget. */
+  /** Connection refused or reset, 5xx, 408, 429: retried with back-off while a retry fits in the budget (CRM_RETRY), then final: InternalError. */
   Unavailable: 'CrmUnavailable',
+  /** The attempt was still waiting for the CRM when the budget ended (the activity's own deadline, racing Temporal's): Timeout. Non-retryable. */
+  NoAnswer: 'CrmNoAnswer',
+  /** The configuration id is not in this worker's registry, which holds others: a ValidationError. Non-retryable. */
+  UnknownConfiguration: 'CrmUnknownConfiguration',
 } as const;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -4,31 +4,21 @@
 // data action or the client), so the input rules are not applied again here. Every path ends in
 // exactly one outcome, recorded in the conversation's state. Runs only for conversations that
 // execute a CRM workflow, so the histories of the others are unchanged.
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  TimeoutFailure,
-  isCancellation,
-  log,
-  proxyActivities,
-  proxyLocalActivities,
-  workflowInfo,
-} from '@temporalio/workflow';
-import { RetryState } from '@temporalio/common';
+import { ApplicationFailure, isCancellation, log, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { CrmFailureDetails } from '../activities';
 import {
   type CheckedCrmRequest,
-  type CrmErrorArgs,
   type CrmExecuteResult,
-  CrmFailureType,
   type CrmState,
+  CRM_RETRY,
   cacheResult,
   cachedResult,
   checkedRequestProblem,
   recordExecution,
 } from '../contracts/crm';
 import { ErrorType, type ConversationState } from '../messages';
+import { PATCHES } from '../versions';
+import { outcomeBeforeLastAttemptRule, outcomeOfLastAttempt } from './crm-failure-outcome';
 
 /** Bound on the resolution step when the caller names no timeout (its default lives in the registry, which only the worker reads). */
 const RESOLVE_TIMEOUT_MS = 10_000;
@@ -95,7 +85,7 @@ export async function workflowExecute(state: ConversationState, request: Checked
     // The whole budget, retries included: Temporal itself ends the execution there.
     scheduleToCloseTimeout: budgetMs,
     heartbeatTimeout: Math.min(CRM_HEARTBEAT_TIMEOUT_MS, budgetMs),
-    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '2 seconds' },
+    retry: { initialInterval: CRM_RETRY.initialIntervalMs, backoffCoefficient: CRM_RETRY.backoffCoefficient, maximumInterval: CRM_RETRY.maximumIntervalMs },
   });
   try {
     const answer = await executeCrmWorkflow({
@@ -109,35 +99,9 @@ export async function workflowExecute(state: ConversationState, request: Checked
     return finish({ outcome: 'Success', resultSet: answer.resultSet });
   } catch (err) {
     if (isCancellation(err)) throw err;
-    return finish(outcomeOfFailure(err, budgetMs));
+    // A marker on the first failure a run maps this way; a history without it replays the old mapping,
+    // so its recorded outcomes stay what their callers were answered.
+    const lastAttemptDecides = patched(PATCHES.crmOutcomeOfLastAttempt);
+    return finish(lastAttemptDecides ? outcomeOfLastAttempt(err, budgetMs) : outcomeBeforeLastAttemptRule(err, budgetMs));
   }
-}
-
-/** The branch a failed CRM activity takes. */
-export function outcomeOfFailure(err: unknown, budgetMs: number): CrmExecuteResult {
-  if (!(err instanceof ActivityFailure)) return { outcome: 'InternalError', errorArgs: { reason: 'the CRM call failed unexpectedly' } };
-  const cause = err.cause;
-  // A schedule-to-close timeout carries the last attempt's failure as its own cause.
-  const last = cause instanceof TimeoutFailure ? cause.cause : cause;
-  const details = last instanceof ApplicationFailure ? (last.details?.[0] as CrmFailureDetails | undefined) : undefined;
-  const withDetails = (errorArgs: CrmErrorArgs): CrmErrorArgs => ({
-    ...errorArgs,
-    ...(details?.httpStatus !== undefined ? { httpStatus: details.httpStatus } : {}),
-    ...(details?.attempts !== undefined ? { attempts: details.attempts } : {}),
-  });
-  if (cause instanceof TimeoutFailure || err.retryState === RetryState.TIMEOUT) {
-    const lastReason = last instanceof ApplicationFailure ? `; last attempt: ${last.message}` : '';
-    return { outcome: 'Timeout', errorArgs: withDetails({ reason: `no outcome within the budget of ${budgetMs} ms, retries included${lastReason}` }) };
-  }
-  if (cause instanceof ApplicationFailure) {
-    switch (cause.type) {
-      case CrmFailureType.UnknownWorkflow:
-        return { outcome: 'InvalidWorkflow', errorArgs: withDetails({ field: 'workflowId', reason: cause.message }) };
-      case CrmFailureType.NotConfigured:
-        return { outcome: 'NotConfigured', errorArgs: withDetails({ field: 'configurationId', reason: cause.message }) };
-      default:
-        return { outcome: 'InternalError', errorArgs: withDetails({ reason: cause.message }) };
-    }
-  }
-  return { outcome: 'InternalError', errorArgs: { reason: 'the CRM call failed unexpectedly' } };
 }
