@@ -7,12 +7,14 @@ export class StopWaiting extends Error {}
 
 /** What a check that did not answer before the deadline resolves to in the race below. */
 const NO_ANSWER = Symbol('no answer');
-const CHECK_MIN_MS = 1_000;
+/** How long past the deadline a check started before it may still answer (a slow call under load). */
+const CHECK_GRACE_MS = 5_000;
 
 /**
  * Polls `predicate` until it holds; a predicate that throws counts as not yet (its last error is reported).
  * The deadline holds even when one check never settles (a server call without a deadline of its own
- * that is never answered): the wait fails then, saying so, instead of hanging until the test's timeout.
+ * that is never answered): the wait fails CHECK_GRACE_MS after it, saying so, instead of hanging until
+ * the test's timeout.
  */
 export async function waitFor(
   what: string,
@@ -23,8 +25,7 @@ export async function waitFor(
   let lastError: unknown;
   for (;;) {
     let timer: NodeJS.Timeout | undefined;
-    // Each check may run until the deadline, and at least a second (the last one may start just before it).
-    const late = new Promise<typeof NO_ANSWER>((resolve) => (timer = setTimeout(() => resolve(NO_ANSWER), Math.max(CHECK_MIN_MS, deadline - Date.now()))));
+    const late = new Promise<typeof NO_ANSWER>((resolve) => (timer = setTimeout(() => resolve(NO_ANSWER), Math.max(0, deadline - Date.now()) + CHECK_GRACE_MS)));
     let answer: boolean | typeof NO_ANSWER = false;
     try {
       answer = await Promise.race([Promise.resolve().then(predicate), late]);

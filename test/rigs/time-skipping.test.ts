@@ -13,8 +13,8 @@ test('waitFor fails at its deadline, saying so, when a check never answers', asy
   await expect(waitFor('an answer that never comes', never, { timeoutMs: 200 })).rejects.toThrow(
     /timed out after 200 ms waiting for an answer that never comes: the last check did not answer/,
   );
-  // The check is given at least a second, then the wait gives up.
-  expect(Date.now() - startedAt).toBeLessThan(5_000);
+  // The check is given a few seconds past the deadline, then the wait gives up.
+  expect(Date.now() - startedAt).toBeLessThan(10_000);
 });
 
 test('stop() shuts down a worker whose test never settled, then tears the server down', async () => {
