@@ -189,8 +189,12 @@ export function menuTimedOut(state: ConversationState, flow: DigitalFlowVersions
  */
 function createTask(state: ConversationState, flow: DigitalFlowVersions, scriptSelector: string, intent: string): void {
   const digital = state.digital!;
+  if (state.taskId !== undefined) {
+    // Not Parley's task: a transfer of it is the platform's to re-submit.
+    delete digital.task;
+    return;
+  }
   digital.task = { scriptSelector, intent };
-  if (state.taskId !== undefined) return;
   routing(state, flow.chainId, { operation: 'create-task', scriptSelector, intent });
 }
 

@@ -120,6 +120,18 @@ describe('welcome menu', () => {
     expect(routingOps(state)).toMatchObject([{ operation: 'create-task', scriptSelector: 'SMS_General', intent: 'unrecognised' }]);
   });
 
+  test('a CREATED from the platform while the menu waits: the menu stops and Parley creates no task, nor re-submits the platform\'s', () => {
+    const state = initialState('c', NOW);
+    receiveInboundMessage(state, sms('Hello', '+15550199'), NOW, FLOW);
+    receiveRoutingEvent(state, ev('CREATED', 1));
+    receiveInboundMessage(state, sms('2', '+15550199'), NOW, FLOW);
+    expect(menuWaits(state)).toBe(false);
+    const transfer = ev('TRANSFERRED', 2);
+    receiveRoutingEvent(state, transfer);
+    notifyRoutingEvent(state, transfer, false, FLOW);
+    expect(routingOps(state)).toEqual([]);
+  });
+
   test('no choice before the timeout: the default selector; the old flow asks no menu', () => {
     const state = initialState('c', NOW);
     receiveInboundMessage(state, sms('Hello', '+15550199'), NOW, FLOW);
