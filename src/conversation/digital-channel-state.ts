@@ -76,8 +76,9 @@ function newDigitalState(message: InboundMessage): DigitalState {
 /**
  * Takes one inbound message: de-duplicates it by eventId (its own window, the size of the routing
  * events' one: message and event ids come from different senders), queues its transcript line, the
- * sensitive-data notice, and applies the end keyword, customer abandon and callback acceptance.
- * The caller has already refused messages for a closed conversation.
+ * sensitive-data notice, and applies the end keyword, customer abandon, callback acceptance, the
+ * welcome menu and the routing task's creation. The caller has already refused messages for a
+ * closed conversation.
  */
 export function receiveInboundMessage(state: ConversationState, message: InboundMessage, nowIso: string, flow: DigitalFlowVersions = LEGACY_DIGITAL_FLOW): InboundOutcome {
   const first = state.digital === undefined;
