@@ -24,12 +24,18 @@ export interface ChannelPeer {
    * (for crash tests: the worker dies while the peer has the request).
    */
   holdNext(match: (body: Record<string, unknown>) => boolean): { received: Promise<Delivery>; release(): void };
+  /**
+   * The next request matching `match` is recorded (the peer acted on it) and answered `status`
+   * instead of 200, as when the answer is lost: the sender retries under the same key.
+   */
+  answerNext(match: (body: Record<string, unknown>) => boolean, status: number): Promise<Delivery>;
   close(): Promise<void>;
 }
 
 export async function startChannelPeer(token: string): Promise<ChannelPeer> {
   const deliveries: Delivery[] = [];
   const holds: Array<{ match: (body: Record<string, unknown>) => boolean; resolve(d: Delivery): void; released: Promise<void> }> = [];
+  const failures: Array<{ match: (body: Record<string, unknown>) => boolean; status: number; resolve(d: Delivery): void }> = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -48,6 +54,13 @@ export async function startChannelPeer(token: string): Promise<ChannelPeer> {
       }
       const delivery: Delivery = { key, authorization: req.headers.authorization, body, receivedAt: Date.now() };
       deliveries.push(delivery);
+      const failure = failures.findIndex((f) => f.match(body));
+      if (failure >= 0) {
+        const [f] = failures.splice(failure, 1);
+        f.resolve(delivery);
+        res.writeHead(f.status).end();
+        return;
+      }
       const hold = holds.findIndex((h) => h.match(body));
       if (hold >= 0) {
         const [h] = holds.splice(hold, 1);
@@ -79,6 +92,9 @@ export async function startChannelPeer(token: string): Promise<ChannelPeer> {
       const received = new Promise<Delivery>((r) => (resolve = r));
       holds.push({ match, resolve, released });
       return { received, release };
+    },
+    answerNext(match, status) {
+      return new Promise<Delivery>((resolve) => failures.push({ match, status, resolve }));
     },
     close: () => local.close(),
   };

@@ -8,7 +8,7 @@ export interface BenchChannelPeer {
   url: string;
   /** Requests received, repeats of a key included. */
   received(): number;
-  /** Keys taken (first deliveries) for this conversation. */
+  /** Notification keys taken (first deliveries) for this conversation; routing operations (the create-task each conversation sends) are not counted. */
   takenFor(conversationId: string): number;
   /** Keys taken for conversations whose id starts with `prefix`, by kind (notification) or operation (routing). */
   kindsFor(prefix: string): Record<string, number>;
@@ -37,7 +37,7 @@ export async function startBenchChannelPeer(token: string): Promise<BenchChannel
         const conversation = String(body.conversationId);
         const entry = byConversation.get(conversation) ?? { count: 0, kinds: new Map<string, number>() };
         const kind = String(body.kind ?? body.operation ?? '?');
-        entry.count++;
+        if (body.kind !== undefined) entry.count++;
         entry.kinds.set(kind, (entry.kinds.get(kind) ?? 0) + 1);
         byConversation.set(conversation, entry);
       }

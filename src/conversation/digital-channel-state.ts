@@ -8,6 +8,7 @@ import {
   type InboundMessage,
   type InboundOutcome,
   NOTIFICATION_TEXT,
+  MENU_NOTIFICATION_KINDS,
   type NotificationKind,
   type RoutingRequest,
   type StoredMessage,
@@ -15,6 +16,7 @@ import {
 import { SEEN_EVENT_WINDOW } from './state';
 import { closeLocally } from './record';
 import { DEFAULT_END_PHRASE, containsEndPhrase, isExactEndKeyword } from './end-phrase';
+import { menuChoice, menuText } from './welcome-menu';
 
 /** Transcript lines the state keeps; the store keeps them all (listMessages). */
 export const RECENT_MESSAGES_KEPT = 20;
@@ -49,6 +51,25 @@ export function callbackNumber(text: string): string | undefined {
   return match[1].trim().startsWith('+') ? `+${digits}` : digits;
 }
 
+/**
+ * Which versioned digital-flow behaviours this conversation runs. The workflow answers each with
+ * patched(), asked only when the behaviour would apply, so a conversation that started before it
+ * replays without it.
+ */
+export interface DigitalFlowVersions {
+  /** The first inbound message creates the routing task (CCE Create Task). */
+  createsTask(): boolean;
+  /** A TRANSFERRED re-submits the task Parley created. */
+  resubmitsTask(): boolean;
+  /** A destination's welcome menu is asked before the task is created. */
+  asksMenu(): boolean;
+  /** The conversation chain (its first run id): create-task's idempotency key holds it, so a conversation id used again after retention creates its own task. */
+  chainId: string;
+}
+
+/** The flow before Parley created routing tasks: the platform's CREATED starts everything. */
+export const LEGACY_DIGITAL_FLOW: DigitalFlowVersions = { createsTask: () => false, resubmitsTask: () => false, asksMenu: () => false, chainId: '' };
+
 function newDigitalState(message: InboundMessage): DigitalState {
   const digital: DigitalState = {
     channel: message.channel,
@@ -67,10 +88,18 @@ function newDigitalState(message: InboundMessage): DigitalState {
 /**
  * Takes one inbound message: de-duplicates it by eventId (its own window, the size of the routing
  * events' one: message and event ids come from different senders), queues its transcript line, the
- * sensitive-data notice, and applies the end phrase, customer abandon and callback acceptance.
- * The caller has already refused messages for a closed conversation.
+ * sensitive-data notice, and applies the end phrase, customer abandon, callback acceptance, the
+ * welcome menu and the routing task's creation. The caller has already refused messages for a
+ * closed conversation.
  */
-export function receiveInboundMessage(state: ConversationState, message: InboundMessage, nowIso: string, rules: InboundRules = CURRENT_INBOUND_RULES): InboundOutcome {
+export function receiveInboundMessage(
+  state: ConversationState,
+  message: InboundMessage,
+  nowIso: string,
+  flow: DigitalFlowVersions = LEGACY_DIGITAL_FLOW,
+  rules: InboundRules = CURRENT_INBOUND_RULES,
+): InboundOutcome {
+  const first = state.digital === undefined;
   const digital = (state.digital ??= newDigitalState(message));
   if (digital.seenMessageIds.includes(message.eventId)) return 'duplicate';
   digital.seenMessageIds.push(message.eventId);
@@ -109,6 +138,10 @@ export function receiveInboundMessage(state: ConversationState, message: Inbound
     closeLocally(state, 'end-keyword', nowIso);
     return 'ended';
   }
+  if (menuWaits(state)) {
+    takeMenuReply(state, message, flow);
+    return 'appended';
+  }
   const number = digital.callback?.offered && !digital.callback.requested && state.status === 'queued' ? callbackNumber(message.text) : undefined;
   if (number && state.taskId) {
     digital.callback = { ...digital.callback, requested: true };
@@ -117,15 +150,80 @@ export function receiveInboundMessage(state: ConversationState, message: Inbound
     notify(state, 'callback-requested', message.eventId, message.occurredAt);
     return 'callback-requested';
   }
+  if (first) startTask(state, message, nowIso, flow);
   return 'appended';
 }
 
 /**
- * The notification a routing event gives, queued once per distinct event (the caller skips
- * duplicates). Nothing for a conversation that has no digital channel, for an event that arrives
- * after the conversation closed, or for one that, in its place in occurrence order, changed nothing.
+ * The first message of a conversation whose destination has a script selector: ask the welcome
+ * menu, or create the task at once with the destination's selector. Not when the platform already
+ * created a task (its CREATED came first).
  */
-export function notifyRoutingEvent(state: ConversationState, event: RoutingEvent, wasClosed: boolean): NotificationKind | undefined {
+function startTask(state: ConversationState, message: InboundMessage, nowIso: string, flow: DigitalFlowVersions): void {
+  const digital = state.digital!;
+  const selector = digital.settings.scriptSelector;
+  if (selector === undefined || state.taskId !== undefined || !flow.createsTask()) return;
+  const menu = digital.settings.welcomeMenu;
+  if (menu && flow.asksMenu()) {
+    digital.task = { menuSince: nowIso, unrecognised: 0 };
+    notify(state, 'welcome-menu', message.eventId, message.occurredAt, 'customer', undefined, menuText(menu.text, menu));
+    return;
+  }
+  createTask(state, flow, selector, 'default');
+}
+
+/** A reply to the welcome menu: an option creates the task with its selector; too many replies that pick none, the default. */
+function takeMenuReply(state: ConversationState, message: InboundMessage, flow: DigitalFlowVersions): void {
+  const digital = state.digital!;
+  const menu = digital.settings.welcomeMenu!;
+  const task = digital.task!;
+  const choice = menuChoice(menu, message.text);
+  if (choice) return createTask(state, flow, choice.scriptSelector, choice.label);
+  task.unrecognised = (task.unrecognised ?? 0) + 1;
+  if (task.unrecognised >= menu.maxUnrecognised) return createTask(state, flow, digital.settings.scriptSelector!, 'unrecognised');
+  notify(state, 'menu-not-understood', message.eventId, message.occurredAt, 'customer', undefined, menuText(menu.retryText, menu));
+}
+
+/** Whether the welcome menu waits for the customer's choice (and its timer runs). */
+export function menuWaits(state: ConversationState): boolean {
+  return state.digital?.task?.menuSince !== undefined && state.status !== 'closed';
+}
+
+/** When the waiting menu gives up on a choice (ms since the epoch). */
+export function menuDeadlineMs(state: ConversationState): number {
+  const digital = state.digital!;
+  return Date.parse(digital.task!.menuSince!) + digital.settings.welcomeMenu!.timeoutMs;
+}
+
+/** No choice within the menu's timeout: the task is created with the destination's default selector. */
+export function menuTimedOut(state: ConversationState, flow: DigitalFlowVersions): void {
+  if (!menuWaits(state)) return;
+  createTask(state, flow, state.digital!.settings.scriptSelector!, 'timeout');
+}
+
+/**
+ * Queues CCE Create Task once per conversation chain (the key holds the chain, not a message: a
+ * redelivered or later message cannot make a second task). A task the platform created meanwhile
+ * (its CREATED came during the menu) is not created again.
+ */
+function createTask(state: ConversationState, flow: DigitalFlowVersions, scriptSelector: string, intent: string): void {
+  const digital = state.digital!;
+  if (state.taskId !== undefined) {
+    // Not Parley's task: a transfer of it is the platform's to re-submit.
+    delete digital.task;
+    return;
+  }
+  digital.task = { scriptSelector, intent };
+  routing(state, flow.chainId, { operation: 'create-task', scriptSelector, intent });
+}
+
+/**
+ * The notification a routing event gives, queued once per distinct event (the caller skips
+ * duplicates), and for a TRANSFERRED of a task Parley created, its re-submission first. Nothing for
+ * a conversation that has no digital channel, for an event that arrives after the conversation
+ * closed, or for one that, in its place in occurrence order, changed nothing.
+ */
+export function notifyRoutingEvent(state: ConversationState, event: RoutingEvent, wasClosed: boolean, flow: DigitalFlowVersions = LEGACY_DIGITAL_FLOW): NotificationKind | undefined {
   const digital = state.digital;
   if (!digital || wasClosed) return undefined;
   // A late event (it occurred before what the record already shows: a QUEUED or CREATED after the
@@ -148,6 +246,11 @@ export function notifyRoutingEvent(state: ConversationState, event: RoutingEvent
       kind = 'routed';
       break;
     case 'TRANSFERRED':
+      // Webex Connect's TRANSFERRED flow: the task goes back to CCE (Create Task with the same
+      // taskId) for the next agent, then the customer is told.
+      if (digital.task?.scriptSelector !== undefined && flow.resubmitsTask()) {
+        routing(state, event.eventId, { operation: 'resubmit-task', taskId: event.taskId, scriptSelector: digital.task.scriptSelector });
+      }
       kind = 'transferred';
       break;
     case 'CLOSED':
@@ -198,10 +301,19 @@ function notify(
   occurredAt: string,
   audience: 'customer' | 'agent' = 'customer',
   estimatedWaitSeconds?: number,
+  menuWords?: string,
 ): void {
   const digital = state.digital;
-  if (!digital || !digital.settings.notifications.includes(kind)) return;
-  const text = kind === 'queued' && estimatedWaitSeconds !== undefined ? NOTIFICATION_TEXT.queued.replace('{ewt}', waitText(estimatedWaitSeconds)) : NOTIFICATION_TEXT[kind];
+  if (!digital) return;
+  let text: string;
+  if ((MENU_NOTIFICATION_KINDS as readonly string[]).includes(kind)) {
+    // The menu's own words, sent whenever the destination has a menu.
+    text = menuWords ?? '';
+  } else {
+    const step = kind as Exclude<NotificationKind, (typeof MENU_NOTIFICATION_KINDS)[number]>;
+    if (!digital.settings.notifications.includes(step)) return;
+    text = step === 'queued' && estimatedWaitSeconds !== undefined ? NOTIFICATION_TEXT.queued.replace('{ewt}', waitText(estimatedWaitSeconds)) : NOTIFICATION_TEXT[step];
+  }
   digital.outbox.push({
     kind: 'notify',
     request: {
@@ -225,7 +337,7 @@ function endTask(state: ConversationState, causeId: string, mode: 'abandon' | 'c
   if (state.taskId) routing(state, causeId, { operation: 'end-task', taskId: state.taskId, mode });
 }
 
-function routing(state: ConversationState, causeId: string, op: Pick<RoutingRequest, 'operation' | 'taskId' | 'mode' | 'phoneNumber'>): void {
+function routing(state: ConversationState, causeId: string, op: Pick<RoutingRequest, 'operation' | 'taskId' | 'mode' | 'phoneNumber' | 'scriptSelector' | 'intent'>): void {
   const digital = state.digital;
   if (!digital) return;
   digital.outbox.push({

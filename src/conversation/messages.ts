@@ -207,7 +207,14 @@ export interface ConversationView {
   /** Recent CRM workflow executions (outcomes, never payloads or results) and how many results are cached. */
   crm?: { executions: CrmExecutionRecord[]; cachedResults: number };
   /** Digital channels: the message count and the latest (masked) transcript lines; never the customer's address. */
-  messages?: { channel: string; destination: string; count: number; recent: StoredMessage[] };
+  messages?: {
+    channel: string;
+    destination: string;
+    count: number;
+    recent: StoredMessage[];
+    /** The routing task Parley creates: its script selector and how it was chosen, or `menu: "waiting"` for the customer's choice. */
+    task?: { scriptSelector?: string; intent?: string; menu?: 'waiting' };
+  };
 }
 
 export interface SetAttributesRequest {

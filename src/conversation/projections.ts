@@ -19,7 +19,13 @@ export function viewOf(state: ConversationState): ConversationView {
   if (ordering.outsideWindow > 0) view.eventsOutsideWindow = ordering.outsideWindow;
   // Outcomes only: payloads and results may hold customer data.
   if (crm) view.crm = { executions: crm.executions.map((e) => ({ ...e })), cachedResults: crm.cache.length };
-  if (digital) view.messages = { channel: digital.channel, destination: digital.destination, count: digital.messageCount, recent: [...digital.recent] };
+  if (digital) {
+    view.messages = { channel: digital.channel, destination: digital.destination, count: digital.messageCount, recent: [...digital.recent] };
+    const { task } = digital;
+    if (task) {
+      view.messages.task = task.menuSince !== undefined ? { menu: 'waiting' } : { scriptSelector: task.scriptSelector, intent: task.intent };
+    }
+  }
   return view;
 }
 

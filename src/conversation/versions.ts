@@ -36,6 +36,19 @@ export const PATCHES = {
    * waiting is Timeout (before: every failure that outlived the budget was Timeout).
    */
   crmOutcomeOfLastAttempt: 'crm-outcome-of-last-attempt',
+  /**
+   * A digital conversation's first inbound message creates its routing task (CCE Create Task, one
+   * routing activity) when its destination has a script selector; before, Parley waited for the
+   * platform's CREATED.
+   */
+  digitalCreateTask: 'digital-create-task',
+  /** A TRANSFERRED of a task Parley created re-submits it under the same taskId (one routing activity before the notice). */
+  digitalResubmitTask: 'digital-resubmit-task',
+  /**
+   * A destination's welcome menu is sent before the task is created (a notification, and a timer
+   * that takes the default selector when no choice comes); the reply picks the script selector.
+   */
+  digitalWelcomeMenu: 'digital-welcome-menu',
 } as const satisfies Record<string, string>;
 
 /** Ids passed to deprecatePatch(): changes whose old branch is gone. None since the baseline. */

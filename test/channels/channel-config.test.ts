@@ -14,18 +14,19 @@ const example = path.join(__dirname, '..', '..', 'config', 'channel-destinations
 describe('destinations file', () => {
   test('the example under config/ loads; each destination gets what its entry says', () => {
     const directory = loadDestinations({ CHANNEL_DESTINATIONS_FILE: example });
-    expect(directory.settingsFor('chat-app-support', 'chat')).toEqual({ notifications: [...NOTIFICATION_KINDS], callbackThresholdMs: 60_000 });
+    expect(directory.settingsFor('chat-app-support', 'chat')).toEqual({ notifications: [...NOTIFICATION_KINDS], callbackThresholdMs: 60_000, scriptSelector: 'Chat_Support' });
     expect(directory.settingsFor('+15550100', 'sms')?.notifications).not.toContain('transferred');
+    expect(directory.settingsFor('+15550100', 'sms')?.welcomeMenu?.options.map((o) => [o.number, o.scriptSelector])).toEqual([[1, 'SMS_Sales'], [2, 'SMS_Billing']]);
     expect(directory.settingsFor('email-app-billing', 'email')).toEqual({ notifications: ['created', 'sensitive-data-removed'] });
     // An id is per channel: the SMS number is no chat destination, and an unknown one gets nothing.
     expect(directory.settingsFor('+15550100', 'chat')).toBeUndefined();
     expect(directory.settingsFor('other', 'sms')).toBeUndefined();
   });
 
-  test('without a file every destination gets every notification, chats a callback offer after 60 s', () => {
+  test('without a file every destination gets every notification, chats a callback offer after 60 s, and its task is created with its id as script selector', () => {
     expect(loadDestinations({})).toBe(ALL_DESTINATIONS);
-    expect(ALL_DESTINATIONS.settingsFor('x', 'chat')).toEqual({ notifications: [...NOTIFICATION_KINDS], callbackThresholdMs: 60_000 });
-    expect(ALL_DESTINATIONS.settingsFor('x', 'sms')).toEqual({ notifications: [...NOTIFICATION_KINDS] });
+    expect(ALL_DESTINATIONS.settingsFor('x', 'chat')).toEqual({ notifications: [...NOTIFICATION_KINDS], callbackThresholdMs: 60_000, scriptSelector: 'x' });
+    expect(ALL_DESTINATIONS.settingsFor('x', 'sms')).toEqual({ notifications: [...NOTIFICATION_KINDS], scriptSelector: 'x' });
   });
 
   test.each([

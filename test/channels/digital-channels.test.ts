@@ -302,12 +302,13 @@ test('customer abandon: a queued chat the customer closes ends its task (abandon
   const [left] = await delivered(gateway, active, 'customer-left');
   expect(left.body).toMatchObject({ audience: 'agent', text: 'The customer has left the chat.' });
   expect(left.body.to).toBeUndefined();
-  expect(routing.of(active)).toHaveLength(0);
+  // The task Parley created at the first message, and no end: the agent closes it.
+  expect(routing.of(active).map((d) => d.body.operation)).toEqual(['create-task']);
   expect((await view(active)).status).toBe('active');
   // The agent wraps up and closes: the customer, gone, is not told.
   await post(event(active, 'CLOSED'));
   await completed(active);
-  expect(routing.of(active)).toHaveLength(0);
+  expect(routing.of(active).map((d) => d.body.operation)).toEqual(['create-task']);
   expect(gateway.of(active).map((d) => d.body.kind)).toEqual(['created', 'routed', 'customer-left']);
   expect((await send({ ...message(uniqueId('bad'), ''), channel: 'sms', destination: '+15550100', closedByCustomer: true })).status).toBe(400);
   expectEachKeyOnce(queued);
@@ -356,7 +357,7 @@ test('chat with web callback: queued past the threshold, the customer is offered
   const [callback] = await delivered(routing, id, 'request-callback');
   expect(cancel.body).toMatchObject({ taskId: `task-${id}` });
   expect(callback.body).toMatchObject({ taskId: `task-${id}`, phoneNumber: '+442079460000', channel: 'chat', destination: 'chat-callback' });
-  expect(routing.accepted().filter((d) => d.body.conversationId === id).map((d) => d.body.operation)).toEqual(['cancel-task', 'request-callback']);
+  expect(routing.accepted().filter((d) => d.body.conversationId === id).map((d) => d.body.operation)).toEqual(['create-task', 'cancel-task', 'request-callback']);
   await delivered(gateway, id, 'callback-requested');
   // The platform closes the cancelled chat task: the customer, waiting for the call, is not told the conversation ended.
   await post(event(id, 'CLOSED', { dispositionCode: 'cancelled' }));

@@ -110,7 +110,8 @@ test('without peer URLs (the npm start default) the real worker appends each del
     await whileRunning(worker, h.client.workflow.getHandle(workflowIdFor(id)).result());
     const lines = (file: string) => fs.readFileSync(path.join(outboxDir, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines('gateway.jsonl').map((l) => [l.kind, l.to])).toEqual([['created', '…0555']]);
-    expect(lines('routing.jsonl').map((l) => [l.operation, l.mode, l.taskId])).toEqual([['end-task', 'abandon', 'task-o']]);
+    // The task Parley created (the destination's id as its selector, no file) and its end.
+    expect(lines('routing.jsonl').map((l) => [l.operation, l.mode ?? l.scriptSelector, l.taskId])).toEqual([['create-task', '+15550100', undefined], ['end-task', 'abandon', 'task-o']]);
     expect(fs.readFileSync(path.join(outboxDir, 'gateway.jsonl'), 'utf8')).not.toContain('+447700900555');
   } finally {
     await outboxApi.close();

@@ -22,10 +22,22 @@ export const NOTIFICATION_KINDS = [
   'callback-requested',
   'customer-left',
 ] as const;
-export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+/** What Parley tells of the conversation's own steps, in its own words (NOTIFICATION_TEXT). */
+export type StepNotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
-/** The task operations Parley asks of the routing platform (Cisco CCE Digital Routing's task API). */
-export const ROUTING_OPERATIONS = ['end-task', 'cancel-task', 'request-callback'] as const;
+/**
+ * The welcome menu's own messages: sent whenever a destination has a menu (the menu is the opt-in),
+ * so a destination's `notifications` list does not name them.
+ */
+export const MENU_NOTIFICATION_KINDS = ['welcome-menu', 'menu-not-understood'] as const;
+export type NotificationKind = StepNotificationKind | (typeof MENU_NOTIFICATION_KINDS)[number];
+
+/**
+ * The task operations Parley asks of the routing platform (Cisco CCE Digital Routing's task API):
+ * `create-task` and `resubmit-task` are CCE *Create Task* (a new task; the transferred task again,
+ * under its taskId), `end-task` is *End Task*.
+ */
+export const ROUTING_OPERATIONS = ['create-task', 'resubmit-task', 'end-task', 'cancel-task', 'request-callback'] as const;
 export type RoutingOperation = (typeof ROUTING_OPERATIONS)[number];
 
 /**
@@ -34,11 +46,43 @@ export type RoutingOperation = (typeof ROUTING_OPERATIONS)[number];
  * a worker's environment.
  */
 export interface DestinationSettings {
-  notifications: NotificationKind[];
+  notifications: StepNotificationKind[];
   /** Chat only: a chat queued this long is offered a voice callback. Absent: never offered. */
   callbackThresholdMs?: number;
   /** The phrase that, found in a customer's message, ends the conversation. Absent: DEFAULT_END_PHRASE. */
   endPhrase?: string;
+  /**
+   * The CCE script selector Parley creates the routing task with when no menu choice names another.
+   * Absent: Parley creates no task (the routing platform creates it, and its CREATED starts the flow).
+   */
+  scriptSelector?: string;
+  /** Asked before the task is created: the customer's reply picks the script selector. */
+  welcomeMenu?: WelcomeMenu;
+}
+
+/** One choice of a welcome menu: its number, the words that also pick it, and the task's script selector. */
+export interface MenuOption {
+  number: number;
+  label: string;
+  /** Besides the number and the label, words or phrases that pick it (any case, as whole words). */
+  keywords: string[];
+  scriptSelector: string;
+}
+
+/**
+ * The welcome menu (Webex Connect's SMS inbound flow: a welcome message followed by a couple of
+ * options; the reply picks the intent, the intent the ScriptSelector).
+ */
+export interface WelcomeMenu {
+  /** Sent first, followed by one line per option ("1. Sales"). */
+  text: string;
+  /** Sent after a reply that picks no option, followed by the options again. */
+  retryText: string;
+  options: MenuOption[];
+  /** This many replies that pick no option: the task is created with the default selector. */
+  maxUnrecognised: number;
+  /** No choice this long after the welcome: the task is created with the default selector (a durable timer). */
+  timeoutMs: number;
 }
 
 export const DEFAULT_CALLBACK_THRESHOLD_MS = 60_000;
@@ -107,9 +151,14 @@ export interface RoutingRequest {
   key: string;
   conversationId: string;
   operation: RoutingOperation;
-  taskId: string;
+  /** Absent on create-task only: the platform names the new task, and its CREATED tells Parley. */
+  taskId?: string;
   channel: MessageChannel;
   destination: string;
+  /** create-task, resubmit-task: which CCE script routes the task. */
+  scriptSelector?: string;
+  /** create-task: how the selector was chosen (the menu option's label, or why the default). */
+  intent?: string;
   /** end-task: `abandon` when no agent was assigned yet, `close` otherwise (CCE End Task). */
   mode?: 'abandon' | 'close';
   /** request-callback: the number the customer gave (personal data, payload only). */
@@ -140,10 +189,24 @@ export interface DigitalState {
   callback?: { offered?: boolean; requested?: boolean };
   /** Set when the customer ended or abandoned the conversation: no CLOSED notification follows. */
   endedByCustomer?: boolean;
+  /** The routing task Parley creates (absent when the destination has no script selector, or before it is decided). */
+  task?: DigitalTask;
+}
+
+/** The task Parley creates for a digital conversation, and the welcome menu that chooses its selector. */
+export interface DigitalTask {
+  /** Set once create-task is queued: the selector it carries, which a transfer re-submits. */
+  scriptSelector?: string;
+  /** How the selector was chosen: a menu option's label, `default` (no menu), `unrecognised` or `timeout`. */
+  intent?: string;
+  /** The welcome menu was sent at this time and waits for the customer's choice. */
+  menuSince?: string;
+  /** Replies that picked no option so far. */
+  unrecognised?: number;
 }
 
 /** The default words of each notification; `{ewt}` is the wait in minutes. */
-export const NOTIFICATION_TEXT: Record<NotificationKind, string> = {
+export const NOTIFICATION_TEXT: Record<StepNotificationKind, string> = {
   created: 'Thank you for contacting us. We are connecting you with an agent.',
   queued: 'All our agents are busy. Your estimated wait time is {ewt}.',
   routed: 'An agent is joining the conversation.',

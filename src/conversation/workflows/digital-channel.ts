@@ -1,6 +1,6 @@
 // Wires the digital-channel rules (digital-channel-state.ts) into a conversation: the inbound-message
-// update, the notifications routing events give, the web-callback clock, and one sender that
-// performs the queued operations in order. A conversation that never receives a message issues no
+// update, the notifications routing events give, the routing task's creation and re-submission, the
+// web-callback and welcome-menu clocks, and one sender that performs the queued operations in order. A conversation that never receives a message issues no
 // command from here, so its history is what it was before digital channels existed.
 import {
   ApplicationFailure,
@@ -11,12 +11,22 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { type ConversationState, ErrorType, type RoutingEvent } from '../messages';
 import { PATCHES } from '../versions';
 import { type InboundMessage, type OutboundOp, type StoredMessage, inboundMessageUpdate, inboundMessageSeenQuery } from '../contracts/channels';
-import { callbackClockRuns, notifyRoutingEvent, offerCallback, receiveInboundMessage } from '../digital-channel-state';
+import {
+  type DigitalFlowVersions,
+  callbackClockRuns,
+  menuDeadlineMs,
+  menuTimedOut,
+  menuWaits,
+  notifyRoutingEvent,
+  offerCallback,
+  receiveInboundMessage,
+} from '../digital-channel-state';
 
 const { notifyCustomer, requestRoutingOperation, appendTranscript } = proxyActivities<Activities>({
   // One HTTP call or one store write; bounds a peer that accepts the connection and never answers.
@@ -40,13 +50,20 @@ export function installDigitalChannel(state: ConversationState, hooks: { onActiv
   const { conversationId } = state;
   let sending = false;
   const seen = (eventId: string): boolean => state.digital?.seenMessageIds.includes(eventId) ?? false;
+  // Each asked only where its behaviour would apply, so other conversations' histories carry no marker.
+  const flow: DigitalFlowVersions = {
+    createsTask: () => patched(PATCHES.digitalCreateTask),
+    resubmitsTask: () => patched(PATCHES.digitalResubmitTask),
+    asksMenu: () => patched(PATCHES.digitalWelcomeMenu),
+    chainId: workflowInfo().firstExecutionRunId,
+  };
 
   setHandler(
     inboundMessageUpdate,
     (message: InboundMessage) => {
       // patched() is asked only for a message the two end rules judge differently, so a history
       // holds the marker only where the rule changed what the conversation did.
-      const outcome = receiveInboundMessage(state, message, new Date().toISOString(), { searchEndPhrase: () => patched(PATCHES.endPhraseSearch) });
+      const outcome = receiveInboundMessage(state, message, new Date().toISOString(), flow, { searchEndPhrase: () => patched(PATCHES.endPhraseSearch) });
       if (outcome !== 'duplicate') hooks.onActivity();
       // Ids and outcome only: the address and the text stay in the (encrypted) payloads.
       log.info('inbound message', { conversationId, eventId: message.eventId, channel: message.channel, outcome, status: state.status });
@@ -118,17 +135,31 @@ export function installDigitalChannel(state: ConversationState, hooks: { onActiv
     }
   };
 
+  /** The welcome menu's timer: no choice by its deadline (kept across continue-as-new), the default selector. */
+  const menuClock = async (): Promise<void> => {
+    for (;;) {
+      await condition(() => menuWaits(state));
+      const chosen = await condition(() => !menuWaits(state), Math.max(1, menuDeadlineMs(state) - Date.now()));
+      if (!chosen) {
+        menuTimedOut(state, flow);
+        hooks.onActivity();
+        log.info('welcome menu timed out; the default script selector is taken', { conversationId });
+      }
+    }
+  };
+
   // A cancelled conversation rejects their waits: that ends them (what was not sent by then is not sent).
   const ended = (what: string) => (err: unknown) => {
     if (!isCancellation(err)) log.error(`${what} stopped`, { conversationId, error: err instanceof Error ? err.message : String(err) });
   };
-  // Not awaited: both loops run beside the conversation for its whole life; how each ends is caught here.
+  // Not awaited: the loops run beside the conversation for its whole life; how each ends is caught here.
   void sender().catch(ended('digital-channel sender'));
   void callbackClock().catch(ended('web-callback clock'));
+  void menuClock().catch(ended('welcome-menu clock'));
 
   return {
     onRoutingEvent(event, wasClosed) {
-      const kind = notifyRoutingEvent(state, event, wasClosed);
+      const kind = notifyRoutingEvent(state, event, wasClosed, flow);
       if (kind) log.info('notification queued', { conversationId, eventId: event.eventId, kind });
     },
     idle: () => condition(() => !sending && (state.digital?.outbox.length ?? 0) === 0),
