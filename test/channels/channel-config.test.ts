@@ -59,8 +59,8 @@ describe('destinations file', () => {
       'f.json',
     );
     expect(directory.settingsFor('sms-fr', 'sms')?.endPhrase).toBe('Fin de la conversation');
-    expect(directory.settingsFor('chat-odd', 'chat')).toEqual({ notifications: [...NOTIFICATION_KINDS], endPhrase: 'bye (for now)?' });
-    expect(directory.settingsFor('sms-plain', 'sms')).toEqual({ notifications: [...NOTIFICATION_KINDS] });
+    expect(directory.settingsFor('chat-odd', 'chat')).toEqual({ notifications: [...NOTIFICATION_KINDS], endPhrase: 'bye (for now)?', scriptSelector: 'chat-odd' });
+    expect(directory.settingsFor('sms-plain', 'sms')).toEqual({ notifications: [...NOTIFICATION_KINDS], scriptSelector: 'sms-plain' });
   });
 
   test('a file that is missing or not JSON is refused by name', () => {
