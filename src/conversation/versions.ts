@@ -10,7 +10,8 @@
 //    started before the deploy replays under it. The id is listed in PATCHES below, with what it
 //    changed; code passes PATCHES.<name>, never a string of its own.
 // 2. The change lands with a recorded history that exercises the new branch (`npm run
-//    record-histories`; its manifest lists the patch ids its histories hold). test/replay fails when
+//    record-histories`; its manifest lists the patch ids its histories hold), and the histories it
+//    changes are first copied to test/histories/kept/, where they keep replaying the old branch. test/replay fails when
 //    the bundle's code changed since the histories were recorded, and when an id below appears in
 //    no recorded history.
 // 3. Once no running conversation can predate the patch (the longest conversation plus retention

@@ -31,17 +31,24 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   fs.writeFileSync(path.join(dir, `${name}${HISTORY_SUFFIX}`), temporal.api.history.v1.History.encode(history).finish());
 }
 
-export function loadRecordedHistories(): Array<{ workflowId: string; history: temporal.api.history.v1.History }> {
-  if (!fs.existsSync(HISTORIES_DIR)) return [];
+export function loadRecordedHistories(dir = HISTORIES_DIR): Array<{ workflowId: string; history: temporal.api.history.v1.History }> {
+  if (!fs.existsSync(dir)) return [];
   return fs
-    .readdirSync(HISTORIES_DIR)
+    .readdirSync(dir)
     .filter((file) => file.endsWith(HISTORY_SUFFIX))
     .sort()
     .map((file) => ({
       workflowId: file.slice(0, -HISTORY_SUFFIX.length),
-      history: temporal.api.history.v1.History.decode(fs.readFileSync(path.join(HISTORIES_DIR, file))),
+      history: temporal.api.history.v1.History.decode(fs.readFileSync(path.join(dir, file))),
     }));
 }
+
+/**
+ * Histories recorded under older workflow code and kept (test/histories/kept/, which `npm run
+ * record-histories` never touches): each replays the `false` branch of the patches made since, as a
+ * conversation started before their deploy would.
+ */
+export const KEPT_HISTORIES_DIR = path.join(HISTORIES_DIR, 'kept');
 
 /**
  * Every payload object in a history, wherever its event type keeps it, except those Temporal keeps
