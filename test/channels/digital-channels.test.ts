@@ -5,12 +5,12 @@ import type { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { parseDestinations } from '../../src/channels/config';
-import { HttpPeer } from '../../src/channels/peers';
 import { type ConversationView, DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
 import type { ParticipantDataStore } from '../../src/store';
 import { generateWebhookSecret } from '../../src/security/webhook-signature';
-import { type ApiStack, startApiStack } from '../../rigs/api-stack';
-import { type ChannelPeer, startChannelPeer } from '../../rigs/channel-peer';
+import type { ApiStack } from '../../rigs/api-stack';
+import type { ChannelPeer } from '../../rigs/channel-peer';
+import { type ChannelStack, startChannelStack } from '../support/channel-stack';
 import { signedHeaders, testCredentials } from '../../rigs/credentials';
 import { testKeyServices } from '../../rigs/keys';
 import { captureLogs } from '../../rigs/logs';
@@ -45,25 +45,16 @@ const destinations = parseDestinations(
   'test destinations',
 );
 
+let channels: ChannelStack;
+
 beforeAll(async () => {
-  [gateway, routing] = await Promise.all([startChannelPeer(PEER_TOKEN), startChannelPeer(PEER_TOKEN)]);
-  stack = await startApiStack({
-    name: 'channels',
-    logger,
-    credentials,
-    requestTimeoutMs: 10_000,
-    conversation: SETTINGS,
-    destinations,
-    activities: { channels: { gateway: new HttpPeer(gateway.url, PEER_TOKEN, 5_000), routing: new HttpPeer(routing.url, PEER_TOKEN, 5_000) } },
-  });
+  channels = await startChannelStack({ name: 'channels', peerToken: PEER_TOKEN, destinations, logger, credentials: credentials,
+    conversation: SETTINGS, });
+  ({ stack, gateway, routing } = channels);
   ({ client, store, baseUrl } = stack);
 });
 
-afterAll(async () => {
-  await stack?.stop();
-  await gateway?.close();
-  await routing?.close();
-});
+afterAll(() => channels?.stop());
 
 const call = (method: string, url: string, body?: unknown) => stack.call(method, url, body);
 

@@ -6,13 +6,13 @@
 import type { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { parseDestinations } from '../../src/channels/config';
-import { HttpPeer } from '../../src/channels/peers';
 import { PATCHES } from '../../src/conversation';
 import { type ConversationView, DEFAULT_SETTINGS, workflowIdFor } from '../../src/conversation/messages';
 import type { ParticipantDataStore } from '../../src/store';
-import { type ApiStack, startApiStack } from '../../rigs/api-stack';
+import type { ApiStack } from '../../rigs/api-stack';
 import type { RunningApi } from '../../rigs/api';
-import { type ChannelPeer, startChannelPeer } from '../../rigs/channel-peer';
+import type { ChannelPeer } from '../../rigs/channel-peer';
+import { type ChannelStack, startChannelStack } from '../support/channel-stack';
 import { testCredentials } from '../../rigs/credentials';
 import { testKeyServices } from '../../rigs/keys';
 import { captureLogs } from '../../rigs/logs';
@@ -44,25 +44,15 @@ const destinations = parseDestinations(
   'end-phrase test destinations',
 );
 
+let channels: ChannelStack;
+
 beforeAll(async () => {
-  [gateway, routing] = await Promise.all([startChannelPeer(PEER_TOKEN), startChannelPeer(PEER_TOKEN)]);
-  stack = await startApiStack({
-    name: 'end-phrase',
-    logger,
-    credentials,
-    requestTimeoutMs: 10_000,
-    conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 500 },
-    destinations,
-    activities: { channels: { gateway: new HttpPeer(gateway.url, PEER_TOKEN, 5_000), routing: new HttpPeer(routing.url, PEER_TOKEN, 5_000) } },
-  });
+  channels = await startChannelStack({ name: 'end-phrase', peerToken: PEER_TOKEN, destinations, logger, credentials: credentials, });
+  ({ stack, gateway, routing } = channels);
   ({ client, store } = stack);
 });
 
-afterAll(async () => {
-  await stack?.stop();
-  await gateway?.close();
-  await routing?.close();
-});
+afterAll(() => channels?.stop());
 
 let seq = 0;
 const at = (second: number) => new Date(Date.UTC(2026, 10, 28, 12, 0, second)).toISOString();
