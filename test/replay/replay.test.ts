@@ -5,24 +5,24 @@ import { Worker } from '@temporalio/worker';
 import { bundleWorkflows } from '../support/temporal';
 import { KEPT_HISTORIES_DIR, loadRecordedHistories } from '../support/histories';
 
-test('recorded conversation histories replay without non-determinism', async () => {
-  const histories = loadRecordedHistories();
-  expect(histories.length).toBeGreaterThanOrEqual(4);
+/** Each history's replay on today's bundle: its workflow id and the error, if any. */
+async function replayed(histories: ReturnType<typeof loadRecordedHistories>): Promise<Array<{ workflowId: string; error?: string }>> {
   const bundle = await bundleWorkflows();
   const results = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
     results.push({ workflowId: result.workflowId, error: result.error ? String(result.error) : undefined });
   }
-  expect(results).toEqual(histories.map(({ workflowId }) => ({ workflowId, error: undefined })));
+  return results;
+}
+
+test('recorded conversation histories replay without non-determinism', async () => {
+  const histories = loadRecordedHistories();
+  expect(histories.length).toBeGreaterThanOrEqual(4);
+  expect(await replayed(histories)).toEqual(histories.map(({ workflowId }) => ({ workflowId, error: undefined })));
 });
 
 test('histories kept from older workflow code (conversations started before a patch) replay on the old branches', async () => {
   const histories = loadRecordedHistories(KEPT_HISTORIES_DIR);
   expect(histories.length).toBeGreaterThanOrEqual(20);
-  const bundle = await bundleWorkflows();
-  const results = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
-    results.push({ workflowId: result.workflowId, error: result.error ? String(result.error) : undefined });
-  }
-  expect(results).toEqual(histories.map(({ workflowId }) => ({ workflowId, error: undefined })));
+  expect(await replayed(histories)).toEqual(histories.map(({ workflowId }) => ({ workflowId, error: undefined })));
 });
