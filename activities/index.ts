@@ -22,6 +22,8 @@ export interface ActivityDeps {
   channels?: ChannelPeers;
   /** Where ended conversations are exported. Absent (tests that do not look at exports): ended conversations start no export. */
   exportSink?: ExportSink;
+  /** How long an export may take inline before its own workflow takes it over; 0: always its workflow. Default 5 s. */
+  exportInlineWriteMs?: number;
 }
 
 /** The worker's implementation of every activity the workflows proxy (src/conversation/activities.ts). */

@@ -38,6 +38,10 @@ export const exportKill: Drill = {
           EXPORT_S3_REGION: MOTO_REGION,
           AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+          // Every export through its own workflow: the drill kills the worker in that workflow's
+          // upload and audits its retries (an inline write is retried by the conversation's
+          // workflow task instead, which test/crash/export-crash.test.ts covers).
+          EXPORT_INLINE_WRITE_MS: '0',
         },
       });
       const conversations = scaled(100, scale, 10);

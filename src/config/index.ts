@@ -14,7 +14,7 @@
 // entry and field), never a secret's value.
 import { type ChannelPeerConfig, type DestinationDirectory, channelPeerConfig, loadDestinations } from '../channels/config';
 import { type CrmRegistry, loadCrmRegistry } from '../crm/registry';
-import { type ExportTarget, exportTargetFromEnv } from '../export/config';
+import { type ExportTarget, exportInlineWriteMsFromEnv, exportTargetFromEnv } from '../export/config';
 import { type PlatformConfig, loadPlatformConfig } from '../platform/config';
 import type { Env } from '../platform/env';
 import { type CodecSettings, codecSettingsFromEnv } from '../security/codec-server';
@@ -29,6 +29,8 @@ export { ConfigError, type Env } from '../platform/env';
 export interface Config extends PlatformConfig, StoreConfig, WorkerSettings {
   /** Where ended conversations are exported. */
   exportTarget: ExportTarget;
+  /** How long an export may take inline before its own workflow takes it over (EXPORT_INLINE_WRITE_MS; 0: always its workflow). */
+  exportInlineWriteMs: number;
 }
 
 /** The parts only some processes use, each loaded and checked by those that ask for it. */
@@ -74,6 +76,7 @@ export function loadConfig(env: Env = process.env, parts: readonly ConfigPart[] 
     ...storeConfigFromEnv(env, platform.dataDir),
     ...workerSettingsFromEnv(env),
     exportTarget: exportTargetFromEnv(env, platform.dataDir),
+    exportInlineWriteMs: exportInlineWriteMsFromEnv(env),
   };
   const loaded: Partial<ConfigParts> = {};
   for (const part of Object.keys(PART_LOADERS) as ConfigPart[]) {

@@ -69,8 +69,10 @@ export interface TranscriptLines {
 
 export interface ExportStart {
   exportId: string;
-  /** false when the export's id was already taken: it was started before. */
+  /** Whether the export workflow was started now (false: written at once, or its id was taken before). */
   started: boolean;
+  /** Present when the export was written at once by the activity itself: no export workflow was needed. */
+  exported?: ExportResult;
 }
 
 /**

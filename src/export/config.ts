@@ -2,7 +2,7 @@
 // EXPORT_S3_BUCKET is set, else the folder EXPORT_DIR (default `<data dir>/exports`). Checked at
 // start-up, so a worker never starts writing somewhere nobody meant.
 import path from 'node:path';
-import { ConfigError, type Env, flag } from '../platform/env';
+import { ConfigError, type Env, flag, integerInRange } from '../platform/env';
 import type { S3SinkConfig } from './s3-sink';
 
 export type ExportTarget = ({ kind: 's3' } & S3SinkConfig) | { kind: 'folder'; dir: string };
@@ -46,4 +46,16 @@ export function exportTargetFromEnv(env: Env, dataDir: string): ExportTarget {
     // Local S3 endpoints (moto, MinIO) serve buckets by path; AWS by host name.
     forcePathStyle: pathStyle ?? endpoint !== undefined,
   };
+}
+
+/** How long an ended conversation's export may take inline before its own workflow takes it over. */
+export const DEFAULT_EXPORT_INLINE_WRITE_MS = 5_000;
+
+/**
+ * EXPORT_INLINE_WRITE_MS: the worker writes an ended conversation's export at once when the
+ * destination takes it within this time, and starts the export workflow (which retries until the
+ * destination takes it) only when it does not. 0: every export goes through its workflow.
+ */
+export function exportInlineWriteMsFromEnv(env: Env): number {
+  return integerInRange(env, 'EXPORT_INLINE_WRITE_MS', DEFAULT_EXPORT_INLINE_WRITE_MS, 0, 60_000);
 }

@@ -12,7 +12,7 @@ export { FolderExportSink, TEMP_PREFIX } from './folder-sink';
 export { S3ExportSink, type S3SinkConfig } from './s3-sink';
 export { transcriptOf, type TranscriptMessage } from './transcript';
 
-export { exportTargetFromEnv, type ExportTarget } from './config';
+export { DEFAULT_EXPORT_INLINE_WRITE_MS, exportInlineWriteMsFromEnv, exportTargetFromEnv, type ExportTarget } from './config';
 
 export function createExportSink(target: ExportTarget): ExportSink {
   return target.kind === 's3' ? new S3ExportSink(target) : new FolderExportSink(target.dir);

@@ -12,7 +12,10 @@ import { temporalConnectionOptions, type TemporalConnectionConfig } from '../pla
 import type { WorkerSettings } from './settings';
 
 /** What the worker reads of the configuration: its namespace and task queue, and its own settings. */
-export type WorkerConfig = Pick<PlatformConfig, 'temporalNamespace' | 'taskQueue'> & WorkerSettings;
+export type WorkerConfig = Pick<PlatformConfig, 'temporalNamespace' | 'taskQueue'> & WorkerSettings & {
+  /** EXPORT_INLINE_WRITE_MS; the default when absent. */
+  exportInlineWriteMs?: number;
+};
 
 export interface WorkerDeps {
   /** src/config's Config has all of it. */
@@ -49,7 +52,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: config.taskQueue,
     ...workflowSource(deps),
     dataConverter: deps.dataConverter,
-    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, crm: deps.crm, channels: deps.channels, exportSink: deps.exportSink }),
+    activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, crm: deps.crm, channels: deps.channels, exportSink: deps.exportSink, exportInlineWriteMs: config.exportInlineWriteMs }),
     // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
     shutdownGraceTime: config.shutdownGraceMs,
     // Temporal's 10 s default would freeze a crashed worker's conversations for 10 s; a miss only

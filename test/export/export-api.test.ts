@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { ENCRYPTED_ENCODING } from '../../src/security/payload-codec';
@@ -23,7 +23,7 @@ import { MOTO_REGION, type MotoServer, startMoto } from '../../rigs/moto';
 import { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
 import { tempDir, uniqueId } from '../../rigs/temp';
 import { recordHistory } from '../support/histories';
-import { exportIdOf, isExportStart } from '../support/s3';
+import { exportIdOf, exportOutcomeOf, isExportStart } from '../support/s3';
 import { webhookEvents } from '../support/conversation';
 
 const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
@@ -45,13 +45,13 @@ let s3Stack: { baseUrl: string; taskQueue: string };
 let folderStack: { baseUrl: string; taskQueue: string };
 
 /** A worker exporting to `sink` and an API starting conversations on its task queue. */
-async function startExporting(sink: ExportSink) {
+async function startExporting(sink: ExportSink, exportInlineWriteMs?: number) {
   const taskQueue = uniqueId('export-tests');
   sinks.push(sink);
   // Customer notifications go to local outbox files: these tests read the transcript, not the deliveries.
   const outbox = tempDir('export-outbox');
   const channels = { gateway: new OutboxFilePeer(path.join(outbox, 'gateway.jsonl')), routing: new OutboxFilePeer(path.join(outbox, 'routing.jsonl')) };
-  await stack.startWorker({ taskQueue, activities: { exportSink: sink, channels } });
+  await stack.startWorker({ taskQueue, activities: { exportSink: sink, exportInlineWriteMs, channels } });
   const api = await stack.startApi({ taskQueue });
   return { baseUrl: api.baseUrl, taskQueue };
 }
@@ -62,7 +62,9 @@ beforeAll(async () => {
   exportDir = path.join(stack.dir, 'exports');
   s3 = motoS3Client(moto.endpoint);
   await createBucket(s3, BUCKET);
-  s3Stack = await startExporting(new S3ExportSink({ bucket: BUCKET, prefix: PREFIX, region: MOTO_REGION, endpoint: moto.endpoint, forcePathStyle: true }, motoS3Client(moto.endpoint)));
+  // The S3 worker sends every export through its own workflow (the path an export takes when the
+  // destination does not take it at once); the folder worker writes them inline, as by default.
+  s3Stack = await startExporting(new S3ExportSink({ bucket: BUCKET, prefix: PREFIX, region: MOTO_REGION, endpoint: moto.endpoint, forcePathStyle: true }, motoS3Client(moto.endpoint)), 0);
   folderStack = await startExporting(new FolderExportSink(exportDir));
 }, 120_000);
 
@@ -221,11 +223,13 @@ test('S3: the export started again, and the conversation reset to before its end
   expect(logLines.join('')).not.toContain(SECRET_VALUE);
 });
 
-test('local folder: a conversation closed through the API is exported exactly once, and a re-run leaves the file as it was', async () => {
+test('local folder: a conversation closed through the API is exported exactly once, at once, and a re-run leaves the file as it was', async () => {
   const id = uniqueId('folder');
   const view = await closeConversation(folderStack.baseUrl, id);
-  const exportId = await exportIdOf(client, workflowIdFor(id));
-  const result = await client.workflow.getHandle<typeof exportWorkflow>(exportId).result();
+  const { exportId, result, how } = await exportOutcomeOf(client, workflowIdFor(id));
+  // Written by the conversation's own end: no export workflow was needed.
+  expect(how).toBe('inline');
+  await expect(client.workflow.getHandle(exportId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   const relative = path.join('2026', '11', '22', id, `${exportId}.json`);
   expect(result).toEqual({ exportId, location: path.join(exportDir, relative), paymentId: expect.stringMatching(PAYMENT_ID_PATTERN), written: true });
   const mine = () => filesUnder(exportDir).filter((f) => f.includes(id));
@@ -270,8 +274,7 @@ test('local folder: a chat started by the customer\'s messages is exported with 
     expect((await call(base, 'POST', '/webhooks/routing-events', { ...event(id, eventType, minute, extra), occurredAt: new Date(Date.UTC(2026, 10, 22, 11, minute)).toISOString() })).status).toBe(202);
   }
   await client.workflow.getHandle(workflowIdFor(id)).result();
-  const exportId = await exportIdOf(client, workflowIdFor(id));
-  const result = await client.workflow.getHandle<typeof exportWorkflow>(exportId).result();
+  const { result } = await exportOutcomeOf(client, workflowIdFor(id));
   const text = fs.readFileSync(result.location, 'utf8');
   const doc = JSON.parse(text) as ExportDocument;
   // The transcript as the store holds it, the customer's lines first.

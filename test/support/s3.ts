@@ -5,7 +5,10 @@
 import http from 'node:http';
 import type { temporal } from '@temporalio/proto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { exportWorkflowId } from '../../src/conversation/contracts/export';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { exportWorkflowId, type ExportResult } from '../../src/conversation/contracts/export';
+import type { ExportStart } from '../../src/conversation/activities';
+import type { exportWorkflow } from '../../src/conversation/workflows/export';
 import { listenLocally } from '../../rigs/local-server';
 
 export { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
@@ -37,6 +40,23 @@ export async function exportIdOf(client: Client, workflowId: string): Promise<st
   const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
   if (!first) throw new Error(`${workflowId} has no first run id in its history`);
   return exportWorkflowId(workflowId.replace(/^conversation-/, ''), first);
+}
+
+/**
+ * The conversation's one export and how it was written: `inline` by the local activity at its end
+ * (its result, read from the activity's marker through the client's payload codec), or by its
+ * export workflow (that workflow's result, once it completed).
+ */
+export async function exportOutcomeOf(client: Client, workflowId: string): Promise<{ exportId: string; result: ExportResult; how: 'inline' | 'workflow' }> {
+  const exportId = await exportIdOf(client, workflowId);
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const marker = events.find(isExportStart)?.markerRecordedEventAttributes;
+  const payloads = marker?.details?.result?.payloads;
+  if (payloads && payloads.length > 0) {
+    const start = await decodeFromPayloadsAtIndex<ExportStart>(client.options.loadedDataConverter, 0, payloads);
+    if (start.exported) return { exportId, result: start.exported, how: 'inline' };
+  }
+  return { exportId, result: await client.workflow.getHandle<typeof exportWorkflow>(exportId).result(), how: 'workflow' };
 }
 
 /**

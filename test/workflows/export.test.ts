@@ -8,10 +8,9 @@ import { CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FolderExportSink, PAYMENT_ID_PATTERN, type ExportDocument } from '../../src/export';
 import { DEFAULT_SETTINGS, setAttributesUpdate, workflowIdFor } from '../../src/conversation/messages';
-import type { exportWorkflow } from '../../src/conversation/workflows/export';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
-import { exportIdOf } from '../support/s3';
+import { exportOutcomeOf } from '../support/s3';
 import { tempDir, uniqueId } from '../support/temporal';
 import { startTimeSkipping, type TimeSkippingRig } from '../../rigs/time-skipping';
 
@@ -36,8 +35,10 @@ const withWorker = <T>(fn: () => Promise<T>): Promise<T> => rig.withWorker(taskQ
 
 /** The one export the conversation started, once it completed, and the one file with its conversation id. */
 async function exportedDocument(conversationId: string): Promise<ExportDocument> {
-  const ids = [await exportIdOf(env.client, workflowIdFor(conversationId))];
-  const result = await env.client.workflow.getHandle<typeof exportWorkflow>(ids[0]).result();
+  const { exportId, result, how } = await exportOutcomeOf(env.client, workflowIdFor(conversationId));
+  const ids = [exportId];
+  // The folder takes it at once: written by the conversation's end, with no export workflow.
+  expect(how).toBe('inline');
   expect(result.written).toBe(true);
   const files = (fs.readdirSync(exportDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.json') && f.includes(conversationId));
   expect(files).toEqual([path.relative(exportDir, result.location)]);

@@ -39,9 +39,10 @@ const { startExport } = proxyLocalActivities<Activities>({
 
 /**
  * Called by the conversation workflow on each of its ends, after its final batch is written.
- * Starts the export once per workflow chain through a local activity (a workflow of its own with a
- * deterministic id, so it outlives the conversation; see startExport). The activity is recorded
- * in the conversation's history, so a replay never starts it again.
+ * Exports once per workflow chain through a local activity: it writes the export at once when the
+ * destination takes it, else starts the export workflow (a workflow of its own with a deterministic
+ * id, so it outlives the conversation and retries until the destination takes it; see startExport).
+ * The activity is recorded in the conversation's history, so a replay never runs it again.
  *
  * Not a child workflow with ParentClosePolicy ABANDON, which has the same durability: the activity
  * runs on a worker and sees its configuration, so a worker with no export destination (tests that
@@ -52,6 +53,7 @@ const { startExport } = proxyLocalActivities<Activities>({
 export async function startExportOnce(state: ConversationState): Promise<void> {
   const { conversationId } = state;
   const chainId = workflowInfo().firstExecutionRunId;
-  const { exportId, started } = await startExport({ conversationId, chainId, record: exportRecordOf(state) });
-  log.info(started ? 'export started' : 'export was already started', { conversationId, exportWorkflowId: exportId });
+  const { exportId, started, exported } = await startExport({ conversationId, chainId, record: exportRecordOf(state) });
+  const what = exported ? 'export written' : started ? 'export workflow started' : 'export was already started';
+  log.info(what, { conversationId, exportWorkflowId: exportId });
 }
