@@ -14,10 +14,11 @@ import {
   type ExportResult,
   type ExportSink,
 } from '../src/export';
+import type { ExportMetrics } from '../src/platform/metrics';
 import type { ParticipantDataStore } from '../src/store';
 import { WORKFLOW_TYPES, type Activities, type ExportStart, type exportWorkflow } from '../src/conversation';
 
-export function createExportActivities(deps: { store: ParticipantDataStore; logger: Logger; exportSink?: ExportSink }): Pick<Activities, 'startExport' | 'exportConversation'> {
+export function createExportActivities(deps: { store: ParticipantDataStore; logger: Logger; exportSink?: ExportSink; metrics?: ExportMetrics }): Pick<Activities, 'startExport' | 'exportConversation'> {
   return {
     /**
      * Starts the conversation's export workflow on this worker's task queue, once: its id is a
@@ -75,6 +76,7 @@ export function createExportActivities(deps: { store: ParticipantDataStore; logg
         const digest = contentDigest(body);
         const key = exportObjectKey(sink.prefix, input);
         const outcome = await sink.putIfAbsent(key, body, digest);
+        deps.metrics?.exported(outcome === 'written' ? 'written' : 'already_written');
         // Ids, counts and the digest only: values may be sensitive.
         deps.logger.info(
           { ...about, location: sink.locationOf(key), bytes: body.length, attributeCount: attributes.length, messageCount: transcript.length, digest, outcome },
@@ -82,6 +84,7 @@ export function createExportActivities(deps: { store: ParticipantDataStore; logg
         );
         return { exportId: input.exportId, location: sink.locationOf(key), paymentId: document.paymentId, written: outcome === 'written' };
       } catch (err) {
+        deps.metrics?.exported(err instanceof ExportConflictError ? 'conflict' : 'failed');
         if (err instanceof ExportConflictError) {
           deps.logger.error({ ...about, location: err.location }, 'conversation export NOT written: its key already holds other content');
           throw ApplicationFailure.create({ type: ExportErrorType.ExportConflict, message: err.message, nonRetryable: true });

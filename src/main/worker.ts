@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const exportSink = createExportSink(config.exportTarget);
   const connection = await connectWorker(config);
   // Read at scrape time; the worker it describes is created just below.
-  const metrics = new WorkerMetrics(() => workerHealth(worker));
+  const metrics = new WorkerMetrics(() => workerHealth(worker), { kmsCalls: keys.kmsCalls });
   const worker: Worker = await createParleyWorker({
     config,
     store,
