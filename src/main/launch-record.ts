@@ -44,7 +44,8 @@ export class LaunchRecordFile {
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, LAUNCH_RECORD_FILE);
-    this.launcher = { pid: process.pid, startTicks: processStartTicks(process.pid), startedAt: new Date().toISOString(), command: process.argv };
+    // As /proc shows it, which is what the next launcher compares (process.argv has node's absolute path instead of what was typed).
+    this.launcher = { pid: process.pid, startTicks: processStartTicks(process.pid), startedAt: new Date().toISOString(), command: commandLineOf(process.pid) ?? process.argv };
   }
 
   started(role: string, pid: number | undefined, ports: NamedPort[]): void {
