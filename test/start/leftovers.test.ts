@@ -6,10 +6,12 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { startApiStack } from '../../rigs/api-stack';
 import { credentialsFromFile } from '../../rigs/credentials';
 import { freePort } from '../../rigs/ports';
 import { tempDir, uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
+import { ensureWorkerBuilt } from '../../rigs/worker-process';
 import { routingEvent } from '../support/conversation';
 import { freeLaunchPorts, killLaunches, launch, onlyChild, post } from '../support/launcher';
 
@@ -108,5 +110,21 @@ test('a port held by another program: npm start names the port, the process hold
     expect(fs.existsSync(path.join(dataDir, PID_FILE))).toBe(false);
   } finally {
     squatter.close();
+  }
+}, 120_000);
+
+test('a worker whose WORKER_HEALTH_PORT is taken exits 1 naming the port, the process holding it and the variable', async () => {
+  ensureWorkerBuilt();
+  const stack = await startApiStack({ name: 'health-port-taken', worker: false });
+  const squatter = net.createServer();
+  try {
+    const port = await freePort();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    const worker = await stack.spawnWorker('port-taken', { WORKER_HEALTH_PORT: String(port) }, { waitForPolling: false });
+    expect(await worker.exited).toEqual({ code: 1, signal: null });
+    expect(worker.output()).toContain(`parley-worker: port ${port} (WORKER_HEALTH_PORT, the worker's health endpoint) is already in use by process ${process.pid} (`);
+  } finally {
+    squatter.close();
+    await stack.stop();
   }
 }, 120_000);
