@@ -12,7 +12,7 @@ import { temporalConnectionOptions } from '../platform/temporal-client';
 import { loadOrCreateLocalKeys } from '../security/keys';
 import { ensureSecretsFile, secretsFileNotice } from '../security/secrets';
 import { ensurePortsFree, type NamedPort, PortInUseError } from '../platform/port-holder';
-import { LaunchRecordFile, stopLeftovers } from './launch-record';
+import { LaunchRecordFile, LauncherRunningError, LeftoverNotStoppedError, stopLeftovers } from './launch-record';
 import { RestartBudget } from './restart-budget';
 import type * as TemporalBinaries from '../../scripts/temporal-binaries';
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with bootstrap.js, which runs before any build; tsc does not emit it into dist/, so it loads from the source tree
@@ -240,7 +240,7 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<{ code: number
 
 main().catch((err) => {
   // Said in one line, without a stack: what is in the way and what to do about it.
-  if (err instanceof PortInUseError || (err instanceof Error && ['LauncherRunningError', 'LeftoverNotStoppedError'].includes(err.name))) console.error(`parley: ${err.message}`);
+  if (err instanceof PortInUseError || err instanceof LauncherRunningError || err instanceof LeftoverNotStoppedError) console.error(`parley: ${err.message}`);
   else console.error(err);
   process.exit(1);
 });
