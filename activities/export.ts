@@ -15,6 +15,7 @@ import {
   type ExportResult,
   type ExportSink,
 } from '../src/export';
+import type { ExportMetrics } from '../src/platform/metrics';
 import type { ParticipantDataStore } from '../src/store';
 import { WORKFLOW_TYPES, type Activities, type ExportStart, type exportWorkflow } from '../src/conversation';
 
@@ -24,6 +25,7 @@ export function createExportActivities(deps: {
   exportSink?: ExportSink;
   /** 0: every export goes through its own workflow. */
   exportInlineWriteMs?: number;
+  metrics?: ExportMetrics;
 }): Pick<Activities, 'startExport' | 'exportConversation'> {
   return {
     /**
@@ -113,6 +115,7 @@ export function createExportActivities(deps: {
       const digest = contentDigest(body);
       const key = exportObjectKey(sink.prefix, input);
       const outcome = await sink.putIfAbsent(key, body, digest);
+      deps.metrics?.exported(outcome === 'written' ? 'written' : 'already_written');
       // Ids, counts and the digest only: values may be sensitive.
       deps.logger.info(
         { ...about, location: sink.locationOf(key), bytes: body.length, attributeCount: attributes.length, messageCount: transcript.length, digest, outcome },
@@ -120,6 +123,7 @@ export function createExportActivities(deps: {
       );
       return { exportId: input.exportId, location: sink.locationOf(key), paymentId: document.paymentId, written: outcome === 'written' };
     } catch (err) {
+      deps.metrics?.exported(err instanceof ExportConflictError ? 'conflict' : 'failed');
       if (err instanceof ExportConflictError) deps.logger.error({ ...about, location: err.location }, 'conversation export NOT written: its key already holds other content');
       throw err;
     }

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { ChannelPeers } from '../src/channels/peers';
 import type { ExportSink } from '../src/export';
-import type { FlushMetrics } from '../src/platform/metrics';
+import type { ExportMetrics, FlushMetrics } from '../src/platform/metrics';
 import type { ParticipantDataStore } from '../src/store';
 import type { CrmRegistry } from '../src/crm/registry';
 import type { Activities } from '../src/conversation';
@@ -14,8 +14,8 @@ import { createParticipantDataActivities } from './participant-data';
 export interface ActivityDeps {
   store: ParticipantDataStore;
   logger: Logger;
-  /** Flush outcomes for the worker's /metrics; tests may leave it out. */
-  metrics?: FlushMetrics;
+  /** Flush and export outcomes for the worker's /metrics; tests may leave it out. */
+  metrics?: FlushMetrics & ExportMetrics;
   /** The CRM integrations (CRM_INTEGRATIONS_FILE); absent: none, every configuration is NotConfigured. */
   crm?: CrmRegistry;
   /** The channel gateway and routing platform (digital channels); tests that need none leave it out. */

@@ -5,6 +5,7 @@ import { createLogger } from '../platform/logger';
 import { createKeyServices } from '../security/key-services';
 import { createParticipantDataStore } from '../store';
 import { createTemporalClient } from '../platform/temporal-client';
+import { PortInUseError, portHolder } from '../platform/port-holder';
 
 async function main(): Promise<void> {
   // Before anything connects: without its secrets, or with a wrong CRM registry or destinations
@@ -22,7 +23,12 @@ async function main(): Promise<void> {
   await store.init();
   const client = createTemporalClient(config, keys.dataConverter);
   const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: config.codec, crm, destinations });
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new PortInUseError({ port: config.port, variable: 'PORT', owner: 'the API', host: config.host }, portHolder(config.port));
+  }
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
@@ -39,6 +45,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(err);
+  console.error(err instanceof PortInUseError ? `parley-api: ${err.message}` : err);
   process.exit(1);
 });

@@ -11,6 +11,8 @@ import { registerSearchAttributes } from '../platform/search-attributes';
 import { temporalConnectionOptions } from '../platform/temporal-client';
 import { loadOrCreateLocalKeys } from '../security/keys';
 import { ensureSecretsFile, secretsFileNotice } from '../security/secrets';
+import { ensurePortsFree, type NamedPort, PortInUseError } from '../platform/port-holder';
+import { LaunchRecordFile, LauncherRunningError, LeftoverNotStoppedError, stopLeftovers } from './launch-record';
 import { RestartBudget } from './restart-budget';
 import type * as TemporalBinaries from '../../scripts/temporal-binaries';
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with bootstrap.js, which runs before any build; tsc does not emit it into dist/, so it loads from the source tree
@@ -21,6 +23,12 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env, ['keys']);
   const logger = createLogger(config.logLevel, 'parley', config.logFormat);
   fs.mkdirSync(config.dataDir, { recursive: true });
+  // A previous launcher killed outright (SIGKILL, out of memory) left its processes running on our
+  // ports: stop them first, then make sure nothing else holds a port we need.
+  await stopLeftovers(config.dataDir, logger);
+  const ports = portsOf(config);
+  await ensurePortsFree(Object.values(ports).flat());
+  const record = new LaunchRecordFile(config.dataDir);
   // The API refuses to start without secrets; on a first run on this machine they are made here.
   const secrets = ensureSecretsFile(process.env, config.dataDir);
   // Likewise the local key file, unless KMS is configured: made once here rather than raced by worker and API.
@@ -55,12 +63,13 @@ async function main(): Promise<void> {
     );
     await restarting;
     await devServer?.stop();
+    record.remove();
     process.exit(code);
   };
   const giveUp = (what: string, budget: RestartBudget): void => {
     logger.error({ process: what, restarts: budget.max }, `${what} keeps exiting (${budget.max} restarts within 10 minutes); stopping everything`);
     // Without Temporal a worker's drain cannot finish (its pollers wait for the server): a short grace.
-    void stopAll(1, what === 'the Temporal dev server' ? 5_000 : 30_000);
+    void stopAll(1, what === DEV_SERVER ? 5_000 : 30_000);
   };
 
   const env = { ...process.env };
@@ -77,6 +86,7 @@ async function main(): Promise<void> {
     };
     logger.info({ dbFile }, 'starting the Temporal dev server');
     devServer = await startDevServer(options);
+    record.started(DEV_SERVER, devServer.process.pid, ports.devServer);
     // Supervised: a dev server that dies (killed, out of memory) is started again on the same SQLite
     // file and port, where the worker and the API reconnect by themselves; its history is in the file.
     const budget = new RestartBudget();
@@ -84,12 +94,13 @@ async function main(): Promise<void> {
       server.process.once('exit', (code, signal) => {
         if (stopping) return;
         const next = budget.next();
-        if (!next) return giveUp('the Temporal dev server', budget);
+        if (!next) return giveUp(DEV_SERVER, budget);
         logger.error({ code, signal, dbFile, restartInMs: next.delayMs, attempt: next.attempt, maxAttempts: budget.max }, 'the Temporal dev server exited unexpectedly; restarting it on the same SQLite file');
         const restart = (): void => {
           restarting = startDevServer(options).then(
             (restarted) => {
               devServer = restarted;
+              record.started(DEV_SERVER, restarted.process.pid, ports.devServer);
               if (stopping) return;
               logger.info({ address: restarted.address, attempt: next.attempt }, 'the Temporal dev server is back');
               watch(restarted);
@@ -98,7 +109,7 @@ async function main(): Promise<void> {
               const again = budget.next();
               if (!again) {
                 logger.error({ error: err instanceof Error ? err.message : String(err) }, 'could not restart the Temporal dev server');
-                return giveUp('the Temporal dev server', budget);
+                return giveUp(DEV_SERVER, budget);
               }
               logger.error({ error: err instanceof Error ? err.message : String(err), restartInMs: again.delayMs, attempt: again.attempt, maxAttempts: budget.max }, 'the Temporal dev server did not start again; retrying');
               later(again.delayMs, restart);
@@ -127,6 +138,7 @@ async function main(): Promise<void> {
     // So only this launcher hears Ctrl-C, and each process gets exactly one SIGTERM from it.
     const child = spawn(process.execPath, [path.join(__dirname, entry)], { env, stdio: 'inherit', detached: true });
     children.set(entry, child);
+    record.started(entry, child.pid, entry === 'api.js' ? ports.api : ports.worker);
     child.once('exit', (code, signal) => {
       if (stopping) return;
       const next = budget.next();
@@ -157,6 +169,26 @@ async function main(): Promise<void> {
   logger.info({ api: `http://${config.host}:${config.port}`, temporalUi: ui, temporal: env.TEMPORAL_ADDRESS }, 'Parley is up');
   if (secrets.created) console.log(secretsFileNotice(secrets.file, `http://${config.host}:${config.port}`));
   console.log(`\n  Parley API   http://${config.host}:${config.port}\n  Temporal UI  ${ui}\n  Ctrl-C stops everything.\n`);
+}
+
+const DEV_SERVER = 'the Temporal dev server';
+
+/** The ports this launcher's processes bind, each with the variable that moves it. */
+function portsOf(config: Config): { devServer: NamedPort[]; worker: NamedPort[]; api: NamedPort[] } {
+  const loopback = '127.0.0.1';
+  return {
+    devServer: config.temporalAddress
+      ? []
+      : [
+          { port: config.devServerPort, variable: 'TEMPORAL_DEV_PORT', owner: 'the Temporal dev server', host: loopback },
+          { port: config.uiPort, variable: 'TEMPORAL_UI_PORT', owner: 'the Temporal Web UI', host: loopback },
+        ],
+    worker: [
+      ...(config.workerHealthPort === undefined ? [] : [{ port: config.workerHealthPort, variable: 'WORKER_HEALTH_PORT', owner: "the worker's health endpoint", host: config.host }]),
+      ...(config.temporalMetricsPort === undefined ? [] : [{ port: config.temporalMetricsPort, variable: 'TEMPORAL_METRICS_PORT', owner: "the worker's Temporal SDK metrics", host: config.host }]),
+    ].filter((p) => p.port !== 0),
+    api: [{ port: config.port, variable: 'PORT', owner: 'the API', host: config.host }],
+  };
 }
 
 /** Best effort: a cluster where Parley may not administer the namespace (Temporal Cloud) is configured by hand. */
@@ -207,6 +239,8 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<{ code: number
 }
 
 main().catch((err) => {
-  console.error(err);
+  // Said in one line, without a stack: what is in the way and what to do about it.
+  if (err instanceof PortInUseError || err instanceof LauncherRunningError || err instanceof LeftoverNotStoppedError) console.error(`parley: ${err.message}`);
+  else console.error(err);
   process.exit(1);
 });

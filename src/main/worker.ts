@@ -13,6 +13,7 @@ import { connectWorker, createParleyWorker } from '../worker/worker';
 import type { Worker } from '@temporalio/worker';
 import { WorkerMetrics } from '../platform/metrics';
 import { startWorkerHealthServer, workerHealth } from '../worker/health';
+import { PortInUseError, portHolder } from '../platform/port-holder';
 
 async function main(): Promise<void> {
   // Before anything connects: a wrong CRM registry or peer URL stops the worker with a ConfigError
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   const exportSink = createExportSink(config.exportTarget);
   const connection = await connectWorker(config);
   // Read at scrape time; the worker it describes is created just below.
-  const metrics = new WorkerMetrics(() => workerHealth(worker));
+  const metrics = new WorkerMetrics(() => workerHealth(worker), { kmsCalls: keys.kmsCalls });
   const worker: Worker = await createParleyWorker({
     config,
     store,
@@ -54,7 +55,8 @@ async function main(): Promise<void> {
     },
     'worker started',
   );
-  const health = config.workerHealthPort === undefined ? undefined : await startWorkerHealthServer(worker, { host: config.host, port: config.workerHealthPort, logger, metrics: metrics.registry });
+  const healthPort = config.workerHealthPort;
+  const health = healthPort === undefined ? undefined : await startHealth(config.host, healthPort, () => startWorkerHealthServer(worker, { host: config.host, port: healthPort, logger, metrics: metrics.registry }));
   const early = stopRequested();
   if (early) {
     // Stopped before it took any work: nothing to drain. The SDK keeps the connection while a Worker
@@ -73,7 +75,17 @@ async function main(): Promise<void> {
   logger.info('worker stopped');
 }
 
+/** A taken health port is named with the process holding it and the variable that moves it. */
+async function startHealth<T>(host: string, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new PortInUseError({ port, variable: 'WORKER_HEALTH_PORT', owner: "the worker's health endpoint", host }, portHolder(port));
+  }
+}
+
 main().catch((err) => {
-  console.error(err);
+  console.error(err instanceof PortInUseError ? `parley-worker: ${err.message}` : err);
   process.exit(1);
 });

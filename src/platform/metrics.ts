@@ -27,17 +27,7 @@ export class ApiMetrics {
   constructor(opts: { kmsCalls?: KmsCallSource; openConversations?: () => Promise<number | undefined> } = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_api_' });
     const { kmsCalls, openConversations } = opts;
-    if (kmsCalls) {
-      new Gauge({
-        name: 'parley_kms_calls',
-        help: 'KMS calls made by this process since it started, by operation (a counter read from the key services)',
-        labelNames: ['operation'] as const,
-        registers: [this.registry],
-        collect() {
-          for (const [operation, n] of Object.entries(kmsCalls.counts())) this.set({ operation }, n);
-        },
-      });
-    }
+    if (kmsCalls) kmsCallsGauge(this.registry, kmsCalls);
     if (openConversations) {
       new Gauge({
         name: 'parley_open_conversations',
@@ -69,7 +59,32 @@ export interface FlushMetrics {
   flushed(outcome: FlushOutcome, attributeCount: number): void;
 }
 
-export class WorkerMetrics implements FlushMetrics {
+/**
+ * written: the object was stored now; already_written: a retry found the same bytes stored (an
+ * earlier attempt had written them); conflict: its key holds other content (the export stops, logged
+ * with the key); failed: any other failure of an attempt (the sink unreachable, a store read), retried.
+ */
+export type ExportOutcome = 'written' | 'already_written' | 'conflict' | 'failed';
+
+/** What the export activity reports; the worker's registry implements it. */
+export interface ExportMetrics {
+  exported(outcome: ExportOutcome): void;
+}
+
+/** Registers parley_kms_calls on a registry: the API and the worker each count their own process's calls. */
+function kmsCallsGauge(registry: Registry, kmsCalls: KmsCallSource): void {
+  new Gauge({
+    name: 'parley_kms_calls',
+    help: 'KMS calls made by this process since it started, by operation; operation="failed" counts the calls that ended in an error (a counter read from the key services)',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+    collect() {
+      for (const [operation, n] of Object.entries(kmsCalls.counts())) this.set({ operation }, n);
+    },
+  });
+}
+
+export class WorkerMetrics implements FlushMetrics, ExportMetrics {
   readonly registry = new Registry();
   private readonly flushes = new Counter({
     name: 'parley_flush_total',
@@ -83,9 +98,20 @@ export class WorkerMetrics implements FlushMetrics {
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
     registers: [this.registry],
   });
+  private readonly exports = new Counter({
+    name: 'parley_export_total',
+    help: 'Export attempts of ended conversations, by outcome (already_written: a retry found its object stored; conflict: its key held other content; failed: the attempt failed and is retried)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
 
-  constructor(status?: () => { inFlightActivities: number; inFlightWorkflowActivations: number; cachedWorkflows: number }) {
+  constructor(
+    status?: () => { inFlightActivities: number; inFlightWorkflowActivations: number; cachedWorkflows: number },
+    opts: { kmsCalls?: KmsCallSource } = {},
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_worker_' });
+    // The worker's own KMS calls: the payload codec's data keys, when the codec key is in KMS.
+    if (opts.kmsCalls) kmsCallsGauge(this.registry, opts.kmsCalls);
     if (status) {
       new Gauge({
         name: 'parley_worker_slots',
@@ -105,5 +131,9 @@ export class WorkerMetrics implements FlushMetrics {
   flushed(outcome: FlushOutcome, attributeCount: number): void {
     this.flushes.inc({ outcome });
     if (outcome === 'applied') this.batchSize.observe(attributeCount);
+  }
+
+  exported(outcome: ExportOutcome): void {
+    this.exports.inc({ outcome });
   }
 }

@@ -5,7 +5,7 @@ import { createActivities } from '../../activities';
 import type { ChannelPeers } from '../channels/peers';
 import type { PlatformConfig } from '../platform/config';
 import type { ExportSink } from '../export';
-import type { FlushMetrics } from '../platform/metrics';
+import type { ExportMetrics, FlushMetrics } from '../platform/metrics';
 import type { ParticipantDataStore } from '../store';
 import type { CrmRegistry } from '../crm/registry';
 import { temporalConnectionOptions, type TemporalConnectionConfig } from '../platform/temporal-client';
@@ -28,7 +28,7 @@ export interface WorkerDeps {
   connection: NativeConnection;
   /** Parley's payload codec and failure converter: every payload the worker reads or writes is encrypted. */
   dataConverter: DataConverter;
-  metrics?: FlushMetrics;
+  metrics?: FlushMetrics & ExportMetrics;
   /** The CRM integrations the workflow-execute activities call (CRM_INTEGRATIONS_FILE). */
   crm?: CrmRegistry;
   /** The channel gateway and routing platform (src/channels/config.ts builds them from the environment). */

@@ -2,106 +2,21 @@
 // its build step) starts the dev server, the worker and the API; a terminal's Ctrl-C reaches the
 // whole foreground process group and must still let the worker drain; a second start on the same
 // data folder finds every conversation again.
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { projectRoot } from '../../src/platform/config';
-import { authedFetch, credentialsFromFile, type TestCredentials } from '../../rigs/credentials';
-import { freePort } from '../../rigs/ports';
+import { authedFetch, credentialsFromFile } from '../../rigs/credentials';
 import { tempDir, uniqueId } from '../../rigs/temp';
-import { StopWaiting, waitFor } from '../../rigs/wait';
+import { waitFor } from '../../rigs/wait';
 import { routingEvent } from '../support/conversation';
-
-const LAUNCHER = path.join(projectRoot(), 'dist', 'src', 'main', 'start.js');
-
-interface LogLine {
-  name?: string;
-  msg?: string;
-  entry?: string;
-  code?: number | null;
-  signal?: string | null;
-  [key: string]: unknown;
-}
-
-interface Launch {
-  child: ChildProcess;
-  baseUrl: string;
-  uiUrl: string;
-  devPort: number;
-  lines: LogLine[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const launches: Launch[] = [];
-
-async function launch(dataDir: string): Promise<Launch> {
-  if (!fs.existsSync(LAUNCHER)) throw new Error(`${LAUNCHER} is missing: npm test builds it first (npm run build)`);
-  const [port, devPort, uiPort] = [await freePort(), await freePort(), await freePort()];
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), TEMPORAL_DEV_PORT: String(devPort), TEMPORAL_UI_PORT: String(uiPort), PARLEY_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
-  delete env.TEMPORAL_ADDRESS;
-  delete env.DATABASE_URL;
-  // The launcher makes its own secrets in the data folder on the first start.
-  for (const name of ['PARLEY_WEBHOOK_SECRETS', 'PARLEY_TOKENS', 'PARLEY_SECRETS_FILE']) delete env[name];
-  // Its own process group, as a shell gives a foreground job: the group is what Ctrl-C signals.
-  const child = spawn(process.execPath, [LAUNCHER], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: LogLine[] = [];
-  const collect = (stream: NodeJS.ReadableStream): void => {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop() ?? '';
-      for (const part of parts) {
-        try {
-          lines.push(JSON.parse(part) as LogLine);
-        } catch {
-          lines.push({ text: part });
-        }
-      }
-    });
-  };
-  collect(child.stdout!);
-  collect(child.stderr!);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const started: Launch = { child, baseUrl: `http://127.0.0.1:${port}`, uiUrl: `http://127.0.0.1:${uiPort}`, devPort, lines, exited };
-  launches.push(started);
-  await waitFor('npm start to announce that Parley is up', () => {
-    if (child.exitCode !== null) {
-      // The cause is usually a warning, an error or a plain text line (a crash), not the last lines.
-      const problems = lines.filter((line) => typeof line.level !== 'number' || line.level >= 40);
-      throw new StopWaiting(`the launcher exited with ${child.exitCode}: ${JSON.stringify([...problems.slice(-10), ...lines.slice(-5)])}`);
-    }
-    return lines.some((line) => line.msg === 'Parley is up');
-  }, { timeoutMs: 90_000, intervalMs: 200 });
-  return started;
-}
-
-/** The supervisor's record of how each process it started ended. */
-function exitOf(run: Launch, entry: string): LogLine | undefined {
-  return run.lines.find((line) => line.name === 'parley' && line.msg === 'process stopped' && line.entry === entry);
-}
-
-async function post(run: Launch, credentials: TestCredentials, url: string, body: unknown): Promise<Response> {
-  return authedFetch(credentials, `${run.baseUrl}${url}`, { method: 'POST', body });
-}
+import { type Launch, type LogLine, exitOf, killLaunches, launch, onlyChild, post, processesUsing } from '../support/launcher';
 
 /** Console lines (not JSON) that tell where the generated secrets are. */
 function secretsNotices(run: Launch): string[] {
   return run.lines.map((line) => (typeof line.text === 'string' ? line.text : '')).filter((text) => /API secrets were created in/.test(text));
 }
 
-afterAll(async () => {
-  for (const run of launches) {
-    if (run.child.exitCode === null && run.child.signalCode === null) {
-      try {
-        process.kill(-run.child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  }
-});
+afterAll(() => killLaunches());
 
 test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a second start finds the conversation again; SIGTERM and SIGHUP stop it cleanly', async () => {
   const dataDir = tempDir('npm-start');
@@ -159,36 +74,6 @@ test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a
 });
 
 const pickExit = (line?: LogLine) => ({ code: line?.code, signal: line?.signal });
-
-/** The launcher's own children whose command line contains `marker` (read from /proc: the launcher logs no pids). */
-function childrenOf(launcherPid: number, marker: string): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      return ppid === launcherPid && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-    } catch {
-      return false; // Gone meanwhile.
-    }
-  });
-}
-
-/** Processes whose command line or environment names `dataDir` (the launcher passes it to every child). */
-function processesUsing(dataDir: string): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try {
-      return pid !== process.pid && [`/proc/${pid}/cmdline`, `/proc/${pid}/environ`].some((file) => fs.readFileSync(file, 'utf8').includes(dataDir));
-    } catch {
-      return false;
-    }
-  });
-}
-
-function onlyChild(launcherPid: number, marker: string): number {
-  const pids = childrenOf(launcherPid, marker);
-  if (pids.length !== 1) throw new Error(`expected one child of the launcher running ${marker}, found ${pids.length}`);
-  return pids[0];
-}
 
 test('npm start supervises what it started: a SIGKILLed dev server, worker or API is restarted (same SQLite file, data kept); when the dev server cannot come back it stops everything and exits 1 saying why', async () => {
   const dataDir = tempDir('npm-start-supervise');
