@@ -180,7 +180,10 @@ describe('against a running worker and API', () => {
     ensureWorkerBuilt();
     stack = await startApiStack({ name: 'dashboard', credentials, conversation: { closedGracePeriodMs: 0 }, worker: false });
     ports = { health: await freePort(), sdk: await freePort() };
-    await stack.spawnWorker('dashboard-worker', { WORKER_HEALTH_PORT: String(ports.health), TEMPORAL_METRICS_PORT: String(ports.sdk) });
+    // The export through its own workflow (EXPORT_INLINE_WRITE_MS=0, as when a destination is slow):
+    // a voice conversation's end otherwise runs no regular activity, and the SDK exports its activity
+    // schedule-to-start histogram only once one has run.
+    await stack.spawnWorker('dashboard-worker', { WORKER_HEALTH_PORT: String(ports.health), TEMPORAL_METRICS_PORT: String(ports.sdk), EXPORT_INLINE_WRITE_MS: '0' });
   }, 120_000);
 
   afterAll(() => stack?.stop());
