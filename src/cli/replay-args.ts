@@ -50,9 +50,9 @@ export function parseReplayArgs(args: readonly string[]): ReplaySelection | 'hel
     }
   }
   const chosen = [id !== undefined, query !== undefined, since !== undefined].filter(Boolean).length;
+  if (sample !== undefined && since === undefined) throw new UsageError('--sample goes with --since');
   if (chosen === 0) throw new UsageError('say what to replay');
   if (chosen > 1) throw new UsageError('give one of: an id, --query or --since');
-  if (sample !== undefined && since === undefined) throw new UsageError('--sample goes with --since');
   if (id !== undefined) return { kind: 'id', id };
   if (query !== undefined) return { kind: 'query', query };
   return { kind: 'since', windowMs: since as number, sample: sample ?? DEFAULT_SAMPLE };

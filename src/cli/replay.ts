@@ -32,8 +32,6 @@ async function main(args: readonly string[]): Promise<number> {
       throw new ConfigError(`no key file at ${source.keyFile}: set PARLEY_KEY_FILE (or KMS_KEY_ID) to the key the workers use`);
     }
   }
-  // The replay worker's and the SDK core's own log lines would bury the report.
-  Runtime.install({ logger: new DefaultLogger('ERROR', () => undefined), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
   const keys = createKeyServices(keyConfig, { namespace });
   const address = temporalAddressOf(config);
   const connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: '10s' }).catch((err: unknown) => {
@@ -50,6 +48,8 @@ async function main(args: readonly string[]): Promise<number> {
       return selection.kind === 'id' ? USAGE_OR_UNREACHABLE : 0;
     }
     const histories = fetchHistories(client, runs, (run) => console.log(`gone ${run.workflowId} ${run.runId} (no longer retained)`));
+    // The replay worker's and the SDK core's own log lines would bury the report.
+    Runtime.install({ logger: new DefaultLogger('ERROR', () => undefined), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
     const options = { ...replayWorkflowSource(config), dataConverter: parleyDataConverter(codecForNamespace(keys.codec, namespace)), replayName: 'parley-replay' };
     try {
       return (await replayAndReport(options, histories, (line) => console.log(line))).exitCode;
@@ -74,14 +74,14 @@ function reason(err: unknown): string {
   return text.split('\n')[0];
 }
 
+// Exits explicitly: once the SDK's runtime is up, it keeps the process alive and takes SIGTERM for a
+// worker drain, so a pipeline's timeout would not end it either.
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError) console.error(`${err.message}\n${REPLAY_USAGE}`);
     else if (err instanceof Stop || err instanceof ConfigError) console.error(err.message);
     else console.error(`replay could not run: ${reason(err)}`);
-    process.exitCode = USAGE_OR_UNREACHABLE;
+    process.exit(USAGE_OR_UNREACHABLE);
   },
 );

@@ -24,7 +24,11 @@ function withTimerInsteadOfUpsert(input: ReplayInput): { input: ReplayInput; eve
   if (!event) throw new Error(`${input.workflowId} upserts no search attributes`);
   event.eventType = EventType.EVENT_TYPE_TIMER_STARTED;
   event.upsertWorkflowSearchAttributesEventAttributes = null;
-  event.timerStartedEventAttributes = { timerId: '99', startToFireTimeout: { seconds: 5 }, workflowTaskCompletedEventId: Number(event.eventId) - 1 };
+  event.timerStartedEventAttributes = temporal.api.history.v1.TimerStartedEventAttributes.fromObject({
+    timerId: '99',
+    startToFireTimeout: { seconds: 5 },
+    workflowTaskCompletedEventId: Number(event.eventId) - 1,
+  });
   return { input: { workflowId: `${input.workflowId}-changed`, history }, eventId: String(event.eventId) };
 }
 
