@@ -50,6 +50,8 @@ async function main(args: readonly string[]): Promise<number> {
     const histories = fetchHistories(client, runs, (run) => console.log(`gone ${run.workflowId} ${run.runId} (no longer retained)`));
     // The replay worker's and the SDK core's own log lines would bury the report.
     Runtime.install({ logger: new DefaultLogger('ERROR', () => undefined), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
+    // The worker's data converter, minus the worker's wait through a key-service outage: a replay
+    // that cannot decode should say so and end, not wait.
     const options = { ...replayWorkflowSource(config), dataConverter: parleyDataConverter(codecForNamespace(keys.codec, namespace)), replayName: 'parley-replay' };
     try {
       return (await replayAndReport(options, histories, (line) => console.log(line))).exitCode;
@@ -69,7 +71,7 @@ function described(selection: ReplaySelection): string {
 
 /** An error's first line, with the gRPC details when that is where the reason is. */
 function reason(err: unknown): string {
-  const details = (err as { details?: unknown }).details;
+  const details = err && typeof err === 'object' ? (err as { details?: unknown }).details : undefined;
   const text = typeof details === 'string' && details ? details : err instanceof Error ? err.message : String(err);
   return text.split('\n')[0];
 }
