@@ -1,6 +1,7 @@
 // `npm run replay`'s verdict on histories, without a Temporal server: the recorded histories are real
 // conversations, and one of them edited the way a deploy that changed a command would see it.
 import { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { replayAndReport, type ReplayInput } from '../../src/worker/replay';
 import { loadRecordedHistories } from '../support/histories';
 import { bundleWorkflows } from '../support/temporal';
@@ -32,9 +33,9 @@ function withTimerInsteadOfUpsert(input: ReplayInput): { input: ReplayInput; eve
   return { input: { workflowId: `${input.workflowId}-changed`, history }, eventId: String(event.eventId) };
 }
 
-async function report(histories: ReplayInput[]): Promise<{ exitCode: number; lines: string[] }> {
+async function report(histories: ReplayInput[], workflowBundle?: { code: string }): Promise<{ exitCode: number; lines: string[] }> {
   const lines: string[] = [];
-  const { exitCode } = await replayAndReport({ workflowBundle: await bundleWorkflows() }, histories, (line) => lines.push(line));
+  const { exitCode } = await replayAndReport({ workflowBundle: workflowBundle ?? (await bundleWorkflows()) }, histories, (line) => lines.push(line));
   return { exitCode, lines };
 }
 
@@ -69,4 +70,21 @@ test('a history the SDK cannot take at all fails on its own line and the rest st
   expect(exitCode).toBe(1);
   expect(lines[0]).toMatch(/^FAIL truncated run-1: replay failed: \S/);
   expect(lines.slice(1)).toEqual([`ok ${RECORDED} ${runIdOf(good)} (${good.history.events?.length} events)`, 'replayed 2, failed 1']);
+});
+
+test('workflow code that throws on replay: FAIL with the error and where in the code it was thrown, exit 1', async () => {
+  const silent = () => undefined;
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./fixtures/throwing-workflows'),
+    logger: { log: silent, trace: silent, debug: silent, info: silent, warn: silent, error: (m: string) => console.error(m) },
+  });
+  const good = recorded();
+  const { exitCode, lines } = await report([good], bundle);
+  expect(exitCode).toBe(1);
+  // The frame is in the source file where the bundle's source map applies (a plain node process, as
+  // `npm run replay`), in the bundle under jest's own stack handling.
+  expect(lines[0]).toMatch(
+    new RegExp(`^FAIL ${RECORDED} ${runIdOf(good)}: replay failed: Cannot read properties of undefined \\(reading 'closedGracePeriodMs'\\) \\(at conversationWorkflow \\(.+:\\d+:\\d+\\)\\)$`),
+  );
+  expect(lines[1]).toBe('replayed 1, failed 1');
 });
