@@ -19,7 +19,7 @@ async function prePatchBundle(dir: string): Promise<string> {
   // The real SDK by its absolute path: the alias below matches the bare package name only.
   fs.writeFileSync(shim, `'use strict';\nmodule.exports = { ...require(${JSON.stringify(require.resolve('@temporalio/workflow'))}), patched: () => false };\n`);
   const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(DIST, 'src', 'conversation', 'workflows.js'),
+    workflowsPath: require.resolve('../../../src/conversation/workflows'),
     failureConverterPath: FAILURE_CONVERTER_PATH,
     webpackConfigHook: (config) => ({ ...config, resolve: { ...config.resolve, alias: { ...(config.resolve?.alias as Record<string, string> | undefined), '@temporalio/workflow$': shim } } }),
     logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => console.error(m) },
