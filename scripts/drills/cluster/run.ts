@@ -4,13 +4,20 @@
 // every conversation completed, every closed one exported once; crashes counted from this drill only.
 import path from 'node:path';
 import type { ClusterStack } from '../../../rigs/cluster-stack';
+import type { CrmPeer } from '../../../rigs/crm-peer';
 import type { DrillAudit, DrillContext } from '../drill';
 import { ApiClient, Ledger } from '../traffic';
 import { driveThrough, scaled } from '../util';
 import { auditFolderExports } from './exports';
 
+export const CRM_CONFIGURATION = 'drill-crm';
+/** A CRM workflow the peer fails (500) on every call: its outcome is what the crm-outcome-of-last-attempt patch changed. */
+export const CRM_FAILING_WORKFLOW = 'failingLookup';
+
 export interface ClusterDrillContext extends DrillContext {
   stack: ClusterStack;
+  /** The CRM every process is configured with (CRM_CONFIGURATION). */
+  crm: CrmPeer;
 }
 
 /** Where the stack's workers export (EXPORT_DIR, shared by every worker as a volume would be). */
@@ -18,7 +25,13 @@ export const exportDir = (stack: ClusterStack): string => path.join(stack.opts.w
 
 export async function withTraffic(
   ctx: ClusterDrillContext,
-  opts: { prefix: string; conversations: number; faults: () => Promise<Record<string, string | number>> },
+  opts: {
+    prefix: string;
+    conversations: number;
+    faults: () => Promise<Record<string, string | number>>;
+    /** Instead of the standard conversation (it must still close it with its fourth event). */
+    conversation?: (ledger: Ledger, id: string, i: number) => Promise<void>;
+  },
 ): Promise<DrillAudit> {
   const { stack, scale, log } = ctx;
   const crashesBefore = stack.crashes();
@@ -27,7 +40,9 @@ export async function withTraffic(
   const ledger = new Ledger(api, { retryForMs: 180_000 });
   let faultsDone = false;
   const prefix = `${opts.prefix}-${Date.now().toString(36)}-`;
-  const traffic = driveThrough(conversations, Math.min(conversations, 10), () => faultsDone, (i) => ledger.standardConversation(`${prefix}${i}`, { secured: i % 4 === 0 }));
+  const traffic = driveThrough(conversations, Math.min(conversations, 10), () => faultsDone, (i) =>
+    opts.conversation ? opts.conversation(ledger, `${prefix}${i}`, i) : ledger.standardConversation(`${prefix}${i}`, { secured: i % 4 === 0 }),
+  );
   let facts: Record<string, string | number>;
   try {
     facts = await opts.faults();
