@@ -16,6 +16,11 @@ export interface ThrowawayPostgres {
   url: string;
   /** Stops the server (waiting a little for clients to leave, then cutting them) and removes the cluster's folders. */
   stop(): Promise<void>;
+  /**
+   * Stops the server as an operator's restart does (fast shutdown: clients cut, data flushed), then
+   * starts it again on the same data and port; resolves once it accepts connections again.
+   */
+  restart(): Promise<void>;
 }
 
 export interface PostgresOptions {
@@ -110,60 +115,76 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Throwaw
 
   const port = await freePort();
   const logFile = opts.logFile ?? path.join(root, 'postgres.log');
-  const logFd = fs.openSync(logFile, 'a');
-  const server = spawn(
-    path.join(bin, 'postgres'),
-    [
-      '-D', dataDir,
-      '-p', String(port),
-      '-k', socketDir,
-      '-h', '127.0.0.1',
-      // Throwaway data: trade durability for speed.
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
-      // The drills run several workers and the API, each with its own pool.
-      '-c', 'max_connections=200',
-    ],
-    { ...spawnOpts, stdio: ['ignore', logFd, logFd] },
-  );
-  fs.closeSync(logFd);
-  killOnExit(server);
-
   const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
-  const stop = async (): Promise<void> => {
-    // SIGTERM is "smart" shutdown and waits for every client to disconnect; if a client leaked a
-    // connection, fall back to fast (SIGINT) and then immediate (SIGKILL).
-    for (const signal of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
+  const spawnServer = (): ChildProcess => {
+    const logFd = fs.openSync(logFile, 'a');
+    const child = spawn(
+      path.join(bin, 'postgres'),
+      [
+        '-D', dataDir,
+        '-p', String(port),
+        '-k', socketDir,
+        '-h', '127.0.0.1',
+        // Throwaway data: trade durability for speed.
+        '-c', 'fsync=off',
+        '-c', 'synchronous_commit=off',
+        '-c', 'full_page_writes=off',
+        // The drills run several workers and the API, each with its own pool.
+        '-c', 'max_connections=200',
+      ],
+      { ...spawnOpts, stdio: ['ignore', logFd, logFd] },
+    );
+    fs.closeSync(logFd);
+    killOnExit(child);
+    return child;
+  };
+  let server = spawnServer();
+
+  const halt = async (signals: NodeJS.Signals[]): Promise<void> => {
+    for (const signal of signals) {
       if (await exitedWithin(server, 0)) break;
       server.kill(signal);
       if (await exitedWithin(server, STOP_GRACE_MS)) break;
     }
+  };
+  // SIGTERM is "smart" shutdown and waits for every client to disconnect; if a client leaked a
+  // connection, fall back to fast (SIGINT) and then immediate (SIGKILL).
+  const stop = async (): Promise<void> => {
+    await halt(['SIGTERM', 'SIGINT', 'SIGKILL']);
     cleanupDirs();
   };
 
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (server.exitCode !== null || server.signalCode !== null) {
-      const log = tail(logFile);
-      await stop();
-      throw new Error(`postgres exited early (code ${server.exitCode}, signal ${server.signalCode}):\n${log}`);
-    }
-    const client = new Client({ connectionString: url });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) {
+  const awaitReady = async (): Promise<void> => {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      if (server.exitCode !== null || server.signalCode !== null) {
         const log = tail(logFile);
         await stop();
-        throw new Error(`postgres did not accept connections within ${READY_TIMEOUT_MS} ms: ${String(err)}\n${log}`);
+        throw new Error(`postgres exited early (code ${server.exitCode}, signal ${server.signalCode}):\n${log}`);
       }
-      await sleep(100);
-    } finally {
-      await client.end().catch(() => undefined);
+      const client = new Client({ connectionString: url });
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) {
+          const log = tail(logFile);
+          await stop();
+          throw new Error(`postgres did not accept connections within ${READY_TIMEOUT_MS} ms: ${String(err)}\n${log}`);
+        }
+        await sleep(100);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
     }
-  }
-  return { port, url, stop };
+  };
+  await awaitReady();
+
+  const restart = async (): Promise<void> => {
+    await halt(['SIGINT', 'SIGKILL']);
+    server = spawnServer();
+    await awaitReady();
+  };
+  return { port, url, stop, restart };
 }

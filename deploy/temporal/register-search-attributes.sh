@@ -1,6 +1,7 @@
 #!/bin/sh
-# Registers Parley's search attributes on a self-hosted Temporal namespace. Run once per namespace
-# (docker-compose.yml runs it before the worker and API start); safe to run again at any time.
+# Creates Parley's namespace on a self-hosted Temporal cluster when it is missing, and registers
+# Parley's search attributes on it. Run once per namespace (docker-compose.yml runs it before the
+# worker and API start; the cluster drills run this same script); safe to run again at any time.
 #
 # Without them the conversation workflow's upsertSearchAttributes fails its workflow task and
 # conversations stop progressing, so a missing attribute is fatal here rather than a warning.
@@ -9,8 +10,10 @@
 # with `tcld namespace search-attributes add`.
 #
 # Env: TEMPORAL_ADDRESS (host:port), TEMPORAL_NAMESPACE (default: default),
-#      SETUP_TIMEOUT_SECONDS (default: 300); for a TLS cluster, Parley's own TEMPORAL_API_KEY,
-#      TEMPORAL_TLS, TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY / TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME.
+#      TEMPORAL_NAMESPACE_RETENTION (default: 72h; only used when the namespace is created: closed
+#      conversations stay visible in the UI this long), SETUP_TIMEOUT_SECONDS (default: 300);
+#      for a TLS cluster, Parley's own TEMPORAL_API_KEY, TEMPORAL_TLS,
+#      TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY / TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME.
 set -eu
 
 # The temporal CLI reads these same variables itself (TEMPORAL_TLS_CERT/KEY/CA as aliases of its
@@ -19,14 +22,13 @@ set -eu
 : "${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS must be set, e.g. temporal:7233}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 TIMEOUT="${SETUP_TIMEOUT_SECONDS:-300}"
+RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-72h}"
 # Must match searchAttributes in src/conversation/messages.ts.
 ATTRIBUTES="ParleyStatus ParleyChannel ParleyQueue ParleyAgent"
 TYPE="Keyword"
 
 DEADLINE=$(( $(date +%s) + TIMEOUT ))
 
-# auto-setup creates the namespace in the background after the frontend starts serving, so a
-# healthy server does not yet mean the namespace exists.
 wait_for() {
   what="$1"; shift
   until "$@" >/dev/null 2>&1; do
@@ -48,18 +50,35 @@ registered_type() {
   list_attributes 2>/dev/null | awk -v name="$1" '$1 == name { print $2 }'
 }
 
+describe_namespace() {
+  temporal operator namespace describe --address "$TEMPORAL_ADDRESS" "$NAMESPACE"
+}
+
 wait_for "Temporal at ${TEMPORAL_ADDRESS}" temporal operator cluster health --address "$TEMPORAL_ADDRESS"
-wait_for "namespace ${NAMESPACE}" temporal operator namespace describe --address "$TEMPORAL_ADDRESS" "$NAMESPACE"
+if ! describe_namespace >/dev/null 2>&1; then
+  echo "[parley-setup] creating namespace ${NAMESPACE} (retention ${RETENTION})"
+  # A failure is fine when someone else created it meanwhile, or when the caller may not create
+  # namespaces (a managed cluster): the wait below decides.
+  temporal operator namespace create --address "$TEMPORAL_ADDRESS" --retention "$RETENTION" "$NAMESPACE" || true
+fi
+wait_for "namespace ${NAMESPACE}" describe_namespace
 wait_for "search attributes of ${NAMESPACE}" list_attributes
+
+# A new namespace reaches every frontend's cache a few seconds after it exists, and a create sent
+# before that fails: retried until the deadline.
+create_attribute() {
+  temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" --namespace "$NAMESPACE" \
+    --name "$1" --type "$TYPE" || true
+  [ -n "$(registered_type "$1")" ]
+}
 
 for name in $ATTRIBUTES; do
   current="$(registered_type "$name")"
   if [ -z "$current" ]; then
     echo "[parley-setup] creating ${name} (${TYPE}) on ${NAMESPACE}"
     # A failure is fine when someone else registered it meanwhile ("already exists"); the re-read
-    # below decides.
-    temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" --namespace "$NAMESPACE" \
-      --name "$name" --type "$TYPE" || true
+    # decides.
+    wait_for "${name} to be registered" create_attribute "$name"
     current="$(registered_type "$name")"
   fi
   # The list prints the type as Keyword (or KEYWORD / INDEXED_VALUE_TYPE_KEYWORD in some versions).

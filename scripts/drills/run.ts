@@ -16,7 +16,7 @@ export interface DrillOutcome {
 /** Passed: it ran to its end, lost and doubled nothing, and broke none of its own invariants. */
 export const passed = (o: DrillOutcome): boolean => !o.error && !!o.audit && o.audit.lost === 0 && o.audit.doubled === 0 && (o.audit.violations ?? []).length === 0;
 
-export async function runDrill(drill: Drill, opts: { scale: number; print: (line: string) => void; keep?: boolean }): Promise<DrillOutcome> {
+export async function runDrill(drill: Drill, opts: { scale: number; print: (line: string) => void; keep?: boolean; stopStacks?: boolean }): Promise<DrillOutcome> {
   const workDir = fs.mkdtempSync(path.join(process.env.PARLEY_TEST_TMP ?? os.tmpdir(), `parley-drill-${drill.name}-`));
   const started = Date.now();
   opts.print(`\n== ${drill.name} (scale ${opts.scale}): ${drill.summary}`);
@@ -27,8 +27,9 @@ export async function runDrill(drill: Drill, opts: { scale: number; print: (line
   } catch (error) {
     outcome = { drill, error, seconds: (Date.now() - started) / 1000 };
   } finally {
-    // A drill stops what it started; this catches a drill that failed before it could.
-    await stopAllStacks();
+    // A drill stops what it started; this catches a drill that failed before it could. A drill on a
+    // stack it shares with the next ones (the cluster drills) leaves it to its owner.
+    if (opts.stopStacks !== false) await stopAllStacks();
   }
   opts.print(formatAudit(outcome));
   if (opts.keep || !passed(outcome)) opts.print(`  logs and data kept in ${workDir}`);

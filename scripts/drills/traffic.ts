@@ -19,6 +19,9 @@ import type { TestCredentials } from '../../rigs/credentials';
 import { sleep } from '../../rigs/wait';
 import type { Stack } from './stack';
 
+/** What the audit reads of a stack: Temporal (describe only), the store, and the processes' crashes. */
+export type AuditedStack = Pick<Stack, 'client' | 'participantData' | 'crashes'>;
+
 export interface Answer {
   /** HTTP status, or 0 when no answer came (connection refused, reset, timed out). */
   status: number;
@@ -216,7 +219,7 @@ export class Ledger {
    * Waits for every conversation to end (its workflow no longer running), then compares the
    * ledger with the state each one shows and with the store. Waiting is bounded by `settleMs`.
    */
-  async audit(stack: Stack, settleMs: number, log: (line: string) => void): Promise<DrillAudit> {
+  async audit(stack: AuditedStack, settleMs: number, log: (line: string) => void): Promise<DrillAudit> {
     const accepted = { webhooks: 0, writes: 0 };
     const reflected = { webhooks: 0, writes: 0 };
     let lost = 0;
@@ -300,7 +303,7 @@ export class Ledger {
     };
   }
 
-  private async awaitEnded(stack: Stack, id: string, deadline: number): Promise<string> {
+  private async awaitEnded(stack: AuditedStack, id: string, deadline: number): Promise<string> {
     let status = 'unknown';
     while (Date.now() < deadline) {
       try {
