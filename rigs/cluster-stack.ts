@@ -159,6 +159,11 @@ export class ServerProcess {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** The running process's id (the bench measures it). */
+  get pid(): number | undefined {
+    return this.running() ? this.child?.pid : undefined;
+  }
+
   async start(timeoutMs = 120_000): Promise<void> {
     if (this.running()) return;
     const fd = fs.openSync(this.logFile, 'a');
@@ -220,6 +225,82 @@ export interface ClusterStackOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Temporal as the compose file runs it: its server on its own PostgreSQL, schema, namespace and search attributes set by deploy/'s scripts. */
+export interface TemporalService {
+  postgres: ThrowawayPostgres;
+  temporal: ServerProcess;
+  /** The frontend's gRPC address. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the Temporal service alone (the cluster stack without Parley): what the bench's cluster target measures. */
+export async function startTemporalService(opts: { workDir: string; log(line: string): void }): Promise<TemporalService> {
+  const { workDir, log } = opts;
+  const tools = ensureTemporalServer(log);
+  const started = Date.now();
+  const postgres = await startPostgres({ logFile: path.join(workDir, 'temporal-postgresql.log') });
+  let temporal: ServerProcess | undefined;
+  const stop = async (): Promise<void> => {
+    await temporal?.stop().catch(() => undefined);
+    await postgres.stop().catch(() => undefined);
+  };
+  try {
+    await runSql(postgres.url, `CREATE ROLE ${TEMPORAL_DB.user} LOGIN CREATEDB PASSWORD '${TEMPORAL_DB.password}'`);
+    const db = { host: '127.0.0.1', port: postgres.port };
+    await runScript(workDir, 'temporal-schema', DEPLOY.setupSchema, schemaSetupEnv(db, tools));
+    // The membership ports go into a smallint column of Temporal's schema: below 32768.
+    const membershipPort = (): Promise<number> => freePortBetween(20_000, 32_000);
+    const ports: ServerPorts = {
+      frontendGrpc: await freePort(), frontendHttp: await freePort(), frontendMembership: await membershipPort(),
+      historyGrpc: await freePort(), historyMembership: await membershipPort(),
+      matchingGrpc: await freePort(), matchingMembership: await membershipPort(),
+      workerGrpc: await freePort(), workerMembership: await membershipPort(),
+    };
+    const address = `127.0.0.1:${ports.frontendGrpc}`;
+    temporal = new ServerProcess('temporal server', tools.server, ['start'], { PATH: process.env.PATH, HOME: process.env.HOME, ...temporalServerEnv(db, ports) }, path.join(workDir, 'temporal-server.log'), () => frontendServes(address));
+    await temporal.start();
+    await runScript(workDir, 'temporal-setup', DEPLOY.registerSearchAttributes, { PATH: `${path.dirname(requireBinary('cli'))}:${process.env.PATH}`, ...searchAttributeSetupEnv(address) });
+    log(`Temporal ${address} up, schema and search attributes set, in ${Math.round((Date.now() - started) / 1000)} s`);
+    return { postgres, temporal, address, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function frontendServes(address: string): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+  try {
+    await connection.workflowService.getSystemInfo({});
+    return true;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function runSql(url: string, statement: string): Promise<void> {
+  const client = new PgClient({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs one of deploy/'s shell scripts as the compose file's one-shot service does; its output goes to `workDir`. */
+function runScript(workDir: string, name: string, file: string, env: Record<string, string>): Promise<void> {
+  const logFile = path.join(workDir, `${name}.log`);
+  return new Promise((resolve, reject) => {
+    execFile('sh', [file], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 180_000 }, (err, stdout, stderr) => {
+      fs.appendFileSync(logFile, stdout + stderr);
+      if (err) reject(new Error(`${name} (${path.relative(PROJECT_ROOT, file)}) failed: ${String(err)}; its output ends: ${(stdout + stderr).trim().split('\n').slice(-8).join('\n')}`));
+      else resolve();
+    });
+  });
+}
+
 export class ClusterStack {
   readonly credentials: TestCredentials = testCredentials();
   /** Temporal's PostgreSQL (compose: temporal-postgresql). */
@@ -236,6 +317,7 @@ export class ClusterStack {
   /** A plain Temporal client (no codec): describe, never payloads. */
   client!: Client;
   private connection?: Connection;
+  private service?: TemporalService;
   private store?: ParticipantDataStore;
 
   private constructor(readonly opts: ClusterStackOptions) {}
@@ -257,30 +339,15 @@ export class ClusterStack {
     for (const file of ['worker.js', 'api.js']) {
       if (!fs.existsSync(path.join(DIST, 'src', 'main', file))) throw new Error(`dist/src/main/${file} is missing: run \`npm run build\` (npm run drills does)`);
     }
-    const tools = ensureTemporalServer(log);
     const started = Date.now();
-
-    this.postgres = await startPostgres({ logFile: path.join(workDir, 'temporal-postgresql.log') });
-    await this.sql(this.postgres.url, `CREATE ROLE ${TEMPORAL_DB.user} LOGIN CREATEDB PASSWORD '${TEMPORAL_DB.password}'`);
+    const service = await startTemporalService({ workDir, log });
+    this.service = service;
+    this.postgres = service.postgres;
+    this.temporal = service.temporal;
+    this.temporalAddress = service.address;
     this.parleyPostgres = await startPostgres({ logFile: path.join(workDir, 'parley-postgresql.log') });
-    const db = { host: '127.0.0.1', port: this.postgres.port };
-    await this.script('temporal-schema', DEPLOY.setupSchema, schemaSetupEnv(db, tools));
-
-    // The membership ports go into a smallint column of Temporal's schema: below 32768.
-    const membershipPort = (): Promise<number> => freePortBetween(20_000, 32_000);
-    const ports: ServerPorts = {
-      frontendGrpc: await freePort(), frontendHttp: await freePort(), frontendMembership: await membershipPort(),
-      historyGrpc: await freePort(), historyMembership: await membershipPort(),
-      matchingGrpc: await freePort(), matchingMembership: await membershipPort(),
-      workerGrpc: await freePort(), workerMembership: await membershipPort(),
-    };
-    this.temporalAddress = `127.0.0.1:${ports.frontendGrpc}`;
-    this.temporal = new ServerProcess('temporal server', tools.server, ['start'], { PATH: process.env.PATH, HOME: process.env.HOME, ...temporalServerEnv(db, ports) }, path.join(workDir, 'temporal-server.log'), () => this.frontendServes());
-    await this.temporal.start();
-    await this.script('temporal-setup', DEPLOY.registerSearchAttributes, { PATH: `${path.dirname(requireBinary('cli'))}:${process.env.PATH}`, ...searchAttributeSetupEnv(this.temporalAddress) });
     this.connection = await Connection.connect({ address: this.temporalAddress });
     this.client = new Client({ connection: this.connection, namespace: NAMESPACE });
-    log(`Temporal ${this.temporalAddress} up, schema and search attributes set, in ${Math.round((Date.now() - started) / 1000)} s`);
 
     const keyFile = path.join(workDir, 'keys.json');
     // Made once here, before the workers and the APIs race to create it (compose: a shared volume).
@@ -357,38 +424,6 @@ export class ClusterStack {
     this.apis[i] = await this.replace(this.apis[i], env);
   }
 
-  private async frontendServes(): Promise<boolean> {
-    const connection = await Connection.connect({ address: this.temporalAddress, connectTimeout: 2_000 });
-    try {
-      await connection.workflowService.getSystemInfo({});
-      return true;
-    } finally {
-      await connection.close();
-    }
-  }
-
-  private async sql(url: string, statement: string): Promise<void> {
-    const client = new PgClient({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  }
-
-  /** Runs one of deploy/'s shell scripts as the compose file's one-shot service does; its output goes to the stack's folder. */
-  private script(name: string, file: string, env: Record<string, string>): Promise<void> {
-    const logFile = path.join(this.opts.workDir, `${name}.log`);
-    return new Promise((resolve, reject) => {
-      execFile('sh', [file], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 180_000 }, (err, stdout, stderr) => {
-        fs.appendFileSync(logFile, stdout + stderr);
-        if (err) reject(new Error(`${name} (${path.relative(PROJECT_ROOT, file)}) failed: ${String(err)}; its output ends: ${(stdout + stderr).trim().split('\n').slice(-8).join('\n')}`));
-        else resolve();
-      });
-    });
-  }
-
   /** SIGKILL worker i (0-based); `start` again with `workers[i].start()`. */
   killWorker(i: number): Promise<void> {
     return this.workers[i].kill();
@@ -435,8 +470,7 @@ export class ClusterStack {
     await Promise.all(this.workers.map((w) => w.stop().catch(() => undefined)));
     await this.store?.close().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
-    await this.temporal?.stop().catch(() => undefined);
-    await this.postgres?.stop().catch(() => undefined);
+    await this.service?.stop();
     await this.parleyPostgres?.stop().catch(() => undefined);
   }
 }

@@ -12,6 +12,8 @@ import { sleep } from './wait';
 
 export interface ThrowawayPostgres {
   port: number;
+  /** The server's (postmaster's) process id; its backends are its children. */
+  readonly pid: number | undefined;
   /** postgresql://postgres@127.0.0.1:<port>/postgres, trust auth. */
   url: string;
   /** Stops the server (waiting a little for clients to leave, then cutting them) and removes the cluster's folders. */
@@ -186,5 +188,13 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Throwaw
     server = spawnServer();
     await awaitReady();
   };
-  return { port, url, stop, restart };
+  return {
+    port,
+    url,
+    stop,
+    restart,
+    get pid() {
+      return server.pid;
+    },
+  };
 }

@@ -1,4 +1,4 @@
-// `npm run bench`: Parley measured against Temporal's floor, in one run, on one dev server.
+// `npm run bench`: Parley measured against Temporal's floor, in one run, on one Temporal service (the dev server, or its server on PostgreSQL: BENCH_TARGET).
 //
 // Parley: conversations driven through the real HTTP API (signed webhooks, a flow token, the payload
 // codec) into its worker, both separate processes as in production (`node dist/src/main/api.js`,
@@ -40,7 +40,8 @@ import { startBenchChannelPeer, type BenchChannelPeer } from './bench/channel-pe
 import { CHANNELS_CONVERSATIONS, CHANNELS_LEVELS, CHANNELS_MESSAGES, channelsPhase } from './bench/channels-phase';
 import { CRM_EXECUTIONS, CRM_LEVELS, CRM_REPEAT_PERCENT, CRM_SECRET_ENV, crmPhase, crmRegistry } from './bench/crm-phase';
 import type { PhaseContext } from './bench/phase-context';
-import { cpuMeter, cpuModel, ioWritten, loadAverage, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
+import { cpuMeter, cpuModel, descendantsOf, ioWritten, loadAverage, measureTogether, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
+import { startTemporalService, type TemporalService } from '../rigs/cluster-stack';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -72,6 +73,14 @@ const OUT = path.resolve(process.env.BENCH_OUT || path.join(projectRoot(), '.dat
 const DIST = path.join(__dirname, '..');
 const PROBE = path.join(__dirname, 'bench', 'probe.js');
 const NAMESPACE = 'default';
+/**
+ * BENCH_TARGET: the Temporal service both systems run on. `dev-server` (default): the CLI's dev
+ * server, one process on SQLite, as `npm start` runs. `cluster`: Temporal's server built from its
+ * Go module on its own PostgreSQL, schema and search attributes set by deploy/'s scripts, as
+ * docker-compose.yml runs it (rigs/cluster-stack.ts); its CPU, writes and memory are the server's
+ * and PostgreSQL's together.
+ */
+const TARGET = target();
 const PARLEY_QUEUE = 'bench-parley';
 const FLOOR_QUEUE = 'bench-floor';
 
@@ -125,8 +134,18 @@ interface NodeChild {
   stop(): Promise<void>;
 }
 
+function target(): 'dev-server' | 'cluster' {
+  const raw = (process.env.BENCH_TARGET || 'dev-server').trim();
+  if (raw !== 'dev-server' && raw !== 'cluster') throw new Error(`BENCH_TARGET must be dev-server or cluster, got "${raw}"`);
+  return raw;
+}
+
+/** How the report names the Temporal service's column. */
+const serviceLabel = (t: string | undefined): string => (t === 'cluster' ? 'server+PG' : 'dev server');
+
 const children: NodeChild[] = [];
 let devServer: DevServer | undefined;
+let temporalService: TemporalService | undefined;
 let interrupted = false;
 /** A child that exited while the bench still needed it: phases stop early instead of waiting out their timeouts. */
 let lostChild: string | undefined;
@@ -199,6 +218,7 @@ function stopEverything(dir?: string): Promise<void> {
     }
     await Promise.all(peers.map((p) => p.close().catch((err) => console.error(`stopping the ${p.name}: ${String(err)}`))));
     await devServer?.stop().catch((err) => console.error(`stopping the dev server: ${String(err)}`));
+    await temporalService?.stop();
     if (dir && !process.env.BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true });
   })();
   return stopping;
@@ -208,6 +228,7 @@ function stopEverything(dir?: string): Promise<void> {
 process.once('exit', () => {
   for (const c of children) if (c.running()) process.kill(c.pid, 'SIGKILL');
   if (devServer?.process.exitCode === null) devServer.process.kill('SIGKILL');
+  for (const pid of [temporalService?.temporal.pid, temporalService?.postgres.pid]) if (pid !== undefined) process.kill(pid, 'SIGKILL');
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -536,8 +557,8 @@ interface PhaseResult {
   workflowTaskWaitMs: { normal: Quantiles | undefined; sticky: Quantiles | undefined };
   /** CPU time each process spent per conversation over the phase (cores × seconds ÷ conversations); `total` is the bench's processes together. */
   cpuSecondsPerConversation: Record<string, number>;
-  /** The dev server's write system calls and bytes sent to storage, per conversation (its SQLite file and log). */
-  devServerIo?: { writeCallsPerConversation: number; kibWrittenPerConversation: number };
+  /** The Temporal service's write system calls and bytes sent to storage, per conversation (the dev server's SQLite file and log; or the server's and PostgreSQL's). */
+  temporalIo?: { writeCallsPerConversation: number; kibWrittenPerConversation: number };
   storeBatchesPerConversation?: number;
   kmsCallsPerConversation?: number;
   kmsCalls?: Partial<KmsCallCounts>;
@@ -597,8 +618,21 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   });
   fs.writeFileSync(floorBundle, code);
 
-  devServer = await startHeadlessDevServer(path.join(dir, 'temporal.sqlite'), { detached: true, logFile: path.join(dir, 'temporal-server.log') });
-  const connection = await Connection.connect({ address: devServer.address });
+  let temporalAddress: string;
+  let temporalPid: number | undefined;
+  if (TARGET === 'cluster') {
+    temporalService = await startTemporalService({ workDir: dir, log: (line) => console.log(line) });
+    const pg = temporalService.postgres;
+    temporalAddress = temporalService.address;
+    temporalPid = temporalService.temporal.pid;
+    // The server and its PostgreSQL (the postmaster and every backend) are measured as one service.
+    if (temporalPid !== undefined) measureTogether(temporalPid, () => (pg.pid === undefined ? [] : [pg.pid, ...descendantsOf(pg.pid)]));
+  } else {
+    devServer = await startHeadlessDevServer(path.join(dir, 'temporal.sqlite'), { detached: true, logFile: path.join(dir, 'temporal-server.log') });
+    temporalAddress = devServer.address;
+    temporalPid = devServer.process.pid;
+  }
+  const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace: NAMESPACE });
 
   const sqlitePath = path.join(dir, 'participant-data.sqlite');
@@ -631,7 +665,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   const common: NodeJS.ProcessEnv = {
     ...baseEnv,
     ...cacheOff,
-    TEMPORAL_ADDRESS: devServer.address,
+    TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_NAMESPACE: NAMESPACE,
     PARLEY_DATA_DIR: dir,
     PARLEY_SQLITE_PATH: sqlitePath,
@@ -667,7 +701,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     waitUntil('the API to answer', () => healthy(`${base}/healthz`), api),
   ]);
 
-  const pids = { 'dev server': devServer.process.pid, 'parley worker': parleyWorker.pid, 'floor worker': floorWorker.pid, api: api.pid, 'bench (load)': process.pid };
+  const pids = { temporal: temporalPid, 'parley worker': parleyWorker.pid, 'floor worker': floorWorker.pid, api: api.pid, 'bench (load)': process.pid };
   const sampler = new RssSampler(() => pids);
   const senders = { parley: httpSender(base, webhookSecret, flowToken), floor: floorSender(client, requestTimeoutMs) };
   const liveChildren = () => {
@@ -698,7 +732,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     const kms0 = system === 'parley' ? await kmsTotal() : undefined;
     sampler.takePeaks();
     const cpu = cpuMeter(pids);
-    const io0 = ioWritten(pids['dev server'] ?? -1);
+    const io0 = ioWritten(pids.temporal ?? -1);
     const t0 = performance.now();
     const clean: boolean[] = new Array(count).fill(false);
     await drive(count, concurrency, async (i) => {
@@ -709,7 +743,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     const closed = await mapLimit(ids, 50, (id) => awaitClosed(connection, sender.workflowId(id), deadline));
     const settledMs = performance.now() - t0;
     const cpuCores = cpu();
-    const io1 = ioWritten(pids['dev server'] ?? -1);
+    const io1 = ioWritten(pids.temporal ?? -1);
     const peaks = sampler.takePeaks();
     const unclosed = ids.filter((_, i) => !closed[i]);
     // Left running they would weigh on the next level; terminated, their data is not flushed.
@@ -755,7 +789,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         : {}),
       cpuCores: Object.fromEntries(Object.entries(cpuCores).map(([k, v]) => [k, round(v, 2)])),
       cpuSecondsPerConversation: cpuPerConversation(cpuCores, settledMs / 1000, count),
-      devServerIo: io0 && io1 ? { writeCallsPerConversation: round((io1.calls - io0.calls) / count), kibWrittenPerConversation: round((io1.bytes - io0.bytes) / 1024 / count) } : undefined,
+      temporalIo: io0 && io1 ? { writeCallsPerConversation: round((io1.calls - io0.calls) / count), kibWrittenPerConversation: round((io1.bytes - io0.bytes) / 1024 / count) } : undefined,
       peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, Math.round(v)])),
     };
   };
@@ -886,6 +920,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       loadAverageAtEnd: loadAverage(),
     },
     settings: {
+      target: TARGET,
       phases: PHASES,
       levels: LEVELS,
       conversations: CONVERSATIONS,
@@ -970,7 +1005,7 @@ function table(headers: string[], rows: (string | number | undefined)[][]): stri
 function report(r: any): void {
   const m = r.machine;
   console.log(`\nParley vs Temporal's floor — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd} at end`);
-  console.log(`Same dev server and worker settings; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms.\n`);
+  console.log(`Temporal: ${r.settings.target === 'cluster' ? "its server on PostgreSQL (as docker-compose.yml runs it)" : 'the dev server (as npm start runs it)'}. Same Temporal service and worker settings for both; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms.\n`);
   const errs = (e?: Record<string, Record<string, number>>) => (e ? Object.entries(e).map(([kind, byStatus]) => Object.entries(byStatus).map(([s, n]) => `${kind} ${s}×${n}`).join(' ')).join(' ') || '0' : '–');
   const q = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)}` : '–');
   if (r.levels.length) reportCore(r, errs, q);
@@ -1050,18 +1085,20 @@ function reportCore(r: any, errs: Errs, q: Q): void {
   console.log('\nWorkflow tasks: schedule-to-start in ms, p50 / p95 / p99 (count) — the normal task queue (a new conversation\'s first task) and the sticky one:');
   const wait = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)} (${x.count})` : '–');
   console.log(table(['phase', 'normal queue', 'sticky queue'], phases.map(([name, p]: [string, any]) => [name, wait(p.workflowTaskWaitMs.normal), wait(p.workflowTaskWaitMs.sticky)])));
-  console.log('\nCPU, in cores busy over each phase (from /proc/<pid>/stat; "others" is the rest of the machine: other jobs on this box; "iowait": cores idle while a task waited on the disk), and the dev server\'s writes (/proc/<pid>/io):');
-  const cpuNames = ['dev server', 'parley worker', 'floor worker', 'api', 'bench (load)', 'others', 'machine', 'iowait', 'dev server writes/conv', 'KiB/conv'];
-  console.log(table(['phase', ...cpuNames], phases.map(([name, p]: [string, any]) => [name, ...cpuNames.slice(0, -2).map((n) => p.cpuCores[n]), p.devServerIo?.writeCallsPerConversation, p.devServerIo?.kibWrittenPerConversation])));
+  const service = serviceLabel(r.settings.target);
+  const named = (names: string[]) => names.map((n) => (n === 'temporal' ? service : n));
+  console.log(`\nCPU, in cores busy over each phase (from /proc/<pid>/stat; "others" is the rest of the machine: other jobs on this box; "iowait": cores idle while a task waited on the disk), and the Temporal service's (${service}) writes (/proc/<pid>/io):`);
+  const cpuNames = ['temporal', 'parley worker', 'floor worker', 'api', 'bench (load)', 'others', 'machine', 'iowait', 'Temporal writes/conv', 'KiB/conv'];
+  console.log(table(['phase', ...named(cpuNames)], phases.map(([name, p]: [string, any]) => [name, ...cpuNames.slice(0, -2).map((n) => p.cpuCores[n]), p.temporalIo?.writeCallsPerConversation, p.temporalIo?.kibWrittenPerConversation])));
   console.log('\nCPU seconds per conversation (cores × phase seconds ÷ conversations; less sensitive than conv/s to what else the machine runs):');
-  const perNames = ['dev server', 'parley worker', 'floor worker', 'api', 'bench (load)', 'total'];
+  const perNames = ['temporal', 'parley worker', 'floor worker', 'api', 'bench (load)', 'total'];
   console.log(table(
-    ['phase', ...perNames, 'total vs floor'],
+    ['phase', ...named(perNames), 'total vs floor'],
     phases.map(([name, p]: [string, any]) => [name, ...perNames.map((n) => p.cpuSecondsPerConversation[n]), p.system === 'parley' ? r.levels.find((l: any) => l.parley === p)?.ratio.cpuSecondsPerConversation : undefined]),
   ));
   console.log('\nPeak RSS, MiB (sampled every 250 ms per phase; "run" is the kernel high-water mark over the whole run, start-up included):');
-  const rssNames = ['parley worker', 'api', 'floor worker', 'dev server', 'bench (load)'];
-  console.log(table(['phase', ...rssNames], [...phases.map(([name, p]: [string, any]) => [name, ...rssNames.map((n) => p.peakRssMiB[n])]), ['run', ...rssNames.map((n) => r.peakRssMiB[n])]]));
+  const rssNames = ['parley worker', 'api', 'floor worker', 'temporal', 'bench (load)'];
+  console.log(table(['phase', ...named(rssNames)], [...phases.map(([name, p]: [string, any]) => [name, ...rssNames.map((n) => p.peakRssMiB[n])]), ['run', ...rssNames.map((n) => r.peakRssMiB[n])]]));
 }
 
 function reportCrm(crm: any, errs: Errs, q: Q): void {

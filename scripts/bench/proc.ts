@@ -24,17 +24,61 @@ function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined 
 }
 
 /** Resident set size now, MiB. */
-export const rssMiB = (pid: number): number | undefined => statusField(pid, 'VmRSS');
+export const rssMiB = (pid: number): number | undefined => sumOver(pid, (p) => statusField(p, 'VmRSS'));
 /** The process's peak resident set size since it started (the kernel's high-water mark), MiB. */
-export const peakRssMiB = (pid: number): number | undefined => statusField(pid, 'VmHWM');
+export const peakRssMiB = (pid: number): number | undefined => sumOver(pid, (p) => statusField(p, 'VmHWM'));
 
-/** CPU time (user + system) the process has used, seconds. */
+/**
+ * Processes measured as one: from now on `pid` stands for itself and the processes `others()` names
+ * when asked (a PostgreSQL server's backends come and go), for CPU, writes and memory.
+ */
+const groups = new Map<number, () => number[]>();
+export function measureTogether(pid: number, others: () => number[]): void {
+  groups.set(pid, others);
+}
+
+/** Every process descending from `root` (PostgreSQL's backends), from /proc. */
+export function descendantsOf(root: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // Gone since the listing.
+    }
+  }
+  const out: number[] = [];
+  const queue = [...(parents.get(root) ?? [])];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    queue.push(...(parents.get(pid) ?? []));
+  }
+  return out;
+}
+
+function sumOver(pid: number, one: (pid: number) => number | undefined): number | undefined {
+  const others = groups.get(pid);
+  const own = one(pid);
+  if (!others || own === undefined) return own;
+  return others().reduce((sum, p) => sum + (one(p) ?? 0), own);
+}
+
+/** CPU time (user + system) the process (or its group: measureTogether) has used, seconds; with the children it has reaped. */
 export function cpuSeconds(pid: number): number | undefined {
+  return sumOver(pid, processCpuSeconds);
+}
+
+function processCpuSeconds(pid: number): number | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    // utime, stime, and cutime, cstime: a server's exited workers (PostgreSQL's backends) count.
+    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
   } catch {
     return undefined;
   }
@@ -52,8 +96,14 @@ export function machineSeconds(): { busy: number; iowait: number } | undefined {
   }
 }
 
-/** Bytes the process caused to be written to storage so far, and its write system calls (/proc/<pid>/io). */
+/** Bytes the process (or its group) caused to be written to storage so far, and its write system calls (/proc/<pid>/io). */
 export function ioWritten(pid: number): { bytes: number; calls: number } | undefined {
+  const bytes = sumOver(pid, (p) => processIo(p)?.bytes);
+  const calls = sumOver(pid, (p) => processIo(p)?.calls);
+  return bytes === undefined || calls === undefined ? undefined : { bytes, calls };
+}
+
+function processIo(pid: number): { bytes: number; calls: number } | undefined {
   try {
     const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
     const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
