@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
@@ -80,6 +81,8 @@ export function createExportActivities(deps: { store: ParticipantDataStore; logg
           { ...about, location: sink.locationOf(key), bytes: body.length, attributeCount: attributes.length, messageCount: transcript.length, digest, outcome },
           outcome === 'written' ? 'conversation exported' : 'conversation export already written',
         );
+        // On the activity's span when tracing is on (a no-op otherwise): counts and the outcome only.
+        trace.getActiveSpan()?.setAttributes({ 'parley.conversation_id': input.conversationId, 'parley.export.outcome': outcome, 'parley.attribute_count': attributes.length, 'parley.message_count': transcript.length });
         return { exportId: input.exportId, location: sink.locationOf(key), paymentId: document.paymentId, written: outcome === 'written' };
       } catch (err) {
         if (err instanceof ExportConflictError) {
