@@ -10,11 +10,15 @@ const spans = new WeakMap<FastifyRequest, Span>();
 /** Path parameters that are ids, copied onto the span; any other parameter (an attribute name) stays out. */
 const ID_PARAMS: Record<string, string> = { conversationId: 'parley.conversation_id' };
 
+/** Probes and scrapes: a span every few seconds per replica, none of them about a conversation. */
+const UNTRACED_ROUTES = new Set(['/livez', '/healthz', '/metrics']);
+
 export function traceRequests<L extends FastifyBaseLogger>(app: FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, L>): void {
   const tracer = trace.getTracer('parley-api');
 
   app.addHook('onRequest', (request, _reply, done) => {
     const route = request.routeOptions.url;
+    if (route !== undefined && UNTRACED_ROUTES.has(route)) return done();
     // A caller that sends W3C trace context (traceparent) gets this request in its own trace.
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const span = tracer.startSpan(

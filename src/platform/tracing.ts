@@ -13,11 +13,14 @@ import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors
 import { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor, makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/worker';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
+import type { WorkflowInfo } from '@temporalio/workflow';
 import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry/lib/workflow';
 
 /** The interceptors and sink a traced worker adds; its workflow bundle must carry the workflow interceptors too. */
 export interface WorkerTracing {
   activityInterceptors: NonNullable<WorkerInterceptors['activity']>;
+  /** For the activities' own Temporal client (startExport starts the export workflow): the export joins the conversation's trace. */
+  clientInterceptors: WorkflowClientInterceptor[];
   /** Workflow spans leave the sandbox through this sink, to the process's span processor. */
   sinks: InjectedSinks<OpenTelemetrySinks>;
 }
@@ -45,8 +48,31 @@ export function startTracing(defaultServiceName: string): Tracing {
     clientInterceptors: () => [new OpenTelemetryWorkflowClientInterceptor()],
     worker: () => ({
       activityInterceptors: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
-      sinks: { exporter: makeWorkflowExporter(processor, resource) },
+      clientInterceptors: [new OpenTelemetryWorkflowClientInterceptor()],
+      sinks: { exporter: withIdsOnly(makeWorkflowExporter(processor, resource)) },
     }),
     shutdown: () => provider.shutdown(),
+  };
+}
+
+/** What of a workflow's info may label its spans: ids, names and counts. */
+const WORKFLOW_INFO_ON_SPANS = ['workflowId', 'runId', 'workflowType', 'namespace', 'taskQueue', 'attempt', 'historyLength'] as const;
+
+/**
+ * The SDK's exporter copies the whole WorkflowInfo onto every workflow span: its memo and last
+ * result decoded, its last failure's message, its search attributes (queue, agent). Only the ids,
+ * names and counts above go through.
+ */
+function withIdsOnly(sink: InjectedSinks<OpenTelemetrySinks>['exporter']): InjectedSinks<OpenTelemetrySinks>['exporter'] {
+  const exportSpans = sink.export;
+  return {
+    export: {
+      ...exportSpans,
+      fn: (info, spans) => {
+        const ids = Object.fromEntries(WORKFLOW_INFO_ON_SPANS.map((key) => [key, info[key]]));
+        // The SDK's exporter only spreads these fields onto span attributes; it reads no other.
+        return exportSpans.fn(ids as unknown as WorkflowInfo, spans);
+      },
+    },
   };
 }

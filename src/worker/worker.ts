@@ -66,6 +66,7 @@ function tracingOptions(deps: WorkerDeps): Pick<WorkerOptions, 'interceptors' | 
   return {
     interceptors: {
       activity: deps.tracing.activityInterceptors,
+      client: { workflow: deps.tracing.clientInterceptors },
       // Read only when the worker bundles at start; a prebuilt bundle already carries them.
       workflowModules: deps.workflowBundle || deps.config.workflowBundlePath ? [] : [...TRACING_WORKFLOW_INTERCEPTORS],
     },
