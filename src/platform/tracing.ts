@@ -15,6 +15,7 @@ import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
 import type { WorkflowInfo } from '@temporalio/workflow';
 import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry/lib/workflow';
+import { ScrubbingSpanProcessor } from './span-scrubber';
 
 /** The interceptors and sink a traced worker adds; its workflow bundle must carry the workflow interceptors too. */
 export interface WorkerTracing {
@@ -41,7 +42,8 @@ export interface Tracing {
 export function startTracing(defaultServiceName: string): Tracing {
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the process's own name.
   const resource = new Resource({ 'service.name': defaultServiceName }).merge(envDetectorSync.detect({}));
-  const processor: SpanProcessor = new BatchSpanProcessor(new OTLPTraceExporter());
+  // One processor for the process's own spans and the workflow spans the sink hands over.
+  const processor: SpanProcessor = new ScrubbingSpanProcessor(new BatchSpanProcessor(new OTLPTraceExporter()));
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
   provider.register();
   return {

@@ -28,7 +28,8 @@ export function traceBatchWrite(dbSystem: 'sqlite' | 'postgresql', batch: Attrib
         span.setAttribute('parley.batch_applied', result.applied);
         return result;
       } catch (err) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: errorKind(err) });
+        span.setAttribute('error.type', errorKind(err));
+        span.setStatus({ code: SpanStatusCode.ERROR });
         throw err;
       } finally {
         span.end();

@@ -174,7 +174,7 @@ test('a routing webhook, Set Participant Data, Set Secured Data and a chat messa
 
   // Span attributes are ids, names, counts and outcomes; the workflow's memo, search attributes and
   // last result, which the SDK's exporter would copy onto every workflow span, never get there.
-  const allowed = /^(http\.(request\.method|route|response\.status_code)|db\.(system|operation\.name)|parley\.[a-z_.]+|temporal(WorkflowId|ActivityId|UpdateId)|run_id|workflowId|runId|workflowType|namespace|taskQueue|attempt|historyLength)$/;
+  const allowed = /^(error\.type|http\.(request\.method|route|response\.status_code)|db\.(system|operation\.name)|parley\.[a-z_.]+|temporal(WorkflowId|ActivityId|UpdateId)|run_id|workflowId|runId|workflowType|namespace|taskQueue|attempt|historyLength)$/;
   expect([...new Set(spans.flatMap((s) => Object.keys(s.attributes)))].filter((key) => !allowed.test(key))).toEqual([]);
 
   // Every byte that left the two processes: no value, no number, no card, no credential.
