@@ -12,8 +12,8 @@ import { StopWaiting, waitFor } from './wait';
 
 export { PROJECT_ROOT };
 export const WORKER_ENTRY = path.join(DIST, 'src', 'main', 'worker.js');
-/** What the worker child loads: its entry point, the compiled workflows it bundles, or the prebuilt bundle and its traced twin (the drills' workers, traced ones). */
-const BUILT = [WORKER_ENTRY, path.join(DIST, 'src', 'conversation', 'workflows', 'index.js'), path.join(DIST, 'workflow-bundle.js'), path.join(DIST, 'workflow-bundle.traced.js')];
+/** What the worker child loads: its entry point, the compiled workflows it bundles, or the prebuilt bundle (the drills' workers). */
+const BUILT = [WORKER_ENTRY, path.join(DIST, 'src', 'conversation', 'workflows', 'index.js'), path.join(DIST, 'workflow-bundle.js')];
 const SOURCE_DIRS = ['src', 'activities'].map((dir) => path.join(PROJECT_ROOT, dir));
 
 function newestSourceMtimeMs(dir: string): number {

@@ -1,5 +1,4 @@
 import type { DataConverter } from '@temporalio/common';
-import fs from 'node:fs';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../../activities';
@@ -10,9 +9,8 @@ import type { FlushMetrics } from '../platform/metrics';
 import type { ParticipantDataStore } from '../store';
 import type { CrmRegistry } from '../crm/registry';
 import { temporalConnectionOptions, type TemporalConnectionConfig } from '../platform/temporal-client';
-import { ConfigError } from '../platform/env';
 import type { WorkerTracing } from '../platform/tracing';
-import { TRACING_WORKFLOW_INTERCEPTORS, tracedBundlePath } from './workflow-tracing';
+import { TRACING_WORKFLOW_INTERCEPTORS } from './workflow-tracing';
 import type { WorkerSettings } from './settings';
 
 /** What the worker reads of the configuration: its namespace and task queue, and its own settings. */
@@ -37,40 +35,32 @@ export interface WorkerDeps {
   /** Where ended conversations are exported (createExportSink(config.exportTarget)); owned by the caller. */
   exportSink?: ExportSink;
   /**
-   * Tracing on (src/platform/tracing.ts): the activity interceptors and the workflow-span sink, and
-   * workflow code that carries the workflow interceptors. A prebuilt `workflowBundle` passed here
-   * must have been bundled with TRACING_WORKFLOW_INTERCEPTORS.
+   * Tracing on (src/platform/tracing.ts): the activity and client interceptors and the sink the
+   * workflow spans leave by. A prebuilt `workflowBundle` passed here carries the workflow
+   * interceptors (TRACING_WORKFLOW_INTERCEPTORS), as every bundle does.
    */
   tracing?: WorkerTracing;
 }
 
 function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   if (deps.workflowBundle) return { workflowBundle: deps.workflowBundle };
-  if (deps.config.workflowBundlePath) return { workflowBundle: { codePath: prebuiltBundle(deps.config.workflowBundlePath, deps.tracing !== undefined) } };
+  if (deps.config.workflowBundlePath) return { workflowBundle: { codePath: deps.config.workflowBundlePath } };
   return { workflowsPath: require.resolve('../conversation/workflows') };
 }
 
-/** A traced worker loads the traced twin the build writes beside the bundle: same workflows, plus the workflow interceptors. */
-function prebuiltBundle(codePath: string, traced: boolean): string {
-  if (!traced) return codePath;
-  const twin = tracedBundlePath(codePath);
-  if (!fs.existsSync(twin)) {
-    throw new ConfigError(`WORKFLOW_BUNDLE_PATH: tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT) but ${twin}, the traced twin of ${codePath}, is missing; \`npm run build\` writes both`);
-  }
-  return twin;
-}
-
-/** Tracing's worker options; none at all when tracing is off. */
+/**
+ * The workflow interceptors are in every worker's workflow code (a prebuilt bundle has them; a worker
+ * that bundles at start adds them), and so is the sink their spans leave by: with tracing off it
+ * drops them, so a conversation a traced API started runs the same on an untraced worker.
+ */
 function tracingOptions(deps: WorkerDeps): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
-  if (!deps.tracing) return {};
+  const bundlesAtStart = !deps.workflowBundle && !deps.config.workflowBundlePath;
   return {
     interceptors: {
-      activity: deps.tracing.activityInterceptors,
-      client: { workflow: deps.tracing.clientInterceptors },
-      // Read only when the worker bundles at start; a prebuilt bundle already carries them.
-      workflowModules: deps.workflowBundle || deps.config.workflowBundlePath ? [] : [...TRACING_WORKFLOW_INTERCEPTORS],
+      workflowModules: bundlesAtStart ? [...TRACING_WORKFLOW_INTERCEPTORS] : [],
+      ...(deps.tracing ? { activity: deps.tracing.activityInterceptors, client: { workflow: deps.tracing.clientInterceptors } } : {}),
     },
-    sinks: { ...deps.tracing.sinks },
+    sinks: deps.tracing ? { ...deps.tracing.sinks } : { exporter: { export: { fn: () => undefined } } },
   };
 }
 

@@ -20,6 +20,7 @@ import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../../r
 import { uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
 import { ensureWorkerBuilt, type WorkerProcess } from '../../rigs/worker-process';
+import { Worker } from '@temporalio/worker';
 import { historyPayloads } from '../support/histories';
 
 const canary = (kind: string) => `${kind}-CANARY-${crypto.randomBytes(6).toString('hex')}`;
@@ -126,6 +127,11 @@ test('a routing webhook, Set Participant Data, Set Secured Data and a chat messa
     const encoding = Buffer.from(p.metadata?.encoding ?? []).toString();
     if (encoding !== ENCRYPTED_ENCODING) expect({ encoding, data: Buffer.from(p.data ?? []).toString() }).toEqual({ encoding: 'json/plain', data: expect.stringMatching(traceHeader) });
   }
+
+  // Tracing can be turned on or off worker by worker: the traced conversation's history replays on a
+  // worker without tracing (the one bundle, no sink, no interceptors); histories recorded without
+  // tracing replay on the same bundle in test/replay/replay.test.ts.
+  await Worker.runReplayHistory({ workflowBundle: { codePath: path.join(__dirname, '..', '..', 'dist', 'workflow-bundle.js') }, dataConverter: stack.keys.dataConverter }, history, workflowIdFor(id));
 
   // SIGTERM: each process exports what its batch processor still holds, then exits cleanly.
   expect(receiver.bodies).toHaveLength(0);
