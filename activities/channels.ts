@@ -2,6 +2,7 @@
 // routing platform, transcript lines into the participant-data store. Each is idempotent on a key
 // the workflow derives (conversation id, the cause's event id, the kind), so a retry after a crash
 // is taken once by the peer and once by the store.
+import { trace } from '@opentelemetry/api';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { ActivityErrorType, type Activities, type Delivery, type NotificationRequest, type RoutingRequest, type StoredMessage, type TranscriptLines } from '../src/conversation';
@@ -31,10 +32,13 @@ export function createChannelActivities(deps: ChannelActivityDeps): Pick<Activit
       const { delivered } = await peer.deliver(key, body);
       // Ids and kinds only: the address and the words stay out of logs.
       deps.logger.info({ ...about, key, peer: peer.describe, delivered }, 'channel delivery');
+      // On the activity's span when tracing is on (a no-op otherwise): the kind of delivery, never the words.
+      trace.getActiveSpan()?.setAttribute('parley.delivery', delivered);
       return delivered;
     } catch (err) {
       if (err instanceof PeerRefusedError) {
         deps.logger.error({ ...about, key, peer: peer.describe, status: err.status }, 'channel delivery refused; not retried');
+        trace.getActiveSpan()?.setAttributes({ 'parley.delivery': 'refused', ...(typeof err.status === 'number' ? { 'http.response.status_code': err.status } : {}) });
         throw ApplicationFailure.create({ type: ActivityErrorType.PeerRefused, message: err.message, nonRetryable: true });
       }
       deps.logger.warn({ ...about, key, peer: peer.describe, reason: err instanceof Error ? err.message : String(err) }, 'channel delivery failed; will be retried');

@@ -19,6 +19,7 @@ import {
   type CrmResolveInput,
 } from '../src/conversation';
 import { CrmRegistry, unknownConfiguration } from '../src/crm/registry';
+import { recordCrmOutcome } from './crm-span';
 
 /** The longest Retry-After honoured; a longer one still ends at the budget (schedule-to-close). */
 const RETRY_AFTER_MAX_MS = 60_000;
@@ -26,7 +27,7 @@ const HEARTBEAT_EVERY_MS = 1_000;
 
 export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger }): Pick<Activities, 'resolveCrmWorkflow' | 'executeCrmWorkflow'> {
   const registry = deps.crm ?? CrmRegistry.empty();
-  return {
+  const activities: Pick<Activities, 'resolveCrmWorkflow' | 'executeCrmWorkflow'> = {
     /**
      * Which branch a request takes before any call, and its budget (the configuration's default and
      * maximum). Run as a local activity: the workflow sets the call's schedule-to-close timeout from it.
@@ -153,6 +154,8 @@ export function createCrmActivities(deps: { crm?: CrmRegistry; logger: Logger })
       }
     },
   };
+  const execute = activities.executeCrmWorkflow;
+  return { ...activities, executeCrmWorkflow: (input) => recordCrmOutcome(() => execute(input)) };
 }
 
 class AnswerTooLarge extends Error {}

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
@@ -116,6 +117,8 @@ export function createExportActivities(deps: {
       const key = exportObjectKey(sink.prefix, input);
       const outcome = await sink.putIfAbsent(key, body, digest);
       deps.metrics?.exported(outcome === 'written' ? 'written' : 'already_written');
+      // On the active span when tracing is on (a no-op otherwise): ids, counts and the outcome only.
+      trace.getActiveSpan()?.setAttributes({ 'parley.conversation_id': input.conversationId, 'parley.export.outcome': outcome, 'parley.export.how': how, 'parley.attribute_count': attributes.length, 'parley.message_count': transcript.length });
       // Ids, counts and the digest only: values may be sensitive.
       deps.logger.info(
         { ...about, location: sink.locationOf(key), bytes: body.length, attributeCount: attributes.length, messageCount: transcript.length, digest, outcome },

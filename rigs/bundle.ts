@@ -2,11 +2,18 @@
 // its own, so once per file): webpack takes seconds, and every worker of a file runs the same code.
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../src/security/payload-codec';
+import { TRACING_WORKFLOW_INTERCEPTORS } from '../src/worker/workflow-tracing';
 
 let bundling: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  bundling ??= bundleWorkflowCode({ workflowsPath: require.resolve('../src/conversation/workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietBundlerLogger }).catch(
+  // With the tracing interceptors, as the build's bundle: the code a history is recorded and replayed on.
+  bundling ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/conversation/workflows'),
+    workflowInterceptorModules: [...TRACING_WORKFLOW_INTERCEPTORS],
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: quietBundlerLogger,
+  }).catch(
     (err: unknown) => {
       // A failed bundle is not kept: the next caller tries again.
       bundling = undefined;

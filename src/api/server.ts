@@ -20,6 +20,7 @@ import { conversationRoutes } from './routes/conversations';
 import { dataActions } from './routes/data-actions';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes, observeRequests } from './routes/metrics';
+import { traceRequests } from './request-spans';
 import { webhookRoutes } from './routes/webhooks';
 import { HttpError } from './temporal-errors';
 
@@ -41,6 +42,8 @@ export interface ApiDeps {
   crm?: CrmRegistry;
   /** What each digital-channel destination gets (src/channels/config.ts); absent: every destination, everything. */
   destinations?: DestinationDirectory;
+  /** A span per request (tracing on: OTEL_EXPORTER_OTLP_ENDPOINT); the client then carries its context to Temporal. */
+  traceRequests?: boolean;
 }
 
 export function buildApi(deps: ApiDeps) {
@@ -89,6 +92,8 @@ export function buildApi(deps: ApiDeps) {
 
   const metrics = new ApiMetrics({ kmsCalls: deps.keys.kmsCalls, openConversations: () => gateway.openConversations() });
   observeRequests(app, metrics);
+  // Before any route is registered: the onRoute hook it adds sees only routes registered after it.
+  if (deps.traceRequests) traceRequests(app);
 
   void app.register(metricsRoutes, { metrics, allow: allow.operator });
   void app.register(healthRoutes, { gateway });

@@ -6,6 +6,7 @@ import { createKeyServices } from '../security/key-services';
 import { createParticipantDataStore } from '../store';
 import { createTemporalClient } from '../platform/temporal-client';
 import { PortInUseError, portHolder } from '../platform/port-holder';
+import { tracingRequested } from '../platform/tracing-switch';
 
 async function main(): Promise<void> {
   // Before anything connects: without its secrets, or with a wrong CRM registry or destinations
@@ -13,6 +14,9 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env, ['secrets', 'crm', 'destinations', 'keys', 'codec']);
   const { secrets, crm, destinations } = config;
   const logger = createLogger(config.logLevel, 'parley-api', config.logFormat);
+  // Loaded only when asked for: an untraced API never loads the OpenTelemetry SDK.
+  const tracing = tracingRequested(process.env) ? (await import('../platform/tracing')).startTracing('parley-api') : undefined;
+  if (tracing) logger.info('tracing: spans exported over OTLP');
   for (const warning of secrets.warnings) logger.warn(warning);
   logger.info({ webhookSecrets: secrets.webhookSecrets.length, tokens: secrets.tokens.map((t) => ({ name: t.name, scopes: t.scopes })), from: secrets.sources }, 'API credentials loaded');
   logger.info({ crm: crm.describe() }, 'CRM integrations');
@@ -21,8 +25,8 @@ async function main(): Promise<void> {
   logger.info({ keys: keys.describe() }, 'encryption keys');
   const store = createParticipantDataStore(config);
   await store.init();
-  const client = createTemporalClient(config, keys.dataConverter);
-  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: config.codec, crm, destinations });
+  const client = createTemporalClient(config, keys.dataConverter, tracing?.clientInterceptors());
+  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: config.codec, crm, destinations, traceRequests: tracing !== undefined });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
@@ -37,6 +41,8 @@ async function main(): Promise<void> {
     await app.close();
     await client.connection.close();
     await store.close();
+    // The spans of the requests just drained are still buffered: exported now, or lost with the process.
+    await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'tracing: spans not exported at shutdown'));
     process.exit(0);
   };
   // Kept installed: a repeated signal while closing must not kill requests in flight.

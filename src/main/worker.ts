@@ -14,6 +14,7 @@ import type { Worker } from '@temporalio/worker';
 import { WorkerMetrics } from '../platform/metrics';
 import { startWorkerHealthServer, workerHealth } from '../worker/health';
 import { PortInUseError, portHolder } from '../platform/port-holder';
+import { tracingRequested } from '../platform/tracing-switch';
 
 async function main(): Promise<void> {
   // Before anything connects: a wrong CRM registry or peer URL stops the worker with a ConfigError
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
   const { crm } = config;
   const logger = createLogger(config.logLevel, 'parley-worker', config.logFormat);
   installTemporalRuntime(logger, config.temporalMetricsPort === undefined ? undefined : { host: config.host, port: config.temporalMetricsPort });
+  // Loaded only when asked for: an untraced worker never loads the OpenTelemetry SDK.
+  const tracing = tracingRequested(process.env) ? (await import('../platform/tracing')).startTracing('parley-worker') : undefined;
   // The worker holds only the codec key: secured values reach it already encrypted with the customer's key.
   const keys = createKeyServices(config.keys, { namespace: config.temporalNamespace });
   const channels = createChannelPeers(config.channelPeers);
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
     crm,
     channels,
     exportSink,
+    tracing: tracing?.worker(),
   });
   logger.info(
     {
@@ -52,6 +56,7 @@ async function main(): Promise<void> {
       channelGateway: channels.gateway.describe,
       routingPlatform: channels.routing.describe,
       exports: exportSink.description,
+      tracing: tracing ? 'otlp' : 'off',
     },
     'worker started',
   );
@@ -63,6 +68,7 @@ async function main(): Promise<void> {
     // object exists, so the process ends here rather than through the worker's run and shutdown.
     logger.info({ signal: early }, 'worker stopped before it started polling');
     await store.close();
+    await tracing?.shutdown().catch(() => undefined);
     process.exit(0);
   }
   // The SDK's Runtime turns SIGINT/SIGTERM into a graceful worker shutdown; run() resolves once drained.
@@ -72,6 +78,9 @@ async function main(): Promise<void> {
   await connection.close();
   await store.close();
   await exportSink.close();
+  // Last: the spans of the work just drained (activities, workflow tasks, store writes) are exported
+  // now, or lost with the process.
+  await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'tracing: spans not exported at shutdown'));
   logger.info('worker stopped');
 }
 

@@ -2,7 +2,7 @@
 // with TLS, mTLS and/or an API key (Temporal Cloud). One place, so the worker, the API and
 // `npm start`'s search-attribute registration connect the same way.
 import fs from 'node:fs';
-import { Client, Connection, type TLSConfig } from '@temporalio/client';
+import { Client, Connection, type TLSConfig, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { PlatformConfig } from './config';
 import { ConfigError } from './env';
@@ -47,7 +47,12 @@ function readPem(variable: string, file: string): Buffer {
  * A lazy connection: the API starts and answers (503) even while Temporal is unreachable, and
  * recovers by itself when Temporal comes back.
  */
-export function createTemporalClient(config: TemporalConnectionConfig & Pick<PlatformConfig, 'temporalNamespace'>, dataConverter: DataConverter): Client {
+export function createTemporalClient(
+  config: TemporalConnectionConfig & Pick<PlatformConfig, 'temporalNamespace'>,
+  dataConverter: DataConverter,
+  /** Tracing's: they see each call's headers, never its payloads, which the data converter encrypts before they leave. */
+  workflowInterceptors: WorkflowClientInterceptor[] = [],
+): Client {
   const connection = Connection.lazy(temporalConnectionOptions(config));
-  return new Client({ connection, namespace: config.temporalNamespace, dataConverter });
+  return new Client({ connection, namespace: config.temporalNamespace, dataConverter, interceptors: { workflow: workflowInterceptors } });
 }

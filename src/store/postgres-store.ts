@@ -11,6 +11,7 @@ import {
   type StoredBatch,
   type StoredMessage,
 } from './participant-data-store';
+import { traceBatchWrite } from './batch-write-span';
 
 // init() waits this long for another process's migration (it holds the schema lock), like SQLite's.
 const MIGRATION_TIMEOUT_MS = 120_000;
@@ -209,7 +210,11 @@ export class PostgresParticipantDataStore implements ParticipantDataStore {
     });
   }
 
-  async writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }> {
+  writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }> {
+    return traceBatchWrite('postgresql', batch, () => this.writeBatchOnce(batch));
+  }
+
+  private async writeBatchOnce(batch: AttributeBatch): Promise<{ applied: boolean }> {
     // The timestamp comes from the application, not now(), so both stores store the
     // same millisecond-precision instant that round-trips exactly through ISO strings.
     const now = new Date().toISOString();

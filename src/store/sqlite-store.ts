@@ -12,6 +12,7 @@ import {
   type StoredBatch,
   type StoredMessage,
 } from './participant-data-store';
+import { traceBatchWrite } from './batch-write-span';
 
 // better-sqlite3 is synchronous, and SQLite's own busy handler waits for another connection's lock
 // by sleeping the calling thread: with a busy timeout of seconds, one flush waiting for the API
@@ -236,7 +237,11 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
     );
   }
 
-  async writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }> {
+  writeBatch(batch: AttributeBatch): Promise<{ applied: boolean }> {
+    return traceBatchWrite('sqlite', batch, () => this.writeBatchOnce(batch));
+  }
+
+  private async writeBatchOnce(batch: AttributeBatch): Promise<{ applied: boolean }> {
     const now = new Date().toISOString();
     const entries = Object.entries(batch.attributes);
     const secured = new Set(batch.secured ?? []);

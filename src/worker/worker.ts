@@ -9,6 +9,8 @@ import type { ExportMetrics, FlushMetrics } from '../platform/metrics';
 import type { ParticipantDataStore } from '../store';
 import type { CrmRegistry } from '../crm/registry';
 import { temporalConnectionOptions, type TemporalConnectionConfig } from '../platform/temporal-client';
+import type { WorkerTracing } from '../platform/tracing';
+import { TRACING_WORKFLOW_INTERCEPTORS } from './workflow-tracing';
 import type { WorkerSettings } from './settings';
 
 /** What the worker reads of the configuration: its namespace and task queue, and its own settings. */
@@ -35,12 +37,34 @@ export interface WorkerDeps {
   channels?: ChannelPeers;
   /** Where ended conversations are exported (createExportSink(config.exportTarget)); owned by the caller. */
   exportSink?: ExportSink;
+  /**
+   * Tracing on (src/platform/tracing.ts): the activity and client interceptors and the sink the
+   * workflow spans leave by. A prebuilt `workflowBundle` passed here carries the workflow
+   * interceptors (TRACING_WORKFLOW_INTERCEPTORS), as every bundle does.
+   */
+  tracing?: WorkerTracing;
 }
 
 function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   if (deps.workflowBundle) return { workflowBundle: deps.workflowBundle };
   if (deps.config.workflowBundlePath) return { workflowBundle: { codePath: deps.config.workflowBundlePath } };
   return { workflowsPath: require.resolve('../conversation/workflows') };
+}
+
+/**
+ * The workflow interceptors are in every worker's workflow code (a prebuilt bundle has them; a worker
+ * that bundles at start adds them), and so is the sink their spans leave by: with tracing off it
+ * drops them, so a conversation a traced API started runs the same on an untraced worker.
+ */
+function tracingOptions(deps: WorkerDeps): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+  const bundlesAtStart = !deps.workflowBundle && !deps.config.workflowBundlePath;
+  return {
+    interceptors: {
+      workflowModules: bundlesAtStart ? [...TRACING_WORKFLOW_INTERCEPTORS] : [],
+      ...(deps.tracing ? { activity: deps.tracing.activityInterceptors, client: { workflow: deps.tracing.clientInterceptors } } : {}),
+    },
+    sinks: deps.tracing ? { ...deps.tracing.sinks } : { exporter: { export: { fn: () => undefined } } },
+  };
 }
 
 export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
@@ -52,6 +76,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: config.taskQueue,
     ...workflowSource(deps),
     dataConverter: deps.dataConverter,
+    ...tracingOptions(deps),
     activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, crm: deps.crm, channels: deps.channels, exportSink: deps.exportSink, exportInlineWriteMs: config.exportInlineWriteMs }),
     // Lets an in-flight flush finish on SIGTERM instead of being cut off and retried elsewhere.
     shutdownGraceTime: config.shutdownGraceMs,

@@ -3,8 +3,8 @@
 // worker that restarts while KMS is down — and flows read the secured ones back through the explicit
 // secured read (Get Secured Data) before and after each flush; then the raw Temporal histories, the
 // dev server's SQLite file, the participant-data store, the export, every log line of the API and
-// the worker, the metrics and every answer to a caller without the right to the plaintext are
-// searched. Secured canaries appear only in the answers to the secured read and to agent scripts;
+// the worker, the spans the worker exported over OTLP, the metrics and every answer to a caller
+// without the right to the plaintext are searched. Secured canaries appear only in the answers to the secured read and to agent scripts;
 // plain canaries only in the store, the export and what an operator decodes. KMS is a real endpoint
 // (moto), the worker a real process.
 import crypto from 'node:crypto';
@@ -24,6 +24,7 @@ import { MOTO_CREDENTIALS, MOTO_REGION, type MotoServer, startMoto } from '../..
 import { tempDir, uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
 import { ensureWorkerBuilt, type WorkerProcess } from '../../rigs/worker-process';
+import { type OtlpReceiver, startOtlpReceiver } from '../../rigs/otlp-receiver';
 import { historyPayloads } from '../support/histories';
 
 const canary = (kind: string) => `${kind}-CANARY-${crypto.randomBytes(6).toString('hex')}`;
@@ -45,11 +46,14 @@ let stack: ApiStack;
 let keys: KeyServices;
 let rawClient: Client;
 let workerEnv: NodeJS.ProcessEnv;
+/** The workers trace (OTLP): their spans, failed flushes included, are searched too. */
+let spans: OtlpReceiver;
 const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
   ensureWorkerBuilt();
   moto = await startMoto();
+  spans = await startOtlpReceiver();
   const keyArn = await moto.createKey('parley no-plaintext test');
   workerEnv = {
     KMS_KEY_ID: keyArn,
@@ -60,6 +64,9 @@ beforeAll(async () => {
     KMS_REQUEST_TIMEOUT: '2s',
     // As much as the worker will ever say, so the search below covers it.
     LOG_LEVEL: 'trace',
+    OTEL_EXPORTER_OTLP_ENDPOINT: spans.endpoint,
+    // Exported as they end: a worker killed below loses no span the search should see.
+    OTEL_BSP_SCHEDULE_DELAY: '200',
   };
   keys = createKeyServices(kmsKeyConfig(moto, { KMS_KEY_ID: keyArn }), { namespace: 'default' });
   stack = await startApiStack({
@@ -82,6 +89,7 @@ afterAll(async () => {
   await stack?.stop();
   await rawClient?.connection.close();
   await moto?.close();
+  await spans?.close();
 });
 
 /** A worker process on the stack (its SQLite store) with KMS keys; stopped with the stack. */
@@ -234,6 +242,10 @@ test('the secured canaries are nowhere but in the secured reads; the plain ones 
   const devServerFiles = Buffer.concat([dbFile, `${dbFile}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
   const storeFiles = Buffer.concat([storeFile, `${storeFile}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
   const logs = [...apiLog, ...workers.map((w) => w.output())].join('\n');
+  // The spans include the final flush, and the attempt that failed on the locked store (its error on the span).
+  await waitFor('the flush spans', () => spans.spans().some((s) => s.name === 'participant-data write-batch' && s.attributes['parley.conversation_id'] === id && s.status.code !== 2), { timeoutMs: 30_000 });
+  expect(spans.spans().some((s) => s.name === 'RunActivity:flushParticipantData' && s.attributes.temporalWorkflowId === workflowIdFor(id) && s.status.code === 2)).toBe(true);
+  const spanBytes = Buffer.concat(spans.bodies).toString('utf8');
   const answers = unprivilegedAnswers.join('\n');
   expect(logs.length).toBeGreaterThan(1000);
   // The secured reads happened and were logged (by attribute and caller), so the search below covers them.
@@ -247,11 +259,13 @@ test('the secured canaries are nowhere but in the secured reads; the plain ones 
     expect(logs).not.toContain(secret);
     expect(answers).not.toContain(secret);
     expect(exported).not.toContain(secret);
+    expect(spanBytes).not.toContain(secret);
   }
   for (const plain of PLAIN) {
     expect(historyBytes.includes(plain)).toBe(false);
     expect(devServerFiles.includes(plain)).toBe(false);
     expect(logs).not.toContain(plain);
+    expect(spanBytes).not.toContain(plain);
   }
   // Plain participant data is stored as it is (the store holds values; secured ones as ciphertext).
   expect(storeFiles.includes(PLAIN[1])).toBe(true);
@@ -259,6 +273,8 @@ test('the secured canaries are nowhere but in the secured reads; the plain ones 
   // An operator reading the history through the codec sees plain data, and secured values still as ciphertext.
   const payloads = histories.flatMap((h) => historyPayloads(h));
   expect(payloads.length).toBeGreaterThan(10);
+  // The worker traces but the API does not, so no call carries trace context into the workflow:
+  // its history has no trace header, and every payload is encrypted.
   expect(payloads.filter((p) => Buffer.from(p.metadata?.encoding ?? []).toString() !== ENCRYPTED_ENCODING).map((p) => JSON.stringify(p))).toEqual([]);
   const codecBody = { payloads: payloads.map((p) => ({ metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(p.data ?? []).toString('base64') })) };
   // The codec server is the operator's: a flow token is refused.
