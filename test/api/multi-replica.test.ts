@@ -11,7 +11,7 @@ import { type ApiProcess, spawnApiProcess, waitUntilListening } from '../../rigs
 import { credentialsEnv, signedHeaders, testCredentials } from '../../rigs/credentials';
 import { freePort } from '../../rigs/ports';
 import { tempDir, uniqueId } from '../../rigs/temp';
-import { ensureWorkerBuilt, spawnWorker } from '../../rigs/worker-process';
+import { ensureWorkerBuilt, spawnWorker, type WorkerProcess } from '../../rigs/worker-process';
 import type { DevServer } from '../../src/platform/dev-server';
 import { OPERATOR_COOKIE } from '../../src/security/auth';
 
@@ -26,6 +26,7 @@ let devServer: DevServer;
 let a: ApiProcess;
 let b: ApiProcess;
 const spawned: ApiProcess[] = [];
+const workers: WorkerProcess[] = [];
 
 async function replica(name: string, env: NodeJS.ProcessEnv = {}, opts: { wait?: boolean } = {}): Promise<ApiProcess> {
   const api = await spawnApiProcess({
@@ -48,7 +49,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all(spawned.map((api) => api.stop()));
+  await Promise.all([...spawned.map((api) => api.stop()), ...workers.map((worker) => worker.stop())]);
   await devServer?.stop();
   await postgres?.stop();
 });
@@ -162,6 +163,7 @@ describe('the same CRM registry and keys in every process', () => {
       logFile: path.join(dir, 'worker-other-keys.log'),
       env: { PARLEY_KEY_FILE: path.join(dir, 'other-keys.json') },
     });
+    workers.push(worker);
     const exit = await worker.exited;
     expect(exit.code).toBe(1);
     expect(worker.output()).toMatch(/settings differ from a running api process[^\n]*the payload codec key/);
