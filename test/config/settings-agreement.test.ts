@@ -7,7 +7,7 @@ import { CrmRegistry, crmRegistryFromFile } from '../../src/crm/registry';
 import { loadPlatformConfig } from '../../src/platform/config';
 import { ConfigError } from '../../src/platform/env';
 import { localKeyConfig } from '../../rigs/keys';
-import { loadOrCreateLocalKeys } from '../../src/security/keys';
+import { loadOrCreateLocalKeys, rotateLocalKey } from '../../src/security/keys';
 import { tempDir } from '../../rigs/temp';
 
 const dir = tempDir('settings-agreement');
@@ -39,6 +39,9 @@ test('fingerprints: the CRM credential and the key material never enter them; an
   expect(otherKeys['payload-codec-key']).not.toBe(base['payload-codec-key']);
   expect(otherKeys['secured-data-key']).not.toBe(base['secured-data-key']);
   expect(settingsFingerprints({ crm: CrmRegistry.empty(), keys, role: 'worker' })['secured-data-key']).toBeUndefined();
+  // A rotation adds a key in front; the file is still the same one, so running processes keep agreeing.
+  rotateLocalKey(path.join(dir, 'keys-a.json'));
+  expect(settingsFingerprints({ crm: registry('https://crm.example.com', 'one'), keys, role: 'api' })).toEqual(base);
 });
 
 test('TRUST_PROXY: addresses, CIDR ranges and proxy-addr names; anything else refused by name', () => {
