@@ -81,7 +81,7 @@ async function claimShared(request: FastifyRequest, verifier: WebhookVerifier, v
   } catch (err) {
     verifier.replays.forget(verified.id, verified.timestampSeconds);
     request.log.error({ webhookId: verified.id.slice(0, 200), err: { type: err instanceof Error ? err.name : typeof err, message: err instanceof Error ? err.message : undefined } }, 'webhook not taken: the shared replay record cannot be reached');
-    throw new HttpError(503, 'webhook deliveries cannot be checked for replays right now (the shared store is unreachable); deliver it again', undefined, {
+    throw new HttpError(503, 'webhook deliveries cannot be checked for replays right now (the shared store is unreachable); nothing was changed: deliver it again', undefined, {
       'retry-after': String(SHARED_REPLAYS_RETRY_AFTER_SECONDS),
     });
   }
