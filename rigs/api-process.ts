@@ -1,5 +1,6 @@
-// The real API as a child process (`node dist/src/main/api.js`), for tests that need what only the
-// entry point does: its environment-driven set-up (tracing, for one) and its SIGTERM shutdown.
+// The real API as a child process (`node dist/src/main/api.js`), for tests that run several
+// replicas side by side or watch one refuse to start. Its environment is the test's own (the run's
+// key file, PARLEY_KEY_FILE) plus what the caller sets; its output goes to a log file.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,54 +8,73 @@ import { killOnExit } from './children';
 import { freePort } from './ports';
 import { DIST, PROJECT_ROOT } from './project';
 import { StopWaiting, waitFor } from './wait';
-import type { WorkerExit } from './worker-process';
 
 export const API_ENTRY = path.join(DIST, 'src', 'main', 'api.js');
 
+export interface ApiProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export interface ApiProcess {
-  baseUrl: string;
-  logFile: string;
-  exited: Promise<WorkerExit>;
-  /** Graceful stop (SIGTERM), SIGKILL if it has not exited within graceMs. */
-  stop(graceMs?: number): Promise<WorkerExit>;
+  readonly name: string;
+  readonly pid: number;
+  /** http://127.0.0.1:<port> */
+  readonly baseUrl: string;
+  readonly exited: Promise<ApiProcessExit>;
+  isRunning(): boolean;
+  /** SIGTERM, SIGKILL after graceMs; safe on an exited process. */
+  stop(graceMs?: number): Promise<ApiProcessExit>;
+  /** Its stdout and stderr so far. */
   output(): string;
 }
 
-/** Starts the API and resolves once /healthz answers (200 or 503: it answers while Temporal is away). */
-export async function spawnApi(opts: { logFile: string; env: NodeJS.ProcessEnv }): Promise<ApiProcess> {
-  if (!fs.existsSync(API_ENTRY)) throw new Error(`${API_ENTRY} is missing: run \`npm run build\` (ensureWorkerBuilt() does)`);
+export interface SpawnApiOptions {
+  name: string;
+  temporalAddress: string;
+  taskQueue: string;
+  /** '' for the SQLite store. */
+  databaseUrl: string;
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function spawnApiProcess(opts: SpawnApiOptions): Promise<ApiProcess> {
+  if (!fs.existsSync(API_ENTRY)) throw new Error(`${API_ENTRY} is missing: run \`npm run build\``);
   const port = await freePort();
   fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const fd = fs.openSync(opts.logFile, 'a');
   const child = spawn(process.execPath, [API_ENTRY], {
     cwd: PROJECT_ROOT,
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...opts.env },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      TEMPORAL_ADDRESS: opts.temporalAddress,
+      TEMPORAL_TASK_QUEUE: opts.taskQueue,
+      DATABASE_URL: opts.databaseUrl,
+      PARLEY_DATA_DIR: path.join(path.dirname(opts.logFile), `${opts.name}-data`),
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+      ...opts.env,
+    },
   });
   fs.closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not spawn API ${opts.name}`);
   killOnExit(child);
-  const exited = new Promise<WorkerExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const output = () => (fs.existsSync(opts.logFile) ? fs.readFileSync(opts.logFile, 'utf8') : '');
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await waitFor(
-    `the API process on ${baseUrl}`,
-    async () => {
-      if (!running()) throw new StopWaiting(`the API process exited before answering:\n${output().slice(-4000)}`);
-      return fetch(`${baseUrl}/livez`).then(
-        (res) => res.ok,
-        () => false,
-      );
-    },
-    { timeoutMs: 30_000, intervalMs: 200 },
-  );
+  const exited = new Promise<ApiProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const isRunning = (): boolean => child.exitCode === null && child.signalCode === null;
+  const output = (): string => (fs.existsSync(opts.logFile) ? fs.readFileSync(opts.logFile, 'utf8') : '');
   return {
-    baseUrl,
-    logFile: opts.logFile,
+    name: opts.name,
+    pid: child.pid,
+    baseUrl: `http://127.0.0.1:${port}`,
     exited,
+    isRunning,
     output,
-    async stop(graceMs = 10_000) {
-      if (!running()) return exited;
+    async stop(graceMs = 5_000) {
+      if (!isRunning()) return exited;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       const exit = await exited;
@@ -62,4 +82,20 @@ export async function spawnApi(opts: { logFile: string; env: NodeJS.ProcessEnv }
       return exit;
     },
   };
+}
+
+/** Resolves once the API answers /livez; fails at once, with its output, if it exits first. */
+export async function waitUntilListening(api: ApiProcess, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `API ${api.name} to listen on ${api.baseUrl}`,
+    async () => {
+      if (!api.isRunning()) {
+        const exit = await api.exited;
+        throw new StopWaiting(`API ${api.name} exited (code ${exit.code}, signal ${exit.signal}) before listening:\n${api.output().slice(-4000)}`);
+      }
+      const res = await fetch(`${api.baseUrl}/livez`);
+      return res.status === 200;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
 }

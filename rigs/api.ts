@@ -33,6 +33,10 @@ export interface ApiOptions {
   destinations?: ApiDeps['destinations'];
   /** Default: any free one. */
   port?: number;
+  /** The codec sign-in limits; default DEFAULT_SIGN_IN_LIMITS. */
+  signInLimits?: ApiDeps['signInLimits'];
+  /** TRUST_PROXY: proxies whose X-Forwarded-For is believed. Default: none. */
+  trustProxy?: string[];
 }
 
 export interface Answer {
@@ -61,11 +65,12 @@ export async function startApi(opts: ApiOptions): Promise<RunningApi> {
     client: createTemporalClient({ temporalAddress: opts.temporalAddress, temporalNamespace: opts.namespace ?? 'default', devServerPort: 0 }, keys.dataConverter),
     store: opts.store,
     logger: opts.logger ?? silentLogger,
-    config: { taskQueue: opts.taskQueue, temporalRequestTimeoutMs: opts.requestTimeoutMs ?? 5000, conversation: { ...DEFAULT_SETTINGS, ...opts.conversation } },
+    config: { taskQueue: opts.taskQueue, temporalRequestTimeoutMs: opts.requestTimeoutMs ?? 5000, conversation: { ...DEFAULT_SETTINGS, ...opts.conversation }, trustProxy: opts.trustProxy },
     auth: opts.auth ?? credentials.settings,
     keys,
     crm: opts.crm,
     destinations: opts.destinations,
+    signInLimits: opts.signInLimits,
   });
   await app.listen({ port: opts.port ?? 0, host: '127.0.0.1' });
   const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;

@@ -228,7 +228,13 @@ function stopEverything(dir?: string): Promise<void> {
 process.once('exit', () => {
   for (const c of children) if (c.running()) process.kill(c.pid, 'SIGKILL');
   if (devServer?.process.exitCode === null) devServer.process.kill('SIGKILL');
-  for (const pid of [temporalService?.temporal.pid, temporalService?.postgres.pid]) if (pid !== undefined) process.kill(pid, 'SIGKILL');
+  for (const pid of [temporalService?.temporal.pid, temporalService?.postgres.pid]) {
+    try {
+      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../platform/config';
 import type { ConversationSettings } from '../conversation';
 import { type AuthSettings, TokenAuthenticator, requireScope } from '../security/auth';
-import { WebhookVerifier } from '../security/webhook-signature';
+import { ReplayCache, WebhookVerifier } from '../security/webhook-signature';
+import { DEFAULT_SIGN_IN_LIMITS, LocalWindowCounters, SignInLimiter, type SignInLimits } from '../security/sign-in-limit';
 import { codecServer, type CodecServerOptions, operatorAccess } from '../security/codec-server';
 import type { KeyServices } from '../security/key-services';
 import { ApiMetrics } from '../platform/metrics';
-import type { ParticipantDataStore } from '../store';
+import type { ParticipantDataStore, SharedState } from '../store';
 import type { CrmRegistry } from '../crm/registry';
 import type { DestinationDirectory } from '../channels/config';
 import { ConversationGateway } from './gateway';
@@ -28,7 +29,7 @@ export interface ApiDeps {
   client: Client;
   store: ParticipantDataStore;
   logger: Logger;
-  config: Pick<Config, 'taskQueue' | 'temporalRequestTimeoutMs'> & Partial<Pick<Config, 'temporalNamespace'>> & { conversation: ConversationSettings };
+  config: Pick<Config, 'taskQueue' | 'temporalRequestTimeoutMs'> & Partial<Pick<Config, 'temporalNamespace' | 'trustProxy'>> & { conversation: ConversationSettings };
   /** Webhook secrets and bearer tokens (src/security/secrets.ts loads them). */
   auth: AuthSettings;
   /**
@@ -44,6 +45,13 @@ export interface ApiDeps {
   destinations?: DestinationDirectory;
   /** A span per request (tracing on: OTEL_EXPORTER_OTLP_ENDPOINT); the client then carries its context to Temporal. */
   traceRequests?: boolean;
+  /**
+   * What the API replicas on one PostgreSQL store share: the webhook deliveries taken and the sign-in
+   * counters. Absent (SQLite, one process): this process's memory.
+   */
+  shared?: SharedState;
+  /** Codec sign-in attempts allowed per window; default DEFAULT_SIGN_IN_LIMITS. */
+  signInLimits?: SignInLimits;
 }
 
 export function buildApi(deps: ApiDeps) {
@@ -55,6 +63,8 @@ export function buildApi(deps: ApiDeps) {
     // Fastify's default (100) answers 414 to a legal attribute name (255 characters, up to 12 URL
     // bytes each once percent-encoded) or a long conversation id.
     routerOptions: { maxParamLength: 4096 },
+    // Only the proxies named: anyone else's X-Forwarded-For would pick the address the sign-in limit counts.
+    ...(config.trustProxy === undefined ? {} : { trustProxy: config.trustProxy }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   const gateway = new ConversationGateway({
@@ -104,8 +114,15 @@ export function buildApi(deps: ApiDeps) {
     corsOrigins: [],
     ...deps.codecSettings,
     namespace: config.temporalNamespace ?? 'default',
+    signInLimiter: new SignInLimiter(deps.signInLimits ?? DEFAULT_SIGN_IN_LIMITS, deps.shared ?? new LocalWindowCounters()),
   });
-  void app.register(webhookRoutes, { gateway, verifier: new WebhookVerifier(deps.auth.webhookSecrets), destinations: deps.destinations });
+  const shared = deps.shared;
+  const verifier = new WebhookVerifier(
+    deps.auth.webhookSecrets,
+    new ReplayCache(),
+    shared && { claim: (id, at, expiresAtMs) => shared.claimDelivery(id, at, expiresAtMs), release: (id, at) => shared.releaseDelivery(id, at) },
+  );
+  void app.register(webhookRoutes, { gateway, verifier, destinations: deps.destinations });
   void app.register(attributeRoutes, { reader, allow: allow.attributes });
   // Data actions for flow platforms; a flow may call them before the conversation's first webhook.
   void app.register(dataActions, {

@@ -8,6 +8,8 @@
 //   src/security/keys.ts     KMS_*, CODEC_KMS_KEY_ID, PARLEY_KEY_FILE, DATA_KEY_CACHE_*, AWS_*
 //   src/security/secrets.ts  PARLEY_WEBHOOK_SECRETS, PARLEY_TOKENS, PARLEY_SECRETS_FILE
 //   src/security/codec-server.ts  CODEC_CORS_ORIGINS, CODEC_COOKIE_*
+//   src/security/sign-in-limit.ts CODEC_SIGNIN_*
+//   src/config/settings-agreement.ts  PARLEY_SETTINGS_GENERATION
 //   src/crm/registry.ts      CRM_INTEGRATIONS_FILE (and the variables it names)
 //   src/channels/config.ts   CHANNEL_GATEWAY_*, ROUTING_PLATFORM_*, CHANNEL_PEER_TIMEOUT, PARLEY_OUTBOX_DIR, CHANNEL_DESTINATIONS_FILE
 // A setting Parley cannot use stops the process with a ConfigError naming the variable (or the file,
@@ -20,6 +22,7 @@ import type { Env } from '../platform/env';
 import { type CodecSettings, codecSettingsFromEnv } from '../security/codec-server';
 import { type KeyConfig, keyConfigFromEnv } from '../security/keys';
 import { type LoadedSecrets, loadSecrets } from '../security/secrets';
+import { type SignInLimits, signInLimitsFromEnv } from '../security/sign-in-limit';
 import { type StoreConfig, storeConfigFromEnv } from '../store/config';
 import { type WorkerSettings, workerSettingsFromEnv } from '../worker/settings';
 
@@ -41,6 +44,8 @@ export interface ConfigParts {
   secrets: LoadedSecrets;
   /** Who may call the API's codec server from a browser, and its session cookie. */
   codec: CodecSettings;
+  /** How many codec sign-in attempts a client, and everyone together, may make per window. */
+  signIn: SignInLimits;
   /** The CRM integrations and their credentials. */
   crm: CrmRegistry;
   /** The channel gateway and routing platform the worker delivers to. */
@@ -60,6 +65,7 @@ const PART_LOADERS: PartLoaders = {
   destinations: (env) => loadDestinations(env),
   keys: (env) => keyConfigFromEnv(env),
   codec: (env) => codecSettingsFromEnv(env),
+  signIn: (env) => signInLimitsFromEnv(env),
   channelPeers: (env, config) => channelPeerConfig(env, config.dataDir),
 };
 

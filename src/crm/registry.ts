@@ -85,6 +85,16 @@ export class CrmRegistry {
     return this.configurations.size === 0;
   }
 
+  /**
+   * What every process must agree on (ids, endpoints, workflows, budgets, auth header name), never
+   * the credential: the input of the settings fingerprint the processes compare at start-up.
+   */
+  agreementView(): Array<Record<string, unknown>> {
+    return [...this.configurations.values()]
+      .sort((a, b) => (a.configurationId < b.configurationId ? -1 : a.configurationId > b.configurationId ? 1 : 0))
+      .map((c) => ({ ...c.toJSON(), workflows: [...c.workflows].sort(), defaultTimeoutMs: c.defaultTimeoutMs, maxTimeoutMs: c.maxTimeoutMs }));
+  }
+
   /** Ids and workflows only: what a start-up log line may show. */
   describe(): { source: string; configurations: Array<{ configurationId: string; workflows: string[] }> } {
     return {

@@ -1,9 +1,11 @@
-// HTTP API entrypoint: `npm run api`, or started by `npm start`. Stateless: scale by running more.
+// HTTP API entrypoint: `npm run api`, or started by `npm start`. Scale by running more on one
+// PostgreSQL store: what the replicas must share (webhook deliveries taken, sign-in counters) is there.
 import { buildApi } from '../api/server';
 import { loadConfig } from '../config';
 import { createLogger } from '../platform/logger';
 import { createKeyServices } from '../security/key-services';
-import { createParticipantDataStore } from '../store';
+import { createParticipantDataStore, createSharedState } from '../store';
+import { joinDeployment, settingsFingerprints, settingsGeneration } from '../config/settings-agreement';
 import { createTemporalClient } from '../platform/temporal-client';
 import { PortInUseError, portHolder } from '../platform/port-holder';
 import { tracingRequested } from '../platform/tracing-switch';
@@ -11,7 +13,7 @@ import { tracingRequested } from '../platform/tracing-switch';
 async function main(): Promise<void> {
   // Before anything connects: without its secrets, or with a wrong CRM registry or destinations
   // file, the API refuses to start with a ConfigError naming the variable, file, entry and field.
-  const config = loadConfig(process.env, ['secrets', 'crm', 'destinations', 'keys', 'codec']);
+  const config = loadConfig(process.env, ['secrets', 'crm', 'destinations', 'keys', 'codec', 'signIn']);
   const { secrets, crm, destinations } = config;
   const logger = createLogger(config.logLevel, 'parley-api', config.logFormat);
   // Loaded only when asked for: an untraced API never loads the OpenTelemetry SDK.
@@ -25,8 +27,20 @@ async function main(): Promise<void> {
   logger.info({ keys: keys.describe() }, 'encryption keys');
   const store = createParticipantDataStore(config);
   await store.init();
+  const shared = createSharedState(config);
+  await shared?.init();
+  // Before taking any request: a replica whose CRM registry or keys differ from the running ones' is refused here.
+  const registration =
+    shared &&
+    (await joinDeployment(shared, {
+      deployment: `${config.temporalNamespace}/${config.taskQueue}`,
+      role: 'api',
+      generation: settingsGeneration(process.env),
+      groups: settingsFingerprints({ crm, keys: config.keys, role: 'api' }),
+      onBeatFailed: (err) => logger.warn({ err: { type: err instanceof Error ? err.name : typeof err } }, 'could not refresh this process in the shared settings record'),
+    }));
   const client = createTemporalClient(config, keys.dataConverter, tracing?.clientInterceptors());
-  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: config.codec, crm, destinations, traceRequests: tracing !== undefined });
+  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: config.codec, crm, destinations, shared, signInLimits: config.signIn, traceRequests: tracing !== undefined });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
@@ -39,7 +53,9 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'API stopping');
     await app.close();
+    await registration?.leave();
     await client.connection.close();
+    await shared?.close();
     await store.close();
     // The spans of the requests just drained are still buffered: exported now, or lost with the process.
     await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'tracing: spans not exported at shutdown'));

@@ -4,8 +4,9 @@
 // them all together.
 import type { LogFormat } from './logger';
 import { type ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from '../conversation';
+import net from 'node:net';
 import { dataDirOf } from './data-dir';
-import { ConfigError, type Env, atLeast, duration, flag, integer, oneOf, optional } from './env';
+import { ConfigError, type Env, atLeast, duration, flag, integer, list, oneOf, optional } from './env';
 
 export { ConfigError } from './env';
 export { projectRoot } from './data-dir';
@@ -14,6 +15,11 @@ export interface PlatformConfig {
   /** HTTP API port. */
   port: number;
   host: string;
+  /**
+   * TRUST_PROXY: the reverse proxies whose X-Forwarded-For (and -Proto, -Host) the API believes:
+   * their addresses or CIDR ranges. Unset: none, the socket's address is the client's.
+   */
+  trustProxy?: string[];
   /** Set: use that Temporal cluster. Unset: `npm start` runs the embedded dev server. */
   temporalAddress?: string;
   temporalNamespace: string;
@@ -61,6 +67,7 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
   return {
     port: integer(env, 'PORT', 3000),
     host: env.HOST || '127.0.0.1',
+    trustProxy: trustProxy(env),
     temporalAddress: optional(env, 'TEMPORAL_ADDRESS'),
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     temporalTls: temporalTls(env),
@@ -109,4 +116,20 @@ function temporalTls(env: Env): TemporalTlsConfig | undefined {
     return undefined;
   }
   return on === true || anyFile || env.TEMPORAL_API_KEY ? tls : undefined;
+}
+
+/** proxy-addr's names for address ranges, as Fastify's trustProxy takes them. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function trustProxy(env: Env): string[] | undefined {
+  const entries = list(env, 'TRUST_PROXY', ',').map((e) => e.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const kind = net.isIP(address);
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (kind === 6 ? 128 : 32));
+    if (!PROXY_RANGE_NAMES.includes(entry) && (kind === 0 || !bitsOk || extra !== undefined)) {
+      throw new ConfigError(`TRUST_PROXY: "${entry}" is not an address, a CIDR range or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+  }
+  return entries.length > 0 ? entries : undefined;
 }

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { ConfigError, type Env, list, oneOf } from '../platform/env';
 import { OPERATOR_COOKIE, type TokenAuthenticator, operatorFromCookieOrBearer } from './auth';
+import type { SignInLimiter } from './sign-in-limit';
 
 export type OperatorAuthorization = 'ok' | 'unauthorized' | 'forbidden';
 
@@ -43,6 +44,11 @@ export interface CodecServerOptions {
   /** When set, a request naming another namespace in X-Namespace is refused: the codec key is this namespace's. */
   namespace?: string;
   limits?: Partial<CodecLimits>;
+  /**
+   * Bounds sign-in attempts per client address (request.ip: the socket's, or X-Forwarded-For's when
+   * TRUST_PROXY names the proxy) and in all. Absent: unbounded (tests of other behaviour).
+   */
+  signInLimiter?: SignInLimiter;
 }
 
 export interface CodecLimits {
@@ -175,9 +181,28 @@ export async function codecServer(app: FastifyInstance, opts: CodecServerOptions
     if (typeof origin === 'string' && !isOwnOrigin(request, origin)) {
       return htmlPage(reply, 403, loginPage({}, 'Sign in from this page only.'));
     }
+    const limiter = opts.signInLimiter;
+    const client = request.ip;
+    try {
+      const retryAfter = await limiter?.refusal(client);
+      if (retryAfter !== undefined) {
+        request.log.warn({ client, retryAfterSeconds: retryAfter }, 'codec sign-in refused: too many attempts');
+        reply.header('retry-after', String(retryAfter));
+        return htmlPage(reply, 429, loginPage({}, `Too many sign-in attempts; try again in ${retryAfter} seconds.`));
+      }
+    } catch (err) {
+      return signInUnavailable(request, reply, err);
+    }
     const body = request.body as Record<string, unknown> | undefined;
     const token = typeof body?.token === 'string' ? body.token.trim() : '';
     const session = token ? opts.startOperatorSession(token) : undefined;
+    try {
+      if (!session) await limiter?.failed(client);
+      else await limiter?.succeeded(client);
+    } catch (err) {
+      // An attempt that cannot be counted is not answered: a guesser must not get free tries during an outage.
+      return signInUnavailable(request, reply, err);
+    }
     if (!session) return htmlPage(reply, 401, loginPage({}, 'That is not an operator token.'));
     reply.header('set-cookie', sessionCookie(session.value, session.maxAgeSeconds, cookieSecurity(request)));
     return htmlPage(reply, 200, signedInPage(session.maxAgeSeconds));
@@ -192,6 +217,13 @@ export async function codecServer(app: FastifyInstance, opts: CodecServerOptions
     const secure = sameSite === 'None' || (opts.cookieSecure === 'auto' || opts.cookieSecure === undefined ? request.protocol === 'https' : opts.cookieSecure);
     return { secure, sameSite };
   }
+}
+
+/** The attempt counters cannot be reached: 503, the attempt neither judged nor counted. */
+function signInUnavailable(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  request.log.error({ err: { type: err instanceof Error ? err.name : typeof err, message: err instanceof Error ? err.message : undefined } }, 'codec sign-in: attempt counters unavailable');
+  reply.header('retry-after', '5');
+  return htmlPage(reply, 503, loginPage({}, 'Sign-in is unavailable for a moment; try again.'));
 }
 
 function sessionCookie(value: string, maxAgeSeconds: number, security: { secure: boolean; sameSite: CookieSameSite }): string {

@@ -81,7 +81,7 @@ export class ReplayCache {
     if (expiresAt !== undefined && expiresAt > now) return false;
     if (expiresAt !== undefined) this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) this.makeRoom(now);
-    this.entries.set(key, (timestampSeconds + WEBHOOK_TOLERANCE_SECONDS) * 1000 + 1000);
+    this.entries.set(key, deliveryExpiresAtMs(timestampSeconds));
     return true;
   }
 
@@ -105,6 +105,22 @@ export class ReplayCache {
   }
 }
 
+/** When a delivery may be forgotten: once its timestamp is out of the tolerance window (plus a second for rounding). */
+export function deliveryExpiresAtMs(timestampSeconds: number): number {
+  return (timestampSeconds + WEBHOOK_TOLERANCE_SECONDS) * 1000 + 1000;
+}
+
+/**
+ * The deliveries every API replica took (PostgreSQL when they share one), behind each replica's own
+ * ReplayCache: a replay sent to another replica than the first delivery is refused there too.
+ */
+export interface SharedDeliveries {
+  /** Records the delivery; false when some replica already did and it has not expired. */
+  claim(id: string, timestampSeconds: number, expiresAtMs: number): Promise<boolean>;
+  /** Forgets it, so the sender's retry of a delivery that failed on our side is taken. */
+  release(id: string, timestampSeconds: number): Promise<void>;
+}
+
 export interface VerifiedDelivery {
   id: string;
   timestampSeconds: number;
@@ -116,6 +132,8 @@ export class WebhookVerifier {
   constructor(
     secrets: readonly string[],
     readonly replays: ReplayCache = new ReplayCache(),
+    /** Absent: this replica alone takes webhooks (the SQLite store, one process). */
+    readonly shared?: SharedDeliveries,
   ) {
     if (secrets.length === 0) throw new Error('at least one webhook secret is needed');
     this.keys = secrets.map(secretKey);

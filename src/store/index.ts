@@ -1,6 +1,7 @@
 import type { ParticipantDataStore } from './participant-data-store';
 import { PostgresParticipantDataStore } from './postgres-store';
 import { SqliteParticipantDataStore } from './sqlite-store';
+import { SharedState } from './shared-state';
 
 export type {
   AttributeBatch,
@@ -30,4 +31,12 @@ export function createParticipantDataStore(opts: {
     throw new Error(`databaseUrl must start with postgres:// or postgresql:// (got "${url.split(':')[0]}:...")`);
   }
   return new PostgresParticipantDataStore(url, opts.storeTimeoutMs);
+}
+export { SharedState, SharedStateUnavailableError, type RegisteredProcess } from './shared-state';
+
+/** The shared state of the processes on one PostgreSQL store; undefined with SQLite (one process). */
+export function createSharedState(opts: { databaseUrl?: string; storeTimeoutMs?: number }): SharedState | undefined {
+  const url = opts.databaseUrl?.trim();
+  if (!url || !/^postgres(ql)?:\/\//i.test(url)) return undefined;
+  return new SharedState(url, opts.storeTimeoutMs);
 }

@@ -21,7 +21,7 @@ const CLIENT_TIMEOUT_MARGIN_MS = 1000;
 // Arbitrary constant shared by every process running init(): concurrent
 // CREATE TABLE IF NOT EXISTS can still fail on pg_type's unique index, so creators
 // queue on this transaction-scoped advisory lock instead.
-const SCHEMA_LOCK_KEY = 0x70617274; // "part"
+export const SCHEMA_LOCK_KEY = 0x70617274; // "part"
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS participant_data_batches (

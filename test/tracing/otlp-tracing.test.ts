@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ENCRYPTED_ENCODING } from '../../src/security/payload-codec';
 import { workflowIdFor } from '../../src/conversation/messages';
 import { type ApiStack, startApiStack } from '../../rigs/api-stack';
-import { type ApiProcess, spawnApi } from '../../rigs/api-process';
+import { type ApiProcess, spawnApiProcess, waitUntilListening } from '../../rigs/api-process';
 import { type ChannelPeer, startChannelPeer } from '../../rigs/channel-peer';
 import { authHeaders, credentialsEnv, testCredentials } from '../../rigs/credentials';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../../rigs/otlp-receiver';
@@ -59,18 +59,21 @@ beforeAll(async () => {
     ROUTING_PLATFORM_URL: routing.url,
     ROUTING_PLATFORM_TOKEN: PEER_TOKEN,
   });
-  api = await spawnApi({
+  api = await spawnApiProcess({
+    name: 'traced',
+    temporalAddress: stack.devServer.address,
+    taskQueue: stack.taskQueue,
+    databaseUrl: '',
     logFile: path.join(stack.dir, 'api.log'),
     env: {
       ...tracingEnv,
       ...credentialsEnv(credentials),
-      TEMPORAL_ADDRESS: stack.devServer.address,
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      DATABASE_URL: '',
+      LOG_LEVEL: 'warn',
       PARLEY_SQLITE_PATH: stack.storeFile,
       CHANNEL_DESTINATIONS_FILE: destinationsFile,
     },
   });
+  await waitUntilListening(api);
 });
 
 afterAll(async () => {
@@ -171,10 +174,11 @@ test('a routing webhook, Set Participant Data, Set Secured Data and a chat messa
   expect(spans.filter((s) => s.traceId === inbound.traceId).map((s) => s.name)).toEqual(expect.arrayContaining([expect.stringMatching(/^UpdateWithStartWorkflow:/)]));
   // The chat's deliveries and the export each have their activity span.
   expect(spans.filter((s) => s.name === 'RunActivity:notifyCustomer').length).toBeGreaterThan(0);
-  // The export workflow, started by an activity through the worker's own client, joins the conversation's trace.
-  const exported = spans.find((s) => s.name === 'RunActivity:exportConversation');
-  expect(exported).toMatchObject({ traceId: store!.traceId, attributes: { 'parley.export.outcome': 'written', 'parley.conversation_id': id } });
-  expect(ancestry(exported!, trace).map((s) => s.name)).toEqual(expect.arrayContaining(['RunWorkflow:exportWorkflow', 'StartWorkflow:exportWorkflow', 'RunActivity:startExport', 'RunWorkflow:conversationWorkflow']));
+  // The export, written at once by the conversation's local activity (no export workflow needed), is in the conversation's trace.
+  const exported = spans.find((s) => s.name === 'RunActivity:startExport');
+  expect(exported).toMatchObject({ traceId: store!.traceId, attributes: { 'parley.export.outcome': 'written', 'parley.export.how': 'inline', 'parley.conversation_id': id } });
+  expect(ancestry(exported!, trace).map((s) => s.name)).toEqual(expect.arrayContaining(['RunWorkflow:conversationWorkflow']));
+  expect(spans.filter((s) => s.name === 'RunWorkflow:exportWorkflow')).toEqual([]);
   // Probes are not traced.
   expect(spans.filter((s) => s.attributes['http.route'] === '/livez')).toEqual([]);
 
