@@ -4,8 +4,8 @@ import { buildApi } from '../api/server';
 import { loadConfig } from '../config';
 import { createLogger } from '../platform/logger';
 import { createKeyServices } from '../security/key-services';
-import { createParticipantDataStore, createSharedState } from '../store';
-import { joinDeployment, settingsFingerprints, settingsGeneration } from '../config/settings-agreement';
+import { createParticipantDataStore } from '../store';
+import { joinSharedDeployment } from './shared-deployment';
 import { createTemporalClient } from '../platform/temporal-client';
 import { PortInUseError, portHolder } from '../platform/port-holder';
 import { tracingRequested } from '../platform/tracing-switch';
@@ -27,18 +27,9 @@ async function main(): Promise<void> {
   logger.info({ keys: keys.describe() }, 'encryption keys');
   const store = createParticipantDataStore(config);
   await store.init();
-  const shared = createSharedState(config);
-  await shared?.init();
   // Before taking any request: a replica whose CRM registry or keys differ from the running ones' is refused here.
-  const registration =
-    shared &&
-    (await joinDeployment(shared, {
-      deployment: `${config.temporalNamespace}/${config.taskQueue}`,
-      role: 'api',
-      generation: settingsGeneration(process.env),
-      groups: settingsFingerprints({ crm, keys: config.keys, role: 'api' }),
-      onBeatFailed: (err) => logger.warn({ err: { type: err instanceof Error ? err.name : typeof err } }, 'could not refresh this process in the shared settings record'),
-    }));
+  const deployment = await joinSharedDeployment(config, crm, 'api', logger);
+  const { shared } = deployment;
   const client = createTemporalClient(config, keys.dataConverter, tracing?.clientInterceptors());
   const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: config.codec, crm, destinations, shared, signInLimits: config.signIn, traceRequests: tracing !== undefined });
   try {
@@ -53,9 +44,8 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'API stopping');
     await app.close();
-    await registration?.leave();
+    await deployment.leave();
     await client.connection.close();
-    await shared?.close();
     await store.close();
     // The spans of the requests just drained are still buffered: exported now, or lost with the process.
     await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'tracing: spans not exported at shutdown'));

@@ -6,8 +6,8 @@ import { createLogger, installTemporalRuntime } from '../platform/logger';
 import { createKeyServices } from '../security/key-services';
 import { parleyDataConverter } from '../security/payload-codec';
 import { KeyServiceWaitingCodec } from '../security/waiting-codec';
-import { createParticipantDataStore, createSharedState } from '../store';
-import { joinDeployment, settingsFingerprints, settingsGeneration } from '../config/settings-agreement';
+import { createParticipantDataStore } from '../store';
+import { joinSharedDeployment } from './shared-deployment';
 import { createExportSink } from '../export';
 import { createChannelPeers } from '../channels/config';
 import { connectWorker, createParleyWorker } from '../worker/worker';
@@ -32,17 +32,7 @@ async function main(): Promise<void> {
   const store = createParticipantDataStore(config);
   await store.init();
   // Before taking any work: a worker whose CRM registry or codec key differ from the running processes' is refused here.
-  const shared = createSharedState(config);
-  await shared?.init();
-  const registration =
-    shared &&
-    (await joinDeployment(shared, {
-      deployment: `${config.temporalNamespace}/${config.taskQueue}`,
-      role: 'worker',
-      generation: settingsGeneration(process.env),
-      groups: settingsFingerprints({ crm, keys: config.keys, role: 'worker' }),
-      onBeatFailed: (err) => logger.warn({ err: { type: err instanceof Error ? err.name : typeof err } }, 'could not refresh this process in the shared settings record'),
-    }));
+  const deployment = await joinSharedDeployment(config, crm, 'worker', logger);
   const exportSink = createExportSink(config.exportTarget);
   const connection = await connectWorker(config);
   // Read at scrape time; the worker it describes is created just below.
@@ -80,8 +70,7 @@ async function main(): Promise<void> {
     // Stopped before it took any work: nothing to drain. The SDK keeps the connection while a Worker
     // object exists, so the process ends here rather than through the worker's run and shutdown.
     logger.info({ signal: early }, 'worker stopped before it started polling');
-    await registration?.leave();
-    await shared?.close();
+    await deployment.leave();
     await store.close();
     await tracing?.shutdown().catch(() => undefined);
     process.exit(0);
@@ -91,8 +80,7 @@ async function main(): Promise<void> {
   await health?.close();
   // Closing the last native connection shuts the SDK runtime down, which releases the event loop.
   await connection.close();
-  await registration?.leave();
-  await shared?.close();
+  await deployment.leave();
   await store.close();
   await exportSink.close();
   // Last: the spans of the work just drained (activities, workflow tasks, store writes) are exported
