@@ -57,5 +57,12 @@ export const DEFAULT_EXPORT_INLINE_WRITE_MS = 5_000;
  * destination takes it) only when it does not. 0: every export goes through its workflow.
  */
 export function exportInlineWriteMsFromEnv(env: Env): number {
-  return integerInRange(env, 'EXPORT_INLINE_WRITE_MS', DEFAULT_EXPORT_INLINE_WRITE_MS, 0, 60_000);
+  return integerInRange(env, 'EXPORT_INLINE_WRITE_MS', DEFAULT_EXPORT_INLINE_WRITE_MS, 0, MAX_EXPORT_INLINE_WRITE_MS);
 }
+
+/**
+ * The local activity that runs the inline write has 30 s (src/conversation/workflows/export.ts):
+ * the inline attempt must leave it time to start the export workflow, or a destination slower than
+ * the activity's timeout would retry the inline write forever and never hand it over.
+ */
+export const MAX_EXPORT_INLINE_WRITE_MS = 20_000;

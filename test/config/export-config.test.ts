@@ -8,6 +8,12 @@ test('by default a folder under the data directory; EXPORT_DIR names another', (
   expect(loadConfig({ EXPORT_DIR: 'out/exports' }).exportTarget).toEqual({ kind: 'folder', dir: path.resolve('out/exports') });
 });
 
+test('an ended conversation\'s export is written inline for up to 5 s by default; EXPORT_INLINE_WRITE_MS=0 sends every export through its workflow', () => {
+  expect(loadConfig({}).exportInlineWriteMs).toBe(5_000);
+  expect(loadConfig({ EXPORT_INLINE_WRITE_MS: '0' }).exportInlineWriteMs).toBe(0);
+  expect(loadConfig({ EXPORT_INLINE_WRITE_MS: '20000' }).exportInlineWriteMs).toBe(20_000);
+});
+
 test('S3 when a bucket is named: prefix, region, endpoint and path style', () => {
   expect(loadConfig({ EXPORT_S3_BUCKET: 'acme-exports' }).exportTarget).toEqual({
     kind: 's3',
@@ -36,6 +42,9 @@ test.each([
   [{ EXPORT_S3_BUCKET: 'acme-exports', EXPORT_S3_PREFIX: 'a b' }, /EXPORT_S3_PREFIX/],
   [{ EXPORT_S3_BUCKET: 'acme-exports', EXPORT_S3_ENDPOINT: 'localhost:5000' }, /EXPORT_S3_ENDPOINT must be an http\(s\) URL/],
   [{ EXPORT_S3_BUCKET: 'acme-exports', EXPORT_S3_FORCE_PATH_STYLE: 'yes' }, /EXPORT_S3_FORCE_PATH_STYLE must be true or false/],
+  // Past 20 s the inline write would outlast the local activity that runs it, and never hand over.
+  [{ EXPORT_INLINE_WRITE_MS: '20001' }, /EXPORT_INLINE_WRITE_MS must be a whole number from 0 to 20000/],
+  [{ EXPORT_INLINE_WRITE_MS: '5s' }, /EXPORT_INLINE_WRITE_MS/],
 ])('refused at start-up: %j', (env, message) => {
   expect(() => loadConfig(env)).toThrow(ConfigError);
   expect(() => loadConfig(env)).toThrow(message);

@@ -120,10 +120,10 @@ test('killed during the inline write at the conversation\'s end, after the uploa
   const relay = await startS3Relay(moto.endpoint, 'hold-after');
   relays.push(relay);
   // Long enough that the kill, not the deadline, ends the first attempt.
-  const { taskQueue, worker, id, handle } = await closeThrough(relay, 'inline-kill', 60_000);
+  const { taskQueue, worker, id, handle } = await closeThrough(relay, 'inline-kill', 20_000);
   await Promise.race([relay.held, worker.exited.then(() => Promise.reject(new Error(`worker exited early:\n${worker.output().slice(-3000)}`)))]);
   await worker.kill('SIGKILL');
-  await h.startPollingWorker('inline-kill-b', taskQueue, s3Env(relay, 60_000));
+  await h.startPollingWorker('inline-kill-b', taskQueue, s3Env(relay, 20_000));
   await handle.result();
   const { exportId, result, how } = await exportOutcomeOf(h.client, workflowIdFor(id));
   expect([how, result.written]).toEqual(['inline', false]);
