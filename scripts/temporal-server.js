@@ -73,11 +73,36 @@ function chmodTree(p) {
   if (stat.isDirectory()) for (const entry of fs.readdirSync(p)) chmodTree(path.join(p, entry));
 }
 
-module.exports = { TEMPORAL_SERVER_VERSION: VERSION, temporalServerPaths: paths, ensureTemporalServer };
+/**
+ * Fetches what the build needs (the Go toolchain and every module) without compiling: `go install -n`
+ * resolves and downloads the build list, then only prints the commands it would run. Mostly network
+ * and disk, so CI runs it beside the tests and compiles after them.
+ */
+function downloadTemporalServerModules(log = (line) => console.log(line)) {
+  if (present()) return;
+  const started = Date.now();
+  const env = { ...process.env, GOTOOLCHAIN, GOBIN: path.join(projectRoot, '.tools', 'temporal-server', 'download-only') };
+  // `-n` prints every command it would run (tens of thousands of lines): kept out of the way, shown only on failure.
+  fs.mkdirSync(path.join(projectRoot, '.tools'), { recursive: true });
+  const output = path.join(projectRoot, '.tools', 'temporal-server-download.log');
+  const fd = fs.openSync(output, 'w');
+  try {
+    go(['install', '-n', `${MODULE}/cmd/server@v${VERSION}`, `${MODULE}/cmd/tools/sql@v${VERSION}`], { env, stdio: ['ignore', fd, fd], cwd: projectRoot });
+  } catch (err) {
+    const lines = fs.readFileSync(output, 'utf8').trim().split('\n');
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${lines.slice(-20).join('\n')}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  log(`[temporal-server] ${MODULE} v${VERSION}'s modules and ${GOTOOLCHAIN} downloaded in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+module.exports = { TEMPORAL_SERVER_VERSION: VERSION, temporalServerPaths: paths, ensureTemporalServer, downloadTemporalServerModules };
 
 if (require.main === module) {
   try {
-    ensureTemporalServer();
+    if (process.argv.includes('--download-only')) downloadTemporalServerModules();
+    else ensureTemporalServer();
   } catch (err) {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
