@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { killOnExit } from './children';
+import { killOnExit, stopGracefully } from './children';
 import { freePort } from './ports';
 import { DIST, PROJECT_ROOT } from './project';
 import { StopWaiting, waitFor } from './wait';
@@ -73,14 +73,7 @@ export async function spawnApiProcess(opts: SpawnApiOptions): Promise<ApiProcess
     exited,
     isRunning,
     output,
-    async stop(graceMs = 5_000) {
-      if (!isRunning()) return exited;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const exit = await exited;
-      clearTimeout(timer);
-      return exit;
-    },
+    stop: (graceMs = 5_000) => stopGracefully(child, exited, graceMs),
   };
 }
 

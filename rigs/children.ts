@@ -12,3 +12,15 @@ export function killOnExit(child: ChildProcess): void {
   live.add(child);
   child.once('exit', () => live.delete(child));
 }
+
+/** SIGTERM, then SIGKILL if the child has not exited within `graceMs`; resolves with its exit (at once if it has exited already). */
+export async function stopGracefully<T>(child: ChildProcess, exited: Promise<T>, graceMs: number): Promise<T> {
+  if (child.exitCode !== null || child.signalCode !== null) return exited;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}

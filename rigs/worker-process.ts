@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { killOnExit } from './children';
+import { killOnExit, stopGracefully } from './children';
 import { DIST, PROJECT_ROOT } from './project';
 import { StopWaiting, waitFor } from './wait';
 
@@ -130,14 +130,7 @@ export function spawnWorker(opts: SpawnWorkerOptions): WorkerProcess {
       if (isRunning()) child.kill(signal);
       return exited;
     },
-    async stop(graceMs = 5_000) {
-      if (!isRunning()) return exited;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const exit = await exited;
-      clearTimeout(timer);
-      return exit;
-    },
+    stop: (graceMs = 5_000) => stopGracefully(child, exited, graceMs),
     output: () => (fs.existsSync(opts.logFile) ? fs.readFileSync(opts.logFile, 'utf8') : ''),
   };
 }
