@@ -126,7 +126,9 @@ export function proxyEnv(listenPort: number, apiPorts: number[]): Record<string,
     PARLEY_PROXY_PORT: `127.0.0.1:${listenPort}`,
     // Never consulted: the target names the upstream block, which nginx uses without DNS.
     PARLEY_PROXY_RESOLVER: '127.0.0.1',
-    PARLEY_API_SERVERS: apiPorts.map((p) => `server 127.0.0.1:${p};`).join(' '),
+    // A refused connection takes a replica out for fail_timeout (nginx's default 10 s); a rolling
+    // restart stops the next replica sooner than that, and with both out nginx answers 502 at once.
+    PARLEY_API_SERVERS: apiPorts.map((p) => `server 127.0.0.1:${p} max_fails=1 fail_timeout=1s;`).join(' '),
     PARLEY_API_TARGET: 'http://parley_api_replicas',
   };
 }

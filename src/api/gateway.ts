@@ -58,7 +58,9 @@ const STORE_BACKLOG_RETRY_AFTER_S = 30;
 /**
  * What a failed call was, which decides what its failure may tell the caller:
  * - `read` (query, describe): failing changes nothing;
- * - `signal` (signal-with-start, one request): unless its answer came too late, it did not get in;
+ * - `signal` (signal-with-start, one request): once sent, an unreachable server or a late answer
+ *   leaves its fate unknown, because the client's own retries can end on "connection refused" after
+ *   an earlier attempt reached a dying server and was recorded;
  * - `update` (with or without start): submitted, then waited on, so once it may have reached the
  *   server an unreachable server no longer means nothing was applied. `notConfirmed` says so (and
  *   how to retry), `answerUnreadable` when it was answered but the answer could not be decrypted,
@@ -104,7 +106,7 @@ export function failureAnswer(err: unknown, call: TemporalCall, ctx: FailureCont
   if (keyServiceFailure(err)) return keyFailure(err, call.what, logger);
   const trouble = troubleOf(err);
   if (call.kind === 'update' && trouble === 'precondition') return new HttpError(503, call.changingState);
-  if ((call.kind === 'update' && trouble === 'unreachable') || (call.kind !== 'read' && trouble === 'deadline')) {
+  if (call.kind !== 'read' && (trouble === 'unreachable' || trouble === 'deadline')) {
     logger.warn({ what: call.what, trouble, error: errorText(err) }, `${call.what} not confirmed`);
     return call.notConfirmed();
   }

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError } from 'fastify';
 import type { Client } from '@temporalio/client';
+import { ServingState } from './serving-state';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config';
 import type { ConversationSettings } from '../conversation';
@@ -52,6 +53,8 @@ export interface ApiDeps {
   shared?: SharedState;
   /** Codec sign-in attempts allowed per window; default DEFAULT_SIGN_IN_LIMITS. */
   signInLimits?: SignInLimits;
+  /** Set draining by the process's stop sequence (serving-state.ts); absent: never draining. */
+  serving?: ServingState;
 }
 
 export function buildApi(deps: ApiDeps) {
@@ -106,7 +109,13 @@ export function buildApi(deps: ApiDeps) {
   if (deps.traceRequests) traceRequests(app);
 
   void app.register(metricsRoutes, { metrics, allow: allow.operator });
-  void app.register(healthRoutes, { gateway });
+  const serving = deps.serving ?? new ServingState();
+  // While draining, keep-alive clients are told to reconnect, and so reach another replica.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (serving.draining && request.raw.httpVersionMajor === 1) void reply.header('connection', 'close');
+    return payload;
+  });
+  void app.register(healthRoutes, { gateway, serving });
   // The Temporal UI's codec server: operators only, with its own CORS, sign-in cookie and error answers.
   void app.register(codecServer, {
     codec: deps.keys.codec,

@@ -1,6 +1,7 @@
 // HTTP API entrypoint: `npm run api`, or started by `npm start`. Scale by running more on one
 // PostgreSQL store: what the replicas must share (webhook deliveries taken, sign-in counters) is there.
 import { buildApi } from '../api/server';
+import { ServingState, stopServing } from '../api/serving-state';
 import { loadConfig } from '../config';
 import { createLogger } from '../platform/logger';
 import { createKeyServices } from '../security/key-services';
@@ -31,7 +32,8 @@ async function main(): Promise<void> {
   const deployment = await joinSharedDeployment(config, crm, 'api', logger);
   const { shared } = deployment;
   const client = createTemporalClient(config, keys.dataConverter, tracing?.clientInterceptors());
-  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: config.codec, crm, destinations, shared, signInLimits: config.signIn, traceRequests: tracing !== undefined });
+  const serving = new ServingState();
+  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: config.codec, crm, destinations, shared, signInLimits: config.signIn, traceRequests: tracing !== undefined, serving });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
@@ -43,7 +45,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'API stopping');
-    await app.close();
+    // Requests on their way in are served (and nothing new is taken) before the clients below close.
+    await stopServing(app, serving, { drainMs: config.shutdownDrainMs, logger });
     await deployment.leave();
     await client.connection.close();
     await store.close();

@@ -39,6 +39,11 @@ export interface PlatformConfig {
   conversation: ConversationSettings;
   /** Bound on how long the API waits for Temporal before answering 503. */
   temporalRequestTimeoutMs: number;
+  /**
+   * SHUTDOWN_DRAIN: how long a stopping API keeps serving with `/healthz` answering 503, so a load
+   * balancer that probes readiness takes it out before its listener closes. 0: closes at once.
+   */
+  shutdownDrainMs: number;
 }
 
 /**
@@ -80,6 +85,7 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
     logFormat: oneOf<LogFormat>(env, 'LOG_FORMAT', ['json', 'pretty', 'auto'], 'auto'),
     conversation: conversationSettings(env),
     temporalRequestTimeoutMs: duration(env, 'TEMPORAL_REQUEST_TIMEOUT', 5_000),
+    shutdownDrainMs: duration(env, 'SHUTDOWN_DRAIN', 0, { allowZero: true }),
   };
 }
 

@@ -148,7 +148,10 @@ test('a write refused while the hand-over batch waits for the store is 503 with 
     expect((await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { first: 'x' } })).status).toBe(200);
     const handle = client.workflow.getHandle(workflowIdFor(id));
     const flushRetried = async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2);
-    for (let i = 0; i < 400 && (i % 10 !== 0 || !(await flushRetried())); i++) {
+    // Webhooks grow the run to its hand-over point and stop there: any sent after the flush begins
+    // use the headroom, and on a loaded machine enough of them used all of it before a write was tried.
+    const handOverReached = async () => (await handle.describe()).historyLength >= conversation.continueAsNewAfterEvents;
+    for (let i = 0; i < 400 && !(await handOverReached()); i++) {
       expect((await call(base, 'POST', '/webhooks/routing-events', event(id, 'QUEUED', { estimatedWaitTime: i }))).status).toBe(202);
     }
     await waitFor('the hand-over flush to be retried', flushRetried, { timeoutMs: 60_000 });
@@ -159,7 +162,6 @@ test('a write refused while the hand-over batch waits for the store is 503 with 
       if (res.status === 200) accepted.push(`w${i}`);
       else refused = { status: res.status, body: (await res.json()) as { error: string; message: string }, retryAfter: res.headers.get('retry-after') };
     }
-    // Webhooks sent while the flush was first retried used part of the headroom; writes took the rest.
     expect(accepted.length).toBeGreaterThan(0);
     expect(refused).toEqual({
       status: 503,
@@ -188,7 +190,7 @@ test('a request Temporal refuses for good is 500 with an id that finds it in the
   expect(logged).toMatch(/no-such-namespace|not found/i);
 });
 
-test('a webhook whose signal-with-start got no answer in time says it may have been recorded', async () => {
+test('a webhook whose signal-with-start got no answer, or lost Temporal, says it may have been recorded', async () => {
   // An HTTP/2 server that takes the call and never answers: the request got in, its fate is unknown.
   const sessions = new Set<http2.ServerHttp2Session>();
   const silent = http2.createServer();
@@ -205,7 +207,10 @@ test('a webhook whose signal-with-start got no answer in time says it may have b
     expect([answer.status, answer.body.message]).toEqual([503, expect.stringMatching(/may have been recorded.*deliver it again/)]);
     const neverSent = await startApi({ address: `127.0.0.1:${(mute.address() as net.AddressInfo).port}`, timeoutMs: 1500 });
     const refused = await call(neverSent, 'POST', '/webhooks/routing-events', event(uniqueId('mute'), 'CREATED'));
-    expect([refused.status, refused.body.message]).toEqual([503, expect.stringMatching(/unreachable.*nothing was changed/)]);
+    // This one never left, but the client cannot tell it from a call whose earlier attempt reached a
+    // dying server and was recorded before its retries ended on "unreachable" (the server-kill drill
+    // found that case answered "nothing was changed"): the same safe answer, deliver it again.
+    expect([refused.status, refused.body.message]).toEqual([503, expect.stringMatching(/may have been recorded.*deliver it again/)]);
   } finally {
     for (const session of sessions) session.destroy();
     for (const socket of sockets) socket.destroy();
