@@ -62,6 +62,10 @@ async function launchDevServer(opts: DevServerOptions): Promise<Launch> {
     '--port', String(opts.port),
     '--namespace', opts.namespace ?? 'default',
     '--log-level', 'warn',
+    // Write-ahead log instead of SQLite's rollback journal: one fsync per commit instead of several,
+    // still durable (synchronous stays FULL). At 20 concurrent conversations it took the bench from
+    // 6.6 to 10.9 conversations/s and the set-attributes p99 from 1.3 s to 0.77 s.
+    '--sqlite-pragma', 'journal_mode=wal',
     ...SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
     ...(opts.headless ? ['--headless'] : ['--ui-port', String(opts.uiPort ?? opts.port + 1000), '--ui-disable-news-fetch']),
     ...(!opts.headless && opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
