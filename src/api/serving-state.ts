@@ -9,21 +9,22 @@
 //      `Connection: close` so keep-alive clients reconnect elsewhere;
 //   2. the listening socket closes (a new connection is refused, which a proxy retries on another
 //      replica) and the connections already open are served until they end, up to SETTLE_MS;
-//   3. Fastify closes: whatever is still idle is closed, requests in progress finish.
+//   3. connections still idle are closed, requests in progress finish (up to FINISH_MS), and then
+//      Fastify closes.
 import net from 'node:net';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 
 /** Shared by the routes (readiness, response headers) and the process's stop sequence. */
 export class ServingState {
-  private drainingSince: number | undefined;
+  private stopping = false;
 
   get draining(): boolean {
-    return this.drainingSince !== undefined;
+    return this.stopping;
   }
 
-  startDraining(now = Date.now()): void {
-    this.drainingSince ??= now;
+  startDraining(): void {
+    this.stopping = true;
   }
 }
 
