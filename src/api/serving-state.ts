@@ -48,6 +48,9 @@ export async function stopServing(app: ClosableServer, state: ServingState, opts
   }
   const server = app.server;
   if (server.listening) {
+    // Connections waiting in the kernel's accept queue are reset when the listener closes, after a
+    // proxy has sent its request into them: one more turn of the event loop accepts those first.
+    await new Promise((resolve) => setImmediate(resolve));
     // Emitted once the listener is closed and the last connection has ended.
     const ended = new Promise<void>((resolve) => server.once('close', () => resolve()));
     // net.Server's close, not http.Server's: stop accepting without destroying the connections whose
