@@ -63,8 +63,8 @@ async function launchDevServer(opts: DevServerOptions): Promise<Launch> {
     '--namespace', opts.namespace ?? 'default',
     '--log-level', 'warn',
     // Write-ahead log instead of SQLite's rollback journal: one fsync per commit instead of several,
-    // still durable (synchronous stays FULL). At 20 concurrent conversations it took the bench from
-    // 6.6 to 10.9 conversations/s and the set-attributes p99 from 1.3 s to 0.77 s.
+    // still durable (synchronous stays FULL). The bench at 20 concurrent conversations carried 44 %
+    // more per second with it, and its writes' p99 fell by a third.
     '--sqlite-pragma', 'journal_mode=wal',
     ...SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
     ...(opts.headless ? ['--headless'] : ['--ui-port', String(opts.uiPort ?? opts.port + 1000), '--ui-disable-news-fetch']),
