@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError } from 'fastify';
 import type { Client } from '@temporalio/client';
-import { ServingState } from './serving-state';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config';
 import type { ConversationSettings } from '../conversation';
@@ -25,6 +24,7 @@ import { metricsRoutes, observeRequests } from './routes/metrics';
 import { traceRequests } from './request-spans';
 import { webhookRoutes } from './routes/webhooks';
 import { HttpError } from './temporal-errors';
+import { ServingState } from './serving-state';
 
 export interface ApiDeps {
   client: Client;

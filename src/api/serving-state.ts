@@ -17,22 +17,14 @@ import type { Logger } from 'pino';
 
 /** Shared by the routes (readiness, response headers) and the process's stop sequence. */
 export class ServingState {
-  private stopping = false;
-
-  get draining(): boolean {
-    return this.stopping;
-  }
-
-  startDraining(): void {
-    this.stopping = true;
-  }
+  draining = false;
 }
 
 /** How long open connections may take to bring their requests in once the listener is closed. */
-export const SETTLE_MS = 1_000;
+const SETTLE_MS = 1_000;
 
 /** How long requests already in progress may take to finish once nothing new comes in. */
-export const FINISH_MS = 30_000;
+const FINISH_MS = 30_000;
 
 /** What of a Fastify app stopping needs (any logger type). */
 export interface ClosableServer {
@@ -40,8 +32,8 @@ export interface ClosableServer {
   close(): PromiseLike<unknown>;
 }
 
-export async function stopServing(app: ClosableServer, state: ServingState, opts: { drainMs: number; logger: Logger; settleMs?: number; finishMs?: number }): Promise<void> {
-  state.startDraining();
+export async function stopServing(app: ClosableServer, state: ServingState, opts: { drainMs: number; logger: Logger }): Promise<void> {
+  state.draining = true;
   if (opts.drainMs > 0) {
     opts.logger.info({ drainMs: opts.drainMs }, 'API draining: /healthz answers 503, requests are still served');
     await sleep(opts.drainMs);
@@ -56,12 +48,12 @@ export async function stopServing(app: ClosableServer, state: ServingState, opts
     // net.Server's close, not http.Server's: stop accepting without destroying the connections whose
     // request has not been read yet (http.Server.close() would close them as idle).
     net.Server.prototype.close.call(server);
-    await Promise.race([ended, sleep(opts.settleMs ?? SETTLE_MS)]);
+    await Promise.race([ended, sleep(SETTLE_MS)]);
     // Keep-alive connections that brought nothing in the meantime; those with a request in progress stay.
     server.closeIdleConnections();
-    const finished = await Promise.race([ended.then(() => true), sleep(opts.finishMs ?? FINISH_MS).then(() => false)]);
+    const finished = await Promise.race([ended.then(() => true), sleep(FINISH_MS).then(() => false)]);
     if (!finished) {
-      opts.logger.warn({ finishMs: opts.finishMs ?? FINISH_MS }, 'API stopping: requests still in progress were cut off');
+      opts.logger.warn({ finishMs: FINISH_MS }, 'API stopping: requests still in progress were cut off');
       server.closeAllConnections();
     }
   }
