@@ -31,7 +31,7 @@ import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
 import type { KmsCallCounts } from '../src/security/kms';
 import { floorEventSignal, floorWorkflow, floorWriteUpdate } from './bench/floor-workflow';
-import { mapLimit, median, quantiles, ratio, round, type Quantiles } from './bench/stats';
+import { mapLimit, median, quantiles, round, type Quantiles } from './bench/stats';
 import { CrmPeer } from '../rigs/crm-peer';
 import { startHeadlessDevServer } from '../rigs/dev-server';
 import { freePort } from '../rigs/ports';
@@ -40,6 +40,7 @@ import { startBenchChannelPeer, type BenchChannelPeer } from './bench/channel-pe
 import { CHANNELS_CONVERSATIONS, CHANNELS_LEVELS, CHANNELS_MESSAGES, channelsPhase } from './bench/channels-phase';
 import { CRM_EXECUTIONS, CRM_LEVELS, CRM_REPEAT_PERCENT, CRM_SECRET_ENV, crmPhase, crmRegistry } from './bench/crm-phase';
 import type { PhaseContext } from './bench/phase-context';
+import { medianRatio, mergeRounds } from './bench/rounds';
 import { cpuMeter, cpuModel, descendantsOf, ioWritten, loadAverage, measureTogether, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
 import { startTemporalService, type TemporalService } from '../rigs/cluster-stack';
 
@@ -56,6 +57,8 @@ const WARMUP = int('BENCH_WARMUP', 10);
 /** How long after the last request a level waits for its conversations to close before terminating them. */
 const SETTLE_TIMEOUT_MS = int('BENCH_SETTLE_TIMEOUT_S', 120) * 1000;
 const PAUSE_MS = int('BENCH_PAUSE_MS', 2000);
+/** Each core level run this many times, the two systems taking turns to go first (scripts/bench/rounds.ts). */
+const ROUNDS = Math.max(1, int('BENCH_ROUNDS', 1));
 /**
  * BENCH_CPU_PROF=<dir>: every Node child (workers, API) writes a V8 CPU profile there when it stops
  * (open them in Chrome DevTools, or summarise with scripts/cpu-profile-summary.js).
@@ -812,19 +815,23 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     }
   }
 
-  const levels: { concurrency: number; floor?: PhaseResult; parley?: PhaseResult }[] = [];
+  const levels: { concurrency: number; rounds: Record<'floor' | 'parley', PhaseResult[]> }[] = [];
   for (const [index, concurrency] of LEVELS.entries()) {
     if (interrupted || !core) break;
     const count = CONVERSATIONS[index];
-    const results: Partial<Record<'floor' | 'parley', PhaseResult>> = {};
-    for (const system of SYSTEMS) {
-      await sleep(PAUSE_MS);
-      process.stdout.write(`level ${concurrency}: ${system}, ${count} conversations… `);
-      const r = await phase(system, concurrency, count, `c${concurrency}-${system}`);
-      results[system] = r;
-      console.log(`${r.conversationsPerSecond} conversations/s, ${r.closed} closed in ${r.settledSeconds} s${r.terminated ? `, ${r.terminated} terminated` : ''}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}`);
+    const rounds: Record<'floor' | 'parley', PhaseResult[]> = { floor: [], parley: [] };
+    for (let n = 1; n <= ROUNDS && !interrupted; n++) {
+      // Taking turns: neither system always runs in the minutes after the other's load.
+      const order = n % 2 === 1 ? SYSTEMS : [...SYSTEMS].reverse();
+      for (const system of order) {
+        await sleep(PAUSE_MS);
+        process.stdout.write(`level ${concurrency}${ROUNDS > 1 ? `, round ${n} of ${ROUNDS}` : ''}: ${system}, ${count} conversations… `);
+        const r = await phase(system, concurrency, count, `c${concurrency}-${system}${ROUNDS > 1 ? `-r${n}` : ''}`);
+        rounds[system].push(r);
+        console.log(`${r.conversationsPerSecond} conversations/s, ${r.closed} closed in ${r.settledSeconds} s${r.terminated ? `, ${r.terminated} terminated` : ''}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}`);
+      }
     }
-    levels.push({ concurrency, floor: results.floor, parley: results.parley });
+    levels.push({ concurrency, rounds });
   }
 
   // The capability phases, after the core levels (whose traffic and figures they leave as they were)
@@ -942,18 +949,26 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       store: 'SQLite',
       perConversation: 'CREATED, QUEUED, write, ROUTED, write, write, card write (secured in every other), CLOSED',
     },
-    levels: levels.map(({ concurrency, floor, parley }) => ({
-      concurrency,
-      ratio: {
-        conversationsPerSecond: ratio(parley?.conversationsPerSecond, floor?.conversationsPerSecond),
-        eventP99: ratio(parley?.latencyMs.event?.p99, floor?.latencyMs.event?.p99),
-        writeP99: ratio(parley?.latencyMs.write?.p99, floor?.latencyMs.write?.p99),
-        historyEventsMedian: ratio(parley?.historyEvents?.median, floor?.historyEvents?.median),
-        cpuSecondsPerConversation: ratio(parley?.cpuSecondsPerConversation.total, floor?.cpuSecondsPerConversation.total),
-      },
-      parley,
-      floor,
-    })),
+    rounds: ROUNDS,
+    levels: levels.map(({ concurrency, rounds }) => {
+      const floor = rounds.floor.length ? mergeRounds(rounds.floor) : undefined;
+      const parley = rounds.parley.length ? mergeRounds(rounds.parley) : undefined;
+      const both = (figure: (r: PhaseResult) => number | undefined) => medianRatio(rounds.parley, rounds.floor, figure);
+      return {
+        concurrency,
+        // Round by round (both systems in the same minutes), then the median over the rounds.
+        ratio: {
+          conversationsPerSecond: both((r) => r.conversationsPerSecond),
+          eventP99: both((r) => r.latencyMs.event?.p99),
+          writeP99: both((r) => r.latencyMs.write?.p99),
+          historyEventsMedian: both((r) => r.historyEvents?.median),
+          cpuSecondsPerConversation: both((r) => r.cpuSecondsPerConversation.total),
+        },
+        parley,
+        floor,
+        ...(ROUNDS > 1 ? { byRound: { floor: rounds.floor, parley: rounds.parley } } : {}),
+      };
+    }),
     open,
     ...(crm
       ? {
@@ -1038,8 +1053,7 @@ function report(r: any): void {
 function reportGoals(r: any): void {
   const lines: string[] = [];
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
-  const fives = (e?: Record<string, Record<string, number>>) =>
-    Object.values(e ?? {}).reduce((n, byStatus) => n + Object.entries(byStatus).filter(([status]) => /^5\d\d$|fetch failed/.test(status)).reduce((a, [, c]) => a + c, 0), 0);
+  const fives = fivesOf;
   const ratioGoal = (label: string, key: string, op: '>=' | '<=', bound: number) => {
     const at = r.levels.filter((l: any) => typeof l.ratio[key] === 'number' && !Number.isNaN(l.ratio[key]));
     const figures = at.map((l: any) => `${l.ratio[key]} at ${l.concurrency}`).join(', ');
@@ -1057,7 +1071,12 @@ function reportGoals(r: any): void {
   const open = r.open?.parley;
   const mb = open ? Math.round(open.workerRssPer1000OpenMiB * 1.048576) : undefined;
   lines.push(`${verdict(mb === undefined ? undefined : mb <= 100).padEnd(12)} worker memory ≤ 100 MB per 1,000 open conversations: ${mb === undefined ? '–' : `${mb} MB (${open.workerRssPer1000OpenMiB} MiB) with ${open.conversations} open`}`);
-  console.log(`\nGoals (this run's figures only):\n${lines.map((l) => `  ${l}`).join('\n')}`);
+  console.log(`\nGoals (this run's figures only${r.rounds > 1 ? `; ratios are medians over ${r.rounds} rounds` : ''}):\n${lines.map((l) => `  ${l}`).join('\n')}`);
+}
+
+/** Requests answered 5xx (or never answered: the connection failed). */
+function fivesOf(e?: Record<string, Record<string, number>>): number {
+  return Object.values(e ?? {}).reduce((n, byStatus) => n + Object.entries(byStatus).filter(([status]) => /^5\d\d$|fetch failed/.test(status)).reduce((a, [, c]) => a + c, 0), 0);
 }
 
 type Errs = (e?: Record<string, Record<string, number>>) => string;
@@ -1069,6 +1088,21 @@ function reportCore(r: any, errs: Errs, q: Q): void {
     ['concurrent', 'conversations', 'floor conv/s', 'Parley conv/s', 'ratio', 'floor errors', 'Parley errors', 'terminated (floor/Parley)'],
     r.levels.map((l: any) => [l.concurrency, (l.parley ?? l.floor).conversations, l.floor?.conversationsPerSecond, l.parley?.conversationsPerSecond, l.ratio.conversationsPerSecond, errs(l.floor?.errors), errs(l.parley?.errors), `${l.floor?.terminated ?? '–'}/${l.parley?.terminated ?? '–'}`]),
   ));
+  if (r.rounds > 1) {
+    console.log(`\n${r.rounds} rounds per level, the systems taking turns to go first. Conversations and errors are the rounds' totals; every other figure is the median over the rounds, and every ratio the median of the rounds' own ratios. Round by round:`);
+    const each = (rs: any[] | undefined, f: (p: any) => number | undefined) => (rs ? rs.map((p) => f(p) ?? '–').join(', ') : '–');
+    console.log(table(
+      ['concurrent', 'floor conv/s', 'Parley conv/s', 'floor CPU s/conv', 'Parley CPU s/conv', 'Parley 5xx'],
+      r.levels.map((l: any) => [
+        l.concurrency,
+        each(l.byRound?.floor, (p) => p.conversationsPerSecond),
+        each(l.byRound?.parley, (p) => p.conversationsPerSecond),
+        each(l.byRound?.floor, (p) => p.cpuSecondsPerConversation.total),
+        each(l.byRound?.parley, (p) => p.cpuSecondsPerConversation.total),
+        each(l.byRound?.parley, (p) => fivesOf(p.errors)),
+      ]),
+    ));
+  }
   console.log('');
   console.log(table(
     ['concurrent', 'webhook p50/p95/p99 ms', 'floor signal-with-start', 'p99 ratio', 'set-attributes p50/p95/p99 ms', 'floor update', 'p99 ratio'],
