@@ -57,6 +57,12 @@ const WARMUP = int('BENCH_WARMUP', 10);
 /** How long after the last request a level waits for its conversations to close before terminating them. */
 const SETTLE_TIMEOUT_MS = int('BENCH_SETTLE_TIMEOUT_S', 120) * 1000;
 const PAUSE_MS = int('BENCH_PAUSE_MS', 2000);
+/**
+ * Conversations each system opens before the core levels and leaves open through them, as a contact
+ * center has calls waiting while new ones come and go: the levels then run against a Temporal store
+ * that holds them, and a worker whose cache they passed through.
+ */
+const BACKGROUND = int('BENCH_BACKGROUND', 0);
 /** Each core level run this many times, the two systems taking turns to go first (scripts/bench/rounds.ts). */
 const ROUNDS = Math.max(1, int('BENCH_ROUNDS', 1));
 /**
@@ -815,6 +821,19 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     }
   }
 
+  const background: Record<string, { conversations: number; seconds: number; errors: Record<string, Record<string, number>> }> = {};
+  if (BACKGROUND > 0 && core && !interrupted) {
+    for (const system of SYSTEMS) {
+      liveChildren();
+      process.stdout.write(`background: ${system}, ${BACKGROUND} conversations opened and left open through the levels, ${OPEN_CONCURRENCY} concurrent… `);
+      const rec = new Recorder();
+      const t0 = performance.now();
+      await drive(BACKGROUND, OPEN_CONCURRENCY, (i) => openConversation(senders[system], rec, `bench-${runId}-background-${system}-${i}`, i));
+      background[system] = { conversations: BACKGROUND, seconds: round((performance.now() - t0) / 1000, 1), errors: rec.errors };
+      console.log(`${background[system].seconds} s${rec.errorCount() ? `, errors ${JSON.stringify(rec.errors)}` : ''}`);
+    }
+  }
+
   const levels: { concurrency: number; rounds: Record<'floor' | 'parley', PhaseResult[]> }[] = [];
   for (const [index, concurrency] of LEVELS.entries()) {
     if (interrupted || !core) break;
@@ -950,6 +969,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       perConversation: 'CREATED, QUEUED, write, ROUTED, write, write, card write (secured in every other), CLOSED',
     },
     rounds: ROUNDS,
+    background,
     levels: levels.map(({ concurrency, rounds }) => {
       const floor = rounds.floor.length ? mergeRounds(rounds.floor) : undefined;
       const parley = rounds.parley.length ? mergeRounds(rounds.parley) : undefined;
@@ -1029,6 +1049,8 @@ function report(r: any): void {
   console.log(`Temporal: ${r.settings.target === 'cluster' ? "its server on PostgreSQL (as docker-compose.yml runs it)" : 'the dev server (as npm start runs it)'}. Same Temporal service and worker settings for both; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms.\n`);
   const errs = (e?: Record<string, Record<string, number>>) => (e ? Object.entries(e).map(([kind, byStatus]) => Object.entries(byStatus).map(([s, n]) => `${kind} ${s}×${n}`).join(' ')).join(' ') || '0' : '–');
   const q = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)}` : '–');
+  const bg = Object.entries(r.background ?? {}) as [string, any][];
+  if (bg.length) console.log(`Open in the background through the levels (CREATED and one write each, opened before them): ${bg.map(([s, b]) => `${s} ${b.conversations.toLocaleString('en-US')} in ${b.seconds} s${Object.keys(b.errors).length ? `, errors ${errs(b.errors)}` : ''}`).join('; ')}.\n`);
   if (r.levels.length) reportCore(r, errs, q);
   if (Object.keys(r.open).length) {
     console.log('\nConversations left open (CREATED + one write each); worker RSS read after a GC of its main thread:');
