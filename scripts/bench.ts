@@ -1075,7 +1075,6 @@ function report(r: any): void {
 function reportGoals(r: any): void {
   const lines: string[] = [];
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
-  const fives = fivesOf;
   const ratioGoal = (label: string, key: string, op: '>=' | '<=', bound: number) => {
     const at = r.levels.filter((l: any) => typeof l.ratio[key] === 'number' && !Number.isNaN(l.ratio[key]));
     const figures = at.map((l: any) => `${l.ratio[key]} at ${l.concurrency}`).join(', ');
@@ -1083,8 +1082,8 @@ function reportGoals(r: any): void {
     lines.push(`${verdict(ok).padEnd(12)} ${label} ${op === '>=' ? '≥' : '≤'} ${bound}× the floor's: ${figures || '–'}`);
   };
   const parleyLevels = r.levels.filter((l: any) => l.parley);
-  const fiveCounts = parleyLevels.map((l: any) => `${fives(l.parley.errors)} at ${l.concurrency}`).join(', ');
-  lines.push(`${verdict(parleyLevels.length ? parleyLevels.every((l: any) => fives(l.parley.errors) === 0) : undefined).padEnd(12)} 0 webhooks or writes answered 5xx: ${fiveCounts || '–'}`);
+  const fiveCounts = parleyLevels.map((l: any) => `${fivesOf(l.parley.errors)} at ${l.concurrency}`).join(', ');
+  lines.push(`${verdict(parleyLevels.length ? parleyLevels.every((l: any) => fivesOf(l.parley.errors) === 0) : undefined).padEnd(12)} 0 webhooks or writes answered 5xx: ${fiveCounts || '–'}`);
   ratioGoal('conversations/s', 'conversationsPerSecond', '>=', 0.9);
   ratioGoal('webhook p99', 'eventP99', '<=', 1.3);
   ratioGoal('set-attributes p99', 'writeP99', '<=', 1.3);
@@ -1092,7 +1091,7 @@ function reportGoals(r: any): void {
   ratioGoal('history events per conversation', 'historyEventsMedian', '<=', 1.1);
   const open = r.open?.parley;
   const mb = open ? Math.round(open.workerRssPer1000OpenMiB * 1.048576) : undefined;
-  lines.push(`${verdict(mb === undefined ? undefined : mb <= 100).padEnd(12)} worker memory ≤ 100 MB per 1,000 open conversations: ${mb === undefined ? '–' : `${mb} MB (${open.workerRssPer1000OpenMiB} MiB) with ${open.conversations} open`}`);
+  lines.push(`${verdict(mb === undefined ? undefined : mb <= 100).padEnd(12)} worker memory ≤ 100 MB per 1,000 open conversations: ${mb === undefined ? '–' : `${mb} MB (${open.workerRssPer1000OpenMiB} MiB) with ${open.conversations} open${r.background?.parley ? ` after the ${r.background.parley.conversations.toLocaleString('en-US')} in the background` : ''}`}`);
   console.log(`\nGoals (this run's figures only${r.rounds > 1 ? `; ratios are medians over ${r.rounds} rounds` : ''}):\n${lines.map((l) => `  ${l}`).join('\n')}`);
 }
 
