@@ -20,11 +20,12 @@ function mergeValues(values: unknown[], key: string | undefined, highest: boolea
   const present = values.filter((v) => v !== undefined && v !== null);
   if (present.length === 0) return undefined;
   const first = present[0];
+  const takeHighest = highest || (key !== undefined && HIGHEST.has(key));
   if (typeof first === 'number') {
     const xs = present.filter((v): v is number => typeof v === 'number' && !Number.isNaN(v));
     if (xs.length === 0) return NaN;
     if (key !== undefined && SUMMED.has(key)) return xs.reduce((a, b) => a + b, 0);
-    if (highest || (key !== undefined && HIGHEST.has(key))) return Math.max(...xs);
+    if (takeHighest) return Math.max(...xs);
     return round(median(xs), 3);
   }
   if (typeof first !== 'object' || Array.isArray(first)) return first;
@@ -33,7 +34,7 @@ function mergeValues(values: unknown[], key: string | undefined, highest: boolea
   const keys = new Set(present.flatMap((v) => Object.keys(v as object)));
   const out: Record<string, unknown> = {};
   for (const k of keys) {
-    const merged = mergeValues(present.map((v) => (v as Record<string, unknown>)[k]), k, highest || (key !== undefined && HIGHEST.has(key)));
+    const merged = mergeValues(present.map((v) => (v as Record<string, unknown>)[k]), k, takeHighest);
     if (merged !== undefined) out[k] = merged;
   }
   return out;
