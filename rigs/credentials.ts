@@ -64,6 +64,7 @@ export function scopeFor(method: string, url: string): Scope | 'webhook' | 'open
   if (pathname.startsWith('/webhooks/')) return 'webhook';
   if (pathname.startsWith('/codec/')) return 'operator';
   if (pathname.startsWith('/data-actions/')) return 'flow';
+  if (/^\/conversations\/[^/]+\/attribute-writes\//.test(pathname)) return 'flow';
   if (/^\/conversations\/[^/]+\/attributes(\/|$)/.test(pathname)) return method === 'GET' ? 'agent-script' : 'flow';
   return 'operator';
 }

@@ -13,6 +13,10 @@ import {
   type PendingAttributeLookup,
   type RoutingEvent,
   type SetAttributesRequest,
+  type AttributeWriteOutcome,
+  acceptedAttributeWriteSignal,
+  attributeWriteKey,
+  attributeWriteQuery,
   conversationStateQuery,
   pendingAttributeQuery,
   routingEventSignal,
@@ -287,7 +291,7 @@ export class ConversationGateway {
     const handle = this.client.workflow.getHandle(workflowIdFor(conversationId));
     // Temporal de-duplicates updates by id within a run: a retry carrying the same key joins the
     // first attempt (which may still be waiting for a worker) instead of writing a second time.
-    const updateId = opts.idempotencyKey ? `set-attributes:${opts.idempotencyKey}` : undefined;
+    const updateId = opts.idempotencyKey ? attributeWriteKey(opts.idempotencyKey) : undefined;
     const send = () => this.withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [update], updateId }));
     try {
       const result = await send().catch(async (err: unknown) => {
@@ -321,11 +325,52 @@ export class ConversationGateway {
     }
   }
 
+  /**
+   * The same write confirmed at the edge (`Prefer: respond-async`): validated and encrypted here,
+   * delivered as a signal, so no worker is waited on; answered once Temporal has recorded it. The
+   * conversation applies it, or refuses it with the update's rules (closed meanwhile, a full queue,
+   * the store behind) and keeps that outcome under the returned write id.
+   */
+  async setAttributesAccepted(conversationId: string, attributes: Record<string, string>, opts: WriteOptions = {}): Promise<string> {
+    const writeId = opts.idempotencyKey ?? randomUUID();
+    const request = await this.attributeUpdate(conversationId, attributes, opts.secured);
+    try {
+      await this.withDeadline(() => this.client.workflow.getHandle(workflowIdFor(conversationId)).signal(acceptedAttributeWriteSignal, { ...request, writeId }));
+      return writeId;
+    } catch (err) {
+      // Temporal refuses a signal to a completed workflow as not found: closed (409) or never existed (404).
+      if (isNotFound(err)) throw await this.notFoundOrClosed(conversationId);
+      throw failureAnswer(err, {
+        kind: 'signal',
+        what: 'acceptedAttributeWrite signal',
+        notConfirmed: () =>
+          new HttpError(
+            503,
+            opts.idempotencyKey !== undefined
+              ? 'the write was not confirmed in time and may have been recorded; send it again with the same Idempotency-Key (a write already taken is not applied twice)'
+              : 'the write was not confirmed in time and may have been recorded; send it again (with an Idempotency-Key a write already taken is not applied twice)',
+          ),
+      }, this.failures);
+    }
+  }
+
+  /** What became of an attribute write, by the id its 202 gave (or its Idempotency-Key). */
+  async attributeWrite(conversationId: string, writeId: string): Promise<AttributeWriteOutcome> {
+    try {
+      return await this.withDeadline(() => this.client.workflow.getHandle(workflowIdFor(conversationId)).query(attributeWriteQuery, writeId));
+    } catch (err) {
+      if (isNotFound(err)) throw new HttpError(404, `conversation ${conversationId} not found`);
+      // Runs from before accepted writes have no such query: they took none.
+      if (/attributeWrite/.test(errorText(err)) && classifyTemporalError(err) === 'permanent') return { writeId, status: 'unknown' };
+      throw failureAnswer(err, { kind: 'read', what: 'attributeWrite query' }, this.failures);
+    }
+  }
+
   /** The same write for a flow, which may run before the routing platform's first webhook: it starts the conversation if need be. */
   async setAttributesStarting(conversationId: string, attributes: Record<string, string>, opts: WriteOptions = {}): Promise<string[]> {
     const update = await this.attributeUpdate(conversationId, attributes, opts.secured);
     // The same id space as the attributes route: one key names one write, whichever route carried it.
-    const updateId = opts.idempotencyKey ? `set-attributes:${opts.idempotencyKey}` : `set-attributes:${randomUUID()}`;
+    const updateId = attributeWriteKey(opts.idempotencyKey ?? randomUUID());
     try {
       const result = await this.updateWithStart(conversationId, setAttributesUpdate, [update], updateId, this.deps.requestTimeoutMs);
       return result.queued;

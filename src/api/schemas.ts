@@ -49,7 +49,18 @@ export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export const setAttributesHeaders = {
   type: 'object',
-  properties: { 'idempotency-key': { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source } },
+  properties: {
+    'idempotency-key': { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source },
+    /** RFC 7240; `respond-async` asks for the write confirmed at the edge (202). Other preferences are ignored, as the RFC says. */
+    prefer: { type: 'string', maxLength: 1000 },
+  },
+} as const;
+
+/** A write's outcome is read under the id its 202 gave: the caller's Idempotency-Key, or one the API chose. */
+export const attributeWriteParams = {
+  type: 'object',
+  required: ['conversationId', 'writeId'],
+  properties: { conversationId, writeId: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source } },
 } as const;
 
 /**

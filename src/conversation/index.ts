@@ -13,3 +13,4 @@ export * from './workflow-types';
 export * from './routing-event';
 export * from './start-search-attributes';
 export type * from './json-schema';
+export { APPLIED_WRITE_WINDOW, REFUSED_WRITES_KEPT } from './state';

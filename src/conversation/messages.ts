@@ -90,6 +90,12 @@ export interface ConversationState {
    * de-duplicates update ids only within a run, so a retry that reaches the next run is caught here.
    */
   appliedWriteIds: string[];
+  /**
+   * Writes sent with `Prefer: respond-async` (answered 202 before the workflow saw them) that the
+   * workflow refused, the most recent REFUSED_WRITES_KEPT (state.ts): the caller reads their outcome
+   * here. Absent until the first refusal (and in runs from before such writes existed).
+   */
+  refusedWrites?: RefusedWrite[];
   createdAt: string;
   closedAt?: string;
   closeReason?: CloseReason;
@@ -202,6 +208,8 @@ export interface ConversationView {
   closeReason?: CloseReason;
   dispositionCode?: string | number;
   runCount: number;
+  /** Writes answered 202 (`Prefer: respond-async`) that the conversation then refused, most recent last. */
+  refusedWrites?: RefusedWrite[];
   /** Events that occurred before the oldest event the conversation still holds for re-ordering: only their task context was taken. */
   eventsOutsideWindow?: number;
   /** Recent CRM workflow executions (outcomes, never payloads or results) and how many results are cached. */
@@ -226,6 +234,31 @@ export interface SetAttributesRequest {
    */
   secured?: boolean;
 }
+/**
+ * A write confirmed at the edge (`Prefer: respond-async`): validated and encrypted by the API,
+ * delivered as a signal, answered 202 once Temporal recorded it. The workflow applies or refuses it
+ * with the update's rules and keeps the outcome under `writeId`.
+ */
+export interface AcceptedAttributeWrite extends SetAttributesRequest {
+  /** The caller's Idempotency-Key, or an id the API chose; the outcome is read back under it. */
+  writeId: string;
+}
+
+/** An accepted write the workflow refused: names and reason only, never values. */
+export interface RefusedWrite {
+  writeId: string;
+  /** ErrorType of the refusal: ConversationClosed, StoreBacklog or InvalidAttributes. */
+  reason: string;
+  message: string;
+  names: string[];
+}
+
+/** What became of a write, by its id: `unknown` when the conversation has no record of it (never received, or older than the window kept). */
+export type AttributeWriteOutcome =
+  | { writeId: string; status: 'applied' }
+  | ({ status: 'refused' } & RefusedWrite)
+  | { writeId: string; status: 'unknown' };
+
 export interface SetAttributesResult {
   /** Names now queued for the end-of-conversation batch. */
   queued: string[];
@@ -236,6 +269,9 @@ export type PendingAttributeLookup = { pending: true; value: string; secured: bo
 
 export const routingEventSignal = defineSignal<[RoutingEvent]>('routingEvent');
 export const setAttributesUpdate = defineUpdate<SetAttributesResult, [SetAttributesRequest]>('setAttributes');
+/** The write confirmed at the edge; never refused by Temporal, so its outcome is kept (attributeWriteQuery). */
+export const acceptedAttributeWriteSignal = defineSignal<[AcceptedAttributeWrite]>('acceptedAttributeWrite');
+export const attributeWriteQuery = defineQuery<AttributeWriteOutcome, [string]>('attributeWrite');
 export const conversationStateQuery = defineQuery<ConversationView>('conversationState');
 export const pendingAttributeQuery = defineQuery<PendingAttributeLookup, [string]>('pendingAttribute');
 /**
@@ -279,6 +315,14 @@ export const searchAttributes = {
   agent: defineSearchAttributeKey('ParleyAgent', SearchAttributeType.KEYWORD),
 };
 export const SEARCH_ATTRIBUTE_KEYS = Object.values(searchAttributes);
+
+/**
+ * The id an attribute write is de-duplicated by (Temporal's update id, and the conversation's
+ * window of applied writes): one Idempotency-Key names one write, whichever route or mode carried it.
+ */
+export function attributeWriteKey(writeId: string): string {
+  return `set-attributes:${writeId}`;
+}
 
 export function workflowIdFor(conversationId: string): string {
   return `conversation-${conversationId}`;

@@ -1,7 +1,7 @@
 // The participant-data queue: writes wait in the conversation's state and reach the store in one
 // batch when the conversation ends (or at a hand-over); these rules decide what the batch holds.
-import type { ConversationState } from './messages';
-import { APPLIED_WRITE_WINDOW, STORED_NAMES_KEPT } from './state';
+import { type AttributeWriteOutcome, type ConversationState, type RefusedWrite, attributeWriteKey } from './messages';
+import { APPLIED_WRITE_WINDOW, REFUSED_WRITES_KEPT, STORED_NAMES_KEPT } from './state';
 
 /**
  * Queues an attribute write (last write wins) unless the same write id was already applied, in
@@ -50,4 +50,21 @@ export function dequeueWritten(state: ConversationState, written: Record<string,
     if (state.pending[name] === value) delete state.pending[name];
   }
   state.pendingSecured = state.pendingSecured.filter((name) => Object.hasOwn(state.pending, name));
+}
+
+/** Keeps a refused accepted write's outcome (the latest refusal of that id replaces an earlier one). */
+export function rememberRefused(state: ConversationState, refused: RefusedWrite): void {
+  const kept = (state.refusedWrites ?? []).filter((r) => r.writeId !== refused.writeId);
+  kept.push(refused);
+  if (kept.length > REFUSED_WRITES_KEPT) kept.splice(0, kept.length - REFUSED_WRITES_KEPT);
+  state.refusedWrites = kept;
+}
+
+/** What became of the write the caller named `writeId` (its Idempotency-Key, or the id a 202 gave it). */
+export function attributeWriteOutcome(state: ConversationState, writeId: string): AttributeWriteOutcome {
+  // Applied wins: a write refused while the store was behind may be sent again and taken.
+  if (state.appliedWriteIds.includes(attributeWriteKey(writeId))) return { writeId, status: 'applied' };
+  const refused = state.refusedWrites?.find((r) => r.writeId === writeId);
+  if (refused) return { status: 'refused', ...refused, names: [...refused.names] };
+  return { writeId, status: 'unknown' };
 }

@@ -6,7 +6,7 @@ import type { ConversationRecord } from './contracts/export';
 
 export function viewOf(state: ConversationState): ConversationView {
   const {
-    appliedWriteIds: _w, pending, pendingSecured: _s, storedNames, storedNamesTruncated, lastBatchSeq: _b, ordering, localClose: _l, crm, digital,
+    appliedWriteIds: _w, refusedWrites, pending, pendingSecured: _s, storedNames, storedNamesTruncated, lastBatchSeq: _b, ordering, localClose: _l, crm, digital,
     ...rest
   } = state;
   const view: ConversationView = {
@@ -16,6 +16,7 @@ export function viewOf(state: ConversationState): ConversationView {
     recentEvents: [...state.recentEvents],
     attributeNames: { pending: Object.keys(pending).sort(), stored: [...storedNames].sort(), ...(storedNamesTruncated ? { storedTruncated: true } : {}) },
   };
+  if (refusedWrites?.length) view.refusedWrites = refusedWrites.map((r) => ({ ...r, names: [...r.names] }));
   if (ordering.outsideWindow > 0) view.eventsOutsideWindow = ordering.outsideWindow;
   // Outcomes only: payloads and results may hold customer data.
   if (crm) view.crm = { executions: crm.executions.map((e) => ({ ...e })), cachedResults: crm.cache.length };

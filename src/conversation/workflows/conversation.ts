@@ -28,6 +28,10 @@ import {
   type ConversationState,
   ErrorType,
   type SetAttributesRequest,
+  type AcceptedAttributeWrite,
+  acceptedAttributeWriteSignal,
+  attributeWriteKey,
+  attributeWriteQuery,
   conversationStateQuery,
   pendingAttributeQuery,
   routingEventSignal,
@@ -41,7 +45,7 @@ import { startExportOnce } from './export';
 import { STUCK_FLUSH_HEADROOM_EVENTS, initialState } from '../state';
 import { closeLocally, receiveRoutingEvent } from '../record';
 import { handOverState, resumedState } from '../hand-over';
-import { applyAttributeWrite, dequeueWritten, rememberStored } from '../participant-data';
+import { applyAttributeWrite, attributeWriteOutcome, dequeueWritten, rememberRefused, rememberStored } from '../participant-data';
 import { searchAttributesOf, viewOf } from '../projections';
 import { installDigitalChannel } from './digital-channel';
 
@@ -106,6 +110,31 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       },
     },
   );
+
+  // A write confirmed at the edge (answered 202 once Temporal recorded it): the update's rules decide,
+  // here rather than in a validator, and a refusal is kept where its caller reads the outcome.
+  setHandler(acceptedAttributeWriteSignal, (write: AcceptedAttributeWrite) => {
+    const writeId = typeof write?.writeId === 'string' ? write.writeId : undefined;
+    if (writeId === undefined) {
+      log.warn('accepted attribute write without a write id ignored', { conversationId });
+      return;
+    }
+    // A redelivery of a write already taken changes nothing, even once the conversation is closed.
+    if (attributeWriteOutcome(state, writeId).status === 'applied') return;
+    try {
+      validateSet(state, write);
+      refuseWhileStoreBacklogged(flushingSince);
+    } catch (err) {
+      const failure = err instanceof ApplicationFailure ? err : undefined;
+      const names = write.attributes && typeof write.attributes === 'object' ? Object.keys(write.attributes) : [];
+      rememberRefused(state, { writeId, reason: failure?.type ?? ErrorType.InvalidAttributes, message: failure?.message ?? 'the write was refused', names });
+      log.info('accepted attribute write refused', { conversationId, writeId, reason: failure?.type });
+      return;
+    }
+    applyAttributeWrite(state, write.attributes, attributeWriteKey(writeId), write.secured === true);
+    touched();
+  });
+  setHandler(attributeWriteQuery, (writeId: string) => attributeWriteOutcome(state, writeId));
 
   // CRM Workflow Execute: every accepted request ends in one outcome branch; a closed conversation or an unchecked request is refused.
   setHandler(
