@@ -7,6 +7,7 @@ import type { RunningApi } from '../../rigs/api';
 import { uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
 import { webhookEvents } from '../support/conversation';
+import { recordHistory } from '../support/histories';
 
 let stack: ApiStack;
 // A grace window long enough to write into after CLOSED, short enough to wait for the conversation to complete.
@@ -115,6 +116,7 @@ test('after CLOSED a write is answered 202 and then refused where its caller see
   // Completed: Temporal itself refuses the signal, and nothing was accepted.
   const afterEnd = await write(stack, id, { late: 'later still' });
   expect([afterEnd.status, afterEnd.body.message]).toEqual([409, expect.stringMatching(/closed/)]);
+  await recordHistory(stack.client.workflow.getHandle(workflowIdFor(id)), 'accepted-writes-applied-and-refused');
 }, 60_000);
 
 test('bad input is answered 4xx and changes nothing; other preferences keep the confirmed write', async () => {

@@ -1,5 +1,5 @@
 // No plaintext anywhere: conversations set secured and plain attributes with distinctive canary
-// values — also through a rejected write, a continue-as-new, a flush that fails and retries, and a
+// values — also through a rejected write, a write confirmed at the edge (202) and refused after the close, a continue-as-new, a flush that fails and retries, and a
 // worker that restarts while KMS is down — and flows read the secured ones back through the explicit
 // secured read (Get Secured Data) before and after each flush; then the raw Temporal histories, the
 // dev server's SQLite file, the participant-data store, the export, every log line of the API and
@@ -100,11 +100,11 @@ async function startWorker(name: string, opts: { waitForPolling?: boolean } = {}
 }
 
 type Who = 'flow' | 'agent-script' | 'operator';
-async function call(who: Who | 'webhook', method: string, url: string, body?: unknown) {
+async function call(who: Who | 'webhook', method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await stack.fetch(url, {
     method,
     body,
-    headers: who === 'webhook' ? {} : { authorization: `Bearer ${credentials.tokens[who]}` },
+    headers: who === 'webhook' ? headers : { authorization: `Bearer ${credentials.tokens[who]}`, ...headers },
   });
   const text = await res.text();
   if (who !== 'agent-script') unprivilegedAnswers.push(text);
@@ -193,6 +193,10 @@ test('a flush that fails and retries, and a worker restarted while KMS is down, 
   expect([refused.status, refused.body.message]).toEqual([503, expect.stringMatching(/key service/)]);
 
   expect((await call('webhook', 'POST', '/webhooks/routing-events', event(id, 'CLOSED'))).status).toBe(202);
+  // A write confirmed at the edge while no worker runs, after the CLOSED event: answered 202 (its
+  // ciphertext recorded by Temporal), then refused by the conversation; its canary is searched below.
+  const late = await call('flow', 'POST', `/conversations/${id}/attributes`, { attributes: { late: SECURED[2] }, secured: true }, { prefer: 'respond-async' });
+  expect(late.status).toBe(202);
   await startWorker('worker-2');
   // The store is locked as well, so once the worker can read the history again its final flush fails at least once.
   const locker = new Database(storeFile, { timeout: 5_000 });
@@ -207,8 +211,9 @@ test('a flush that fails and retries, and a worker restarted while KMS is down, 
     locker.close();
   }
   await waitFor('the conversation to complete', async () => (await rawClient.workflow.getHandle(workflowIdFor(id)).describe()).status.name === 'COMPLETED', { timeoutMs: 60_000 });
-  // The refused write left nothing behind.
+  // The refused writes left nothing behind; the late one's refusal names it, not its value.
   expect(await call('flow', 'GET', `/conversations/${other}/attributes/pin`)).toMatchObject({ status: 404 });
+  expect((await call('flow', 'GET', late.body.outcome)).body).toMatchObject({ status: 'refused', reason: 'ConversationClosed', names: ['late'] });
   const rows = await storedRows(id);
   expect(rows.map((r) => [r.name, r.secured])).toEqual([
     ['card', 1],
