@@ -250,7 +250,9 @@ export interface RefusedWrite {
   /** ErrorType of the refusal: ConversationClosed, StoreBacklog or InvalidAttributes. */
   reason: string;
   message: string;
+  /** The write's first REFUSED_WRITE_NAMES_KEPT names (state.ts); `moreNames` counts the others. */
   names: string[];
+  moreNames?: number;
 }
 
 /** What became of a write, by its id: `unknown` when the conversation has no record of it (never received, or older than the window kept). */

@@ -1,7 +1,7 @@
 // The participant-data queue: writes wait in the conversation's state and reach the store in one
 // batch when the conversation ends (or at a hand-over); these rules decide what the batch holds.
 import { type AttributeWriteOutcome, type ConversationState, type RefusedWrite, attributeWriteKey } from './messages';
-import { APPLIED_WRITE_WINDOW, REFUSED_WRITES_KEPT, STORED_NAMES_KEPT } from './state';
+import { APPLIED_WRITE_WINDOW, REFUSED_WRITE_NAMES_KEPT, REFUSED_WRITES_KEPT, STORED_NAMES_KEPT } from './state';
 
 /**
  * Queues an attribute write (last write wins) unless the same write id was already applied, in
@@ -52,8 +52,11 @@ export function dequeueWritten(state: ConversationState, written: Record<string,
   state.pendingSecured = state.pendingSecured.filter((name) => Object.hasOwn(state.pending, name));
 }
 
-/** Keeps a refused accepted write's outcome (the latest refusal of that id replaces an earlier one). */
-export function rememberRefused(state: ConversationState, refused: RefusedWrite): void {
+/** Keeps a refused accepted write's outcome (the latest refusal of that id replaces an earlier one), its names bounded. */
+export function rememberRefused(state: ConversationState, refusal: { writeId: string; reason: string; message: string; names: string[] }): void {
+  const { names, ...rest } = refusal;
+  const refused: RefusedWrite = { ...rest, names: names.slice(0, REFUSED_WRITE_NAMES_KEPT) };
+  if (names.length > REFUSED_WRITE_NAMES_KEPT) refused.moreNames = names.length - REFUSED_WRITE_NAMES_KEPT;
   const kept = (state.refusedWrites ?? []).filter((r) => r.writeId !== refused.writeId);
   kept.push(refused);
   if (kept.length > REFUSED_WRITES_KEPT) kept.splice(0, kept.length - REFUSED_WRITES_KEPT);

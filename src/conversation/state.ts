@@ -8,8 +8,13 @@ export const RECENT_EVENTS_KEPT = 20;
 export const TRANSFERS_KEPT = 50;
 /** Attribute-write ids remembered across runs; a client retries within seconds, not hundreds of writes later. */
 export const APPLIED_WRITE_WINDOW = 200;
-/** Refused accepted writes (`Prefer: respond-async`) whose outcome the conversation keeps for their callers to read. */
-export const REFUSED_WRITES_KEPT = 50;
+/**
+ * Refused accepted writes (`Prefer: respond-async`) whose outcome the conversation keeps for their
+ * callers to read, and the names kept of each: at most 20 × 20 names of 255 characters (about
+ * 100 KB) in every continue-as-new input and state query, whatever a flow sends.
+ */
+export const REFUSED_WRITES_KEPT = 20;
+export const REFUSED_WRITE_NAMES_KEPT = 20;
 /**
  * Names of written attributes the conversation remembers (the most recently written); the store
  * holds them all. Bounds the state that every continue-as-new input, the result and the query carry.

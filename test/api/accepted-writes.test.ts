@@ -141,7 +141,7 @@ test('bad input is answered 4xx and changes nothing; other preferences keep the 
   expect(asOperator.status).toBe(403);
 }, 60_000);
 
-test('with no worker to take the conversation, the update waits out its deadline (503) while the write confirmed at the edge is answered 202 and applied once a worker comes', async () => {
+test('with no worker to take the conversation, the update waits out its deadline (503) while writes confirmed at the edge are answered 202, and applied in recorded order once a worker comes', async () => {
   // Its own task queue, no worker on it yet: the stall a new conversation's first task used to put every write through under load.
   const taskQueue = uniqueId('no-worker-yet');
   const api = await stack.startApi({ taskQueue, requestTimeoutMs: 2_000 });
@@ -152,10 +152,23 @@ test('with no worker to take the conversation, the update waits out its deadline
   const accepted = await write(api, id, { viaSignal: 's' }, ASYNC, true);
   expect(accepted.status).toBe(202);
 
+  // The rest of the conversation, CLOSED included, recorded before any worker saw it: the first workflow
+  // task takes it all at once, and must take the writes recorded before CLOSED as before it.
+  expect((await write(api, id, { plainToo: 'p' })).status).toBe(202);
+  expect((await api.call('POST', '/webhooks/routing-events', event(id, 'CLOSED', 1))).status).toBe(202);
+  const late = await write(api, id, { afterClose: 'x' });
+  expect(late.status).toBe(202);
+
   await stack.startWorker({ taskQueue });
   await waitFor('the write applied', async () => (await api.call('GET', accepted.body.outcome)).body?.status === 'applied', { timeoutMs: 30_000 });
+  expect((await api.call('GET', late.body.outcome)).body).toMatchObject({ status: 'refused', reason: 'ConversationClosed', names: ['afterClose'] });
+  await stack.client.workflow.getHandle(workflowIdFor(id)).result();
   // Secured: a flow's plain read sees the name, not the value; its explicit secured read gives it.
   const asFlow = { authorization: `Bearer ${api.credentials.tokens.flow}` };
-  expect((await api.call('GET', `/conversations/${id}/attributes/viaSignal`, undefined, asFlow)).body).toEqual({ name: 'viaSignal', source: 'pending', secured: true });
-  expect((await api.call('GET', `/conversations/${id}/attributes/viaSignal?secured=true`, undefined, asFlow)).body).toEqual({ name: 'viaSignal', value: 's', source: 'pending', secured: true });
+  expect((await api.call('GET', `/conversations/${id}/attributes/viaSignal`, undefined, asFlow)).body).toEqual({ name: 'viaSignal', source: 'stored', secured: true });
+  expect((await api.call('GET', `/conversations/${id}/attributes/viaSignal?secured=true`, undefined, asFlow)).body).toEqual({ name: 'viaSignal', value: 's', source: 'stored', secured: true });
+  const stored = (await stack.store.listAttributes(id)).map((a) => a.name).sort();
+  // The update that timed out may or may not have been kept by Temporal; the accepted writes were.
+  expect(stored.filter((name) => name !== 'viaUpdate')).toEqual(['plainToo', 'viaSignal']);
+  await recordHistory(stack.client.workflow.getHandle(workflowIdFor(id)), 'accepted-writes-before-first-task');
 }, 60_000);

@@ -70,11 +70,15 @@ describe('bearer routes: no credential 401, wrong token 401, token without the s
   beforeAll(async () => {
     id = uniqueId('bearer');
     expect((await asCaller('POST', '/webhooks/routing-events', event(id, 'CREATED', 0))).status).toBe(202);
-    expect((await asCaller('POST', `/conversations/${id}/attributes`, { attributes: { Known: 'yes' } })).status).toBe(200);
+    const known = await authedFetch(credentials, `${baseUrl}/conversations/${id}/attributes`, { method: 'POST', body: { attributes: { Known: 'yes' } }, headers: { 'idempotency-key': 'known-write' } });
+    expect(known.status).toBe(200);
   });
 
-  const routes: Array<{ name: string; method: string; url: () => string; body?: () => unknown; allowed: Scope[]; ok: number }> = [
+  const routes: Array<{ name: string; method: string; url: () => string; body?: () => unknown; headers?: Record<string, string>; allowed: Scope[]; ok: number }> = [
     { name: 'POST /conversations/:id/attributes', method: 'POST', url: () => `/conversations/${id}/attributes`, body: () => ({ attributes: { Written: 'by-test' } }), allowed: ['flow', 'agent-script'], ok: 200 },
+    // Confirmed at the edge: the same scopes; a refused caller's write is not sent to Temporal.
+    { name: 'POST /conversations/:id/attributes (Prefer: respond-async)', method: 'POST', url: () => `/conversations/${id}/attributes`, body: () => ({ attributes: { Written: 'at-the-edge' } }), headers: { prefer: 'respond-async' }, allowed: ['flow', 'agent-script'], ok: 202 },
+    { name: 'GET /conversations/:id/attribute-writes/:writeId', method: 'GET', url: () => `/conversations/${id}/attribute-writes/known-write`, allowed: ['flow', 'agent-script'], ok: 200 },
     { name: 'GET /conversations/:id/attributes/:name', method: 'GET', url: () => `/conversations/${id}/attributes/Known`, allowed: ['flow', 'agent-script'], ok: 200 },
     { name: 'GET /conversations/:id', method: 'GET', url: () => `/conversations/${id}`, allowed: ['operator'], ok: 200 },
     { name: 'POST /data-actions/participant-data/set', method: 'POST', url: () => '/data-actions/participant-data/set', body: () => ({ inputs: { conversationId: id, attributes: { ByAction: 'x' } } }), allowed: ['flow', 'agent-script'], ok: 200 },
@@ -90,7 +94,7 @@ describe('bearer routes: no credential 401, wrong token 401, token without the s
   describe.each(routes)('$name', (route) => {
     const request = (headers: Record<string, string>) => {
       const body = route.body ? JSON.stringify(route.body()) : undefined;
-      return send(route.url(), { method: route.method, body, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...headers } });
+      return send(route.url(), { method: route.method, body, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...route.headers, ...headers } });
     };
 
     test.each<[string, Record<string, string>]>([

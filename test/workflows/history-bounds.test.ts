@@ -6,9 +6,16 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { WorkerMetrics } from '../../src/platform/metrics';
-import { type ConversationSettings, DEFAULT_SETTINGS, conversationStateQuery, setAttributesUpdate } from '../../src/conversation/messages';
+import {
+  type ConversationSettings,
+  DEFAULT_SETTINGS,
+  acceptedAttributeWriteSignal,
+  attributeWriteQuery,
+  conversationStateQuery,
+  setAttributesUpdate,
+} from '../../src/conversation/messages';
 import type { SqliteParticipantDataStore } from '../../src/store';
-import { STORED_NAMES_KEPT, STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/state';
+import { REFUSED_WRITE_NAMES_KEPT, REFUSED_WRITES_KEPT, STORED_NAMES_KEPT, STUCK_FLUSH_HEADROOM_EVENTS } from '../../src/conversation/state';
 import { uniqueId } from '../support/temporal';
 import { nextRun, startTimeSkipping, type TimeSkippingRig } from '../../rigs/time-skipping';
 import { routingEvent, sendEvent } from '../support/conversation';
@@ -154,17 +161,43 @@ test('while the hand-over batch waits for a store that does not answer, writes p
     const acceptedBefore = await accepts();
     await expect(handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { refused: 'x' } }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     expect(await accepts()).toBe(acceptedBefore);
+    // A write confirmed at the edge meets the same refusal, kept where its caller reads it.
+    const edgeWrite = { writeId: 'edge-1', attributes: { edge: 'sent while the store was behind' } };
+    await handle.signal(acceptedAttributeWriteSignal, edgeWrite);
+    expect(await handle.query(attributeWriteQuery, 'edge-1')).toMatchObject({ status: 'refused', reason: 'StoreBacklog', names: ['edge'] });
 
     await lock.release();
     // The hand-over's workflow task runs within moments of the release: described, not queried, until it is done.
     await nextRun(handle, chainId, 90_000);
     expect((await handle.query(conversationStateQuery)).runCount).toBe(2);
+    // The refusal travelled with the hand-over; the same write sent again is taken, and then reads applied.
+    expect(await handle.query(attributeWriteQuery, 'edge-1')).toMatchObject({ status: 'refused', reason: 'StoreBacklog' });
+    await handle.signal(acceptedAttributeWriteSignal, edgeWrite);
+    expect(await handle.query(attributeWriteQuery, 'edge-1')).toEqual({ writeId: 'edge-1', status: 'applied' });
     await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { after: 'taken again' } }] });
     await start(routingEvent(id, 'CLOSED', 2), settings);
     await handle.result();
     const stored = new Map((await store.listAttributes(id)).map((a) => [a.name, a.value]));
-    expect([...stored.keys()].sort()).toEqual(['after', 'first', ...accepted].sort());
+    expect([...stored.keys()].sort()).toEqual(['after', 'edge', 'first', ...accepted].sort());
     expect(stored.has('refused')).toBe(false);
+  });
+});
+
+test('refused writes confirmed at the edge are bounded in the state, whatever a flow sends', async () => {
+  const id = uniqueId('refused-bounds');
+  await withWorker(async () => {
+    const handle = await start(routingEvent(id, 'CREATED', 0));
+    await start(routingEvent(id, 'CLOSED', 1));
+    // The largest write a flow may send: 100 names of 253 characters.
+    const attributes = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`${'n'.repeat(250)}${String(i).padStart(3, '0')}`, 'v']));
+    for (let i = 0; i < REFUSED_WRITES_KEPT + 10; i++) await handle.signal(acceptedAttributeWriteSignal, { writeId: `late-${i}`, attributes });
+    const { refusedWrites = [] } = await handle.query(conversationStateQuery);
+    expect(refusedWrites).toHaveLength(REFUSED_WRITES_KEPT);
+    expect(refusedWrites[0]).toMatchObject({ writeId: 'late-10', reason: 'ConversationClosed', moreNames: 100 - REFUSED_WRITE_NAMES_KEPT });
+    expect(refusedWrites.every((r) => r.names.length === REFUSED_WRITE_NAMES_KEPT)).toBe(true);
+    expect(JSON.stringify(refusedWrites).length).toBeLessThan(120_000);
+    // The oldest refusals are forgotten: their outcome is unknown now.
+    expect(await handle.query(attributeWriteQuery, 'late-0')).toEqual({ writeId: 'late-0', status: 'unknown' });
   });
 });
 

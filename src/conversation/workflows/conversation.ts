@@ -14,6 +14,7 @@ import {
   log,
   proxyActivities,
   proxyLocalActivities,
+  setDefaultSignalHandler,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -29,6 +30,7 @@ import {
   ErrorType,
   type SetAttributesRequest,
   type AcceptedAttributeWrite,
+  type RoutingEvent,
   acceptedAttributeWriteSignal,
   attributeWriteKey,
   attributeWriteQuery,
@@ -85,7 +87,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
   // Inbound messages, customer notifications, web callback (workflows/digital-channel.ts).
   const digital = installDigitalChannel(state, { onActivity: touched });
 
-  setHandler(routingEventSignal, (event) => {
+  const onRoutingEvent = (event: RoutingEvent): void => {
     const wasClosed = state.status === 'closed';
     const outcome = receiveRoutingEvent(state, event);
     if (outcome !== 'duplicate') {
@@ -93,27 +95,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       digital.onRoutingEvent(event, wasClosed);
     }
     log.info('routing event', { conversationId, eventId: event.eventId, eventType: event.eventType, outcome, status: state.status });
-  });
-
-  setHandler(
-    setAttributesUpdate,
-    ({ attributes, secured }: SetAttributesRequest) => {
-      const writeId = currentUpdateInfo()?.id;
-      if (applyAttributeWrite(state, attributes, writeId, secured === true) === 'applied') touched();
-      else log.info('attribute write already applied in an earlier run', { conversationId, writeId });
-      return { queued: Object.keys(attributes) };
-    },
-    {
-      validator: (request: SetAttributesRequest) => {
-        validateSet(state, request);
-        refuseWhileStoreBacklogged(flushingSince);
-      },
-    },
-  );
+  };
 
   // A write confirmed at the edge (answered 202 once Temporal recorded it): the update's rules decide,
   // here rather than in a validator, and a refusal is kept where its caller reads the outcome.
-  setHandler(acceptedAttributeWriteSignal, (write: AcceptedAttributeWrite) => {
+  const onAcceptedWrite = (write: AcceptedAttributeWrite): void => {
     const writeId = typeof write?.writeId === 'string' ? write.writeId : undefined;
     if (writeId === undefined) {
       log.warn('accepted attribute write without a write id ignored', { conversationId });
@@ -133,7 +119,26 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     }
     applyAttributeWrite(state, write.attributes, attributeWriteKey(writeId), write.secured === true);
     touched();
-  });
+  };
+
+  takeInRecordedOrder({ routingEvent: onRoutingEvent, acceptedWrite: onAcceptedWrite });
+
+  setHandler(
+    setAttributesUpdate,
+    ({ attributes, secured }: SetAttributesRequest) => {
+      const writeId = currentUpdateInfo()?.id;
+      if (applyAttributeWrite(state, attributes, writeId, secured === true) === 'applied') touched();
+      else log.info('attribute write already applied in an earlier run', { conversationId, writeId });
+      return { queued: Object.keys(attributes) };
+    },
+    {
+      validator: (request: SetAttributesRequest) => {
+        validateSet(state, request);
+        refuseWhileStoreBacklogged(flushingSince);
+      },
+    },
+  );
+
   setHandler(attributeWriteQuery, (writeId: string) => attributeWriteOutcome(state, writeId));
 
   // CRM Workflow Execute: every accepted request ends in one outcome branch; a closed conversation or an unchecked request is refused.
@@ -317,6 +322,35 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     }
     throw err;
   }
+}
+
+/**
+ * Routing events and accepted writes, taken in the order Temporal recorded them. Signals that reach
+ * a run before its first workflow task (a burst that outran the worker, or what came during a
+ * continue-as-new) are held by the SDK until a handler exists and then released one signal name at
+ * a time: every routing event first, CLOSED included, and the writes recorded before it after it —
+ * refused as if they came late. A default handler, set before the two, receives what is held in
+ * recorded order; each is then taken by its handler in that order. It stays, for signals Parley
+ * does not know (logged, ignored). With a workflow interceptor that defers signals (tracing), the
+ * held ones reach the named handlers, still in recorded order.
+ */
+function takeInRecordedOrder(handlers: { routingEvent: (event: RoutingEvent) => void; acceptedWrite: (write: AcceptedAttributeWrite) => void }): void {
+  const byName = new Map<string, (arg: unknown) => void>([
+    [routingEventSignal.name, (arg) => handlers.routingEvent(arg as RoutingEvent)],
+    [acceptedAttributeWriteSignal.name, (arg) => handlers.acceptedWrite(arg as AcceptedAttributeWrite)],
+  ]);
+  const held: Array<() => void> = [];
+  let installed = false;
+  setDefaultSignalHandler((signalName: string, ...args: unknown[]) => {
+    const take = byName.get(signalName);
+    if (!take) log.warn('signal without a handler ignored', { signalName });
+    else if (installed) take(args[0]);
+    else held.push(() => take(args[0]));
+  });
+  setHandler(routingEventSignal, handlers.routingEvent);
+  setHandler(acceptedAttributeWriteSignal, handlers.acceptedWrite);
+  installed = true;
+  for (const take of held) take();
 }
 
 /**
