@@ -360,7 +360,7 @@ export class ConversationGateway {
       return await this.withDeadline(() => this.client.workflow.getHandle(workflowIdFor(conversationId)).query(attributeWriteQuery, writeId));
     } catch (err) {
       if (isNotFound(err)) throw new HttpError(404, `conversation ${conversationId} not found`);
-      // Runs from before accepted writes have no such query: they took none.
+      // A worker from before accepted writes has no such query: it took none.
       if (/attributeWrite/.test(errorText(err)) && classifyTemporalError(err) === 'permanent') return { writeId, status: 'unknown' };
       throw failureAnswer(err, { kind: 'read', what: 'attributeWrite query' }, this.failures);
     }
