@@ -63,7 +63,7 @@ export async function attributeRoutes(app: FastifyInstance, opts: AttributeRoute
 }
 
 /** Whether an RFC 7240 `Prefer` header asks for `respond-async` (preferences are comma-separated, may carry parameters). */
-export function prefersAsync(prefer: string | undefined): boolean {
+function prefersAsync(prefer: string | undefined): boolean {
   if (!prefer) return false;
   return prefer.split(',').some((preference) => preference.split(';')[0].trim().toLowerCase() === 'respond-async');
 }
