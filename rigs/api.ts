@@ -37,6 +37,8 @@ export interface ApiOptions {
   signInLimits?: ApiDeps['signInLimits'];
   /** TRUST_PROXY: proxies whose X-Forwarded-For is believed. Default: none. */
   trustProxy?: string[];
+  /** API_SERVER_TIMING: the Server-Timing header on every answer. Default: off. */
+  serverTiming?: boolean;
 }
 
 export interface Answer {
@@ -71,6 +73,7 @@ export async function startApi(opts: ApiOptions): Promise<RunningApi> {
     crm: opts.crm,
     destinations: opts.destinations,
     signInLimits: opts.signInLimits,
+    serverTiming: opts.serverTiming,
   });
   await app.listen({ port: opts.port ?? 0, host: '127.0.0.1' });
   const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;

@@ -31,7 +31,7 @@ import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
 import type { KmsCallCounts } from '../src/security/kms';
 import { floorEventSignal, floorWorkflow, floorWriteUpdate } from './bench/floor-workflow';
-import { mapLimit, median, quantiles, round, type Quantiles } from './bench/stats';
+import { mapLimit, median, quantiles, requestSplit, round, type Quantiles, type RequestSplit } from './bench/stats';
 import { CrmPeer } from '../rigs/crm-peer';
 import { startHeadlessDevServer } from '../rigs/dev-server';
 import { freePort } from '../rigs/ports';
@@ -260,23 +260,49 @@ type Kind = 'event' | 'write' | 'card, plain' | 'card, secured';
 interface Sender {
   system: 'parley' | 'floor';
   workflowId(conversationId: string): string;
-  /** Resolves with the answer's status ('202', '200', 'OK', …) and whether it counts as success; never rejects. */
-  event(event: Record<string, unknown>): Promise<[string, boolean]>;
-  write(conversationId: string, body: { attributes: Record<string, string>; secured?: boolean }): Promise<[string, boolean]>;
+  /**
+   * Resolves with the answer's status ('202', '200', 'OK', …), whether it counts as success and,
+   * from Parley's Server-Timing header, where the API spent its time; never rejects.
+   */
+  event(event: Record<string, unknown>): Promise<Answer>;
+  write(conversationId: string, body: { attributes: Record<string, string>; secured?: boolean }): Promise<Answer>;
+}
+
+type Answer = [status: string, ok: boolean, timing?: ServerTiming];
+
+/** From the API's Server-Timing header (API_SERVER_TIMING=on): ms in the API, and of those in Temporal calls. */
+interface ServerTiming {
+  app: number;
+  temporal: number;
+}
+
+function serverTimingOf(header: string | null): ServerTiming | undefined {
+  if (!header) return undefined;
+  const dur = (name: string) => Number(new RegExp(`(?:^|,)\\s*${name};dur=([0-9.]+)`).exec(header)?.[1] ?? NaN);
+  const timing = { app: dur('app'), temporal: dur('temporal') };
+  return Number.isFinite(timing.app) ? { app: timing.app, temporal: Number.isFinite(timing.temporal) ? timing.temporal : 0 } : undefined;
+}
+
+/** Each request as the bench measured it, with the API's own split when it sent one. */
+interface TimedRequest {
+  ms: number;
+  timing?: ServerTiming;
 }
 
 class Recorder {
   readonly latencies: Record<Kind, number[]> = { event: [], write: [], 'card, plain': [], 'card, secured': [] };
+  readonly timed: Record<'event' | 'write', TimedRequest[]> = { event: [], write: [] };
   readonly errors: Record<string, Record<string, number>> = {};
   /** Writes slower than BENCH_TRACE_SLOW_MS, with when they were sent: their histories show where the time went. */
   readonly slow: SlowRequest[] = [];
 
-  async time(kind: Kind, send: () => Promise<[string, boolean]>, conversationId?: string): Promise<boolean> {
+  async time(kind: Kind, send: () => Promise<Answer>, conversationId?: string): Promise<boolean> {
     const t0 = performance.now();
     const sentAt = Date.now();
-    const [status, ok] = await send();
+    const [status, ok, timing] = await send();
     const ms = performance.now() - t0;
     this.latencies[kind].push(ms);
+    this.timed[kind === 'event' ? 'event' : 'write'].push({ ms, timing });
     if (conversationId && ms >= TRACE_SLOW_MS) this.slow.push({ conversationId, kind, sentAt, ms, status });
     if (!ok) {
       const label = kind === 'event' ? 'event' : 'write';
@@ -306,7 +332,7 @@ async function conversation(sender: Sender, rec: Recorder, id: string, i: number
   let n = 0;
   let clean = true;
   const ev = (type: string, extra?: Record<string, unknown>) => routingEvent(id, i, ++n, type, extra);
-  const step = async (kind: Kind, send: () => Promise<[string, boolean]>) => {
+  const step = async (kind: Kind, send: () => Promise<Answer>) => {
     if (!(await rec.time(kind, send, id))) clean = false;
   };
   await step('event', () => sender.event(ev('CREATED', { queue: 'q' })));
@@ -358,11 +384,11 @@ function writesMode(raw: string | undefined): 'update' | 'edge' {
 
 function httpSender(base: string, webhookSecret: string, flowToken: string): Sender {
   const writeHeaders = { authorization: `Bearer ${flowToken}`, ...(WRITES === 'edge' ? { prefer: 'respond-async' } : {}) };
-  const post = async (url: string, text: string, credentials: Record<string, string>): Promise<[string, boolean]> => {
+  const post = async (url: string, text: string, credentials: Record<string, string>): Promise<Answer> => {
     try {
       const res = await fetch(`${base}${url}`, { method: 'POST', body: text, headers: { 'content-type': 'application/json', ...credentials } });
       await res.arrayBuffer();
-      return [String(res.status), res.status >= 200 && res.status < 300];
+      return [String(res.status), res.status >= 200 && res.status < 300, serverTimingOf(res.headers.get('server-timing'))];
     } catch (err) {
       return [`fetch failed: ${(err as Error).cause ? String((err as Error & { cause: { code?: string } }).cause.code ?? (err as Error).cause) : (err as Error).message}`, false];
     }
@@ -384,7 +410,7 @@ function httpSender(base: string, webhookSecret: string, flowToken: string): Sen
 function floorSender(client: Client, timeoutMs: number): Sender {
   const workflowId = (conversationId: string) => `floor-${conversationId}`;
   // The API's own rule for every Temporal call: a deadline of TEMPORAL_REQUEST_TIMEOUT.
-  const call = async (fn: () => Promise<unknown>): Promise<[string, boolean]> => {
+  const call = async (fn: () => Promise<unknown>): Promise<Answer> => {
     try {
       await client.withDeadline(Date.now() + timeoutMs, fn);
       return ['OK', true];
@@ -578,6 +604,8 @@ interface PhaseResult {
   conversationsPerSecond: number;
   requestsPerSecond: number;
   latencyMs: Record<string, Quantiles | undefined>;
+  /** Parley: where each request's time went, from the API's Server-Timing header. */
+  requestSplitMs?: { event?: RequestSplit; write?: RequestSplit };
   errors: Record<string, Record<string, number>>;
   /** Over the conversations whose every request succeeded (a failed write leaves no event), so both sides count the same traffic. */
   historyEvents: { median: number; max: number; maxRuns: number; conversations: number } | undefined;
@@ -703,6 +731,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     LOG_LEVEL: LOG_LEVEL,
     LOG_FORMAT: 'json',
     HOST: '127.0.0.1',
+    // Every answer says how long the API and its Temporal calls took: the report splits the tail.
+    API_SERVER_TIMING: 'on',
     WORKER_SHUTDOWN_GRACE: '2s',
     WORKFLOW_BUNDLE_PATH: parleyBundle,
     // The bench times conversations to their end; the grace window after CLOSED would add minutes.
@@ -827,6 +857,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         'card, plain': quantiles(rec.latencies['card, plain']),
         'card, secured': quantiles(rec.latencies['card, secured']),
       },
+      ...(system === 'parley' ? { requestSplitMs: { event: requestSplit(rec.timed.event), write: requestSplit(rec.timed.write) } } : {}),
       errors: rec.errors,
       historyEvents: known.length ? { median: median(known.map((h) => h.events)), max: Math.max(...known.map((h) => h.events)), maxRuns: Math.max(...known.map((h) => h.runs)), conversations: known.length } : undefined,
       workflowTaskWaitMs: { normal: quantiles(known.flatMap((h) => h.taskWaitsMs.normal)), sticky: quantiles(known.flatMap((h) => h.taskWaitsMs.sticky)) },
@@ -1191,6 +1222,12 @@ function reportCore(r: any, errs: Errs, q: Q): void {
     ['concurrent', 'webhook p50/p95/p99 ms', 'floor signal-with-start', 'p99 ratio', 'set-attributes p50/p95/p99 ms', 'floor update', 'p99 ratio'],
     r.levels.map((l: any) => [l.concurrency, q(l.parley?.latencyMs.event), q(l.floor?.latencyMs.event), l.ratio.eventP99, q(l.parley?.latencyMs.write), q(l.floor?.latencyMs.write), l.ratio.writeP99]),
   ));
+  const splitLine = (x?: RequestSplit) =>
+    x ? `${Math.round(x.app?.p50 ?? NaN)} / ${Math.round(x.app?.p99 ?? NaN)} · ${Math.round(x.temporal?.p50 ?? NaN)} / ${Math.round(x.temporal?.p99 ?? NaN)} · ${Math.round(x.slowest.ms)} = ${Math.round(x.slowest.app)} (${Math.round(x.slowest.temporal)}) + ${Math.round(x.slowest.ms - x.slowest.app)}` : '–';
+  if (r.levels.some((l: any) => l.parley?.requestSplitMs?.event)) {
+    console.log("\nWhere Parley's request time went (the API's Server-Timing): in the API p50 / p99 · of which in Temporal calls p50 / p99 · the slowest 1 %, mean ms as the bench measured them = in the API (in Temporal) + outside the API (network, the two processes' queues):");
+    console.log(table(['concurrent', 'webhooks', 'set attributes'], r.levels.map((l: any) => [l.concurrency, splitLine(l.parley?.requestSplitMs?.event), splitLine(l.parley?.requestSplitMs?.write)])));
+  }
   console.log('');
   const hist = (h?: { median: number; max: number; conversations: number }) => (h ? `${h.median} / ${h.max} (${h.conversations})` : '–');
   console.log(table(

@@ -40,3 +40,31 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
 export function countError(errors: Record<string, Record<string, number>>, kind: string, status: string): void {
   (errors[kind] ??= {})[status] = (errors[kind][status] ?? 0) + 1;
 }
+
+/** Where requests' time went: the bench's own measure, the API's (Server-Timing `app`) and of that, Temporal's. */
+export interface RequestSplit {
+  /** Requests whose answer carried the split. */
+  count: number;
+  app: Quantiles | undefined;
+  temporal: Quantiles | undefined;
+  /** The slowest 1 % (at least one) as the bench measured them: mean ms of each part. */
+  slowest: { requests: number; ms: number; app: number; temporal: number };
+}
+
+export function requestSplit(requests: { ms: number; timing?: { app: number; temporal: number } }[]): RequestSplit | undefined {
+  const split = requests.filter((r): r is { ms: number; timing: { app: number; temporal: number } } => r.timing !== undefined);
+  if (split.length === 0) return undefined;
+  const slowest = [...split].sort((a, b) => b.ms - a.ms).slice(0, Math.max(1, Math.ceil(split.length / 100)));
+  const mean = (xs: number[]) => round(xs.reduce((a, b) => a + b, 0) / xs.length);
+  return {
+    count: split.length,
+    app: quantiles(split.map((r) => r.timing.app)),
+    temporal: quantiles(split.map((r) => r.timing.temporal)),
+    slowest: {
+      requests: slowest.length,
+      ms: mean(slowest.map((r) => r.ms)),
+      app: mean(slowest.map((r) => r.timing.app)),
+      temporal: mean(slowest.map((r) => r.timing.temporal)),
+    },
+  };
+}

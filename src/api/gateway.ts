@@ -28,6 +28,7 @@ import { inboundMessageSeenQuery, inboundMessageUpdate, type InboundMessage } fr
 import type { CheckedCrmRequest, CrmExecuteResult } from '../conversation';
 import { startSearchAttributes, WORKFLOW_TYPES, type conversationWorkflow } from '../conversation';
 import type { KeyServices } from '../security/key-services';
+import { timedTemporalCall } from './server-timing';
 import {
   HttpError,
   classifyTemporalError,
@@ -488,7 +489,7 @@ export class ConversationGateway {
   /** Update-with-start: the conversation is started (as by its first webhook) if it does not exist. */
   private updateWithStart<Ret, Args extends unknown[]>(conversationId: string, update: UpdateDefinition<Ret, Args>, args: Args, updateId: string, waitMs: number): Promise<Ret> {
     const startWorkflowOperation = this.startOperation(conversationId);
-    return this.client.withDeadline(Date.now() + waitMs, () => this.client.workflow.executeUpdateWithStart(update, { args, updateId, startWorkflowOperation }));
+    return timedTemporalCall(() => this.client.withDeadline(Date.now() + waitMs, () => this.client.workflow.executeUpdateWithStart(update, { args, updateId, startWorkflowOperation })));
   }
 
   /** The start that an update-with-start carries: the same workflow id and input as the webhook's signal-with-start. */
@@ -508,6 +509,6 @@ export class ConversationGateway {
   }
 
   private withDeadline<T>(fn: () => Promise<T>): Promise<T> {
-    return this.client.withDeadline(Date.now() + this.deps.requestTimeoutMs, fn);
+    return timedTemporalCall(() => this.client.withDeadline(Date.now() + this.deps.requestTimeoutMs, fn));
   }
 }

@@ -22,6 +22,7 @@ import { dataActions } from './routes/data-actions';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes, observeRequests } from './routes/metrics';
 import { traceRequests } from './request-spans';
+import { serverTiming } from './server-timing';
 import { webhookRoutes } from './routes/webhooks';
 import { HttpError } from './temporal-errors';
 import { ServingState } from './serving-state';
@@ -46,6 +47,8 @@ export interface ApiDeps {
   destinations?: DestinationDirectory;
   /** A span per request (tracing on: OTEL_EXPORTER_OTLP_ENDPOINT); the client then carries its context to Temporal. */
   traceRequests?: boolean;
+  /** The Server-Timing header on every answer (API_SERVER_TIMING=on). */
+  serverTiming?: boolean;
   /**
    * What the API replicas on one PostgreSQL store share: the webhook deliveries taken and the sign-in
    * counters. Absent (SQLite, one process): this process's memory.
@@ -107,6 +110,7 @@ export function buildApi(deps: ApiDeps) {
   observeRequests(app, metrics);
   // Before any route is registered: the onRoute hook it adds sees only routes registered after it.
   if (deps.traceRequests) traceRequests(app);
+  if (deps.serverTiming) serverTiming(app);
 
   void app.register(metricsRoutes, { metrics, allow: allow.operator });
   const serving = deps.serving ?? new ServingState();

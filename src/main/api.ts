@@ -10,12 +10,14 @@ import { joinSharedDeployment } from './shared-deployment';
 import { createTemporalClient } from '../platform/temporal-client';
 import { PortInUseError, portHolder } from '../platform/port-holder';
 import { tracingRequested } from '../platform/tracing-switch';
+import { serverTimingRequested } from '../api/server-timing';
 
 async function main(): Promise<void> {
   // Before anything connects: without its secrets, or with a wrong CRM registry or destinations
   // file, the API refuses to start with a ConfigError naming the variable, file, entry and field.
   const config = loadConfig(process.env, ['secrets', 'crm', 'destinations', 'keys', 'codec', 'signIn']);
   const { secrets, crm, destinations } = config;
+  const withServerTiming = serverTimingRequested(process.env);
   const logger = createLogger(config.logLevel, 'parley-api', config.logFormat);
   // Loaded only when asked for: an untraced API never loads the OpenTelemetry SDK.
   const tracing = tracingRequested(process.env) ? (await import('../platform/tracing')).startTracing('parley-api') : undefined;
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
   const { shared } = deployment;
   const client = createTemporalClient(config, keys.dataConverter, tracing?.clientInterceptors());
   const serving = new ServingState();
-  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: config.codec, crm, destinations, shared, signInLimits: config.signIn, traceRequests: tracing !== undefined, serving });
+  const app = buildApi({ client, store, logger, config, auth: secrets, keys, codecSettings: config.codec, crm, destinations, shared, signInLimits: config.signIn, traceRequests: tracing !== undefined, serverTiming: withServerTiming, serving });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
