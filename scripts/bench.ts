@@ -76,6 +76,8 @@ const WRITES = writesMode(process.env.BENCH_WRITES);
  * (open them in Chrome DevTools, or summarise with scripts/cpu-profile-summary.js).
  */
 const PROFILE_FLAGS = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
+/** BENCH_TRACE_FIRST_TASKS=N: after each phase, the histories of the N conversations whose first workflow task waited longest. */
+const TRACE_FIRST_TASKS = Number(process.env.BENCH_TRACE_FIRST_TASKS || 0);
 /** Requests at least this slow have their conversation's history printed around them (BENCH_TRACE_SLOW_MS=0 turns it off). */
 const TRACE_SLOW_MS = int('BENCH_TRACE_SLOW_MS', 2000) || Infinity;
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'warn';
@@ -292,6 +294,7 @@ interface TimedRequest {
 class Recorder {
   readonly latencies: Record<Kind, number[]> = { event: [], write: [], 'card, plain': [], 'card, secured': [] };
   readonly timed: Record<'event' | 'write', TimedRequest[]> = { event: [], write: [] };
+  readonly byEventType: Record<string, number[]> = {};
   readonly errors: Record<string, Record<string, number>> = {};
   /** Writes slower than BENCH_TRACE_SLOW_MS, with when they were sent: their histories show where the time went. */
   readonly slow: SlowRequest[] = [];
@@ -335,16 +338,23 @@ async function conversation(sender: Sender, rec: Recorder, id: string, i: number
   const step = async (kind: Kind, send: () => Promise<Answer>) => {
     if (!(await rec.time(kind, send, id))) clean = false;
   };
-  await step('event', () => sender.event(ev('CREATED', { queue: 'q' })));
-  await step('event', () => sender.event(ev('QUEUED', { queue: 'q', estimatedWaitTime: 60 })));
+  // Timed by event type too: the first event starts the workflow, the others reach a running one.
+  const byType = (type: string, extra?: Record<string, unknown>) => async () => {
+    const t0 = performance.now();
+    const answer = await sender.event(ev(type, extra));
+    (rec.byEventType[type] ??= []).push(performance.now() - t0);
+    return answer;
+  };
+  await step('event', byType('CREATED', { queue: 'q' }));
+  await step('event', byType('QUEUED', { queue: 'q', estimatedWaitTime: 60 }));
   await step('write', () => sender.write(id, { attributes: { intent: 'billing', account: `A-${i}` } }));
-  await step('event', () => sender.event(ev('ROUTED', { agentId: `agent-${i % 10}` })));
+  await step('event', byType('ROUTED', { agentId: `agent-${i % 10}` }));
   await step('write', () => sender.write(id, { attributes: { notes: 'x'.repeat(200) } }));
   await step('write', () => sender.write(id, { attributes: { intent: 'refund' } }));
   const secured = i % 2 === 0;
   const card = { attributes: { card: `4111 1111 1111 ${String(i).padStart(4, '0')}` }, ...(secured ? { secured: true } : {}) };
   await step(secured ? 'card, secured' : 'card, plain', () => sender.write(id, card));
-  await step('event', () => sender.event(ev('CLOSED')));
+  await step('event', byType('CLOSED'));
   return clean;
 }
 
@@ -498,6 +508,8 @@ interface ChainHistory {
   runs: number;
   /** How long each workflow task waited between scheduled and started (its schedule-to-start), by queue kind. */
   taskWaitsMs: { normal: number[]; sticky: number[] };
+  /** When the chain's first run started (ms since the epoch). */
+  startedAt?: number;
 }
 
 const { TaskQueueKind } = temporal.api.enums.v1;
@@ -521,6 +533,7 @@ async function chainHistory(connection: Connection, workflowId: string): Promise
       const res = await svc.getWorkflowExecutionHistory({ namespace: NAMESPACE, execution: { workflowId, runId }, nextPageToken });
       for (const event of res.history?.events ?? []) {
         out.events++;
+        out.startedAt ??= millis(event.eventTime);
         last = event;
         if (event.workflowTaskScheduledEventAttributes) {
           scheduled.set(String(event.eventId), { at: millis(event.eventTime), sticky: event.workflowTaskScheduledEventAttributes.taskQueue?.kind === TaskQueueKind.TASK_QUEUE_KIND_STICKY });
@@ -604,6 +617,8 @@ interface PhaseResult {
   conversationsPerSecond: number;
   requestsPerSecond: number;
   latencyMs: Record<string, Quantiles | undefined>;
+  /** Webhooks by event type: CREATED starts the workflow, the others reach it running. */
+  eventLatencyMs: Record<string, Quantiles | undefined>;
   /** Parley: where each request's time went, from the API's Server-Timing header. */
   requestSplitMs?: { event?: RequestSplit; write?: RequestSplit };
   errors: Record<string, Record<string, number>>;
@@ -837,6 +852,19 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     if (rec.slow.length > 5) console.log(`  (${rec.slow.length - 5} more requests slower than ${TRACE_SLOW_MS} ms)`);
     const histories = await mapLimit(ids.filter((_, i) => closed[i] && clean[i]), 10, (id) => chainHistory(connection, sender.workflowId(id)).catch(() => undefined));
     const known = histories.filter((h): h is ChainHistory => h !== undefined);
+    if (TRACE_FIRST_TASKS > 0) {
+      const traced = ids.filter((_, i) => closed[i] && clean[i]);
+      const longest = traced
+        .map((id, k) => ({ id, history: histories[k] }))
+        .filter((x): x is { id: string; history: ChainHistory } => x.history?.startedAt !== undefined && x.history.taskWaitsMs.normal.length > 0)
+        .sort((x, y) => y.history.taskWaitsMs.normal[0] - x.history.taskWaitsMs.normal[0])
+        .slice(0, TRACE_FIRST_TASKS);
+      for (const { id, history } of longest) {
+        const wait = history.taskWaitsMs.normal[0];
+        const timeline = await slowRequestTimeline(connection, sender.workflowId(id), { conversationId: id, kind: 'event', sentAt: history.startedAt!, ms: wait + 1000, status: '' });
+        console.log(`\n  ${system}: the first workflow task of ${id} waited ${Math.round(wait)} ms on the normal queue; its history from the start (ms):\n${timeline.join('\n')}`);
+      }
+    }
     const kms1 = system === 'parley' ? await kmsTotal() : undefined;
     const requests = Object.values(rec.latencies).reduce((n, xs) => n + xs.length, 0);
     const closedCount = closed.filter(Boolean).length;
@@ -857,6 +885,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         'card, plain': quantiles(rec.latencies['card, plain']),
         'card, secured': quantiles(rec.latencies['card, secured']),
       },
+      eventLatencyMs: Object.fromEntries(Object.entries(rec.byEventType).map(([type, xs]) => [type, quantiles(xs)])),
       ...(system === 'parley' ? { requestSplitMs: { event: requestSplit(rec.timed.event), write: requestSplit(rec.timed.write) } } : {}),
       errors: rec.errors,
       historyEvents: known.length ? { median: median(known.map((h) => h.events)), max: Math.max(...known.map((h) => h.events)), maxRuns: Math.max(...known.map((h) => h.runs)), conversations: known.length } : undefined,
@@ -1228,6 +1257,10 @@ function reportCore(r: any, errs: Errs, q: Q): void {
     console.log("\nWhere Parley's request time went (the API's Server-Timing): in the API p50 / p99 · of which in Temporal calls p50 / p99 · the slowest 1 %, mean ms as the bench measured them = in the API (in Temporal) + outside the API (network, the two processes' queues):");
     console.log(table(['concurrent', 'webhooks', 'set attributes'], r.levels.map((l: any) => [l.concurrency, splitLine(l.parley?.requestSplitMs?.event), splitLine(l.parley?.requestSplitMs?.write)])));
   }
+  const types = ['CREATED', 'QUEUED', 'ROUTED', 'CLOSED'];
+  const pq = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p99)}` : '–');
+  console.log('\nWebhooks by event type, p50 / p99 ms, Parley · floor (CREATED starts the workflow; the others reach it running):');
+  console.log(table(['concurrent', ...types], r.levels.map((l: any) => [l.concurrency, ...types.map((t) => `${pq(l.parley?.eventLatencyMs?.[t])} · ${pq(l.floor?.eventLatencyMs?.[t])}`)])));
   console.log('');
   const hist = (h?: { median: number; max: number; conversations: number }) => (h ? `${h.median} / ${h.max} (${h.conversations})` : '–');
   console.log(table(
