@@ -66,11 +66,10 @@ async function launchDevServer(opts: DevServerOptions): Promise<Launch> {
     // still durable (synchronous stays FULL). The bench at 20 concurrent conversations carried 44 %
     // more per second with it, and its writes' p99 fell by a third.
     '--sqlite-pragma', 'journal_mode=wal',
-    // One partition per task queue instead of Temporal's four: a new conversation's first workflow
-    // task otherwise sometimes sits in a partition no poller is on until Temporal rebalances, about
-    // 5 s. At 20 concurrent conversations one first task in twenty waited 4.7-6.7 s with four
-    // partitions, at most 2 s with one; one node with one worker has nothing to spread.
-    '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+    // New tasks go to one partition of each task queue instead of Temporal's four: a new
+    // conversation's first workflow task otherwise sometimes sat in a partition no poller was on
+    // until Temporal rebalanced, about 5 s (one first task in twenty at 20 concurrent conversations).
+    // All four are still read, so tasks a data folder from before holds in the others still start.
     '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
     ...SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
     ...(opts.headless ? ['--headless'] : ['--ui-port', String(opts.uiPort ?? opts.port + 1000), '--ui-disable-news-fetch']),
