@@ -299,13 +299,15 @@ class Recorder {
   /** Writes slower than BENCH_TRACE_SLOW_MS, with when they were sent: their histories show where the time went. */
   readonly slow: SlowRequest[] = [];
 
-  async time(kind: Kind, send: () => Promise<Answer>, conversationId?: string): Promise<boolean> {
+  /** `eventType`: a webhook's, timed by type too (CREATED starts the workflow, the others reach it running). */
+  async time(kind: Kind, send: () => Promise<Answer>, conversationId?: string, eventType?: string): Promise<boolean> {
     const t0 = performance.now();
     const sentAt = Date.now();
     const [status, ok, timing] = await send();
     const ms = performance.now() - t0;
     this.latencies[kind].push(ms);
     this.timed[kind === 'event' ? 'event' : 'write'].push({ ms, timing });
+    if (eventType) (this.byEventType[eventType] ??= []).push(ms);
     if (conversationId && ms >= TRACE_SLOW_MS) this.slow.push({ conversationId, kind, sentAt, ms, status });
     if (!ok) {
       const label = kind === 'event' ? 'event' : 'write';
@@ -335,26 +337,20 @@ async function conversation(sender: Sender, rec: Recorder, id: string, i: number
   let n = 0;
   let clean = true;
   const ev = (type: string, extra?: Record<string, unknown>) => routingEvent(id, i, ++n, type, extra);
-  const step = async (kind: Kind, send: () => Promise<Answer>) => {
-    if (!(await rec.time(kind, send, id))) clean = false;
+  const step = async (kind: Kind, send: () => Promise<Answer>, eventType?: string) => {
+    if (!(await rec.time(kind, send, id, eventType))) clean = false;
   };
-  // Timed by event type too: the first event starts the workflow, the others reach a running one.
-  const byType = (type: string, extra?: Record<string, unknown>) => async () => {
-    const t0 = performance.now();
-    const answer = await sender.event(ev(type, extra));
-    (rec.byEventType[type] ??= []).push(performance.now() - t0);
-    return answer;
-  };
-  await step('event', byType('CREATED', { queue: 'q' }));
-  await step('event', byType('QUEUED', { queue: 'q', estimatedWaitTime: 60 }));
+  const event = (type: string, extra?: Record<string, unknown>) => step('event', () => sender.event(ev(type, extra)), type);
+  await event('CREATED', { queue: 'q' });
+  await event('QUEUED', { queue: 'q', estimatedWaitTime: 60 });
   await step('write', () => sender.write(id, { attributes: { intent: 'billing', account: `A-${i}` } }));
-  await step('event', byType('ROUTED', { agentId: `agent-${i % 10}` }));
+  await event('ROUTED', { agentId: `agent-${i % 10}` });
   await step('write', () => sender.write(id, { attributes: { notes: 'x'.repeat(200) } }));
   await step('write', () => sender.write(id, { attributes: { intent: 'refund' } }));
   const secured = i % 2 === 0;
   const card = { attributes: { card: `4111 1111 1111 ${String(i).padStart(4, '0')}` }, ...(secured ? { secured: true } : {}) };
   await step(secured ? 'card, secured' : 'card, plain', () => sender.write(id, card));
-  await step('event', byType('CLOSED'));
+  await event('CLOSED');
   return clean;
 }
 
