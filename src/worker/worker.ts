@@ -11,7 +11,7 @@ import type { CrmRegistry } from '../crm/registry';
 import { temporalConnectionOptions, type TemporalConnectionConfig } from '../platform/temporal-client';
 import type { WorkerTracing } from '../platform/tracing';
 import { TRACING_WORKFLOW_INTERCEPTORS } from './workflow-tracing';
-import type { WorkerSettings } from './settings';
+import { normalQueuePollRatio, type WorkerSettings } from './settings';
 
 /** What the worker reads of the configuration: its namespace and task queue, and its own settings. */
 export type WorkerConfig = Pick<PlatformConfig, 'temporalNamespace' | 'taskQueue'> & WorkerSettings & {
@@ -90,6 +90,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivities,
     maxConcurrentLocalActivityExecutions: tuning.maxConcurrentLocalActivities,
     workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: tuning.workflowTaskPollers },
+    nonStickyToStickyPollRatio: normalQueuePollRatio(tuning),
     activityTaskPollerBehavior: { type: 'simple-maximum', maximum: tuning.activityTaskPollers },
   });
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
 import { MIN_CONTINUE_AS_NEW_AFTER_EVENTS } from '../../src/platform/config';
 import { projectRoot } from '../../src/platform/data-dir';
-import { DEFAULT_WORKER_TUNING } from '../../src/worker/settings';
+import { DEFAULT_WORKER_TUNING, normalQueuePollRatio } from '../../src/worker/settings';
 import { DEFAULT_SETTINGS } from '../../src/conversation/messages';
 
 describe('conversation settings', () => {
@@ -75,9 +75,11 @@ describe('log format', () => {
 });
 
 describe('worker tuning', () => {
-  test('defaults: a workflow cache of 250 conversations, the SDK default slots and pollers', () => {
-    expect(loadConfig({}).workerTuning).toEqual(DEFAULT_WORKER_TUNING);
-    expect(DEFAULT_WORKER_TUNING).toMatchObject({ maxCachedWorkflows: 250, maxConcurrentWorkflowTasks: 40, workflowTaskPollers: 10, activityTaskPollers: 10 });
+  test('defaults: a workflow cache of 250 conversations, the SDK default slots, twenty workflow-task pollers', () => {
+    expect(loadConfig({}).workerTuning).toEqual({ ...DEFAULT_WORKER_TUNING, normalQueuePollers: 18 });
+    expect(DEFAULT_WORKER_TUNING).toMatchObject({ maxCachedWorkflows: 250, maxConcurrentWorkflowTasks: 40, workflowTaskPollers: 20, activityTaskPollers: 10 });
+    // All but two workflow-task pollers on the shared queue, so a burst of new conversations is not the one that waits.
+    expect(loadConfig({}).workerTuning).toMatchObject({ workflowTaskPollers: 20, normalQueuePollers: 18 });
   });
 
   test('each setting from the environment; 0 turns the cache off', () => {
@@ -87,6 +89,7 @@ describe('worker tuning', () => {
       WORKER_ACTIVITY_SLOTS: '50',
       WORKER_LOCAL_ACTIVITY_SLOTS: '30',
       WORKER_WORKFLOW_TASK_POLLERS: '4',
+      WORKER_NORMAL_QUEUE_POLLERS: '3',
       WORKER_ACTIVITY_TASK_POLLERS: '2',
       WORKER_STICKY_TIMEOUT: '5s',
     });
@@ -96,6 +99,7 @@ describe('worker tuning', () => {
       maxConcurrentActivities: 50,
       maxConcurrentLocalActivities: 30,
       workflowTaskPollers: 4,
+      normalQueuePollers: 3,
       activityTaskPollers: 2,
     });
     expect(tuning.stickyQueueTimeoutMs).toBe(5000);
@@ -108,6 +112,28 @@ describe('worker tuning', () => {
     expect(() => loadConfig({ WORKER_WORKFLOW_TASK_SLOTS: '4', WORKER_WORKFLOW_TASK_POLLERS: '8' })).toThrow(/cannot exceed the workflow task slots/);
     expect(() => loadConfig({ WORKER_ACTIVITY_SLOTS: '1', WORKER_ACTIVITY_TASK_POLLERS: '2' })).toThrow(/cannot exceed WORKER_ACTIVITY_SLOTS/);
     expect(() => loadConfig({ WORKER_WORKFLOW_TASK_SLOTS: '1' })).toThrow(/at least 2/);
-    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '8' }).workerTuning).toMatchObject({ maxConcurrentWorkflowTasks: 8, workflowTaskPollers: 8 });
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '8' }).workerTuning).toMatchObject({ maxConcurrentWorkflowTasks: 8, workflowTaskPollers: 8, normalQueuePollers: 6 });
+  });
+
+  test('the shared queue takes all but two pollers unless told; the sticky queue always keeps one', () => {
+    expect(loadConfig({ WORKER_WORKFLOW_TASK_POLLERS: '6' }).workerTuning).toMatchObject({ workflowTaskPollers: 6, normalQueuePollers: 4 });
+    expect(loadConfig({ WORKER_WORKFLOW_TASK_POLLERS: '2' }).workerTuning).toMatchObject({ workflowTaskPollers: 2, normalQueuePollers: 1 });
+    expect(loadConfig({ WORKER_NORMAL_QUEUE_POLLERS: '4' }).workerTuning).toMatchObject({ workflowTaskPollers: 20, normalQueuePollers: 4 });
+    expect(() => loadConfig({ WORKER_NORMAL_QUEUE_POLLERS: '20' })).toThrow(/must be less than WORKER_WORKFLOW_TASK_POLLERS \(20\)/);
+    expect(() => loadConfig({ WORKER_NORMAL_QUEUE_POLLERS: '0' })).toThrow(/WORKER_NORMAL_QUEUE_POLLERS/);
+    expect(() => loadConfig({ WORKER_NORMAL_QUEUE_POLLERS: 'most' })).toThrow(/whole number/);
+  });
+
+  test('the SDK splits the pollers as configured, float rounding included', () => {
+    // The SDK gives the shared queue floor(pollers × ratio) in 32-bit floats, the sticky queue the rest (at least one).
+    const sdkSplit = (pollers: number, ratio: number) => {
+      const normal = Math.max(1, Math.trunc(Math.fround(pollers * Math.fround(ratio))));
+      return { normal, sticky: Math.max(1, pollers - normal) };
+    };
+    for (let pollers = 2; pollers <= 64; pollers++) {
+      for (let normal = 1; normal < pollers; normal++) {
+        expect(sdkSplit(pollers, normalQueuePollRatio({ workflowTaskPollers: pollers, normalQueuePollers: normal }))).toEqual({ normal, sticky: pollers - normal });
+      }
+    }
   });
 });

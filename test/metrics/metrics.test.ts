@@ -79,3 +79,22 @@ test('API, worker and SDK metrics describe the traffic without naming a conversa
     expect(body).not.toContain(VALUE);
   }
 });
+
+test("the worker's workflow-task polls are split as configured: all but two on the shared queue, two on its sticky queue", async () => {
+  // The SDK's gauge of open long polls, per queue: what the worker really asks of Temporal, not what its options say.
+  const polls = async (): Promise<Record<string, number>> => {
+    const sdk = await (await fetch(`http://127.0.0.1:${workerPorts.sdk}/metrics`)).text();
+    const byType: Record<string, number> = {};
+    for (const match of sdk.matchAll(/^temporal_num_pollers\{([^}]*)\} (\d+)$/gm)) {
+      const type = /poller_type="([^"]+)"/.exec(match[1])?.[1];
+      if (type) byType[type] = Number(match[2]);
+    }
+    return byType;
+  };
+  let seen: Record<string, number> = {};
+  await waitFor('the worker holding its polls open', async () => {
+    seen = await polls();
+    return seen.workflow_task === 18 && seen.sticky_workflow_task === 2;
+  }).catch(() => undefined);
+  expect(seen).toMatchObject({ workflow_task: 18, sticky_workflow_task: 2 });
+});
