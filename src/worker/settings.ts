@@ -38,44 +38,42 @@ export interface WorkerTuning {
   /** WORKER_WORKFLOW_TASK_POLLERS: concurrent long polls for workflow tasks (sticky and normal queues together). */
   workflowTaskPollers: number;
   /**
-   * WORKER_NORMAL_QUEUE_POLLERS: how many of those poll the task queue every worker shares (a new
-   * conversation's first task, a task whose worker's cache no longer holds it); the rest, at least
-   * one, poll this worker's sticky queue (the next task of a conversation it holds). When the
-   * machine is saturated the queue with fewer polls is the one that waits: with the SDK's fifth on
-   * the shared queue, a burst of new conversations waited behind every running one's next task, and
-   * the write that followed a conversation's first webhook ran out of its deadline.
+   * WORKER_STICKY_QUEUE_POLLERS: how many of those poll this worker's sticky queue (the next task of a
+   * conversation it caches); the rest, at least one, poll the task queue every worker shares (a new
+   * conversation's first task, a task whose worker no longer caches it). When the machine is
+   * saturated, tasks wait on the queue with the fewer polls: with the SDK's split (four-fifths
+   * sticky) that was a burst of new conversations' first tasks, behind every running one's next
+   * task, and the write right after a conversation's first webhook ran out of its deadline.
    */
-  normalQueuePollers: number;
+  stickyQueuePollers: number;
   /** WORKER_ACTIVITY_TASK_POLLERS: concurrent long polls for activity tasks. */
   activityTaskPollers: number;
 }
 
-/** Of the workflow-task pollers, how many the sticky queue keeps unless WORKER_NORMAL_QUEUE_POLLERS says otherwise. */
-export const DEFAULT_STICKY_QUEUE_POLLERS = 2;
-
 /**
  * Defaults: a cache of 250 conversations, measured with `npm run bench` to hold the worker at about
  * 110 MiB over its baseline with 400 to 2,000 conversations open (about 0.2 MiB per cached one).
- * Twenty workflow-task pollers, all but two on the shared queue, measured by the bench at 100
+ * Eleven workflow-task pollers, one of them on the sticky queue, measured by the bench at 100
  * concurrent conversations (docs/configuration.md says what each split gave); the slots and the
  * activity pollers are the SDK's own defaults.
  */
-export const DEFAULT_WORKER_TUNING: Omit<WorkerTuning, 'normalQueuePollers'> = {
+export const DEFAULT_WORKER_TUNING: WorkerTuning = {
   maxCachedWorkflows: 250,
   maxConcurrentWorkflowTasks: 40,
   maxConcurrentActivities: 100,
   maxConcurrentLocalActivities: 100,
-  workflowTaskPollers: 20,
+  workflowTaskPollers: 11,
+  stickyQueuePollers: 1,
   activityTaskPollers: 10,
 };
 
 /**
- * The SDK's split of the workflow-task pollers: the normal queue gets floor(pollers × ratio), the
+ * The SDK's split of the workflow-task pollers: the shared queue gets floor(pollers × ratio), the
  * sticky queue the rest (at least one). Half a poller over the count keeps float rounding from
  * taking one away (10 × 0.7 in f32 is 6.99…, which the SDK truncates to 6).
  */
-export function normalQueuePollRatio(tuning: Pick<WorkerTuning, 'workflowTaskPollers' | 'normalQueuePollers'>): number {
-  return (tuning.normalQueuePollers + 0.5) / tuning.workflowTaskPollers;
+export function normalQueuePollRatio(tuning: Pick<WorkerTuning, 'workflowTaskPollers' | 'stickyQueuePollers'>): number {
+  return (tuning.workflowTaskPollers - tuning.stickyQueuePollers + 0.5) / tuning.workflowTaskPollers;
 }
 
 export function workerSettingsFromEnv(env: Env): WorkerSettings {
@@ -98,8 +96,7 @@ function workerTuning(env: Env): WorkerTuning {
     maxConcurrentActivities: atLeast('WORKER_ACTIVITY_SLOTS', integer(env, 'WORKER_ACTIVITY_SLOTS', d.maxConcurrentActivities), 1),
     maxConcurrentLocalActivities: atLeast('WORKER_LOCAL_ACTIVITY_SLOTS', integer(env, 'WORKER_LOCAL_ACTIVITY_SLOTS', d.maxConcurrentLocalActivities), 1),
     workflowTaskPollers: atLeast('WORKER_WORKFLOW_TASK_POLLERS', integer(env, 'WORKER_WORKFLOW_TASK_POLLERS', d.workflowTaskPollers), 2),
-    // Settled below, once the pollers are.
-    normalQueuePollers: 0,
+    stickyQueuePollers: atLeast('WORKER_STICKY_QUEUE_POLLERS', integer(env, 'WORKER_STICKY_QUEUE_POLLERS', d.stickyQueuePollers), 1),
     activityTaskPollers: atLeast('WORKER_ACTIVITY_TASK_POLLERS', integer(env, 'WORKER_ACTIVITY_TASK_POLLERS', d.activityTaskPollers), 1),
   };
   if (tuning.maxCachedWorkflows === 1) throw new ConfigError('WORKER_MAX_CACHED_WORKFLOWS must be 0 (no cache) or at least 2');
@@ -116,15 +113,10 @@ function workerTuning(env: Env): WorkerTuning {
     }
     tuning.workflowTaskPollers = tuning.maxConcurrentWorkflowTasks;
   }
-  tuning.normalQueuePollers = atLeast(
-    'WORKER_NORMAL_QUEUE_POLLERS',
-    integer(env, 'WORKER_NORMAL_QUEUE_POLLERS', Math.max(1, tuning.workflowTaskPollers - DEFAULT_STICKY_QUEUE_POLLERS)),
-    1,
-  );
-  // The sticky queue keeps at least one poller: a worker that never polled it would replay every conversation at every task.
-  if (tuning.normalQueuePollers >= tuning.workflowTaskPollers) {
+  // The shared queue keeps at least one poller: a worker that never polled it would start no conversation.
+  if (tuning.stickyQueuePollers >= tuning.workflowTaskPollers) {
     throw new ConfigError(
-      `WORKER_NORMAL_QUEUE_POLLERS (${tuning.normalQueuePollers}) must be less than WORKER_WORKFLOW_TASK_POLLERS (${tuning.workflowTaskPollers}): the rest poll the sticky queue`,
+      `WORKER_STICKY_QUEUE_POLLERS (${tuning.stickyQueuePollers}) must be less than WORKER_WORKFLOW_TASK_POLLERS (${tuning.workflowTaskPollers}): the rest poll the queue all workers share`,
     );
   }
   if (tuning.activityTaskPollers > tuning.maxConcurrentActivities) {

@@ -75,11 +75,10 @@ describe('log format', () => {
 });
 
 describe('worker tuning', () => {
-  test('defaults: a workflow cache of 250 conversations, the SDK default slots, twenty workflow-task pollers', () => {
-    expect(loadConfig({}).workerTuning).toEqual({ ...DEFAULT_WORKER_TUNING, normalQueuePollers: 18 });
-    expect(DEFAULT_WORKER_TUNING).toMatchObject({ maxCachedWorkflows: 250, maxConcurrentWorkflowTasks: 40, workflowTaskPollers: 20, activityTaskPollers: 10 });
-    // All but two workflow-task pollers on the shared queue, so a burst of new conversations is not the one that waits.
-    expect(loadConfig({}).workerTuning).toMatchObject({ workflowTaskPollers: 20, normalQueuePollers: 18 });
+  test('defaults: a workflow cache of 250 conversations, the SDK default slots, eleven workflow-task pollers', () => {
+    expect(loadConfig({}).workerTuning).toEqual(DEFAULT_WORKER_TUNING);
+    // One workflow-task poller on the sticky queue and ten on the shared one, so a burst of new conversations is not the one that waits.
+    expect(DEFAULT_WORKER_TUNING).toMatchObject({ maxCachedWorkflows: 250, maxConcurrentWorkflowTasks: 40, workflowTaskPollers: 11, stickyQueuePollers: 1, activityTaskPollers: 10 });
   });
 
   test('each setting from the environment; 0 turns the cache off', () => {
@@ -89,7 +88,7 @@ describe('worker tuning', () => {
       WORKER_ACTIVITY_SLOTS: '50',
       WORKER_LOCAL_ACTIVITY_SLOTS: '30',
       WORKER_WORKFLOW_TASK_POLLERS: '4',
-      WORKER_NORMAL_QUEUE_POLLERS: '3',
+      WORKER_STICKY_QUEUE_POLLERS: '3',
       WORKER_ACTIVITY_TASK_POLLERS: '2',
       WORKER_STICKY_TIMEOUT: '5s',
     });
@@ -99,7 +98,7 @@ describe('worker tuning', () => {
       maxConcurrentActivities: 50,
       maxConcurrentLocalActivities: 30,
       workflowTaskPollers: 4,
-      normalQueuePollers: 3,
+      stickyQueuePollers: 3,
       activityTaskPollers: 2,
     });
     expect(tuning.stickyQueueTimeoutMs).toBe(5000);
@@ -112,16 +111,15 @@ describe('worker tuning', () => {
     expect(() => loadConfig({ WORKER_WORKFLOW_TASK_SLOTS: '4', WORKER_WORKFLOW_TASK_POLLERS: '8' })).toThrow(/cannot exceed the workflow task slots/);
     expect(() => loadConfig({ WORKER_ACTIVITY_SLOTS: '1', WORKER_ACTIVITY_TASK_POLLERS: '2' })).toThrow(/cannot exceed WORKER_ACTIVITY_SLOTS/);
     expect(() => loadConfig({ WORKER_WORKFLOW_TASK_SLOTS: '1' })).toThrow(/at least 2/);
-    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '8' }).workerTuning).toMatchObject({ maxConcurrentWorkflowTasks: 8, workflowTaskPollers: 8, normalQueuePollers: 6 });
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '8' }).workerTuning).toMatchObject({ maxConcurrentWorkflowTasks: 8, workflowTaskPollers: 8, stickyQueuePollers: 1 });
   });
 
-  test('the shared queue takes all but two pollers unless told; the sticky queue always keeps one', () => {
-    expect(loadConfig({ WORKER_WORKFLOW_TASK_POLLERS: '6' }).workerTuning).toMatchObject({ workflowTaskPollers: 6, normalQueuePollers: 4 });
-    expect(loadConfig({ WORKER_WORKFLOW_TASK_POLLERS: '2' }).workerTuning).toMatchObject({ workflowTaskPollers: 2, normalQueuePollers: 1 });
-    expect(loadConfig({ WORKER_NORMAL_QUEUE_POLLERS: '4' }).workerTuning).toMatchObject({ workflowTaskPollers: 20, normalQueuePollers: 4 });
-    expect(() => loadConfig({ WORKER_NORMAL_QUEUE_POLLERS: '20' })).toThrow(/must be less than WORKER_WORKFLOW_TASK_POLLERS \(20\)/);
-    expect(() => loadConfig({ WORKER_NORMAL_QUEUE_POLLERS: '0' })).toThrow(/WORKER_NORMAL_QUEUE_POLLERS/);
-    expect(() => loadConfig({ WORKER_NORMAL_QUEUE_POLLERS: 'most' })).toThrow(/whole number/);
+  test('the sticky queue takes one poller unless told; the shared queue always keeps one', () => {
+    expect(loadConfig({ WORKER_WORKFLOW_TASK_POLLERS: '2' }).workerTuning).toMatchObject({ workflowTaskPollers: 2, stickyQueuePollers: 1 });
+    expect(loadConfig({ WORKER_STICKY_QUEUE_POLLERS: '4' }).workerTuning).toMatchObject({ workflowTaskPollers: 11, stickyQueuePollers: 4 });
+    expect(() => loadConfig({ WORKER_STICKY_QUEUE_POLLERS: '11' })).toThrow(/must be less than WORKER_WORKFLOW_TASK_POLLERS \(11\)/);
+    expect(() => loadConfig({ WORKER_STICKY_QUEUE_POLLERS: '0' })).toThrow(/WORKER_STICKY_QUEUE_POLLERS/);
+    expect(() => loadConfig({ WORKER_STICKY_QUEUE_POLLERS: 'few' })).toThrow(/whole number/);
   });
 
   test('the SDK splits the pollers as configured, float rounding included', () => {
@@ -131,8 +129,8 @@ describe('worker tuning', () => {
       return { normal, sticky: Math.max(1, pollers - normal) };
     };
     for (let pollers = 2; pollers <= 64; pollers++) {
-      for (let normal = 1; normal < pollers; normal++) {
-        expect(sdkSplit(pollers, normalQueuePollRatio({ workflowTaskPollers: pollers, normalQueuePollers: normal }))).toEqual({ normal, sticky: pollers - normal });
+      for (let sticky = 1; sticky < pollers; sticky++) {
+        expect(sdkSplit(pollers, normalQueuePollRatio({ workflowTaskPollers: pollers, stickyQueuePollers: sticky }))).toEqual({ normal: pollers - sticky, sticky });
       }
     }
   });

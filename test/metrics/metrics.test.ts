@@ -80,7 +80,7 @@ test('API, worker and SDK metrics describe the traffic without naming a conversa
   }
 });
 
-test("the worker's workflow-task polls are split as configured: all but two on the shared queue, two on its sticky queue", async () => {
+test("the worker's workflow-task polls are split as configured: ten on the shared queue, one on its sticky queue", async () => {
   // The SDK's gauge of open long polls, per queue: what the worker really asks of Temporal, not what its options say.
   const polls = async (): Promise<Record<string, number>> => {
     const sdk = await (await fetch(`http://127.0.0.1:${workerPorts.sdk}/metrics`)).text();
@@ -94,7 +94,7 @@ test("the worker's workflow-task polls are split as configured: all but two on t
   let seen: Record<string, number> = {};
   await waitFor('the worker holding its polls open', async () => {
     seen = await polls();
-    return seen.workflow_task === 18 && seen.sticky_workflow_task === 2;
+    return seen.workflow_task === 10 && seen.sticky_workflow_task === 1;
   }).catch(() => undefined);
-  expect(seen).toMatchObject({ workflow_task: 18, sticky_workflow_task: 2 });
+  expect(seen).toMatchObject({ workflow_task: 10, sticky_workflow_task: 1 });
 });
