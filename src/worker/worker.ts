@@ -1,5 +1,6 @@
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import fs from 'node:fs/promises';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../../activities';
 import type { ChannelPeers } from '../channels/peers';
@@ -45,10 +46,47 @@ export interface WorkerDeps {
   tracing?: WorkerTracing;
 }
 
-function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  if (deps.workflowBundle) return { workflowBundle: deps.workflowBundle };
-  if (deps.config.workflowBundlePath) return { workflowBundle: { codePath: deps.config.workflowBundlePath } };
-  return { workflowsPath: require.resolve('../conversation/workflows') };
+/**
+ * The workflow code the worker runs: a bundle passed in, the prebuilt one (WORKFLOW_BUNDLE_PATH), or
+ * one bundled now, each with the sandbox's stack trace limit set (see withWorkflowStackFrames).
+ */
+async function workflowSource(deps: WorkerDeps): Promise<Pick<WorkerOptions, 'workflowBundle'>> {
+  const given = deps.workflowBundle ?? (deps.config.workflowBundlePath ? { codePath: deps.config.workflowBundlePath } : undefined);
+  const code = given
+    ? 'code' in given
+      ? given.code
+      : await fs.readFile(given.codePath, 'utf8')
+    : (
+        await bundleWorkflowCode({
+          workflowsPath: require.resolve('../conversation/workflows'),
+          workflowInterceptorModules: [...TRACING_WORKFLOW_INTERCEPTORS],
+          failureConverterPath: deps.dataConverter.failureConverterPath,
+          payloadConverterPath: deps.dataConverter.payloadConverterPath,
+          logger: bundlerLogger(deps.logger),
+        })
+      ).code;
+  return { workflowBundle: { code: withWorkflowStackFrames(code, deps.config.workflowStackFrames) } };
+}
+
+/**
+ * The bundle with its sandbox's Error.stackTraceLimit set to `frames`. Temporal's TypeScript SDK
+ * records a stack trace for every promise created in workflow code (a promise hook in the workflow
+ * thread), so the Temporal UI's Stack Trace tab can show where each workflow waits; V8 reads the limit
+ * from the sandbox's own Error, which the SDK freezes once the bundle has run, so it is set by the
+ * bundle's first statement. On the first line, so the source map still places every other line. The
+ * limit changes no command a workflow issues: histories replay the same whatever it is.
+ */
+export function withWorkflowStackFrames(code: string, frames: number): string {
+  if (!Number.isInteger(frames) || frames < 0) throw new RangeError(`stack frames must be a whole number, got ${frames}`);
+  return `Error.stackTraceLimit = ${frames};${code}`;
+}
+
+function bundlerLogger(logger: Logger): NonNullable<Parameters<typeof bundleWorkflowCode>[0]['logger']> {
+  const at =
+    (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, meta?: Record<string, unknown>): void =>
+      logger[level](meta ?? {}, message);
+  return { log: (_level, message, meta) => at('debug')(message, meta), trace: at('trace'), debug: at('debug'), info: at('debug'), warn: at('warn'), error: at('error') };
 }
 
 /**
@@ -57,10 +95,8 @@ function workflowSource(deps: WorkerDeps): Pick<WorkerOptions, 'workflowBundle' 
  * drops them, so a conversation a traced API started runs the same on an untraced worker.
  */
 function tracingOptions(deps: WorkerDeps): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
-  const bundlesAtStart = !deps.workflowBundle && !deps.config.workflowBundlePath;
   return {
     interceptors: {
-      workflowModules: bundlesAtStart ? [...TRACING_WORKFLOW_INTERCEPTORS] : [],
       ...(deps.tracing ? { activity: deps.tracing.activityInterceptors, client: { workflow: deps.tracing.clientInterceptors } } : {}),
     },
     sinks: deps.tracing ? { ...deps.tracing.sinks } : { exporter: { export: { fn: () => undefined } } },
@@ -74,7 +110,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
     connection: deps.connection,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
-    ...workflowSource(deps),
+    ...(await workflowSource(deps)),
     dataConverter: deps.dataConverter,
     ...tracingOptions(deps),
     activities: createActivities({ store: deps.store, logger: deps.logger, metrics: deps.metrics, crm: deps.crm, channels: deps.channels, exportSink: deps.exportSink, exportInlineWriteMs: config.exportInlineWriteMs }),

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../../src/config';
 import { MIN_CONTINUE_AS_NEW_AFTER_EVENTS } from '../../src/platform/config';
 import { projectRoot } from '../../src/platform/data-dir';
 import { DEFAULT_WORKER_TUNING, normalQueuePollRatio } from '../../src/worker/settings';
+import { withWorkflowStackFrames } from '../../src/worker/worker';
 import { DEFAULT_SETTINGS } from '../../src/conversation/messages';
 
 describe('conversation settings', () => {
@@ -120,6 +121,14 @@ describe('worker tuning', () => {
     expect(() => loadConfig({ WORKER_STICKY_QUEUE_POLLERS: '11' })).toThrow(/must be less than WORKER_WORKFLOW_TASK_POLLERS \(11\)/);
     expect(() => loadConfig({ WORKER_STICKY_QUEUE_POLLERS: '0' })).toThrow(/WORKER_STICKY_QUEUE_POLLERS/);
     expect(() => loadConfig({ WORKER_STICKY_QUEUE_POLLERS: 'few' })).toThrow(/whole number/);
+  });
+
+  test('the workflow sandbox records no stack frames unless told how many', () => {
+    expect(loadConfig({}).workflowStackFrames).toBe(0);
+    expect(loadConfig({ WORKER_WORKFLOW_STACK_FRAMES: '10' }).workflowStackFrames).toBe(10);
+    expect(() => loadConfig({ WORKER_WORKFLOW_STACK_FRAMES: '-1' })).toThrow(/WORKER_WORKFLOW_STACK_FRAMES must be a whole number from 0 to 100/);
+    expect(() => loadConfig({ WORKER_WORKFLOW_STACK_FRAMES: '1000' })).toThrow(/from 0 to 100/);
+    expect(withWorkflowStackFrames('var __TEMPORAL__;\nrest', 0)).toBe('Error.stackTraceLimit = 0;var __TEMPORAL__;\nrest');
   });
 
   test('the SDK splits the pollers as configured, float rounding included', () => {
