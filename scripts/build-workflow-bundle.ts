@@ -3,17 +3,11 @@
 // every worker of a deployment runs byte-identical workflow code.
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { FAILURE_CONVERTER_PATH } from '../src/security/payload-codec';
-import { TRACING_WORKFLOW_INTERCEPTORS } from '../src/worker/workflow-tracing';
+import { bundleParleyWorkflows } from '../src/worker/workflow-bundle';
 
 async function main(): Promise<void> {
   const out = path.resolve(process.argv[2] ?? path.join(__dirname, '..', 'workflow-bundle.js'));
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../src/conversation/workflows'),
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-    workflowInterceptorModules: [...TRACING_WORKFLOW_INTERCEPTORS],
-  });
+  const { code } = await bundleParleyWorkflows();
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, code);
   console.log(`workflow bundle: ${out} (${(code.length / 1024).toFixed(0)} KiB)`);

@@ -1,6 +1,6 @@
 import type { DataConverter } from '@temporalio/common';
 import fs from 'node:fs/promises';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type BundleOptions, type WorkerOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../../activities';
 import type { ChannelPeers } from '../channels/peers';
@@ -11,7 +11,7 @@ import type { ParticipantDataStore } from '../store';
 import type { CrmRegistry } from '../crm/registry';
 import { temporalConnectionOptions, type TemporalConnectionConfig } from '../platform/temporal-client';
 import type { WorkerTracing } from '../platform/tracing';
-import { TRACING_WORKFLOW_INTERCEPTORS } from './workflow-tracing';
+import { bundleParleyWorkflows } from './workflow-bundle';
 import { normalQueuePollRatio, type WorkerSettings } from './settings';
 
 /** What the worker reads of the configuration: its namespace and task queue, and its own settings. */
@@ -56,15 +56,7 @@ async function workflowSource(deps: WorkerDeps): Promise<Pick<WorkerOptions, 'wo
     ? 'code' in given
       ? given.code
       : await fs.readFile(given.codePath, 'utf8')
-    : (
-        await bundleWorkflowCode({
-          workflowsPath: require.resolve('../conversation/workflows'),
-          workflowInterceptorModules: [...TRACING_WORKFLOW_INTERCEPTORS],
-          failureConverterPath: deps.dataConverter.failureConverterPath,
-          payloadConverterPath: deps.dataConverter.payloadConverterPath,
-          logger: bundlerLogger(deps.logger),
-        })
-      ).code;
+    : (await bundleParleyWorkflows(bundlerLogger(deps.logger))).code;
   return { workflowBundle: { code: withWorkflowStackFrames(code, deps.config.workflowStackFrames) } };
 }
 
@@ -81,7 +73,7 @@ export function withWorkflowStackFrames(code: string, frames: number): string {
   return `Error.stackTraceLimit = ${frames};${code}`;
 }
 
-function bundlerLogger(logger: Logger): NonNullable<Parameters<typeof bundleWorkflowCode>[0]['logger']> {
+function bundlerLogger(logger: Logger): NonNullable<BundleOptions['logger']> {
   const at =
     (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, meta?: Record<string, unknown>): void =>
