@@ -170,7 +170,11 @@ test('a write refused while the hand-over batch waits for the store is 503 with 
     });
     await lock.release();
     await waitFor('the batch to be written', async () => (await store.listBatches(id)).length === 1, { timeoutMs: 90_000 });
-    expect((await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { after: 'y' } })).status).toBe(200);
+    // The store holds the batch a moment before the conversation hears so (its next workflow task);
+    // until then a write is still refused, nothing applied, as a caller retrying after Retry-After sees.
+    let after = 0;
+    await waitFor('a write to be taken again', async () => (after = (await call(base, 'POST', `/conversations/${id}/attributes`, { attributes: { after: 'y' } })).status) !== 503, { timeoutMs: 30_000 });
+    expect(after).toBe(200);
     expect((await call(base, 'POST', '/webhooks/routing-events', event(id, 'CLOSED'))).status).toBe(202);
     await handle.result();
     const stored = (await store.listAttributes(id)).map((a) => a.name).sort();
