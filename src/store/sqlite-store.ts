@@ -129,6 +129,7 @@ const SELECT_ATTRIBUTES = `SELECT name, value, batch_seq, version, updated_at, s
  */
 export class SqliteParticipantDataStore implements ParticipantDataStore {
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     readonly path: string,
@@ -172,6 +173,20 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
         await sleep(Math.min(left, pause * (0.5 + Math.random())));
       }
     }
+  }
+
+  /**
+   * The connection's prepared statement for `sql`, prepared on first use: preparing parses and plans
+   * the SQL, which every batch, read and message append would otherwise pay again. SQLite re-prepares
+   * a kept statement by itself when another process changes the schema.
+   */
+  private statement(sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      prepared = this.db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
   }
 
   /** Whether `table` has `column` (as this connection sees the schema now). */
@@ -247,14 +262,14 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
     const secured = new Set(batch.secured ?? []);
     const chainId = batch.chainId ?? '';
     const digest = batchDigest(batch);
-    const claimBatch = this.db.prepare(
+    const claimBatch = this.statement(
       `INSERT INTO participant_data_batches (conversation_id, chain_id, batch_seq, attribute_count, written_at, content_digest)
        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
-    const storedDigest = this.db.prepare(
+    const storedDigest = this.statement(
       `SELECT content_digest FROM participant_data_batches WHERE conversation_id = ? AND chain_id = ? AND batch_seq = ?`,
     );
-    const upsert = this.db.prepare(
+    const upsert = this.statement(
       `INSERT INTO participant_data (conversation_id, name, value, batch_seq, version, updated_at, secured)
        VALUES (?, ?, ?, ?, 1, ?, ?)
        ON CONFLICT (conversation_id, name) DO UPDATE SET
@@ -286,22 +301,22 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
 
   async getAttribute(conversationId: string, name: string): Promise<StoredAttribute | undefined> {
     const row = await this.whenNotBusy('getAttribute', this.timeoutMs, () =>
-      this.db.prepare(`${SELECT_ATTRIBUTES} WHERE conversation_id = ? AND name = ?`).get(conversationId, name) as AttributeRow | undefined,
+      this.statement(`${SELECT_ATTRIBUTES} WHERE conversation_id = ? AND name = ?`).get(conversationId, name) as AttributeRow | undefined,
     );
     return row && toAttribute(row);
   }
 
   async listAttributes(conversationId: string): Promise<StoredAttribute[]> {
     const rows = await this.whenNotBusy('listAttributes', this.timeoutMs, () =>
-      this.db.prepare(`${SELECT_ATTRIBUTES} WHERE conversation_id = ? ORDER BY name`).all(conversationId) as AttributeRow[],
+      this.statement(`${SELECT_ATTRIBUTES} WHERE conversation_id = ? ORDER BY name`).all(conversationId) as AttributeRow[],
     );
     return rows.map(toAttribute);
   }
 
   async listBatches(conversationId: string): Promise<StoredBatch[]> {
     const rows = await this.whenNotBusy('listBatches', this.timeoutMs, () =>
-      this.db
-        .prepare(
+      this
+        .statement(
           `SELECT chain_id, batch_seq, attribute_count, written_at FROM participant_data_batches
            WHERE conversation_id = ? ORDER BY min(written_at) OVER (PARTITION BY chain_id), chain_id, batch_seq`,
         )
@@ -311,7 +326,7 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
   }
 
   async appendMessages(conversationId: string, messages: StoredMessage[]): Promise<void> {
-    const insert = this.db.prepare(
+    const insert = this.statement(
       `INSERT INTO messages (conversation_id, event_id, channel, direction, occurred_at, text, subject, attachment_count)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (conversation_id, event_id) DO NOTHING`,
     );
@@ -323,8 +338,8 @@ export class SqliteParticipantDataStore implements ParticipantDataStore {
 
   async listMessages(conversationId: string): Promise<StoredMessage[]> {
     const rows = await this.whenNotBusy('listMessages', this.timeoutMs, () =>
-      this.db
-        .prepare(
+      this
+        .statement(
           `SELECT event_id, channel, direction, occurred_at, text, subject, attachment_count FROM messages
            WHERE conversation_id = ? ORDER BY occurred_at, rowid`,
         )
