@@ -41,13 +41,17 @@ import { CHANNELS_CONVERSATIONS, CHANNELS_LEVELS, CHANNELS_MESSAGES, channelsPha
 import { CRM_EXECUTIONS, CRM_LEVELS, CRM_REPEAT_PERCENT, CRM_SECRET_ENV, crmPhase, crmRegistry } from './bench/crm-phase';
 import type { PhaseContext } from './bench/phase-context';
 import { medianRatio, mergeRounds } from './bench/rounds';
+import { arrivalOffsetsMs, arrivalRates, arrive } from './bench/arrivals';
 import { cpuMeter, cpuModel, descendantsOf, ioWritten, loadAverage, measureTogether, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
 import { startTemporalService, type TemporalService } from '../rigs/cluster-stack';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-const LEVELS = list('BENCH_LEVELS', '1,20,100');
+/** BENCH_ARRIVALS: open-loop levels, conversations started per second (scripts/bench/arrivals.ts), in place of BENCH_LEVELS' closed-loop ones. */
+const ARRIVALS = arrivalRates(process.env.BENCH_ARRIVALS);
+/** Concurrent conversations per closed-loop level, or conversations started per second per open-loop level. */
+const LEVELS = ARRIVALS ?? list('BENCH_LEVELS', '1,20,100');
 const CONVERSATIONS = conversationsPerLevel();
 const OPEN = int('BENCH_OPEN', 1000);
 const OPEN_CONCURRENCY = int('BENCH_OPEN_CONCURRENCY', 20);
@@ -122,10 +126,13 @@ function list(name: string, fallback: string): number[] {
   return values;
 }
 
-/** BENCH_CONVERSATIONS: one number for every level, or one per level; default 50 at 1 concurrent, 200 above. */
+/**
+ * BENCH_CONVERSATIONS: one number for every level, or one per level; default 50 at 1 concurrent, 200
+ * above; at an arrival rate, 30 seconds of arrivals (at least 100).
+ */
 function conversationsPerLevel(): number[] {
   const raw = process.env.BENCH_CONVERSATIONS;
-  if (!raw) return LEVELS.map((c) => (c === 1 ? 50 : Math.max(200, c * 2)));
+  if (!raw) return LEVELS.map((c) => (ARRIVALS ? Math.max(100, Math.round(c * 30)) : c === 1 ? 50 : Math.max(200, c * 2)));
   const values = list('BENCH_CONVERSATIONS', raw);
   if (values.length === 1) return LEVELS.map(() => values[0]);
   if (values.length !== LEVELS.length) throw new Error(`BENCH_CONVERSATIONS lists ${values.length} counts for ${LEVELS.length} levels`);
@@ -156,6 +163,9 @@ function target(): 'dev-server' | 'cluster' {
   if (raw !== 'dev-server' && raw !== 'cluster') throw new Error(`BENCH_TARGET must be dev-server or cluster, got "${raw}"`);
   return raw;
 }
+
+/** A core level as the report names it: `20` (concurrent) or `8/s` (started per second). */
+const levelName = (level: number): string => (ARRIVALS ? `${level}/s` : String(level));
 
 /** How the report names the Temporal service's column. */
 const serviceLabel = (t: string | undefined): string => (t === 'cluster' ? 'server+PG' : 'dev server');
@@ -603,7 +613,14 @@ function slope(points: [number, number][]): number {
 
 interface PhaseResult {
   system: 'parley' | 'floor';
-  concurrency: number;
+  /** A closed-loop level's conversations in progress at once. */
+  concurrency?: number;
+  /** An open-loop level's conversations started per second, with the most that were in progress at once, and how many the bench itself started more than 50 ms late. */
+  arrivalsPerSecond?: number;
+  inFlightMax?: number;
+  startedLate?: number;
+  /** From a conversation's first request sent to its last answered (CLOSED). */
+  conversationMs?: Quantiles;
   conversations: number;
   closed: number;
   /** Not closed within BENCH_SETTLE_TIMEOUT_S after the last request: terminated, so the next level starts clean. */
@@ -674,7 +691,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   const { keys } = config;
   const requestTimeoutMs = config.temporalRequestTimeoutMs;
   const core = PHASES.includes('core');
-  console.log(`bench: phases ${PHASES.join(', ')}${core ? `; levels ${LEVELS.join(', ')} concurrent (${CONVERSATIONS.join(', ')} conversations), ${OPEN} left open` : ''}; work folder ${dir}`);
+  console.log(`bench: phases ${PHASES.join(', ')}${core ? `; levels ${ARRIVALS ? `${LEVELS.join(', ')} conversations started per second` : `${LEVELS.join(', ')} concurrent`} (${CONVERSATIONS.join(', ')} conversations), ${OPEN} left open` : ''}; work folder ${dir}`);
 
   // The floor's bundle is built here, so neither worker runs webpack: Parley's worker loads the
   // bundle `npm run build` made, as `npm start` does.
@@ -814,7 +831,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     }
   };
 
-  const phase = async (system: 'parley' | 'floor', concurrency: number, count: number, label: string): Promise<PhaseResult> => {
+  /** `level`: concurrent conversations, or with BENCH_ARRIVALS conversations started per second (`seed`: the level's schedule, the same for both systems). */
+  const phase = async (system: 'parley' | 'floor', level: number, count: number, label: string, seed: number): Promise<PhaseResult> => {
     liveChildren();
     const sender = senders[system];
     const rec = new Recorder();
@@ -826,9 +844,14 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     const io0 = ioWritten(pids.temporal ?? -1);
     const t0 = performance.now();
     const clean: boolean[] = new Array(count).fill(false);
-    await drive(count, concurrency, async (i) => {
+    const conversationMs: number[] = [];
+    const one = async (i: number): Promise<void> => {
+      const started = performance.now();
       clean[i] = await conversation(sender, rec, ids[i], i);
-    });
+      conversationMs.push(performance.now() - started);
+    };
+    const openLoop = ARRIVALS ? await arrive(arrivalOffsetsMs(count, level, seed), one, halted) : undefined;
+    if (!ARRIVALS) await drive(count, level, one);
     const drivenMs = performance.now() - t0;
     const deadline = Date.now() + SETTLE_TIMEOUT_MS;
     const closed = await mapLimit(ids, 50, (id) => awaitClosed(connection, sender.workflowId(id), deadline));
@@ -867,7 +890,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     const kmsCalls = kms0 && kms1 ? { generateDataKey: kms1.generateDataKey - kms0.generateDataKey, decrypt: kms1.decrypt - kms0.decrypt, encrypt: kms1.encrypt - kms0.encrypt, failed: kms1.failed - kms0.failed } : undefined;
     return {
       system,
-      concurrency,
+      ...(openLoop ? { arrivalsPerSecond: level, ...openLoop } : { concurrency: level }),
       conversations: count,
       closed: closedCount,
       terminated: unclosed.length,
@@ -881,6 +904,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         'card, plain': quantiles(rec.latencies['card, plain']),
         'card, secured': quantiles(rec.latencies['card, secured']),
       },
+      conversationMs: quantiles(conversationMs),
       eventLatencyMs: Object.fromEntries(Object.entries(rec.byEventType).map(([type, xs]) => [type, quantiles(xs)])),
       ...(system === 'parley' ? { requestSplitMs: { event: requestSplit(rec.timed.event), write: requestSplit(rec.timed.write) } } : {}),
       errors: rec.errors,
@@ -944,8 +968,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     }
   }
 
-  const levels: { concurrency: number; rounds: Record<'floor' | 'parley', PhaseResult[]> }[] = [];
-  for (const [index, concurrency] of LEVELS.entries()) {
+  const levels: { level: number; rounds: Record<'floor' | 'parley', PhaseResult[]> }[] = [];
+  for (const [index, level] of LEVELS.entries()) {
     if (interrupted || !core) break;
     const count = CONVERSATIONS[index];
     const rounds: Record<'floor' | 'parley', PhaseResult[]> = { floor: [], parley: [] };
@@ -954,14 +978,16 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       const order = n % 2 === 1 ? SYSTEMS : [...SYSTEMS].reverse();
       for (const system of order) {
         await sleep(PAUSE_MS);
-        process.stdout.write(`level ${concurrency}${ROUNDS > 1 ? `, round ${n} of ${ROUNDS}` : ''}: ${system}, ${count} conversations… `);
-        const r = await phase(system, concurrency, count, `c${concurrency}-${system}${ROUNDS > 1 ? `-r${n}` : ''}`);
+        process.stdout.write(`level ${levelName(level)}${ROUNDS > 1 ? `, round ${n} of ${ROUNDS}` : ''}: ${system}, ${count} conversations… `);
+        // Each round its own arrivals, the same for both systems.
+        const r = await phase(system, level, count, `${ARRIVALS ? 'a' : 'c'}${level}-${system}${ROUNDS > 1 ? `-r${n}` : ''}`, index * 1000 + n);
         rounds[system].push(r);
         const stored = r.storedData ? `, stored data complete in ${r.storedData.complete} of ${r.storedData.conversations}` : '';
-        console.log(`${r.conversationsPerSecond} conversations/s, ${r.closed} closed in ${r.settledSeconds} s${r.terminated ? `, ${r.terminated} terminated` : ''}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}${stored}`);
+        const inFlight = r.inFlightMax !== undefined ? `, at most ${r.inFlightMax} in progress${r.startedLate ? ` (${r.startedLate} started late by the bench)` : ''}` : '';
+        console.log(`${r.conversationsPerSecond} conversations/s, ${r.closed} closed in ${r.settledSeconds} s${inFlight}${r.terminated ? `, ${r.terminated} terminated` : ''}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}${stored}`);
       }
     }
-    levels.push({ concurrency, rounds });
+    levels.push({ level, rounds });
   }
 
   // The capability phases, after the core levels (whose traffic and figures they leave as they were)
@@ -1067,6 +1093,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     settings: {
       target: TARGET,
       phases: PHASES,
+      load: ARRIVALS ? 'open (BENCH_ARRIVALS: conversations started per second, Poisson arrivals)' : 'closed (BENCH_LEVELS: concurrent conversations)',
       levels: LEVELS,
       conversations: CONVERSATIONS,
       open: OPEN,
@@ -1084,12 +1111,13 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     },
     rounds: ROUNDS,
     background,
-    levels: levels.map(({ concurrency, rounds }) => {
+    levels: levels.map(({ level, rounds }) => {
       const floor = rounds.floor.length ? mergeRounds(rounds.floor) : undefined;
       const parley = rounds.parley.length ? mergeRounds(rounds.parley) : undefined;
       const both = (figure: (r: PhaseResult) => number | undefined) => medianRatio(rounds.parley, rounds.floor, figure);
       return {
-        concurrency,
+        name: levelName(level),
+        ...(ARRIVALS ? { arrivalsPerSecond: level } : { concurrency: level }),
         // Round by round (both systems in the same minutes), then the median over the rounds.
         ratio: {
           conversationsPerSecond: both((r) => r.conversationsPerSecond),
@@ -1191,12 +1219,12 @@ function reportGoals(r: any): void {
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
   const ratioGoal = (label: string, key: string, op: '>=' | '<=', bound: number) => {
     const at = r.levels.filter((l: any) => typeof l.ratio[key] === 'number' && !Number.isNaN(l.ratio[key]));
-    const figures = at.map((l: any) => `${l.ratio[key]} at ${l.concurrency}`).join(', ');
+    const figures = at.map((l: any) => `${l.ratio[key]} at ${l.name}`).join(', ');
     const ok = at.length ? at.every((l: any) => (op === '>=' ? l.ratio[key] >= bound : l.ratio[key] <= bound)) : undefined;
     lines.push(`${verdict(ok).padEnd(12)} ${label} ${op === '>=' ? '≥' : '≤'} ${bound}× the floor's: ${figures || '–'}`);
   };
   const parleyLevels = r.levels.filter((l: any) => l.parley);
-  const fiveCounts = parleyLevels.map((l: any) => `${fivesOf(l.parley.errors)} at ${l.concurrency}`).join(', ');
+  const fiveCounts = parleyLevels.map((l: any) => `${fivesOf(l.parley.errors)} at ${l.name}`).join(', ');
   lines.push(`${verdict(parleyLevels.length ? parleyLevels.every((l: any) => fivesOf(l.parley.errors) === 0) : undefined).padEnd(12)} 0 webhooks or writes answered 5xx: ${fiveCounts || '–'}`);
   ratioGoal('conversations/s', 'conversationsPerSecond', '>=', 0.9);
   ratioGoal('webhook p99', 'eventP99', '<=', 1.3);
@@ -1205,7 +1233,7 @@ function reportGoals(r: any): void {
   ratioGoal('history events per conversation', 'historyEventsMedian', '<=', 1.1);
   // Not one of the issue's goals but the condition of all of them: a write answered as taken is in the store after the close.
   const checked = parleyLevels.filter((l: any) => l.parley.storedData);
-  const incomplete = checked.map((l: any) => `${l.parley.storedData.complete} of ${l.parley.storedData.conversations} at ${l.concurrency}`).join(', ');
+  const incomplete = checked.map((l: any) => `${l.parley.storedData.complete} of ${l.parley.storedData.conversations} at ${l.name}`).join(', ');
   lines.push(`${verdict(checked.length ? checked.every((l: any) => l.parley.storedData.complete === l.parley.storedData.conversations) : undefined).padEnd(12)} every write taken is in the store after the close (conversations with all their data): ${incomplete || '–'}`);
   const open = r.open?.parley;
   const mb = open ? Math.round(open.workerRssPer1000OpenMiB * 1.048576) : undefined;
@@ -1221,19 +1249,28 @@ function fivesOf(e?: Record<string, Record<string, number>>): number {
 type Errs = (e?: Record<string, Record<string, number>>) => string;
 type Q = (x?: Quantiles) => string;
 
+/** The core levels' first column: closed-loop levels are concurrent conversations, open-loop ones conversations started per second. */
+const levelHeader = (r: any): string => (r.settings.load?.startsWith('open') ? 'started/s' : 'concurrent');
+
 function reportCore(r: any, errs: Errs, q: Q): void {
-  const phases = r.levels.flatMap((l: any) => (['floor', 'parley'] as const).filter((s) => l[s]).map((s) => [`${s} @${l.concurrency}`, l[s]]));
+  const phases = r.levels.flatMap((l: any) => (['floor', 'parley'] as const).filter((s) => l[s]).map((s) => [`${s} @${l.name}`, l[s]]));
   console.log(table(
-    ['concurrent', 'conversations', 'floor conv/s', 'Parley conv/s', 'ratio', 'floor errors', 'Parley errors', 'terminated (floor/Parley)'],
-    r.levels.map((l: any) => [l.concurrency, (l.parley ?? l.floor).conversations, l.floor?.conversationsPerSecond, l.parley?.conversationsPerSecond, l.ratio.conversationsPerSecond, errs(l.floor?.errors), errs(l.parley?.errors), `${l.floor?.terminated ?? '–'}/${l.parley?.terminated ?? '–'}`]),
+    [levelHeader(r), 'conversations', 'floor conv/s', 'Parley conv/s', 'ratio', 'floor errors', 'Parley errors', 'terminated (floor/Parley)'],
+    r.levels.map((l: any) => [l.name, (l.parley ?? l.floor).conversations, l.floor?.conversationsPerSecond, l.parley?.conversationsPerSecond, l.ratio.conversationsPerSecond, errs(l.floor?.errors), errs(l.parley?.errors), `${l.floor?.terminated ?? '–'}/${l.parley?.terminated ?? '–'}`]),
+  ));
+  // Open loop: a system that keeps up holds few conversations at once; one that falls behind piles them up.
+  console.log(`\nA conversation from its first request sent to CLOSED answered, ms p50 / p95 / p99, Parley · floor${r.settings.load?.startsWith('open') ? '; the most in progress at once' : ''}:`);
+  console.log(table(
+    [levelHeader(r), 'conversation ms', ...(r.settings.load?.startsWith('open') ? ['most in progress'] : [])],
+    r.levels.map((l: any) => [l.name, `${q(l.parley?.conversationMs)} · ${q(l.floor?.conversationMs)}`, ...(r.settings.load?.startsWith('open') ? [`${l.parley?.inFlightMax ?? '–'} · ${l.floor?.inFlightMax ?? '–'}`] : [])]),
   ));
   if (r.rounds > 1) {
     console.log(`\n${r.rounds} rounds per level, the systems taking turns to go first. Conversations and errors are the rounds' totals; every other figure is the median over the rounds, and every ratio the median of the rounds' own ratios. Round by round:`);
     const each = (rs: any[] | undefined, f: (p: any) => number | undefined) => (rs ? rs.map((p) => f(p) ?? '–').join(', ') : '–');
     console.log(table(
-      ['concurrent', 'floor conv/s', 'Parley conv/s', 'floor CPU s/conv', 'Parley CPU s/conv', 'Parley 5xx'],
+      [levelHeader(r), 'floor conv/s', 'Parley conv/s', 'floor CPU s/conv', 'Parley CPU s/conv', 'Parley 5xx'],
       r.levels.map((l: any) => [
-        l.concurrency,
+        l.name,
         each(l.byRound?.floor, (p) => p.conversationsPerSecond),
         each(l.byRound?.parley, (p) => p.conversationsPerSecond),
         each(l.byRound?.floor, (p) => p.cpuSecondsPerConversation.total),
@@ -1244,25 +1281,25 @@ function reportCore(r: any, errs: Errs, q: Q): void {
   }
   console.log('');
   console.log(table(
-    ['concurrent', 'webhook p50/p95/p99 ms', 'floor signal-with-start', 'p99 ratio', 'set-attributes p50/p95/p99 ms', 'floor update', 'p99 ratio'],
-    r.levels.map((l: any) => [l.concurrency, q(l.parley?.latencyMs.event), q(l.floor?.latencyMs.event), l.ratio.eventP99, q(l.parley?.latencyMs.write), q(l.floor?.latencyMs.write), l.ratio.writeP99]),
+    [levelHeader(r), 'webhook p50/p95/p99 ms', 'floor signal-with-start', 'p99 ratio', 'set-attributes p50/p95/p99 ms', 'floor update', 'p99 ratio'],
+    r.levels.map((l: any) => [l.name, q(l.parley?.latencyMs.event), q(l.floor?.latencyMs.event), l.ratio.eventP99, q(l.parley?.latencyMs.write), q(l.floor?.latencyMs.write), l.ratio.writeP99]),
   ));
   const splitLine = (x?: RequestSplit) =>
     x ? `${Math.round(x.app?.p50 ?? NaN)} / ${Math.round(x.app?.p99 ?? NaN)} · ${Math.round(x.temporal?.p50 ?? NaN)} / ${Math.round(x.temporal?.p99 ?? NaN)} · ${Math.round(x.slowest.ms)} = ${Math.round(x.slowest.app)} (${Math.round(x.slowest.temporal)}) + ${Math.round(x.slowest.ms - x.slowest.app)}` : '–';
   if (r.levels.some((l: any) => l.parley?.requestSplitMs?.event)) {
     console.log("\nWhere Parley's request time went (the API's Server-Timing): in the API p50 / p99 · of which in Temporal calls p50 / p99 · the slowest 1 %, mean ms as the bench measured them = in the API (in Temporal) + outside the API (network, the two processes' queues):");
-    console.log(table(['concurrent', 'webhooks', 'set attributes'], r.levels.map((l: any) => [l.concurrency, splitLine(l.parley?.requestSplitMs?.event), splitLine(l.parley?.requestSplitMs?.write)])));
+    console.log(table([levelHeader(r), 'webhooks', 'set attributes'], r.levels.map((l: any) => [l.name, splitLine(l.parley?.requestSplitMs?.event), splitLine(l.parley?.requestSplitMs?.write)])));
   }
   const types = ['CREATED', 'QUEUED', 'ROUTED', 'CLOSED'];
   const pq = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p99)}` : '–');
   console.log('\nWebhooks by event type, p50 / p99 ms, Parley · floor (CREATED starts the workflow; the others reach it running):');
-  console.log(table(['concurrent', ...types], r.levels.map((l: any) => [l.concurrency, ...types.map((t) => `${pq(l.parley?.eventLatencyMs?.[t])} · ${pq(l.floor?.eventLatencyMs?.[t])}`)])));
+  console.log(table([levelHeader(r), ...types], r.levels.map((l: any) => [l.name, ...types.map((t) => `${pq(l.parley?.eventLatencyMs?.[t])} · ${pq(l.floor?.eventLatencyMs?.[t])}`)])));
   console.log('');
   const hist = (h?: { median: number; max: number; conversations: number }) => (h ? `${h.median} / ${h.max} (${h.conversations})` : '–');
   console.log(table(
-    ['concurrent', 'history events Parley median/max (of)', 'floor', 'ratio', 'store batches/conv', 'KMS calls/conv', 'card write plain/secured p50 ms'],
+    [levelHeader(r), 'history events Parley median/max (of)', 'floor', 'ratio', 'store batches/conv', 'KMS calls/conv', 'card write plain/secured p50 ms'],
     r.levels.map((l: any) => [
-      l.concurrency,
+      l.name,
       hist(l.parley?.historyEvents),
       hist(l.floor?.historyEvents),
       l.ratio.historyEventsMedian,

@@ -1,0 +1,78 @@
+// BENCH_ARRIVALS: open-loop levels. A closed-loop level (BENCH_LEVELS) keeps N conversations going
+// and starts the next one when one ends, so a slower system is offered less traffic and its callers
+// queue behind one another: it measures what the system can carry. Customers do not wait for the
+// previous call to end before calling: a contact center's conversations arrive at a rate, and a
+// system either keeps up with it or falls behind. An open-loop level starts conversations at a
+// given rate, as a Poisson process (independent arrivals, as call-center traffic models assume),
+// whatever happens to the ones already started; both systems get the same schedule.
+
+/** A small seeded generator (mulberry32): the same seed gives both systems the same arrivals. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * When each of `count` conversations starts, in ms from the level's start: exponential gaps of mean
+ * 1/ratePerSecond, the first at 0.
+ */
+export function arrivalOffsetsMs(count: number, ratePerSecond: number, seed: number): number[] {
+  if (!(ratePerSecond > 0)) throw new Error(`an arrival rate must be above 0, got ${ratePerSecond}`);
+  const random = seeded(seed);
+  const offsets: number[] = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    offsets.push(at);
+    // 1 - random() is in (0, 1]: the log is finite.
+    at += (-Math.log(1 - random()) / ratePerSecond) * 1000;
+  }
+  return offsets;
+}
+
+export interface OpenLoopRun {
+  /** The most conversations that were in progress at once. */
+  inFlightMax: number;
+  /** Conversations whose start came later than scheduled by more than `lateMs` (the bench process itself fell behind). */
+  startedLate: number;
+}
+
+/**
+ * Starts `one(i)` at each offset, without waiting for the earlier ones, and resolves once every
+ * started one ended. `halted` stops further starts.
+ */
+export async function arrive(offsetsMs: number[], one: (i: number) => Promise<void>, halted: () => boolean, lateMs = 50): Promise<OpenLoopRun> {
+  const t0 = performance.now();
+  const running: Promise<void>[] = [];
+  let inFlight = 0;
+  let inFlightMax = 0;
+  let startedLate = 0;
+  for (const [i, offset] of offsetsMs.entries()) {
+    const wait = offset - (performance.now() - t0);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (halted()) break;
+    if (performance.now() - t0 - offset > lateMs) startedLate++;
+    inFlight++;
+    inFlightMax = Math.max(inFlightMax, inFlight);
+    running.push(
+      one(i).finally(() => {
+        inFlight--;
+      }),
+    );
+  }
+  await Promise.all(running);
+  return { inFlightMax, startedLate };
+}
+
+/** BENCH_ARRIVALS: conversations started per second, one level each (decimals allowed); undefined when unset. */
+export function arrivalRates(raw: string | undefined): number[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const rates = raw.split(',').map((s) => Number(s.trim()));
+  if (rates.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error(`BENCH_ARRIVALS must list conversations per second above 0, got "${raw}"`);
+  return rates;
+}

@@ -1,0 +1,68 @@
+// The bench's open-loop levels (BENCH_ARRIVALS): Poisson arrivals on a seeded schedule, started
+// whatever happens to the conversations already started.
+import { arrivalOffsetsMs, arrivalRates, arrive } from '../../scripts/bench/arrivals';
+
+describe('bench arrivals', () => {
+  it('spaces arrivals at the asked rate on average, the first at 0, never going back in time', () => {
+    const offsets = arrivalOffsetsMs(5000, 10, 7);
+    expect(offsets[0]).toBe(0);
+    for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBeGreaterThanOrEqual(offsets[i - 1]);
+    // 4,999 gaps of mean 100 ms: the mean lands within a few percent of it.
+    const meanGapMs = offsets[offsets.length - 1] / (offsets.length - 1);
+    expect(meanGapMs).toBeGreaterThan(95);
+    expect(meanGapMs).toBeLessThan(105);
+    // Exponential gaps: about 37 % of them longer than the mean (e^-1), unlike an evenly spaced schedule.
+    const gaps = offsets.slice(1).map((at, i) => at - offsets[i]);
+    const longer = gaps.filter((g) => g > 100).length / gaps.length;
+    expect(longer).toBeGreaterThan(0.33);
+    expect(longer).toBeLessThan(0.41);
+  });
+
+  it('gives both systems the same schedule for the same seed, and another for another seed', () => {
+    expect(arrivalOffsetsMs(50, 4, 3)).toEqual(arrivalOffsetsMs(50, 4, 3));
+    expect(arrivalOffsetsMs(50, 4, 4)).not.toEqual(arrivalOffsetsMs(50, 4, 3));
+  });
+
+  it('starts each conversation on time without waiting for the earlier ones, and counts how many overlapped', async () => {
+    const startedAt: number[] = [];
+    const t0 = Date.now();
+    // Each takes 200 ms; they start 20 ms apart: an open loop has about 10 in progress at once.
+    const run = await arrive(
+      Array.from({ length: 20 }, (_, i) => i * 20),
+      async (i) => {
+        startedAt[i] = Date.now() - t0;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      },
+      () => false,
+    );
+    expect(startedAt).toHaveLength(20);
+    expect(startedAt[19]).toBeLessThan(19 * 20 + 150);
+    expect(run.inFlightMax).toBeGreaterThanOrEqual(8);
+    expect(run.inFlightMax).toBeLessThanOrEqual(11);
+  });
+
+  it('stops starting conversations once halted, and waits for the ones started', async () => {
+    let started = 0;
+    let ended = 0;
+    await arrive(
+      [0, 10, 20, 30, 40],
+      async () => {
+        started++;
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        ended++;
+      },
+      () => started >= 2,
+    );
+    expect(started).toBe(2);
+    expect(ended).toBe(2);
+  });
+
+  it('reads BENCH_ARRIVALS as rates above 0, decimals allowed, and refuses anything else', () => {
+    expect(arrivalRates(undefined)).toBeUndefined();
+    expect(arrivalRates(' ')).toBeUndefined();
+    expect(arrivalRates('2.5, 8')).toEqual([2.5, 8]);
+    expect(() => arrivalRates('0')).toThrow(/above 0/);
+    expect(() => arrivalRates('5,fast')).toThrow(/BENCH_ARRIVALS/);
+    expect(() => arrivalOffsetsMs(3, 0, 1)).toThrow(/above 0/);
+  });
+});
