@@ -52,6 +52,12 @@ import { startTemporalService, type TemporalService } from '../rigs/cluster-stac
 const ARRIVALS = arrivalRates(process.env.BENCH_ARRIVALS);
 /** Concurrent conversations per closed-loop level, or conversations started per second per open-loop level. */
 const LEVELS = ARRIVALS ?? list('BENCH_LEVELS', '1,20,100');
+/**
+ * BENCH_THINK_MS: a pause before each of a conversation's requests but the first, for both systems.
+ * At 0 (default) a conversation's requests follow one another at once, so each meets the workflow
+ * task its previous one caused; a real conversation's events are seconds to minutes apart.
+ */
+const THINK_MS = int('BENCH_THINK_MS', 0);
 const CONVERSATIONS = conversationsPerLevel();
 const OPEN = int('BENCH_OPEN', 1000);
 const OPEN_CONCURRENCY = int('BENCH_OPEN_CONCURRENCY', 20);
@@ -347,7 +353,10 @@ async function conversation(sender: Sender, rec: Recorder, id: string, i: number
   let n = 0;
   let clean = true;
   const ev = (type: string, extra?: Record<string, unknown>) => routingEvent(id, i, ++n, type, extra);
+  let first = true;
   const step = async (kind: Kind, send: () => Promise<Answer>, eventType?: string) => {
+    if (THINK_MS > 0 && !first) await sleep(THINK_MS);
+    first = false;
     if (!(await rec.time(kind, send, id, eventType))) clean = false;
   };
   const event = (type: string, extra?: Record<string, unknown>) => step('event', () => sender.event(ev(type, extra)), type);
@@ -1093,6 +1102,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     settings: {
       target: TARGET,
       phases: PHASES,
+      thinkMs: THINK_MS,
       load: ARRIVALS ? 'open (BENCH_ARRIVALS: conversations started per second, Poisson arrivals)' : 'closed (BENCH_LEVELS: concurrent conversations)',
       levels: LEVELS,
       conversations: CONVERSATIONS,
@@ -1188,7 +1198,7 @@ function table(headers: string[], rows: (string | number | undefined)[][]): stri
 function report(r: any): void {
   const m = r.machine;
   console.log(`\nParley vs Temporal's floor — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd} at end`);
-  console.log(`Temporal: ${r.settings.target === 'cluster' ? "its server on PostgreSQL (as docker-compose.yml runs it)" : 'the dev server (as npm start runs it)'}. Same Temporal service and worker settings for both; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms. Parley's writes: ${r.settings.parleyWrites ?? 'update'}.\n`);
+  console.log(`Temporal: ${r.settings.target === 'cluster' ? "its server on PostgreSQL (as docker-compose.yml runs it)" : 'the dev server (as npm start runs it)'}. Same Temporal service and worker settings for both; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms. Parley's writes: ${r.settings.parleyWrites ?? 'update'}.${r.settings.thinkMs ? ` A conversation's requests ${r.settings.thinkMs} ms apart (BENCH_THINK_MS).` : ''}\n`);
   const errs = (e?: Record<string, Record<string, number>>) => (e ? Object.entries(e).map(([kind, byStatus]) => Object.entries(byStatus).map(([s, n]) => `${kind} ${s}×${n}`).join(' ')).join(' ') || '0' : '–');
   const q = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)}` : '–');
   const bg = Object.entries(r.background ?? {}) as [string, any][];
