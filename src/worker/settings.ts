@@ -2,7 +2,7 @@
 // for the worker that caches it, its cache and task slots, where its prebuilt bundle is, and the
 // ports of its health and metrics endpoints.
 import path from 'node:path';
-import { ConfigError, type Env, atLeast, duration, integer, integerInRange } from '../platform/env';
+import { ConfigError, type Env, atLeast, duration, integer, integerInRange, oneOf } from '../platform/env';
 
 export interface WorkerSettings {
   /** How long a stopping worker lets running activities finish. */
@@ -22,6 +22,14 @@ export interface WorkerSettings {
    * stack of an error thrown in workflow code, back on with that many frames (10 is Node's default).
    */
   workflowStackFrames: number;
+  /**
+   * WORKER_DEADLOCK_DETECTION (`on` by default): Temporal's SDK runs each call into the workflow
+   * sandbox with a timeout, so workflow code that never yields fails its workflow task ("Potential
+   * deadlock detected") and the worker goes on with other conversations. Node starts a watchdog
+   * thread for every such call. `off` runs the calls without it (deadlock-detection.ts): less
+   * latency under load; a workflow that never yields would then hold its worker's workflow thread.
+   */
+  deadlockDetection: boolean;
   /** A workflow bundle prebuilt by `npm run build`; unset means the worker bundles at start. */
   workflowBundlePath?: string;
   /** Port of the worker's GET /healthz and /metrics (on HOST); unset means the worker serves none. */
@@ -90,6 +98,7 @@ export function workerSettingsFromEnv(env: Env): WorkerSettings {
     stickyQueueTimeoutMs: duration(env, 'WORKER_STICKY_TIMEOUT', 3_000),
     workerTuning: workerTuning(env),
     workflowStackFrames: integerInRange(env, 'WORKER_WORKFLOW_STACK_FRAMES', 0, 0, 100),
+    deadlockDetection: oneOf(env, 'WORKER_DEADLOCK_DETECTION', ['on', 'off'] as const, 'on') === 'on',
     workflowBundlePath: env.WORKFLOW_BUNDLE_PATH ? path.resolve(env.WORKFLOW_BUNDLE_PATH) : undefined,
     workerHealthPort: env.WORKER_HEALTH_PORT ? integer(env, 'WORKER_HEALTH_PORT', 0) : undefined,
     temporalMetricsPort: env.TEMPORAL_METRICS_PORT ? integer(env, 'TEMPORAL_METRICS_PORT', 0) : undefined,

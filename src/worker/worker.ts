@@ -10,6 +10,7 @@ import type { ExportMetrics, FlushMetrics } from '../platform/metrics';
 import type { ParticipantDataStore } from '../store';
 import type { CrmRegistry } from '../crm/registry';
 import { temporalConnectionOptions, type TemporalConnectionConfig } from '../platform/temporal-client';
+import { runSandboxWithoutDeadlockDetection } from './deadlock-detection';
 import type { WorkerTracing } from '../platform/tracing';
 import { bundleParleyWorkflows } from './workflow-bundle';
 import { normalQueuePollRatio, type WorkerSettings } from './settings';
@@ -98,6 +99,11 @@ function tracingOptions(deps: WorkerDeps): Pick<WorkerOptions, 'interceptors' | 
 export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
   const { config } = deps;
   const tuning = config.workerTuning;
+  // Before Worker.create, which starts the workflow threads.
+  if (!config.deadlockDetection) {
+    runSandboxWithoutDeadlockDetection();
+    deps.logger.warn({ WORKER_DEADLOCK_DETECTION: 'off' }, 'workflow sandbox calls run without the SDK timeout: a workflow that never yields would hold this worker\'s workflow thread');
+  }
   return Worker.create({
     connection: deps.connection,
     namespace: config.temporalNamespace,
