@@ -56,7 +56,7 @@ describe('the workflow threads without the per-call timeout', () => {
       const thread = new worker_threads.Worker(SDK_THREAD);
       const got = await Promise.race([
         new Promise<string>((resolve) => thread.once('message', (m: unknown) => resolve(String(m)))),
-        new Promise<string>((resolve) => setTimeout(() => resolve('nothing'), 2_000)),
+        new Promise<string>((resolve) => setTimeout(() => resolve('nothing'), 5_000)),
       ]);
       await thread.terminate();
       return got;
