@@ -12,7 +12,7 @@ const SDK_WORKFLOW_THREAD = /[\\/]@temporalio[\\/]worker[\\/]lib[\\/]workflow[\\
 /** The preload as the workflow threads require it: the compiled module next to this one. */
 export function sandboxPreloadPath(): string {
   const resolved = require.resolve('./sandbox-preload');
-  // Under ts-jest this resolves to the TypeScript source, which a worker thread cannot load.
+  // Under the tests' TypeScript transform this resolves to the source, which a worker thread cannot load.
   if (!resolved.endsWith('.js')) throw new Error(`WORKER_DEADLOCK_DETECTION=off needs the built worker (npm run build): ${resolved} is not JavaScript`);
   return resolved;
 }
