@@ -9,8 +9,8 @@
 import vm from 'node:vm';
 import { isMainThread } from 'node:worker_threads';
 
-/** Marks the threads this ran in, so a test can see that it did. */
-export const SANDBOX_WITHOUT_CALL_TIMEOUT = Symbol.for('parley.sandboxWithoutCallTimeout');
+/** Marks a thread this already ran in, so a second --require cannot wrap the call twice. */
+const SANDBOX_WITHOUT_CALL_TIMEOUT = Symbol.for('parley.sandboxWithoutCallTimeout');
 
 if (!isMainThread && !(SANDBOX_WITHOUT_CALL_TIMEOUT in globalThis)) {
   const runInContext = vm.Script.prototype.runInContext;
