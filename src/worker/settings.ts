@@ -26,8 +26,8 @@ export interface WorkerSettings {
    * WORKER_DEADLOCK_DETECTION (`on` by default): Temporal's SDK runs each call into the workflow
    * sandbox with a timeout, so workflow code that never yields fails its workflow task ("Potential
    * deadlock detected") and the worker goes on with other conversations. Node starts a watchdog
-   * thread for every such call. `off` runs the calls without it (deadlock-detection.ts): less
-   * latency under load; a workflow that never yields would then hold its worker's workflow thread.
+   * thread for every such call. `off` runs the calls without it (deadlock-detection.ts): more
+   * headroom on a saturated machine; a workflow that never yields would then hold its worker's workflow thread.
    */
   deadlockDetection: boolean;
   /** A workflow bundle prebuilt by `npm run build`; unset means the worker bundles at start. */
