@@ -41,7 +41,7 @@ import { CHANNELS_CONVERSATIONS, CHANNELS_LEVELS, CHANNELS_MESSAGES, channelsPha
 import { CRM_EXECUTIONS, CRM_LEVELS, CRM_REPEAT_PERCENT, CRM_SECRET_ENV, crmPhase, crmRegistry } from './bench/crm-phase';
 import type { PhaseContext } from './bench/phase-context';
 import { medianRatio, mergeRounds } from './bench/rounds';
-import { arrivalOffsetsMs, arrivalRates, arrive } from './bench/arrivals';
+import { KEPT_UP_GROWTH, arrivalOffsetsMs, arrivalRates, arrive, backlogGrowth } from './bench/arrivals';
 import { cpuMeter, cpuModel, descendantsOf, ioWritten, loadAverage, measureTogether, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
 import { startTemporalService, type TemporalService } from '../rigs/cluster-stack';
 
@@ -628,6 +628,8 @@ interface PhaseResult {
   arrivalsPerSecond?: number;
   inFlightMax?: number;
   startedLate?: number;
+  /** An open-loop level's conversation time in the last fifth of arrivals over the first fifth's (medians): about 1 when the system kept up. */
+  backlogGrowth?: number;
   /** From a conversation's first request sent to its last answered (CLOSED). */
   conversationMs?: Quantiles;
   conversations: number;
@@ -854,10 +856,13 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     const t0 = performance.now();
     const clean: boolean[] = new Array(count).fill(false);
     const conversationMs: number[] = [];
+    /** By the conversation's index, which is its place in the arrival order. */
+    const msByStart: (number | undefined)[] = new Array(count).fill(undefined);
     const one = async (i: number): Promise<void> => {
       const started = performance.now();
       clean[i] = await conversation(sender, rec, ids[i], i);
-      conversationMs.push(performance.now() - started);
+      msByStart[i] = performance.now() - started;
+      conversationMs.push(msByStart[i]!);
     };
     const openLoop = ARRIVALS ? await arrive(arrivalOffsetsMs(count, level, seed), one, halted) : undefined;
     if (!ARRIVALS) await drive(count, level, one);
@@ -899,7 +904,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     const kmsCalls = kms0 && kms1 ? { generateDataKey: kms1.generateDataKey - kms0.generateDataKey, decrypt: kms1.decrypt - kms0.decrypt, encrypt: kms1.encrypt - kms0.encrypt, failed: kms1.failed - kms0.failed } : undefined;
     return {
       system,
-      ...(openLoop ? { arrivalsPerSecond: level, ...openLoop } : { concurrency: level }),
+      ...(openLoop ? { arrivalsPerSecond: level, ...openLoop, backlogGrowth: backlogGrowth(msByStart) } : { concurrency: level }),
       conversations: count,
       closed: closedCount,
       terminated: unclosed.length,
@@ -992,7 +997,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         const r = await phase(system, level, count, `${ARRIVALS ? 'a' : 'c'}${level}-${system}${ROUNDS > 1 ? `-r${n}` : ''}`, index * 1000 + n);
         rounds[system].push(r);
         const stored = r.storedData ? `, stored data complete in ${r.storedData.complete} of ${r.storedData.conversations}` : '';
-        const inFlight = r.inFlightMax !== undefined ? `, at most ${r.inFlightMax} in progress${r.startedLate ? ` (${r.startedLate} started late by the bench)` : ''}` : '';
+        const growth = r.backlogGrowth !== undefined ? `, the last fifth's conversations ${r.backlogGrowth}× as long as the first fifth's (${r.backlogGrowth <= KEPT_UP_GROWTH ? 'kept up' : 'fell behind'})` : '';
+        const inFlight = r.inFlightMax !== undefined ? `, at most ${r.inFlightMax} in progress${r.startedLate ? ` (${r.startedLate} started late by the bench)` : ''}${growth}` : '';
         console.log(`${r.conversationsPerSecond} conversations/s, ${r.closed} closed in ${r.settledSeconds} s${inFlight}${r.terminated ? `, ${r.terminated} terminated` : ''}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}${stored}`);
       }
     }
@@ -1269,10 +1275,18 @@ function reportCore(r: any, errs: Errs, q: Q): void {
     r.levels.map((l: any) => [l.name, (l.parley ?? l.floor).conversations, l.floor?.conversationsPerSecond, l.parley?.conversationsPerSecond, l.ratio.conversationsPerSecond, errs(l.floor?.errors), errs(l.parley?.errors), `${l.floor?.terminated ?? '–'}/${l.parley?.terminated ?? '–'}`]),
   ));
   // Open loop: a system that keeps up holds few conversations at once; one that falls behind piles them up.
-  console.log(`\nA conversation from its first request sent to CLOSED answered, ms p50 / p95 / p99, Parley · floor${r.settings.load?.startsWith('open') ? '; the most in progress at once' : ''}:`);
+  const open = r.settings.load?.startsWith('open');
+  const keptUp = (p: any): string => (p?.backlogGrowth === undefined ? '–' : `${p.backlogGrowth} (${p.backlogGrowth <= KEPT_UP_GROWTH ? 'kept up' : 'fell behind'})`);
+  console.log(
+    `\nA conversation from its first request sent to CLOSED answered, ms p50 / p95 / p99, Parley · floor${open ? `; the most in progress at once; the last fifth of arrivals' conversation time over the first fifth's (medians; the worst round), kept up when at most ${KEPT_UP_GROWTH}` : ''}:`,
+  );
   console.log(table(
-    [levelHeader(r), 'conversation ms', ...(r.settings.load?.startsWith('open') ? ['most in progress'] : [])],
-    r.levels.map((l: any) => [l.name, `${q(l.parley?.conversationMs)} · ${q(l.floor?.conversationMs)}`, ...(r.settings.load?.startsWith('open') ? [`${l.parley?.inFlightMax ?? '–'} · ${l.floor?.inFlightMax ?? '–'}`] : [])]),
+    [levelHeader(r), 'conversation ms', ...(open ? ['most in progress', 'last / first fifth'] : [])],
+    r.levels.map((l: any) => [
+      l.name,
+      `${q(l.parley?.conversationMs)} · ${q(l.floor?.conversationMs)}`,
+      ...(open ? [`${l.parley?.inFlightMax ?? '–'} · ${l.floor?.inFlightMax ?? '–'}`, `${keptUp(l.parley)} · ${keptUp(l.floor)}`] : []),
+    ]),
   ));
   if (r.rounds > 1) {
     console.log(`\n${r.rounds} rounds per level, the systems taking turns to go first. Conversations and errors are the rounds' totals; every other figure is the median over the rounds, and every ratio the median of the rounds' own ratios. Round by round:`);

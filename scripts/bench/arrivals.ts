@@ -69,6 +69,31 @@ export async function arrive(offsetsMs: number[], one: (i: number) => Promise<vo
   return { inFlightMax, startedLate };
 }
 
+/** A conversation's time in the last fifth of arrivals within this many times the first fifth's: the level was kept up. */
+export const KEPT_UP_GROWTH = 1.5;
+
+/**
+ * Whether a system kept up with an open-loop level, from its conversations' times (first request to
+ * CLOSED answered) in the order they were started: the median of the last fifth over the median of
+ * the first fifth. A system that keeps up takes as long for the last conversations as for the first
+ * (about 1); one that falls behind queues each new conversation behind the backlog, so the last take
+ * longer and longer. Conversations/s cannot tell: it counts the drain after the last arrival, and a
+ * rate both systems miss reads as a ratio near 1. Undefined below ten conversations, or when a fifth
+ * has no finished conversation.
+ */
+export function backlogGrowth(msByStart: ReadonlyArray<number | undefined>): number | undefined {
+  if (msByStart.length < 10) return undefined;
+  const fifth = Math.floor(msByStart.length / 5);
+  const med = (xs: ReadonlyArray<number | undefined>): number | undefined => {
+    const known = xs.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((x, y) => x - y);
+    return known.length ? known[Math.floor(known.length / 2)] : undefined;
+  };
+  const first = med(msByStart.slice(0, fifth));
+  const last = med(msByStart.slice(msByStart.length - fifth));
+  if (first === undefined || last === undefined || first <= 0) return undefined;
+  return Math.round((last / first) * 100) / 100;
+}
+
 /** BENCH_ARRIVALS: conversations started per second, one level each (decimals allowed); undefined when unset. */
 export function arrivalRates(raw: string | undefined): number[] | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;

@@ -8,7 +8,7 @@ import { median, round } from './stats';
 /** Fields that count things: the rounds' values add up. */
 const SUMMED = new Set(['conversations', 'closed', 'terminated', 'count', 'complete', 'startedLate']);
 /** Highest values (and everything under peakRssMiB): the highest round's. Every other number is a rate, a latency or a cost: its median is kept. */
-const HIGHEST = new Set(['max', 'maxRuns', 'peakRssMiB', 'inFlightMax']);
+const HIGHEST = new Set(['max', 'maxRuns', 'peakRssMiB', 'inFlightMax', 'backlogGrowth']);
 
 /** One result with the rounds' figures merged: counts and errors summed, every other number the median over the rounds. */
 export function mergeRounds<T>(rounds: T[]): T {

@@ -1,6 +1,7 @@
 // The bench's open-loop levels (BENCH_ARRIVALS): Poisson arrivals on a seeded schedule, started
 // whatever happens to the conversations already started.
-import { arrivalOffsetsMs, arrivalRates, arrive } from '../../scripts/bench/arrivals';
+import { KEPT_UP_GROWTH, arrivalOffsetsMs, arrivalRates, arrive, backlogGrowth } from '../../scripts/bench/arrivals';
+import { mergeRounds } from '../../scripts/bench/rounds';
 
 describe('bench arrivals', () => {
   it('spaces arrivals at the asked rate on average, the first at 0, never going back in time', () => {
@@ -57,6 +58,41 @@ describe('bench arrivals', () => {
     );
     expect(started).toBe(2);
     expect(ended).toBe(2);
+  });
+
+  /** Time in system of each arrival at one first-come-first-served server taking `serviceMs` for each. */
+  function singleServer(offsetsMs: number[], serviceMs: number): number[] {
+    let freeAt = 0;
+    return offsetsMs.map((arrival) => {
+      const start = Math.max(arrival, freeAt);
+      freeAt = start + serviceMs;
+      return freeAt - arrival;
+    });
+  }
+
+  it('tells a system that kept up from one that fell behind by its conversations\' time, first fifth against last', () => {
+    // 300 Poisson arrivals at 10/s into a server that takes 60 ms each (60 % busy) or 120 ms (over capacity).
+    const offsets = arrivalOffsetsMs(300, 10, 11);
+    const keeping = backlogGrowth(singleServer(offsets, 60));
+    const behind = backlogGrowth(singleServer(offsets, 120));
+    expect(keeping).toBeDefined();
+    expect(keeping!).toBeLessThanOrEqual(KEPT_UP_GROWTH);
+    // Over capacity the backlog grows for the whole level: the last fifth waits behind all of it.
+    expect(behind!).toBeGreaterThan(5);
+  });
+
+  it('reads no verdict from too few conversations, and leaves out the ones that did not finish', () => {
+    expect(backlogGrowth([100, 100, 100])).toBeUndefined();
+    const times: (number | undefined)[] = Array.from({ length: 20 }, () => 100);
+    times[18] = undefined;
+    times[19] = 300;
+    // Last fifth: 100, 100, 300 (one left out): median 100.
+    expect(backlogGrowth(times)).toBe(1);
+    expect(backlogGrowth(Array.from({ length: 20 }, (_, i) => (i >= 16 ? undefined : 100)))).toBeUndefined();
+  });
+
+  it('keeps the worst round\'s verdict when rounds are merged', () => {
+    expect(mergeRounds([{ backlogGrowth: 1.1, inFlightMax: 30 }, { backlogGrowth: 3.4, inFlightMax: 90 }])).toEqual({ backlogGrowth: 3.4, inFlightMax: 90 });
   });
 
   it('reads BENCH_ARRIVALS as rates above 0, decimals allowed, and refuses anything else', () => {
