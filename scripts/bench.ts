@@ -58,6 +58,14 @@ const LEVELS = ARRIVALS ?? list('BENCH_LEVELS', '1,20,100');
  * task its previous one caused; a real conversation's events are seconds to minutes apart.
  */
 const THINK_MS = int('BENCH_THINK_MS', 0);
+/**
+ * CLOSED_GRACE_PERIOD for Parley (`npm start`'s default is 2m): 0 by default, so that a level's
+ * conversations complete when their CLOSED is answered, as the floor's do. With the default window
+ * each conversation's workflow completes that much later (a timer, its workflow task, and by then
+ * usually a replay, its run long evicted from the worker's cache): a level then lasts the window
+ * longer, and its CPU per conversation counts the processes' idle time over it.
+ */
+const CLOSED_GRACE = process.env.BENCH_CLOSED_GRACE?.trim() || '0';
 const CONVERSATIONS = conversationsPerLevel();
 const OPEN = int('BENCH_OPEN', 1000);
 const OPEN_CONCURRENCY = int('BENCH_OPEN_CONCURRENCY', 20);
@@ -775,7 +783,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     WORKER_SHUTDOWN_GRACE: '2s',
     WORKFLOW_BUNDLE_PATH: parleyBundle,
     // The bench times conversations to their end; the grace window after CLOSED would add minutes.
-    CLOSED_GRACE_PERIOD: '0',
+    CLOSED_GRACE_PERIOD: CLOSED_GRACE,
     ...peerEnv,
   };
   /** What both workers run with (WORKER_* in the environment, else the defaults), for the report. */
@@ -1109,6 +1117,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       target: TARGET,
       phases: PHASES,
       thinkMs: THINK_MS,
+      closedGracePeriod: CLOSED_GRACE,
       load: ARRIVALS ? 'open (BENCH_ARRIVALS: conversations started per second, Poisson arrivals)' : 'closed (BENCH_LEVELS: concurrent conversations)',
       levels: LEVELS,
       conversations: CONVERSATIONS,
@@ -1204,7 +1213,7 @@ function table(headers: string[], rows: (string | number | undefined)[][]): stri
 function report(r: any): void {
   const m = r.machine;
   console.log(`\nParley vs Temporal's floor — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd} at end`);
-  console.log(`Temporal: ${r.settings.target === 'cluster' ? "its server on PostgreSQL (as docker-compose.yml runs it)" : 'the dev server (as npm start runs it)'}. Same Temporal service and worker settings for both; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms. Parley's writes: ${r.settings.parleyWrites ?? 'update'}.${r.settings.thinkMs ? ` A conversation's requests ${r.settings.thinkMs} ms apart (BENCH_THINK_MS).` : ''}\n`);
+  console.log(`Temporal: ${r.settings.target === 'cluster' ? "its server on PostgreSQL (as docker-compose.yml runs it)" : 'the dev server (as npm start runs it)'}. Same Temporal service and worker settings for both; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms. Parley's writes: ${r.settings.parleyWrites ?? 'update'}.${r.settings.thinkMs ? ` A conversation's requests ${r.settings.thinkMs} ms apart (BENCH_THINK_MS).` : ''} Parley's grace window after CLOSED: ${r.settings.closedGracePeriod ?? '0'} (BENCH_CLOSED_GRACE; \`npm start\`: 2m).\n`);
   const errs = (e?: Record<string, Record<string, number>>) => (e ? Object.entries(e).map(([kind, byStatus]) => Object.entries(byStatus).map(([s, n]) => `${kind} ${s}×${n}`).join(' ')).join(' ') || '0' : '–');
   const q = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)}` : '–');
   const bg = Object.entries(r.background ?? {}) as [string, any][];
