@@ -863,14 +863,12 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     const io0 = ioWritten(pids.temporal ?? -1);
     const t0 = performance.now();
     const clean: boolean[] = new Array(count).fill(false);
-    const conversationMs: number[] = [];
-    /** By the conversation's index, which is its place in the arrival order. */
+    /** Each conversation's time, by its index: its place in the arrival order. */
     const msByStart: (number | undefined)[] = new Array(count).fill(undefined);
     const one = async (i: number): Promise<void> => {
       const started = performance.now();
       clean[i] = await conversation(sender, rec, ids[i], i);
       msByStart[i] = performance.now() - started;
-      conversationMs.push(msByStart[i]!);
     };
     const openLoop = ARRIVALS ? await arrive(arrivalOffsetsMs(count, level, seed), one, halted) : undefined;
     if (!ARRIVALS) await drive(count, level, one);
@@ -926,7 +924,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         'card, plain': quantiles(rec.latencies['card, plain']),
         'card, secured': quantiles(rec.latencies['card, secured']),
       },
-      conversationMs: quantiles(conversationMs),
+      conversationMs: quantiles(msByStart.filter((ms): ms is number => ms !== undefined)),
       eventLatencyMs: Object.fromEntries(Object.entries(rec.byEventType).map(([type, xs]) => [type, quantiles(xs)])),
       ...(system === 'parley' ? { requestSplitMs: { event: requestSplit(rec.timed.event), write: requestSplit(rec.timed.write) } } : {}),
       errors: rec.errors,

@@ -6,6 +6,8 @@
 // given rate, as a Poisson process (independent arrivals, as call-center traffic models assume),
 // whatever happens to the ones already started; both systems get the same schedule.
 
+import { median, round } from './stats';
+
 /** A small seeded generator (mulberry32): the same seed gives both systems the same arrivals. */
 function seeded(seed: number): () => number {
   let a = seed >>> 0;
@@ -84,14 +86,12 @@ export const KEPT_UP_GROWTH = 1.5;
 export function backlogGrowth(msByStart: ReadonlyArray<number | undefined>): number | undefined {
   if (msByStart.length < 10) return undefined;
   const fifth = Math.floor(msByStart.length / 5);
-  const med = (xs: ReadonlyArray<number | undefined>): number | undefined => {
-    const known = xs.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((x, y) => x - y);
-    return known.length ? known[Math.floor(known.length / 2)] : undefined;
-  };
-  const first = med(msByStart.slice(0, fifth));
-  const last = med(msByStart.slice(msByStart.length - fifth));
-  if (first === undefined || last === undefined || first <= 0) return undefined;
-  return Math.round((last / first) * 100) / 100;
+  const finished = (xs: ReadonlyArray<number | undefined>): number[] => xs.filter((x): x is number => x !== undefined && Number.isFinite(x));
+  const first = median(finished(msByStart.slice(0, fifth)));
+  const last = median(finished(msByStart.slice(msByStart.length - fifth)));
+  // median() is NaN for an empty list.
+  if (!(first > 0) || Number.isNaN(last)) return undefined;
+  return round(last / first, 2);
 }
 
 /** BENCH_ARRIVALS: conversations started per second, one level each (decimals allowed); undefined when unset. */
