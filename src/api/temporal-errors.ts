@@ -63,6 +63,10 @@ export function classifyTemporalError(err: unknown): TemporalTrouble {
   // The server reset the call's stream (grpc-js: "Call cancelled"), as Temporal's frontend does when
   // the deadline it was handed runs out: the call was on a connection and reached the server.
   if (code === GRPC.CANCELLED && /Call cancelled|RST_STREAM/.test(status?.details ?? '')) return 'deadline';
+  // The server's own answer that its deadline ran out (a query no worker took in time: "query timed
+  // out before a worker could process it"): it was reached and answered late. grpc-js's own deadline
+  // status always starts "Deadline exceeded".
+  if (code === GRPC.DEADLINE_EXCEEDED && !/^Deadline exceeded/.test(status?.details ?? '')) return 'deadline';
   if (code === GRPC.DEADLINE_EXCEEDED || code === GRPC.CANCELLED) {
     // gRPC names the peer (remote_addr=…) once the call was sent on a connection. Without it the
     // deadline fired while still connecting: the request never left, the server cannot have it.
