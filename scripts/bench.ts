@@ -41,7 +41,7 @@ import { CHANNELS_CONVERSATIONS, CHANNELS_LEVELS, CHANNELS_MESSAGES, channelsPha
 import { CRM_EXECUTIONS, CRM_LEVELS, CRM_REPEAT_PERCENT, CRM_SECRET_ENV, crmPhase, crmRegistry } from './bench/crm-phase';
 import type { PhaseContext } from './bench/phase-context';
 import { medianRatio, mergeRounds } from './bench/rounds';
-import { KEPT_UP_GROWTH, arrivalOffsetsMs, arrivalRates, arrive, backlogGrowth } from './bench/arrivals';
+import { KEPT_UP_GROWTH, arrivalOffsetsMs, arrivalRates, arrive, backlogGrowth, keptUpVerdict } from './bench/arrivals';
 import { cpuMeter, cpuModel, descendantsOf, ioWritten, loadAverage, measureTogether, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
 import { startTemporalService, type TemporalService } from '../rigs/cluster-stack';
 
@@ -1003,7 +1003,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         const r = await phase(system, level, count, `${ARRIVALS ? 'a' : 'c'}${level}-${system}${ROUNDS > 1 ? `-r${n}` : ''}`, index * 1000 + n);
         rounds[system].push(r);
         const stored = r.storedData ? `, stored data complete in ${r.storedData.complete} of ${r.storedData.conversations}` : '';
-        const growth = r.backlogGrowth !== undefined ? `, the last fifth's conversations ${r.backlogGrowth}× as long as the first fifth's (${r.backlogGrowth <= KEPT_UP_GROWTH ? 'kept up' : 'fell behind'})` : '';
+        const growth = r.backlogGrowth !== undefined ? `, the last fifth's conversations ${r.backlogGrowth}× as long as the first fifth's (${keptUpVerdict(r.backlogGrowth)})` : '';
         const inFlight = r.inFlightMax !== undefined ? `, at most ${r.inFlightMax} in progress${r.startedLate ? ` (${r.startedLate} started late by the bench)` : ''}${growth}` : '';
         console.log(`${r.conversationsPerSecond} conversations/s, ${r.closed} closed in ${r.settledSeconds} s${inFlight}${r.terminated ? `, ${r.terminated} terminated` : ''}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}${stored}`);
       }
@@ -1283,7 +1283,7 @@ function reportCore(r: any, errs: Errs, q: Q): void {
   ));
   // Open loop: a system that keeps up holds few conversations at once; one that falls behind piles them up.
   const open = r.settings.load?.startsWith('open');
-  const keptUp = (p: any): string => (p?.backlogGrowth === undefined ? '–' : `${p.backlogGrowth} (${p.backlogGrowth <= KEPT_UP_GROWTH ? 'kept up' : 'fell behind'})`);
+  const keptUp = (p: any): string => (p?.backlogGrowth === undefined ? '–' : `${p.backlogGrowth} (${keptUpVerdict(p.backlogGrowth)})`);
   console.log(
     `\nA conversation from its first request sent to CLOSED answered, ms p50 / p95 / p99, Parley · floor${open ? `; the most in progress at once; the last fifth of arrivals' conversation time over the first fifth's (medians; the worst round), kept up when at most ${KEPT_UP_GROWTH}` : ''}:`,
   );

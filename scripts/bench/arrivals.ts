@@ -74,6 +74,11 @@ export async function arrive(offsetsMs: number[], one: (i: number) => Promise<vo
 /** A conversation's time in the last fifth of arrivals within this many times the first fifth's: the level was kept up. */
 export const KEPT_UP_GROWTH = 1.5;
 
+/** The verdict the bench prints for a backlogGrowth figure. */
+export function keptUpVerdict(growth: number): 'kept up' | 'fell behind' {
+  return growth <= KEPT_UP_GROWTH ? 'kept up' : 'fell behind';
+}
+
 /**
  * Whether a system kept up with an open-loop level, from its conversations' times (first request to
  * CLOSED answered) in the order they were started: the median of the last fifth over the median of

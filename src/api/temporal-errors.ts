@@ -63,14 +63,16 @@ export function classifyTemporalError(err: unknown): TemporalTrouble {
   // The server reset the call's stream (grpc-js: "Call cancelled"), as Temporal's frontend does when
   // the deadline it was handed runs out: the call was on a connection and reached the server.
   if (code === GRPC.CANCELLED && /Call cancelled|RST_STREAM/.test(status?.details ?? '')) return 'deadline';
-  // The server's own answer that its deadline ran out (a query no worker took in time: "query timed
-  // out before a worker could process it"): it was reached and answered late. grpc-js's own deadline
-  // status always starts "Deadline exceeded".
-  if (code === GRPC.DEADLINE_EXCEEDED && !/^Deadline exceeded/.test(status?.details ?? '')) return 'deadline';
   if (code === GRPC.DEADLINE_EXCEEDED || code === GRPC.CANCELLED) {
-    // gRPC names the peer (remote_addr=…) once the call was sent on a connection. Without it the
-    // deadline fired while still connecting: the request never left, the server cannot have it.
-    return /remote_addr=/.test(status?.details ?? '') ? 'deadline' : 'unreachable';
+    const details = status?.details ?? '';
+    // gRPC names the peer (remote_addr=…) once the call was sent on a connection.
+    if (/remote_addr=/.test(details)) return 'deadline';
+    // The server's own answer that its deadline ran out (a query no worker took in time: "query timed
+    // out before a worker could process it"): reached, and answered late. grpc-js's own deadline
+    // status always starts "Deadline exceeded".
+    if (code === GRPC.DEADLINE_EXCEEDED && !/^Deadline exceeded/.test(details)) return 'deadline';
+    // The client's deadline fired while still connecting: the request never left, the server cannot have it.
+    return 'unreachable';
   }
   if (code === GRPC.FAILED_PRECONDITION) return 'precondition';
   if (code !== undefined) return 'permanent';
