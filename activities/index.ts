@@ -28,7 +28,8 @@ export interface ActivityDeps {
 
 /** The worker's implementation of every activity the workflows proxy (src/conversation/activities.ts). */
 export function createActivities(deps: ActivityDeps): Activities {
-  return { ...createParticipantDataActivities(deps), ...createCrmActivities(deps), ...createChannelActivities(deps), ...createExportActivities(deps) };
+  const exports = createExportActivities(deps);
+  return { ...createParticipantDataActivities({ ...deps, startExport: exports.startExport }), ...createCrmActivities(deps), ...createChannelActivities(deps), ...exports };
 }
 
 export type { Activities };

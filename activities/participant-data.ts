@@ -1,3 +1,4 @@
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
@@ -5,13 +6,23 @@ import type { FlushMetrics } from '../src/platform/metrics';
 import { BatchConflictError, StoreTimeoutError, type ParticipantDataStore } from '../src/store';
 import { ActivityErrorType, type Activities, type FlushResult, type ParticipantDataBatch } from '../src/conversation';
 
-export function createParticipantDataActivities(deps: { store: ParticipantDataStore; logger: Logger; metrics?: FlushMetrics }): Pick<Activities, 'flushParticipantData'> {
+const tracer = trace.getTracer('parley-worker');
+
+export function createParticipantDataActivities(deps: {
+  store: ParticipantDataStore;
+  logger: Logger;
+  metrics?: FlushMetrics;
+  /** Starts a conversation's export after its final batch (`exportAfter`); absent: such a batch is written and its export left to the workflow. */
+  startExport?: Activities['startExport'];
+}): Pick<Activities, 'flushParticipantData'> {
   return {
     /**
      * Writes one queued batch. Idempotent on (conversationId, chainId, batchSeq), a key that survives
      * continue-as-new. Fails with ApplicationFailure type BatchConflict (non-retryable) when that key
      * is already stored with other content, and StoreTimeout (retryable) when the store did not answer
-     * within STORE_TIMEOUT.
+     * within STORE_TIMEOUT. With `exportAfter` (a conversation's final batch), once the batch is
+     * written it starts the conversation's export too; an export that could not be started is left
+     * to the workflow (the result then has no `export`), the written batch is not failed for it.
      */
     async flushParticipantData(batch: ParticipantDataBatch): Promise<FlushResult> {
       // Heartbeats while the transaction runs let Temporal tell a slow store (keep waiting) from a
@@ -50,7 +61,23 @@ export function createParticipantDataActivities(deps: { store: ParticipantDataSt
         { conversationId: batch.conversationId, batchSeq: batch.batchSeq, attributeCount, applied },
         applied ? 'participant data batch written' : 'participant data batch already written',
       );
-      return { applied, attributeCount };
+      const { exportAfter } = batch;
+      const startExport = deps.startExport;
+      if (!exportAfter || !startExport) return { applied, attributeCount };
+      // A span of its own under the flush's, where the export's outcome is recorded (ids and outcomes only).
+      return tracer.startActiveSpan('conversation export-start', { attributes: { 'parley.conversation_id': batch.conversationId } }, async (span) => {
+        try {
+          return { applied, attributeCount, export: await startExport(exportAfter) };
+        } catch (err) {
+          const failure = err instanceof Error ? err.name : typeof err;
+          span.setAttribute('error.type', failure);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          deps.logger.warn({ ...about, failure }, 'export not started with the final batch; the workflow starts it');
+          return { applied, attributeCount };
+        } finally {
+          span.end();
+        }
+      });
     },
   };
 }

@@ -13,6 +13,7 @@ import { ApiClient, Ledger, mapLimit } from './traffic';
 import { listenLocally } from '../../rigs/local-server';
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto } from '../../rigs/moto';
 import { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
+import { exportStartEvents } from '../../rigs/export-starts';
 import { sleep, waitFor } from '../../rigs/wait';
 import { driveThrough, randomBetween, scaled } from './util';
 
@@ -112,13 +113,6 @@ interface ExportAudit {
  * name (a secured one as ciphertext, never its value). Objects of conversations the drill never
  * closed are extra.
  */
-/** The local activity that starts the export: its marker's `data` detail is the SDK's plain JSON bookkeeping, naming the activity type. */
-function startsExport(event: { markerRecordedEventAttributes?: { markerName?: string | null; details?: { [key: string]: { payloads?: Array<{ data?: Uint8Array | null }> | null } } | null } | null }): boolean {
-  const marker = event.markerRecordedEventAttributes;
-  const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
-  return !!data && (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type === 'startExport';
-}
-
 async function auditExports(stack: Stack, ledger: Ledger, s3: S3Client, cut: Set<string>, log: (line: string) => void): Promise<ExportAudit> {
   const out: ExportAudit = { accepted: 0, reflected: 0, lost: 0, doubled: 0, retried: 0, violations: [] };
   const deadline = Date.now() + 180_000;
@@ -127,7 +121,7 @@ async function auditExports(stack: Stack, ledger: Ledger, s3: S3Client, cut: Set
   const exportIds = new Map<string, string>();
   await mapLimit(closed, 8, async (c) => {
     const history = await stack.client.workflow.getHandle(workflowIdFor(c.id)).fetchHistory();
-    const starts = (history.events ?? []).filter(startsExport).length;
+    const starts = (await exportStartEvents(stack.client, workflowIdFor(c.id))).length;
     if (starts !== 1) out.violations.push(`${c.id}: ${starts} export starts in its history`);
     const firstRunId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
     if (!firstRunId || starts === 0) return;

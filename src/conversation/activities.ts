@@ -19,12 +19,20 @@ export interface ParticipantDataBatch {
   attributes: Record<string, string>;
   /** The names in `attributes` whose values are secured ciphertexts; absent when there are none. */
   secured?: string[];
+  /**
+   * Given with a conversation's final batch when nothing can follow it (no grace window): once the
+   * batch is written, the same activity starts the conversation's export, as startExport does, so
+   * the close costs one local activity instead of two.
+   */
+  exportAfter?: ExportInput;
 }
 
 export interface FlushResult {
   /** false when this batch had already been written (a retry after a crash): nothing was written twice. */
   applied: boolean;
   attributeCount: number;
+  /** Present when the batch carried exportAfter and the export was started: the workflow starts no other. */
+  export?: ExportStart;
 }
 
 export interface CrmResolveInput {

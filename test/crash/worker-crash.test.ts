@@ -12,6 +12,7 @@ import type { conversationWorkflow } from '../../src/conversation/workflows/conv
 import { freePort } from '../../rigs/ports';
 import { uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
+import { localActivityType } from '../../rigs/export-starts';
 import { whileRunning, type WorkerProcess } from '../../rigs/worker-process';
 import { CrashHarness } from '../support/crash-harness';
 import { routingEvent, sendEvent } from '../support/conversation';
@@ -249,13 +250,6 @@ function flushAttempts(events: HistoryEvent[]) {
 }
 
 /** The final flush's first attempt, a local activity: its markers, whether each failed, and the worker whose workflow task recorded it. */
-/** The activity type a local-activity marker records (the SDK's plain-JSON `data` detail). */
-function localActivityType(e: HistoryEvent): string | undefined {
-  const marker = e.markerRecordedEventAttributes;
-  const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
-  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type : undefined;
-}
-
 function localFlushes(events: HistoryEvent[]): Array<{ failed: boolean; recordedBy?: string; failure?: temporal.api.failure.v1.IFailure }> {
   return events.flatMap((e, i) => {
     if (localActivityType(e) !== 'flushParticipantData') return [];

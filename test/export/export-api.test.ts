@@ -23,7 +23,7 @@ import { MOTO_REGION, type MotoServer, startMoto } from '../../rigs/moto';
 import { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
 import { tempDir, uniqueId } from '../../rigs/temp';
 import { recordHistory } from '../support/histories';
-import { exportIdOf, exportOutcomeOf, isExportStart } from '../support/s3';
+import { exportIdOf, exportOutcomeOf, exportStartEvents } from '../support/s3';
 import { webhookEvents } from '../support/conversation';
 
 const SECRET_VALUE = 'Card-4111-1111-1111-1111-Secret';
@@ -182,7 +182,8 @@ test('S3: the export started again, and the conversation reset to before its end
   const handle = client.workflow.getHandle(workflowIdFor(id));
   const { runId } = await handle.describe();
   const events = (await handle.fetchHistory()).events ?? [];
-  const initiated = events.findIndex(isExportStart);
+  const [startedBy] = await exportStartEvents(client, workflowIdFor(id));
+  const initiated = events.findIndex((e) => e.eventId?.toString() === startedBy.event.eventId?.toString());
   const completions = events.slice(0, initiated).filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
   const reset = await client.workflowService.resetWorkflowExecution({
     namespace: 'default',

@@ -1,43 +1,22 @@
-// The export as the export tests look at it: how often a conversation started its export, its export
+// The export as the export tests look at it: which events started a conversation's export, its export
 // workflow's id, and an HTTP relay between a worker and S3 on moto that can hold an upload, so a test
 // can kill the worker while its PutObject is in flight. (The S3 client and bucket helpers are
 // rigs/s3.ts; their re-export here lets branches written against the old path merge and build.)
 import http from 'node:http';
-import type { temporal } from '@temporalio/proto';
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import type { Client } from '@temporalio/client';
 import { exportWorkflowId, type ExportResult } from '../../src/conversation/contracts/export';
-import type { ExportStart } from '../../src/conversation/activities';
 import type { exportWorkflow } from '../../src/conversation/workflows/export';
 import { listenLocally } from '../../rigs/local-server';
+import { exportStartEvents } from '../../rigs/export-starts';
 
 export { createBucket, listKeys, motoS3Client, readObject } from '../../rigs/s3';
-
-/** How many times the conversation's current run scheduled the start of its export (one expected). */
-export async function exportStarts(handle: WorkflowHandle): Promise<number> {
-  const history = await handle.fetchHistory();
-  return (history.events ?? []).filter(isExportStart).length;
-}
-
-/**
- * Whether a history event started the export: the local activity's marker (its `data` detail is
- * the SDK's own plain JSON, never through the payload codec), or, in histories recorded before the
- * start became a local activity, the scheduled activity.
- */
-export function isExportStart(event: temporal.api.history.v1.IHistoryEvent): boolean {
-  if (event.activityTaskScheduledEventAttributes?.activityType?.name === 'startExport') return true;
-  const marker = event.markerRecordedEventAttributes;
-  const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
-  if (!data) return false;
-  return (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type === 'startExport';
-}
+export { exportStartEvents, localActivityType } from '../../rigs/export-starts';
 
 /** The export workflow id of a conversation (`conversation-<id>`) that started its export once: from its chain's first run id. */
 export async function exportIdOf(client: Client, workflowId: string): Promise<string> {
-  const handle = client.workflow.getHandle(workflowId);
-  const starts = await exportStarts(handle);
-  if (starts !== 1) throw new Error(`expected one export started by ${workflowId}, found ${starts}`);
-  const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
+  const starts = await exportStartEvents(client, workflowId);
+  if (starts.length !== 1) throw new Error(`expected one export started by ${workflowId}, found ${starts.length}`);
+  const first = (await client.workflow.getHandle(workflowId).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
   if (!first) throw new Error(`${workflowId} has no first run id in its history`);
   return exportWorkflowId(workflowId.replace(/^conversation-/, ''), first);
 }
@@ -49,13 +28,8 @@ export async function exportIdOf(client: Client, workflowId: string): Promise<st
  */
 export async function exportOutcomeOf(client: Client, workflowId: string): Promise<{ exportId: string; result: ExportResult; how: 'inline' | 'workflow' }> {
   const exportId = await exportIdOf(client, workflowId);
-  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
-  const marker = events.find(isExportStart)?.markerRecordedEventAttributes;
-  const payloads = marker?.details?.result?.payloads;
-  if (payloads && payloads.length > 0) {
-    const start = await decodeFromPayloadsAtIndex<ExportStart>(client.options.loadedDataConverter, 0, payloads);
-    if (start.exported) return { exportId, result: start.exported, how: 'inline' };
-  }
+  const [{ start }] = await exportStartEvents(client, workflowId);
+  if (start?.exported) return { exportId, result: start.exported, how: 'inline' };
   return { exportId, result: await client.workflow.getHandle<typeof exportWorkflow>(exportId).result(), how: 'workflow' };
 }
 

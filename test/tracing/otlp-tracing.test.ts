@@ -174,10 +174,12 @@ test('a routing webhook, Set Participant Data, Set Secured Data and a chat messa
   expect(spans.filter((s) => s.traceId === inbound.traceId).map((s) => s.name)).toEqual(expect.arrayContaining([expect.stringMatching(/^UpdateWithStartWorkflow:/)]));
   // The chat's deliveries and the export each have their activity span.
   expect(spans.filter((s) => s.name === 'RunActivity:notifyCustomer').length).toBeGreaterThan(0);
-  // The export, written at once by the conversation's local activity (no export workflow needed), is in the conversation's trace.
-  const exported = spans.find((s) => s.name === 'RunActivity:startExport');
+  // The export, written at once by the local activity that wrote the final batch (no grace window,
+  // no export workflow needed), is in the conversation's trace, under that activity.
+  const exported = spans.find((s) => s.name === 'conversation export-start');
   expect(exported).toMatchObject({ traceId: store!.traceId, attributes: { 'parley.export.outcome': 'written', 'parley.export.how': 'inline', 'parley.conversation_id': id } });
-  expect(ancestry(exported!, trace).map((s) => s.name)).toEqual(expect.arrayContaining(['RunWorkflow:conversationWorkflow']));
+  expect(ancestry(exported!, trace).map((s) => s.name)).toEqual(expect.arrayContaining(['RunActivity:flushParticipantData', 'RunWorkflow:conversationWorkflow']));
+  expect(spans.filter((s) => s.name === 'RunActivity:startExport')).toEqual([]);
   expect(spans.filter((s) => s.name === 'RunWorkflow:exportWorkflow')).toEqual([]);
   // Probes are not traced.
   expect(spans.filter((s) => s.attributes['http.route'] === '/livez')).toEqual([]);

@@ -1,6 +1,7 @@
 // Every end of a conversation exports it, on the time-skipping test server: inactivity, cancellation
 // and a conversation that continued as new (one export per chain, from its last run), each to a
-// local folder read back here.
+// local folder read back here; and how the close's local activities start it (with the final batch,
+// or after it when a grace window or a failed first attempt comes between).
 import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -8,11 +9,14 @@ import { CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FolderExportSink, PAYMENT_ID_PATTERN, type ExportDocument } from '../../src/export';
 import { DEFAULT_SETTINGS, setAttributesUpdate, workflowIdFor } from '../../src/conversation/messages';
+import { StoreTimeoutError, type ParticipantDataStore } from '../../src/store';
 import { routingEvent, sendEvent } from '../support/conversation';
 import { recordHistory } from '../support/histories';
-import { exportOutcomeOf } from '../support/s3';
+import { exportOutcomeOf, localActivityType } from '../support/s3';
 import { tempDir, uniqueId } from '../support/temporal';
 import { startTimeSkipping, type TimeSkippingRig } from '../../rigs/time-skipping';
+import { createInProcessWorker } from '../../rigs/in-process-worker';
+import { silentLogger } from '../../rigs/logs';
 
 let rig: TimeSkippingRig;
 let env: TestWorkflowEnvironment;
@@ -93,5 +97,82 @@ test('a conversation that continued as new is exported once, by its last run, un
     expect(doc.exportId).toBe(`export-${id}-${chainId}`);
     expect(doc.conversation.runCount).toBeGreaterThan(1);
     expect(doc.participantData.map((a) => [a.name, a.value])).toEqual([['n0', '55'], ['n1', '56'], ['n2', '57'], ['n3', '58'], ['n4', '59']]);
+  });
+});
+
+/** The local activities the conversation's history records, in order, and whether each failed. */
+async function localActivities(conversationId: string): Promise<string[]> {
+  const events = (await env.client.workflow.getHandle(workflowIdFor(conversationId)).fetchHistory()).events ?? [];
+  return events.flatMap((e) => {
+    const type = localActivityType(e);
+    return type ? [e.markerRecordedEventAttributes?.failure ? `${type} failed` : type] : [];
+  });
+}
+
+describe('the close\'s local activities', () => {
+  test('with no grace window, the final batch and the export start are one local activity', async () => {
+    const id = uniqueId('one-la');
+    const settings = { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 };
+    await withWorker(async () => {
+      const handle = await sendEvent(env.client, taskQueue, routingEvent(id, 'CREATED', 0, { queue: 'sales' }), settings);
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'upgrade' } }] });
+      await sendEvent(env.client, taskQueue, routingEvent(id, 'CLOSED', 1), settings);
+      expect(await handle.result()).toMatchObject({ closeReason: 'closed-event', batchesWritten: 1 });
+      expect(await localActivities(id)).toEqual(['flushParticipantData']);
+      const doc = await exportedDocument(id);
+      expect(doc.conversation).toMatchObject({ status: 'closed', closeReason: 'closed-event', queue: 'sales' });
+      expect(doc.participantData.map((a) => [a.name, a.value])).toEqual([['intent', 'upgrade']]);
+      await recordHistory(handle, 'export-with-final-batch');
+    });
+  });
+
+  test('with a grace window, the export waits for it and has its own local activity', async () => {
+    const id = uniqueId('grace-la');
+    const settings = { ...DEFAULT_SETTINGS, closedGracePeriodMs: 60_000 };
+    await withWorker(async () => {
+      const handle = await sendEvent(env.client, taskQueue, routingEvent(id, 'CREATED', 0), settings);
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'upgrade' } }] });
+      await sendEvent(env.client, taskQueue, routingEvent(id, 'CLOSED', 2), settings);
+      // Late, and folded into the record during the window: the export holds it.
+      await sendEvent(env.client, taskQueue, routingEvent(id, 'ROUTED', 1, { agentId: 'agent-7' }), settings);
+      expect(await handle.result()).toMatchObject({ closeReason: 'closed-event', batchesWritten: 1 });
+      expect(await localActivities(id)).toEqual(['flushParticipantData', 'startExport']);
+      const doc = await exportedDocument(id);
+      expect(doc.conversation).toMatchObject({ status: 'closed', agentId: 'agent-7' });
+    });
+  });
+
+  test('a final batch whose first attempt fails is written by the flush activity, and the export started after it', async () => {
+    const id = uniqueId('retried-la');
+    const settings = { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 };
+    // The rig's store, timing out once: the local attempt fails, the activity's retry writes.
+    let failures = 0;
+    const writeBatch: ParticipantDataStore['writeBatch'] = async (batch) => {
+      if (failures++ === 0) throw new StoreTimeoutError('writeBatch', 1, 'held by the test');
+      return rig.store.writeBatch(batch);
+    };
+    const store = new Proxy(rig.store, {
+      get: (target, name) => {
+        if (name === 'writeBatch') return writeBatch;
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const worker = await createInProcessWorker({
+      connection: env.nativeConnection,
+      taskQueue,
+      bundle: rig.bundle,
+      activities: { store, logger: silentLogger, exportSink: new FolderExportSink(exportDir) },
+    });
+    await worker.runUntil(async () => {
+      const handle = await sendEvent(env.client, taskQueue, routingEvent(id, 'CREATED', 0), settings);
+      await handle.executeUpdate(setAttributesUpdate, { args: [{ attributes: { intent: 'upgrade' } }] });
+      await sendEvent(env.client, taskQueue, routingEvent(id, 'CLOSED', 1), settings);
+      expect(await handle.result()).toMatchObject({ closeReason: 'closed-event', batchesWritten: 1 });
+      expect(failures).toBe(2);
+      expect(await localActivities(id)).toEqual(['flushParticipantData failed', 'startExport']);
+      const doc = await exportedDocument(id);
+      expect(doc.participantData.map((a) => [a.name, a.value])).toEqual([['intent', 'upgrade']]);
+    });
   });
 });

@@ -21,7 +21,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { Activities } from '../activities';
+import type { Activities, ExportStart, ParticipantDataBatch } from '../activities';
+import type { ExportInput } from '../contracts/export';
 import {
   ActivityErrorType,
   type ConversationInput,
@@ -43,7 +44,7 @@ import {
 import type { CheckedCrmRequest } from '../contracts/crm';
 import { validateWorkflowExecute, workflowExecute } from './crm-execute';
 import { attributeProblem, pendingProblem } from '../validation';
-import { startExportOnce } from './export';
+import { exportInputOf, startExportOnce } from './export';
 import { STUCK_FLUSH_HEADROOM_EVENTS, initialState } from '../state';
 import { closeLocally, receiveRoutingEvent } from '../record';
 import { handOverState, resumedState } from '../hand-over';
@@ -67,6 +68,14 @@ const { flushParticipantData } = proxyActivities<Activities>({
 // conversation keeps taking writes while its hand-over batch is written.
 const { flushParticipantData: flushParticipantDataLocally } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
+// The same first attempt when the conversation's export follows the batch in the same activity (no
+// grace window after the close): the activity writes the batch, then starts the export, which may
+// take up to EXPORT_INLINE_WRITE before its own workflow takes over.
+const { flushParticipantData: flushAndExportLocally } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 1 },
 });
 
@@ -171,9 +180,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     for (const { key, value } of changed) publishedSearchAttributes.set(key.name, value);
   };
 
-  /** One attempt to write the batch under batchSeq; never abandoned half-way. */
-  const writeBatch = async (batch: Record<string, string>, batchSeq: number, secured: string[], final: boolean): Promise<void> => {
-    const args = {
+  /**
+   * One attempt to write the batch under batchSeq; never abandoned half-way. With exportAfter, the
+   * first attempt (a local activity) starts the export too; what it started is returned.
+   */
+  const writeBatch = async (batch: Record<string, string>, batchSeq: number, secured: string[], final: boolean, exportAfter?: ExportInput): Promise<ExportStart | undefined> => {
+    const args: ParticipantDataBatch = {
       conversationId,
       chainId: workflowInfo().firstExecutionRunId,
       batchSeq,
@@ -181,9 +193,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
       // Left out when empty: a batch of plain data names no secured values.
       ...(secured.length > 0 ? { secured: [...secured] } : {}),
     };
-    const write: () => Promise<unknown> = final
+    const write: () => Promise<ExportStart | undefined> = final
       ? async () => {
           try {
+            // The export only on the first attempt: the retries below may wait out a long store outage.
+            if (exportAfter) return (await flushAndExportLocally({ ...args, exportAfter })).export;
             await flushParticipantDataLocally(args);
           } catch (err) {
             if (isBatchConflict(err)) throw err;
@@ -194,24 +208,33 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
             });
             await flushParticipantData(args);
           }
+          return undefined;
         }
-      : () => flushParticipantData(args);
+      : async () => {
+          await flushParticipantData(args);
+          return undefined;
+        };
     // A cancelled flush may still commit, and the catch-up flush would then reuse its batchSeq for a
     // larger batch that the store, holding that key, would refuse.
-    await CancellationScope.nonCancellable(write);
+    return CancellationScope.nonCancellable(write);
   };
 
-  /** `final`: the batch written at the close (no write can follow it), not at a hand-over. */
-  const flush = async (final: boolean): Promise<void> => {
+  /**
+   * `final`: the batch written at the close (no write can follow it), not at a hand-over.
+   * `exportAfter`: the export to start with the final batch; what was started is returned (nothing
+   * when there was no batch to write, or the export is left to startExportOnce).
+   */
+  const flush = async (final: boolean, exportAfter?: ExportInput): Promise<ExportStart | undefined> => {
     const batch = { ...state.pending };
-    if (Object.keys(batch).length === 0) return;
+    if (Object.keys(batch).length === 0) return undefined;
     const secured = state.pendingSecured;
     flushingSince = workflowInfo().historyLength;
+    let exported: ExportStart | undefined;
     try {
       for (;;) {
         const batchSeq = state.lastBatchSeq + 1;
         try {
-          await writeBatch(batch, batchSeq, secured, final);
+          exported = await writeBatch(batch, batchSeq, secured, final, exportAfter);
           state.lastBatchSeq = batchSeq;
           break;
         } catch (err) {
@@ -231,6 +254,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     }
     rememberStored(state, Object.keys(batch));
     dequeueWritten(state, batch);
+    return exported;
   };
 
   const isClosed = (): boolean => state.status === 'closed';
@@ -297,16 +321,19 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
     await condition(allHandlersFinished);
     // What the conversation decided to send (the CLOSED notice, the customer's end of the task) goes before it completes.
     await digital.idle();
-    // The final batch is written at the close, never after the grace window.
-    await flush(true);
+    const graceMs = settings.closedGracePeriodMs ?? 0;
+    const graceWindow = state.closeReason === 'closed-event' && graceMs > 0;
+    // The final batch is written at the close, never after the grace window. With no window the
+    // record is final now (what the conversation had to send was sent above), so the same local
+    // activity starts the export once the batch is written: one marker and one activation fewer.
+    const exported = await flush(true, graceWindow ? undefined : exportInputOf(state));
     // Events folded in while the batch was written may have changed the queue or the agent.
     publishSearchAttributes();
-    const graceMs = settings.closedGracePeriodMs ?? 0;
-    if (state.closeReason === 'closed-event' && graceMs > 0) await closedGraceWindow(graceMs);
+    if (graceWindow) await closedGraceWindow(graceMs);
     // After the grace window, so the export holds the record as final as the workflow's result, and
     // after what the window made the conversation send: the exported transcript no longer changes.
     await digital.idle();
-    await startExportOnce(state);
+    await startExportOnce(state, exported);
     return resultOf(state);
   } catch (err) {
     if (isCancellation(err)) {

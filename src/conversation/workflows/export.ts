@@ -3,7 +3,7 @@
 // the conversation's run. It writes the export once; its activity retries until the destination
 // takes it.
 import { log, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { Activities, ExportStart } from '../activities';
 import { ExportErrorType, exportWorkflowId, type ExportInput, type ExportResult } from '../contracts/export';
 import type { ConversationState } from '../messages';
 import { exportRecordOf } from '../projections';
@@ -38,8 +38,9 @@ const { startExport } = proxyLocalActivities<Activities>({
 });
 
 /**
- * Called by the conversation workflow on each of its ends, after its final batch is written.
- * Exports once per workflow chain through a local activity: it writes the export at once when the
+ * Called by the conversation workflow on each of its ends, after its final batch is written, with
+ * what that batch's own local activity started when it carried the export (`exportAfter`): then
+ * nothing more is run. Otherwise exports once per workflow chain through a local activity: it writes the export at once when the
  * destination takes it, else starts the export workflow (a workflow of its own with a deterministic
  * id, so it outlives the conversation and retries until the destination takes it; see startExport).
  * The activity is recorded in the conversation's history, so a replay never runs it again.
@@ -50,10 +51,13 @@ const { startExport } = proxyLocalActivities<Activities>({
  * stops Temporal's time-skipping test server from skipping time, which stalled every timer-driven
  * test that ran after one.
  */
-export async function startExportOnce(state: ConversationState): Promise<void> {
-  const { conversationId } = state;
-  const chainId = workflowInfo().firstExecutionRunId;
-  const { exportId, started, exported } = await startExport({ conversationId, chainId, record: exportRecordOf(state) });
+export async function startExportOnce(state: ConversationState, startedWithFinalBatch?: ExportStart): Promise<void> {
+  const { exportId, started, exported } = startedWithFinalBatch ?? (await startExport(exportInputOf(state)));
   const what = exported ? 'export written' : started ? 'export workflow started' : 'export was already started';
-  log.info(what, { conversationId, exportWorkflowId: exportId });
+  log.info(what, { conversationId: state.conversationId, exportWorkflowId: exportId });
+}
+
+/** What the export is given: the conversation's chain and its record as it stands. */
+export function exportInputOf(state: ConversationState): ExportInput {
+  return { conversationId: state.conversationId, chainId: workflowInfo().firstExecutionRunId, record: exportRecordOf(state) };
 }
