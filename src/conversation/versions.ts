@@ -20,7 +20,10 @@
 // 4. Once no running conversation can predate the deprecation either, the deprecatePatch call and
 //    the id go too.
 // A change that alters no command (a rule of the record, a log line, a validator) needs no patch,
-// but still needs the histories recorded again, which proves it replays.
+// but still needs the histories recorded again, which proves it replays. Nor does a new branch
+// chosen by a field of an activity's recorded result that the old code's result never had (the
+// final batch's `export`): an old history replays its recorded result and takes the old branch;
+// its histories are copied to test/histories/kept/ all the same.
 
 /** Ids passed to patched(): each names a change made while conversations were running. */
 export const PATCHES = {
