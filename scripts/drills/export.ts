@@ -121,7 +121,7 @@ async function auditExports(stack: Stack, ledger: Ledger, s3: S3Client, cut: Set
   const exportIds = new Map<string, string>();
   await mapLimit(closed, 8, async (c) => {
     const history = await stack.client.workflow.getHandle(workflowIdFor(c.id)).fetchHistory();
-    const starts = (await exportStartEvents(stack.client, workflowIdFor(c.id))).length;
+    const starts = (await exportStartEvents(stack.payloadClient(), workflowIdFor(c.id))).length;
     if (starts !== 1) out.violations.push(`${c.id}: ${starts} export starts in its history`);
     const firstRunId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
     if (!firstRunId || starts === 0) return;

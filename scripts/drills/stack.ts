@@ -9,7 +9,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DevServer } from '../../src/platform/dev-server';
 import { createParticipantDataStore, type ParticipantDataStore } from '../../src/store';
-import { loadOrCreateLocalKeys } from '../../src/security/keys';
+import { keyConfigFromEnv, loadOrCreateLocalKeys } from '../../src/security/keys';
+import { createKeyServices } from '../../src/security/key-services';
 import { credentialsEnv, testCredentials, type TestCredentials } from '../../rigs/credentials';
 import { startHeadlessDevServer } from '../../rigs/dev-server';
 import { MOTO_CREDENTIALS, MOTO_REGION, startMoto, type MotoServer } from '../../rigs/moto';
@@ -48,6 +49,9 @@ export class Stack {
   /** A plain Temporal client (no codec): describe, terminate; never payloads. */
   client!: Client;
   private connection?: Connection;
+  /** The environment the stack's processes were started with (their keys included). */
+  private processEnv: NodeJS.ProcessEnv = {};
+  private codecClient?: Client;
   private store?: ParticipantDataStore;
   devServerKills = 0;
 
@@ -121,6 +125,7 @@ export class Stack {
       loadOrCreateLocalKeys(env.PARLEY_KEY_FILE);
     }
     Object.assign(env, this.opts.env);
+    this.processEnv = env;
 
     for (let i = 0; i < (this.opts.workers ?? 1); i++) {
       const port = await freePort();
@@ -169,6 +174,20 @@ export class Stack {
   }
 
   /** Stops everything it started, in order (API, workers, dev server, store, KMS). Safe to call twice. */
+  /**
+   * A Temporal client with Parley's payload codec on the stack's own keys, for an audit that must
+   * read what a recorded activity returned (the export drill: which local activity started the export).
+   */
+  payloadClient(): Client {
+    if (!this.connection) throw new Error('the stack is not up');
+    this.codecClient ??= new Client({
+      connection: this.connection,
+      namespace: 'default',
+      dataConverter: createKeyServices(keyConfigFromEnv(this.processEnv), { namespace: 'default' }).dataConverter,
+    });
+    return this.codecClient;
+  }
+
   async stop(): Promise<void> {
     stacks.delete(this);
     for (const p of [...this.workers, this.api]) if (p) p.onCrash = undefined;
