@@ -35,4 +35,3 @@ export function localActivityType(event: temporal.api.history.v1.IHistoryEvent):
   const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
   return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type : undefined;
 }
-

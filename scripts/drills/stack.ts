@@ -173,7 +173,6 @@ export class Stack {
     return [...this.workers, this.api].flatMap((p) => p.unexpectedExits.map((how) => `${p.name}: ${how}`));
   }
 
-  /** Stops everything it started, in order (API, workers, dev server, store, KMS). Safe to call twice. */
   /**
    * A Temporal client with Parley's payload codec on the stack's own keys, for an audit that must
    * read what a recorded activity returned (the export drill: which local activity started the export).
@@ -188,6 +187,7 @@ export class Stack {
     return this.codecClient;
   }
 
+  /** Stops everything it started, in order (API, workers, dev server, store, KMS). Safe to call twice. */
   async stop(): Promise<void> {
     stacks.delete(this);
     for (const p of [...this.workers, this.api]) if (p) p.onCrash = undefined;

@@ -72,10 +72,11 @@ const { flushParticipantData: flushParticipantDataLocally } = proxyLocalActiviti
 });
 
 // The same first attempt when the conversation's export follows the batch in the same activity (no
-// grace window after the close): the activity writes the batch, then starts the export, which may
-// take up to EXPORT_INLINE_WRITE before its own workflow takes over.
+// grace window after the close): the batch (each store call bounded by STORE_TIMEOUT, at most 8 s),
+// then the export, which may take EXPORT_INLINE_WRITE_MS (at most 20 s) before its own workflow is
+// started. Past the timeout the batch goes to the flush activity and the export to startExport.
 const { flushParticipantData: flushAndExportLocally } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '40 seconds',
   retry: { maximumAttempts: 1 },
 });
 
