@@ -1,6 +1,7 @@
 // The Temporal CLI's dev server as a headless child process on a SQLite file: stopped, killed and
 // started again on the same file and port, it still holds every workflow.
 import { type DevServer, startDevServer } from '../src/platform/dev-server';
+import { PortInUseError } from '../src/platform/port-holder';
 import { killOnExit } from './children';
 import { freePort } from './ports';
 import { requireBinary } from './project';
@@ -15,16 +16,24 @@ export interface HeadlessDevServerOptions {
 }
 
 export async function startHeadlessDevServer(dbFile: string, opts: HeadlessDevServerOptions = {}): Promise<DevServer> {
-  const server = await startDevServer({
-    cliPath: requireBinary('cli'),
-    dbFile,
-    port: opts.port ?? (await freePort()),
-    headless: true,
-    detached: opts.detached,
-    logFile: opts.logFile ?? `${dbFile}.log`,
-  });
-  killOnExit(server.process);
-  return server;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const server = await startDevServer({
+        cliPath: requireBinary('cli'),
+        dbFile,
+        port: opts.port ?? (await freePort()),
+        headless: true,
+        detached: opts.detached,
+        logFile: opts.logFile ?? `${dbFile}.log`,
+      });
+      killOnExit(server.process);
+      return server;
+    } catch (err) {
+      // A port found free can be taken by another suite's server before ours binds it: draw another,
+      // unless the caller asked for this one.
+      if (!(err instanceof PortInUseError) || opts.port !== undefined || attempt >= 3) throw err;
+    }
+  }
 }
 
 /** The port a dev server listens on, to start it again there. */
