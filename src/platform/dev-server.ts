@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_KEYS } from '../conversation';
-import { PortInUseError, portHolder } from './port-holder';
+import { listensOn, PortInUseError, portHolder } from './port-holder';
 
 export interface DevServerOptions {
   cliPath: string;
@@ -99,12 +99,11 @@ async function launchDevServer(opts: DevServerOptions): Promise<Launch> {
   // An answer on the port is not yet an answer from this server: another Temporal server that took
   // the port after the caller found it free answers at once, while ours is still starting (it then
   // fails to bind and exits). Clients would be handed a stranger's server, where no conversation of
-  // this data folder exists. Where the port's holder can be seen (Linux), it must be our child.
-  const holder = ready ? portHolder(opts.port) : undefined;
-  if (holder && holder.pid !== child.pid) {
+  // this data folder exists. Where /proc tells (Linux), the listener must be our child.
+  if (ready && listensOn(child.pid!, opts.port) === false) {
     child.kill('SIGKILL');
     const port = { port: opts.port, variable: 'TEMPORAL_DEV_PORT', owner: 'the Temporal dev server', host: ip };
-    return { error: new PortInUseError(port, holder), exitCode: null };
+    return { error: new PortInUseError(port, portHolder(opts.port)), exitCode: null };
   }
   if (!ready) {
     const exitCode = child.exitCode;

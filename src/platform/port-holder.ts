@@ -45,13 +45,15 @@ export function commandLineOf(pid: number): string[] | undefined {
   }
 }
 
-/** The process listening on `port` (IPv4 or IPv6, any address), if this user may see it. */
-export function portHolder(port: number): PortHolder | undefined {
+/** The inodes of the sockets listening on `port` (IPv4 or IPv6, any address); undefined without /proc. */
+function listeningInodes(port: number): Set<string> | undefined {
   const inodes = new Set<string>();
+  let readable = false;
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;
     try {
       text = fs.readFileSync(table, 'utf8');
+      readable = true;
     } catch {
       continue;
     }
@@ -62,32 +64,53 @@ export function portHolder(port: number): PortHolder | undefined {
       if (parseInt(fields[1].split(':')[1], 16) === port) inodes.add(fields[9]);
     }
   }
-  if (inodes.size === 0) return undefined;
+  return readable ? inodes : undefined;
+}
+
+/** Whether process `pid` holds one of `inodes` among its open files (false if they cannot be read). */
+function holdsSocket(pid: string, inodes: Set<string>): boolean {
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false; // Another user's process, or gone meanwhile.
+  }
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    const socket = /^socket:\[(\d+)\]$/.exec(target);
+    if (socket && inodes.has(socket[1])) return true;
+  }
+  return false;
+}
+
+/** The process listening on `port` (IPv4 or IPv6, any address), if this user may see it. */
+export function portHolder(port: number): PortHolder | undefined {
+  const inodes = listeningInodes(port);
+  if (!inodes || inodes.size === 0) return undefined;
   let pids: string[];
   try {
     pids = fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
   } catch {
     return undefined;
   }
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = fs.readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue; // Another user's process, or gone meanwhile.
-    }
-    for (const fd of fds) {
-      let target: string;
-      try {
-        target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-      } catch {
-        continue;
-      }
-      const socket = /^socket:\[(\d+)\]$/.exec(target);
-      if (socket && inodes.has(socket[1])) return { pid: Number(pid), command: (commandLineOf(Number(pid)) ?? ['?']).join(' ') };
-    }
-  }
-  return undefined;
+  const pid = pids.find((candidate) => holdsSocket(candidate, inodes));
+  return pid === undefined ? undefined : { pid: Number(pid), command: (commandLineOf(Number(pid)) ?? ['?']).join(' ') };
+}
+
+/**
+ * Whether process `pid` is what listens on `port`: false when something listens there and it is not
+ * that process (another user's included); undefined where /proc cannot tell (not Linux, or no
+ * listener to be seen).
+ */
+export function listensOn(pid: number, port: number): boolean | undefined {
+  const inodes = listeningInodes(port);
+  if (!inodes || inodes.size === 0) return undefined;
+  return holdsSocket(String(pid), inodes);
 }
 
 /** Resolves if `port` can be bound on `host` now (it is released at once); otherwise the reason. */
