@@ -49,6 +49,27 @@ module.exports = defineConfig(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // The workflow modules are evaluated once per worker thread and shared by every conversation it
+    // runs (src/worker/workflow-bundle.ts preloads them): state kept at module level would leak from
+    // one conversation into another and break replay. A conversation's state lives in its workflow
+    // function and is passed down; a lookup table built once is typed Readonly.
+    files: ['src/conversation/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: ":matches(Program, ExportNamedDeclaration) > VariableDeclaration[kind!='const']",
+          message: 'No module-level let or var in src/conversation: its modules are shared by every conversation a worker runs; keep state in the workflow and pass it down.',
+        },
+        {
+          selector:
+            ":matches(Program, ExportNamedDeclaration) > VariableDeclaration > VariableDeclarator[init.type='NewExpression'][init.callee.name=/^(Map|Set|WeakMap|WeakSet|Array)$/]:not([id.typeAnnotation.typeAnnotation.typeName.name=/^Readonly/])",
+          message: 'A module-level collection in src/conversation is shared by every conversation a worker runs: type it Readonly (a lookup table built once) or keep it in the workflow.',
+        },
+      ],
+    },
+  },
+  {
     plugins: { layers },
     rules: { 'layers/imports-point-down': ['error', { root: __dirname }] },
   },

@@ -11,8 +11,13 @@ import type { ExportStart, FlushResult } from '../src/conversation';
  * client's payload codec, names what it started); in histories recorded before the start became a
  * local activity, the scheduled activity.
  */
-export async function exportStartEvents(client: Client, workflowId: string): Promise<Array<{ event: temporal.api.history.v1.IHistoryEvent; start?: ExportStart }>> {
-  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+export async function exportStartEvents(
+  client: Client,
+  workflowId: string,
+  /** The run's events when the caller already fetched them (the results are decoded through `client`'s codec either way). */
+  fetched?: temporal.api.history.v1.IHistoryEvent[],
+): Promise<Array<{ event: temporal.api.history.v1.IHistoryEvent; start?: ExportStart }>> {
+  const events = fetched ?? (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
   const found = [];
   for (const event of events) {
     if (event.activityTaskScheduledEventAttributes?.activityType?.name === 'startExport') {

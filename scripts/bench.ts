@@ -717,8 +717,11 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   const floorBundle = path.join(dir, 'floor-bundle.js');
   const parleyBundle = path.join(DIST, 'workflow-bundle.js');
   if (!fs.existsSync(parleyBundle)) throw new Error(`${parleyBundle} is missing: run \`npm run build\``);
+  // Its workflow module preloaded as Parley's are (src/worker/workflow-bundle.ts), so the bundles
+  // differ in their workflows only.
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('./bench/floor-workflow'),
+    preloadModules: [require.resolve('./bench/floor-workflow')],
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m) },
   });
   fs.writeFileSync(floorBundle, code);

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { Client } from '@temporalio/client';
 import { exportWorkflowId, type ExportResult } from '../../src/conversation/contracts/export';
+import type { ExportStart } from '../../src/conversation';
 import type { exportWorkflow } from '../../src/conversation/workflows/export';
 import { listenLocally } from '../../rigs/local-server';
 import { exportStartEvents } from '../../rigs/export-starts';
@@ -14,11 +15,7 @@ export { exportStartEvents, localActivityType } from '../../rigs/export-starts';
 
 /** The export workflow id of a conversation (`conversation-<id>`) that started its export once: from its chain's first run id. */
 export async function exportIdOf(client: Client, workflowId: string): Promise<string> {
-  const starts = await exportStartEvents(client, workflowId);
-  if (starts.length !== 1) throw new Error(`expected one export started by ${workflowId}, found ${starts.length}`);
-  const first = (await client.workflow.getHandle(workflowId).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
-  if (!first) throw new Error(`${workflowId} has no first run id in its history`);
-  return exportWorkflowId(workflowId.replace(/^conversation-/, ''), first);
+  return (await exportStartOf(client, workflowId)).exportId;
 }
 
 /**
@@ -27,10 +24,19 @@ export async function exportIdOf(client: Client, workflowId: string): Promise<st
  * export workflow (that workflow's result, once it completed).
  */
 export async function exportOutcomeOf(client: Client, workflowId: string): Promise<{ exportId: string; result: ExportResult; how: 'inline' | 'workflow' }> {
-  const exportId = await exportIdOf(client, workflowId);
-  const [{ start }] = await exportStartEvents(client, workflowId);
+  const { exportId, start } = await exportStartOf(client, workflowId);
   if (start?.exported) return { exportId, result: start.exported, how: 'inline' };
   return { exportId, result: await client.workflow.getHandle<typeof exportWorkflow>(exportId).result(), how: 'workflow' };
+}
+
+/** The one export start in the conversation's history, read once, and the export workflow id it implies. */
+async function exportStartOf(client: Client, workflowId: string): Promise<{ exportId: string; start?: ExportStart }> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const starts = await exportStartEvents(client, workflowId, events);
+  if (starts.length !== 1) throw new Error(`expected one export started by ${workflowId}, found ${starts.length}`);
+  const first = events[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
+  if (!first) throw new Error(`${workflowId} has no first run id in its history`);
+  return { exportId: exportWorkflowId(workflowId.replace(/^conversation-/, ''), first), start: starts[0].start };
 }
 
 /**

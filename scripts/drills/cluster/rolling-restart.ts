@@ -28,6 +28,7 @@ async function prePatchBundle(dir: string): Promise<string> {
   fs.writeFileSync(shim, `'use strict';\nmodule.exports = { ...require(${JSON.stringify(require.resolve('@temporalio/workflow'))}), patched: () => false };\n`);
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../../src/conversation/workflows'),
+    preloadModules: [require.resolve('../../../src/conversation/workflows')],
     failureConverterPath: FAILURE_CONVERTER_PATH,
     webpackConfigHook: (config) => ({ ...config, resolve: { ...config.resolve, alias: { ...(config.resolve?.alias as Record<string, string> | undefined), '@temporalio/workflow$': shim } } }),
     logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => console.error(m) },
