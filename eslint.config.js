@@ -49,7 +49,7 @@ module.exports = defineConfig(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The workflow modules are evaluated once per worker thread and shared by every conversation it
+    // The workflow modules are evaluated once per workflow thread and shared by every conversation it
     // runs (src/worker/workflow-bundle.ts preloads them): state kept at module level would leak from
     // one conversation into another and break replay. A conversation's state lives in its workflow
     // function and is passed down; a lookup table built once is typed Readonly.

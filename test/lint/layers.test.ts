@@ -5,31 +5,11 @@
 // a file at that path, through the project's own config.
 import path from 'node:path';
 import { ESLint } from 'eslint';
-import { configs } from 'typescript-eslint';
+import { problemsOf, projectConfig, ROOT } from './project-eslint';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const RULE = 'layers/imports-point-down';
-
-// eslint.config.js is required, not found on disk: ESLint loads a config file through a dynamic
-// import(), which jest's module sandbox refuses. Type information is off because the files linted
-// here do not exist for TypeScript's project; the layer rule needs none.
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: the config is CommonJS and must load through jest's require
-const projectConfig = require(path.join(ROOT, 'eslint.config.js')) as ESLint.Options['baseConfig'];
-const eslint = new ESLint({
-  cwd: ROOT,
-  overrideConfigFile: true,
-  baseConfig: projectConfig,
-  overrideConfig: configs.disableTypeChecked,
-  ruleFilter: ({ ruleId }) => ruleId === RULE,
-});
-
-/** The layer rule's complaints about `code` as the file at `file`; a parse failure fails the test. */
-async function layerProblems(file: string, code: string): Promise<string[]> {
-  const [result] = await eslint.lintText(code, { filePath: path.join(ROOT, file) });
-  const fatal = result.messages.filter((m) => m.fatal);
-  if (fatal.length) throw new Error(`${file} did not parse: ${fatal.map((m) => m.message).join('; ')}`);
-  return result.messages.filter((m) => m.ruleId === RULE).map((m) => m.message);
-}
+/** The layer rule's complaints about `code` as the file at `file`. */
+const layerProblems = problemsOf(RULE);
 
 describe('the layer border', () => {
   it('keeps the workflow bundle to the workflow SDK and its own files', async () => {

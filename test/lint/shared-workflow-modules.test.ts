@@ -5,28 +5,11 @@
 // path, through the project's own config, as the layer tests do.
 import path from 'node:path';
 import { ESLint } from 'eslint';
-import { configs } from 'typescript-eslint';
 import { bundleWorkflows } from '../../rigs/bundle';
+import { problemsOf, projectConfig, ROOT } from './project-eslint';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const RULE = 'no-restricted-syntax';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the config is CommonJS and must load through jest's require (see layers.test.ts)
-const projectConfig = require(path.join(ROOT, 'eslint.config.js')) as ESLint.Options['baseConfig'];
-const eslint = new ESLint({
-  cwd: ROOT,
-  overrideConfigFile: true,
-  baseConfig: projectConfig,
-  overrideConfig: configs.disableTypeChecked,
-  ruleFilter: ({ ruleId }) => ruleId === RULE,
-});
-
-async function moduleStateProblems(file: string, code: string): Promise<string[]> {
-  const [result] = await eslint.lintText(code, { filePath: path.join(ROOT, file) });
-  const fatal = result.messages.filter((m) => m.fatal);
-  if (fatal.length) throw new Error(`${file} did not parse: ${fatal.map((m) => m.message).join('; ')}`);
-  return result.messages.filter((m) => m.ruleId === RULE).map((m) => m.message);
-}
+/** The module-state rule's complaints (no-restricted-syntax, set for src/conversation in eslint.config.js). */
+const moduleStateProblems = problemsOf('no-restricted-syntax');
 
 describe('workflow modules shared by every conversation', () => {
   it('are preloaded by the bundle, the tracing interceptors not', async () => {
@@ -68,5 +51,13 @@ describe('workflow modules shared by every conversation', () => {
     }
     // Outside the bundle the rule does not apply.
     expect(await moduleStateProblems('src/api/x.ts', 'let last = 0;\nexport const f = () => last++;\n')).toEqual([]);
+  });
+
+  it('is on for the real files of the bundle', async () => {
+    const real = new ESLint({ cwd: ROOT, overrideConfigFile: true, baseConfig: projectConfig });
+    for (const file of ['src/conversation/workflows/conversation.ts', 'src/conversation/state.ts', 'src/conversation/contracts/crm.ts']) {
+      const config = (await real.calculateConfigForFile(path.join(ROOT, file))) as { rules: Record<string, [number, ...unknown[]] | undefined> };
+      expect([file, config.rules['no-restricted-syntax']?.[0]]).toEqual([file, 2]);
+    }
   });
 });
