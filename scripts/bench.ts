@@ -320,6 +320,8 @@ class Recorder {
   readonly timed: Record<'event' | 'write', TimedRequest[]> = { event: [], write: [] };
   readonly byEventType: Record<string, number[]> = {};
   readonly errors: Record<string, Record<string, number>> = {};
+  /** Writes sent for a `200` (BENCH_WRITES=update) answered `202`: no worker confirmed them in time, and the API kept them at the edge. */
+  writesHandedOver = 0;
   /** Writes slower than BENCH_TRACE_SLOW_MS, with when they were sent: their histories show where the time went. */
   readonly slow: SlowRequest[] = [];
 
@@ -333,6 +335,7 @@ class Recorder {
     this.timed[kind === 'event' ? 'event' : 'write'].push({ ms, timing });
     if (eventType) (this.byEventType[eventType] ??= []).push(ms);
     if (conversationId && ms >= TRACE_SLOW_MS) this.slow.push({ conversationId, kind, sentAt, ms, status });
+    if (kind !== 'event' && WRITES === 'update' && status === '202') this.writesHandedOver++;
     if (!ok) {
       const label = kind === 'event' ? 'event' : 'write';
       (this.errors[label] ??= {})[status] = (this.errors[label][status] ?? 0) + 1;
@@ -654,6 +657,8 @@ interface PhaseResult {
   /** Parley: where each request's time went, from the API's Server-Timing header. */
   requestSplitMs?: { event?: RequestSplit; write?: RequestSplit };
   errors: Record<string, Record<string, number>>;
+  /** Parley, `update` writes: those answered `202` because no worker confirmed them in time (kept at the edge, applied after the answer). */
+  writesHandedOver?: number;
   /** Over the conversations whose every request succeeded (a failed write leaves no event), so both sides count the same traffic. */
   historyEvents: { median: number; max: number; maxRuns: number; conversations: number } | undefined;
   /** Workflow tasks' schedule-to-start (same conversations): the normal queue (a new conversation's first task) and the sticky one. */
@@ -931,6 +936,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       eventLatencyMs: Object.fromEntries(Object.entries(rec.byEventType).map(([type, xs]) => [type, quantiles(xs)])),
       ...(system === 'parley' ? { requestSplitMs: { event: requestSplit(rec.timed.event), write: requestSplit(rec.timed.write) } } : {}),
       errors: rec.errors,
+      ...(system === 'parley' && WRITES === 'update' ? { writesHandedOver: rec.writesHandedOver } : {}),
       historyEvents: known.length ? { median: median(known.map((h) => h.events)), max: Math.max(...known.map((h) => h.events)), maxRuns: Math.max(...known.map((h) => h.runs)), conversations: known.length } : undefined,
       workflowTaskWaitMs: { normal: quantiles(known.flatMap((h) => h.taskWaitsMs.normal)), sticky: quantiles(known.flatMap((h) => h.taskWaitsMs.sticky)) },
       ...(system === 'parley'
@@ -1008,7 +1014,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         const stored = r.storedData ? `, stored data complete in ${r.storedData.complete} of ${r.storedData.conversations}` : '';
         const growth = r.backlogGrowth !== undefined ? `, the last fifth's conversations ${r.backlogGrowth}× as long as the first fifth's (${keptUpVerdict(r.backlogGrowth)})` : '';
         const inFlight = r.inFlightMax !== undefined ? `, at most ${r.inFlightMax} in progress${r.startedLate ? ` (${r.startedLate} started late by the bench)` : ''}${growth}` : '';
-        console.log(`${r.conversationsPerSecond} conversations/s, ${r.closed} closed in ${r.settledSeconds} s${inFlight}${r.terminated ? `, ${r.terminated} terminated` : ''}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}${stored}`);
+        console.log(`${r.conversationsPerSecond} conversations/s, ${r.closed} closed in ${r.settledSeconds} s${inFlight}${r.terminated ? `, ${r.terminated} terminated` : ''}${Object.keys(r.errors).length ? `, errors ${JSON.stringify(r.errors)}` : ''}${r.writesHandedOver ? `, ${r.writesHandedOver} writes kept at the edge (202: no worker confirmed them in time)` : ''}${stored}`);
       }
     }
     levels.push({ level, rounds });
@@ -1281,8 +1287,8 @@ const levelHeader = (r: any): string => (r.settings.load?.startsWith('open') ? '
 function reportCore(r: any, errs: Errs, q: Q): void {
   const phases = r.levels.flatMap((l: any) => (['floor', 'parley'] as const).filter((s) => l[s]).map((s) => [`${s} @${l.name}`, l[s]]));
   console.log(table(
-    [levelHeader(r), 'conversations', 'floor conv/s', 'Parley conv/s', 'ratio', 'floor errors', 'Parley errors', 'terminated (floor/Parley)'],
-    r.levels.map((l: any) => [l.name, (l.parley ?? l.floor).conversations, l.floor?.conversationsPerSecond, l.parley?.conversationsPerSecond, l.ratio.conversationsPerSecond, errs(l.floor?.errors), errs(l.parley?.errors), `${l.floor?.terminated ?? '–'}/${l.parley?.terminated ?? '–'}`]),
+    [levelHeader(r), 'conversations', 'floor conv/s', 'Parley conv/s', 'ratio', 'floor errors', 'Parley errors', 'Parley writes kept at the edge (202)', 'terminated (floor/Parley)'],
+    r.levels.map((l: any) => [l.name, (l.parley ?? l.floor).conversations, l.floor?.conversationsPerSecond, l.parley?.conversationsPerSecond, l.ratio.conversationsPerSecond, errs(l.floor?.errors), errs(l.parley?.errors), l.parley?.writesHandedOver ?? '–', `${l.floor?.terminated ?? '–'}/${l.parley?.terminated ?? '–'}`]),
   ));
   // Open loop: a system that keeps up holds few conversations at once; one that falls behind piles them up.
   const open = r.settings.load?.startsWith('open');

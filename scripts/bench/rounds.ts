@@ -6,7 +6,7 @@
 import { median, round } from './stats';
 
 /** Fields that count things: the rounds' values add up. */
-const SUMMED = new Set(['conversations', 'closed', 'terminated', 'count', 'complete', 'startedLate']);
+const SUMMED = new Set(['conversations', 'closed', 'terminated', 'count', 'complete', 'startedLate', 'writesHandedOver']);
 /** Highest values (and everything under peakRssMiB): the highest round's. Every other number is a rate, a latency or a cost: its median is kept. */
 const HIGHEST = new Set(['max', 'maxRuns', 'peakRssMiB', 'inFlightMax', 'backlogGrowth']);
 

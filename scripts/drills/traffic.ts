@@ -181,10 +181,12 @@ export class Ledger {
       const key = `${c.id}-${name}`;
       for (let attempt = 1; ; attempt++) {
         const a = await this.api.write(c.id, opts.secured ? { [name]: value } : { [name]: value, last: name }, key, opts.secured);
-        if (a.status === 200) {
+        // 202: no worker confirmed it in time and the API kept it at the edge; it is applied before
+        // anything this conversation sends next, so it counts as taken.
+        if (a.status === 200 || a.status === 202) {
           entry.accepted = true;
           if (!opts.secured) c.lastValue = name;
-          return 200;
+          return a.status;
         }
         if (a.status >= 400 && a.status < 500) {
           entry.refused = a.status;

@@ -14,6 +14,7 @@ import {
   type RoutingEvent,
   type SetAttributesRequest,
   type AttributeWriteOutcome,
+  type AcceptedAttributeWrite,
   acceptedAttributeWriteSignal,
   attributeWriteKey,
   attributeWriteQuery,
@@ -173,6 +174,19 @@ export interface InboundOutcome {
   outcome: string;
 }
 
+/** A write's answer: applied by the conversation (200), or recorded and applied after the answer (202, its outcome read under writeId). */
+export type WriteAnswer = { confirmed: true; queued: string[] } | { confirmed: false; writeId: string };
+
+/**
+ * How a write's deadline is shared: the update waits for a worker for most of it, and the rest is
+ * kept for recording the same write at the edge, a signal that needs no worker (a webhook's p99 at
+ * 100 concurrent conversations on two cores was under a second).
+ */
+export function writeDeadlines(requestTimeoutMs: number): { updateWaitMs: number; handOverMs: number } {
+  const handOverMs = Math.max(200, Math.round(requestTimeoutMs * 0.3));
+  return { updateWaitMs: Math.max(100, requestTimeoutMs - handOverMs), handOverMs };
+}
+
 export interface WriteOptions {
   secured?: boolean;
   idempotencyKey?: string;
@@ -284,16 +298,22 @@ export class ConversationGateway {
   }
 
   /**
-   * Writes participant data to a running conversation; the names queued. Secured values are
-   * encrypted first: the workflow only ever sees their ciphertext.
+   * Writes participant data to a running conversation. Secured values are encrypted first: the
+   * workflow only ever sees their ciphertext. Answered with the names queued once the conversation
+   * applied the write; or, when no worker confirms it within the update's share of the deadline, the
+   * same write is recorded as one confirmed at the edge and its write id returned: the conversation
+   * then applies it exactly once, whichever of the two reaches it first.
    */
-  async setAttributes(conversationId: string, attributes: Record<string, string>, opts: WriteOptions = {}): Promise<string[]> {
+  async setAttributes(conversationId: string, attributes: Record<string, string>, opts: WriteOptions = {}): Promise<WriteAnswer> {
     const update = await this.attributeUpdate(conversationId, attributes, opts.secured);
     const handle = this.client.workflow.getHandle(workflowIdFor(conversationId));
     // Temporal de-duplicates updates by id within a run: a retry carrying the same key joins the
-    // first attempt (which may still be waiting for a worker) instead of writing a second time.
-    const updateId = opts.idempotencyKey ? attributeWriteKey(opts.idempotencyKey) : undefined;
-    const send = () => this.withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [update], updateId }));
+    // first attempt (which may still be waiting for a worker) instead of writing a second time. The
+    // id is always Parley's, so a hand-over to the edge carries the same write id.
+    const writeId = opts.idempotencyKey ?? randomUUID();
+    const updateId = attributeWriteKey(writeId);
+    const { updateWaitMs } = writeDeadlines(this.deps.requestTimeoutMs);
+    const send = () => this.withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [update], updateId }), updateWaitMs);
     try {
       const result = await send().catch(async (err: unknown) => {
         // Refused, not applied, because the workflow task it landed in failed (typically the one
@@ -302,8 +322,14 @@ export class ConversationGateway {
         if (classifyTemporalError(err) !== 'precondition' || updateRejectionType(err)) throw err;
         return send();
       });
-      return result.queued;
+      return { confirmed: true, queued: result.queued };
     } catch (err) {
+      if (!updateRejectionType(err) && !keyServiceFailure(err) && troubleOf(err) === 'deadline') {
+        // No worker took it in time (a saturated worker, or one being replaced): the update stays
+        // admitted, and the same write is recorded as a signal so that the answer can say it is kept.
+        const handedOver = await this.handOverToEdge(conversationId, { ...update, writeId }, err);
+        if (handedOver) return handedOver;
+      }
       if (!updateRejectionType(err)) {
         if (isNotFound(err)) throw await this.notFoundOrClosed(conversationId);
         // Refused again while the conversation was changing state (typically closing at that very
@@ -508,7 +534,24 @@ export class ConversationGateway {
     return { conversationId, settings: this.deps.conversation };
   }
 
-  private withDeadline<T>(fn: () => Promise<T>): Promise<T> {
-    return timedTemporalCall(() => this.client.withDeadline(Date.now() + this.deps.requestTimeoutMs, fn));
+  private withDeadline<T>(fn: () => Promise<T>, ms = this.deps.requestTimeoutMs): Promise<T> {
+    return timedTemporalCall(() => this.client.withDeadline(Date.now() + ms, fn));
+  }
+
+  /**
+   * The hand-over of a write its update could not confirm in time: the same write as an accepted-write
+   * signal under the same write id, within the rest of the deadline. Undefined when that is not
+   * recorded either (the caller then gets the update's own answer: not confirmed, may still be applied).
+   */
+  private async handOverToEdge(conversationId: string, write: AcceptedAttributeWrite, updateError: unknown): Promise<WriteAnswer | undefined> {
+    const { handOverMs } = writeDeadlines(this.deps.requestTimeoutMs);
+    try {
+      await this.withDeadline(() => this.client.workflow.getHandle(workflowIdFor(conversationId)).signal(acceptedAttributeWriteSignal, write), handOverMs);
+    } catch (err) {
+      this.deps.logger.warn({ conversationId, writeId: write.writeId, error: errorText(err) }, 'write not confirmed in time, and its hand-over to the edge was not recorded either');
+      return undefined;
+    }
+    this.deps.logger.info({ conversationId, writeId: write.writeId, error: errorText(updateError) }, 'write not confirmed by a worker in time: recorded at the edge, answered 202');
+    return { confirmed: false, writeId: write.writeId };
   }
 }

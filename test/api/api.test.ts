@@ -268,7 +268,7 @@ test('with Temporal unreachable the API answers 503 and applies nothing', async 
   }
 });
 
-test('a write no worker confirms in time is 503, still applied once a worker runs, and a retry with its Idempotency-Key joins it', async () => {
+test('a write no worker confirms in time is kept at the edge (202), applied once when a worker runs, and a retry with its Idempotency-Key gets its outcome', async () => {
   // A conversation on a task queue nobody polls yet: like the seconds after a worker crash.
   const idleQueue = uniqueId('api-idle');
   const id = uniqueId('unconfirmed');
@@ -277,23 +277,33 @@ test('a write no worker confirms in time is 503, still applied once a worker run
   try {
     const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
       const res = await slowApi.fetch(url, { method: 'POST', body, headers });
-      return { status: res.status, body: (await res.json()) as { message?: string; queued?: string[] } };
+      return { status: res.status, location: res.headers.get('location'), body: (await res.json()) as { message?: string; queued?: string[]; outcome?: string } };
     };
     expect((await post('/webhooks/routing-events', event(id, 'CREATED', 0))).status).toBe(202);
     const key = { 'idempotency-key': `order-${id}` };
     const first = await post(`/conversations/${id}/attributes`, { attributes: { tier: 'gold' } }, key);
-    expect([first.status, first.body.message]).toEqual([503, expect.stringMatching(/may still be applied.*same Idempotency-Key/)]);
+    // The update waited its share of the deadline; the same write was then recorded at the edge under
+    // the caller's key, and the answer says where its outcome is read.
+    const outcome = `/conversations/${id}/attribute-writes/order-${id}`;
+    expect(first).toEqual({ status: 202, location: outcome, body: { conversationId: id, writeId: `order-${id}`, accepted: ['tier'], outcome } });
 
     lateWorker = await stack.startWorker({ taskQueue: idleQueue, activities: { logger: silentLogger } });
-    // The unconfirmed write was kept by Temporal and lands without being sent again.
-    await waitFor('the unconfirmed write to land', async () => (await call('GET', `/conversations/${id}/attributes/tier`)).body?.value === 'gold');
-    // The retry gets the first attempt's outcome; the history shows one write, not two.
+    // Kept by Temporal twice (the admitted update and the signal), applied once, without being sent again.
+    await waitFor('the write to land', async () => (await call('GET', `/conversations/${id}/attributes/tier`)).body?.value === 'gold');
+    expect((await call('GET', outcome)).body).toMatchObject({ status: 'applied' });
+    // A later write is not undone by either copy of the first.
+    expect((await post(`/conversations/${id}/attributes`, { attributes: { tier: 'platinum' } })).status).toBe(200);
+    // The retry joins the first attempt's update and gets its answer.
     expect(await post(`/conversations/${id}/attributes`, { attributes: { tier: 'gold' } }, key)).toEqual({
       status: 200,
+      location: null,
       body: { conversationId: id, queued: ['tier'] },
     });
+    expect((await call('GET', `/conversations/${id}/attributes/tier`)).body?.value).toBe('platinum');
     const history = await client.workflow.getHandle(workflowIdFor(id)).fetchHistory();
-    expect((history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+    const updateIds = (history.events ?? []).flatMap((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId ?? []);
+    expect(updateIds.filter((u) => u.includes(`order-${id}`))).toHaveLength(1);
+    expect((history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'acceptedAttributeWrite')).toHaveLength(1);
     await client.workflow.getHandle(workflowIdFor(id)).terminate('test done');
   } finally {
     await lateWorker?.stop();

@@ -35,8 +35,14 @@ export async function attributeRoutes(app: FastifyInstance, opts: AttributeRoute
         void reply.status(202).headers({ 'preference-applied': 'respond-async', location: outcome });
         return { conversationId, writeId, accepted: Object.keys(attributes), outcome, ...(secured ? { secured: true } : {}) };
       }
-      const queued = await gateway.setAttributes(conversationId, attributes, { secured, idempotencyKey: request.headers['idempotency-key'] });
-      return secured ? { conversationId, queued, secured: true } : { conversationId, queued };
+      const answer = await gateway.setAttributes(conversationId, attributes, { secured, idempotencyKey: request.headers['idempotency-key'] });
+      if (answer.confirmed) return secured ? { conversationId, queued: answer.queued, secured: true } : { conversationId, queued: answer.queued };
+      // No worker confirmed it in time, and it was recorded at the edge instead: kept, applied (or
+      // refused by the same rules) after this answer, its outcome where the Location says. Not a
+      // preference applied: the caller did not ask for it, so no Preference-Applied.
+      const outcome = `/conversations/${encodeURIComponent(conversationId)}/attribute-writes/${encodeURIComponent(answer.writeId)}`;
+      void reply.status(202).headers({ location: outcome });
+      return { conversationId, writeId: answer.writeId, accepted: Object.keys(attributes), outcome, ...(secured ? { secured: true } : {}) };
     },
   );
 
