@@ -1256,7 +1256,9 @@ function reportGoals(r: any): void {
     lines.push(`${verdict(ok).padEnd(12)} ${label} ${op === '>=' ? '≥' : '≤'} ${bound}× the floor's: ${figures || '–'}`);
   };
   const parleyLevels = r.levels.filter((l: any) => l.parley);
-  const fiveCounts = parleyLevels.map((l: any) => `${fivesOf(l.parley.errors)} at ${l.name}`).join(', ');
+  // A write kept at the edge (202) is not a failure, but it is not a write confirmed by a worker either: said beside the count.
+  const keptAtEdge = (l: any) => (l.parley.writesHandedOver ? ` (${l.parley.writesHandedOver} writes kept at the edge, 202)` : '');
+  const fiveCounts = parleyLevels.map((l: any) => `${fivesOf(l.parley.errors)} at ${l.name}${keptAtEdge(l)}`).join(', ');
   lines.push(`${verdict(parleyLevels.length ? parleyLevels.every((l: any) => fivesOf(l.parley.errors) === 0) : undefined).padEnd(12)} 0 webhooks or writes answered 5xx: ${fiveCounts || '–'}`);
   ratioGoal('conversations/s', 'conversationsPerSecond', '>=', 0.9);
   ratioGoal('webhook p99', 'eventP99', '<=', 1.3);
