@@ -548,6 +548,8 @@ export class ConversationGateway {
     try {
       await this.withDeadline(() => this.client.workflow.getHandle(workflowIdFor(conversationId)).signal(acceptedAttributeWriteSignal, write), handOverMs);
     } catch (err) {
+      // Also when the conversation completed meanwhile: its update may have been applied before the
+      // close, so "closed" could be false, and "may still be applied" stays the truthful answer.
       this.deps.logger.warn({ conversationId, writeId: write.writeId, error: errorText(err) }, 'write not confirmed in time, and its hand-over to the edge was not recorded either');
       return undefined;
     }
