@@ -362,7 +362,7 @@ export class ConversationGateway {
     const writeId = opts.idempotencyKey ?? randomUUID();
     const request = await this.attributeUpdate(conversationId, attributes, opts.secured);
     try {
-      await this.withDeadline(() => this.client.workflow.getHandle(workflowIdFor(conversationId)).signal(acceptedAttributeWriteSignal, { ...request, writeId }));
+      await this.recordAcceptedWrite(conversationId, { ...request, writeId });
       return writeId;
     } catch (err) {
       // Temporal refuses a signal to a completed workflow as not found: closed (409) or never existed (404).
@@ -538,6 +538,11 @@ export class ConversationGateway {
     return timedTemporalCall(() => this.client.withDeadline(Date.now() + ms, fn));
   }
 
+  /** A write confirmed at the edge: recorded by Temporal as the accepted-write signal, no worker waited on. */
+  private recordAcceptedWrite(conversationId: string, write: AcceptedAttributeWrite, ms = this.deps.requestTimeoutMs): Promise<void> {
+    return this.withDeadline(() => this.client.workflow.getHandle(workflowIdFor(conversationId)).signal(acceptedAttributeWriteSignal, write), ms);
+  }
+
   /**
    * The hand-over of a write its update could not confirm in time: the same write as an accepted-write
    * signal under the same write id, within the rest of the deadline. Undefined when that is not
@@ -546,7 +551,7 @@ export class ConversationGateway {
   private async handOverToEdge(conversationId: string, write: AcceptedAttributeWrite, updateError: unknown): Promise<WriteAnswer | undefined> {
     const { handOverMs } = writeDeadlines(this.deps.requestTimeoutMs);
     try {
-      await this.withDeadline(() => this.client.workflow.getHandle(workflowIdFor(conversationId)).signal(acceptedAttributeWriteSignal, write), handOverMs);
+      await this.recordAcceptedWrite(conversationId, write, handOverMs);
     } catch (err) {
       // Also when the conversation completed meanwhile: its update may have been applied before the
       // close, so "closed" could be false, and "may still be applied" stays the truthful answer.
