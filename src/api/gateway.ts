@@ -312,7 +312,7 @@ export class ConversationGateway {
     // id is always Parley's, so a hand-over to the edge carries the same write id.
     const writeId = opts.idempotencyKey ?? randomUUID();
     const updateId = attributeWriteKey(writeId);
-    const { updateWaitMs } = writeDeadlines(this.deps.requestTimeoutMs);
+    const { updateWaitMs, handOverMs } = writeDeadlines(this.deps.requestTimeoutMs);
     const send = () => this.withDeadline(() => handle.executeUpdate(setAttributesUpdate, { args: [update], updateId }), updateWaitMs);
     try {
       const result = await send().catch(async (err: unknown) => {
@@ -327,7 +327,7 @@ export class ConversationGateway {
       if (!updateRejectionType(err) && !keyServiceFailure(err) && troubleOf(err) === 'deadline') {
         // No worker took it in time (a saturated worker, or one being replaced): the update stays
         // admitted, and the same write is recorded as a signal so that the answer can say it is kept.
-        const handedOver = await this.handOverToEdge(conversationId, { ...update, writeId }, err);
+        const handedOver = await this.handOverToEdge(conversationId, { ...update, writeId }, handOverMs, err);
         if (handedOver) return handedOver;
       }
       if (!updateRejectionType(err)) {
@@ -548,8 +548,7 @@ export class ConversationGateway {
    * signal under the same write id, within the rest of the deadline. Undefined when that is not
    * recorded either (the caller then gets the update's own answer: not confirmed, may still be applied).
    */
-  private async handOverToEdge(conversationId: string, write: AcceptedAttributeWrite, updateError: unknown): Promise<WriteAnswer | undefined> {
-    const { handOverMs } = writeDeadlines(this.deps.requestTimeoutMs);
+  private async handOverToEdge(conversationId: string, write: AcceptedAttributeWrite, handOverMs: number, updateError: unknown): Promise<WriteAnswer | undefined> {
     try {
       await this.recordAcceptedWrite(conversationId, write, handOverMs);
     } catch (err) {

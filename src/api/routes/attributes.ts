@@ -27,22 +27,22 @@ export async function attributeRoutes(app: FastifyInstance, opts: AttributeRoute
       // The plaintext is held to the value rules before it is encrypted; the workflow then sees only ciphertext.
       const problem = attributeProblem(attributes);
       if (problem) throw new HttpError(400, problem);
-      if (prefersAsync(request.headers.prefer)) {
-        // Confirmed at the edge: recorded by Temporal, applied (or refused) by the conversation after
-        // this answer; the Location names where the outcome is read.
-        const writeId = await gateway.setAttributesAccepted(conversationId, attributes, { secured, idempotencyKey: request.headers['idempotency-key'] });
+      // A write kept at the edge is answered 202: recorded by Temporal, applied (or refused by the same
+      // rules) by the conversation after this answer; the Location names where the outcome is read.
+      const kept = (writeId: string, headers: Record<string, string>) => {
         const outcome = `/conversations/${encodeURIComponent(conversationId)}/attribute-writes/${encodeURIComponent(writeId)}`;
-        void reply.status(202).headers({ 'preference-applied': 'respond-async', location: outcome });
+        void reply.status(202).headers({ ...headers, location: outcome });
         return { conversationId, writeId, accepted: Object.keys(attributes), outcome, ...(secured ? { secured: true } : {}) };
+      };
+      if (prefersAsync(request.headers.prefer)) {
+        const writeId = await gateway.setAttributesAccepted(conversationId, attributes, { secured, idempotencyKey: request.headers['idempotency-key'] });
+        return kept(writeId, { 'preference-applied': 'respond-async' });
       }
       const answer = await gateway.setAttributes(conversationId, attributes, { secured, idempotencyKey: request.headers['idempotency-key'] });
       if (answer.confirmed) return secured ? { conversationId, queued: answer.queued, secured: true } : { conversationId, queued: answer.queued };
-      // No worker confirmed it in time, and it was recorded at the edge instead: kept, applied (or
-      // refused by the same rules) after this answer, its outcome where the Location says. Not a
-      // preference applied: the caller did not ask for it, so no Preference-Applied.
-      const outcome = `/conversations/${encodeURIComponent(conversationId)}/attribute-writes/${encodeURIComponent(answer.writeId)}`;
-      void reply.status(202).headers({ location: outcome });
-      return { conversationId, writeId: answer.writeId, accepted: Object.keys(attributes), outcome, ...(secured ? { secured: true } : {}) };
+      // No worker confirmed it in time, and it was kept at the edge instead. Not a preference applied:
+      // the caller did not ask for it, so no Preference-Applied.
+      return kept(answer.writeId, {});
     },
   );
 
