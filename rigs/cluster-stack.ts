@@ -44,6 +44,8 @@ export interface ServerPorts {
   matchingMembership: number;
   workerGrpc: number;
   workerMembership: number;
+  /** The server's own Prometheus metrics (PROMETHEUS_ENDPOINT). */
+  metrics: number;
 }
 
 /**
@@ -70,6 +72,7 @@ export function temporalServerEnv(db: { host: string; port: number }, ports: Ser
     MATCHING_MEMBERSHIP_PORT: String(ports.matchingMembership),
     WORKER_GRPC_PORT: String(ports.workerGrpc),
     WORKER_MEMBERSHIP_PORT: String(ports.workerMembership),
+    PROMETHEUS_ENDPOINT: `127.0.0.1:${ports.metrics}`,
   };
 }
 
@@ -233,6 +236,8 @@ export interface TemporalService {
   temporal: ServerProcess;
   /** The frontend's gRPC address. */
   address: string;
+  /** The server's own Prometheus metrics. */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -258,13 +263,14 @@ export async function startTemporalService(opts: { workDir: string; log(line: st
       historyGrpc: await freePort(), historyMembership: await membershipPort(),
       matchingGrpc: await freePort(), matchingMembership: await membershipPort(),
       workerGrpc: await freePort(), workerMembership: await membershipPort(),
+      metrics: await freePort(),
     };
     const address = `127.0.0.1:${ports.frontendGrpc}`;
     temporal = new ServerProcess('temporal server', tools.server, ['start'], { PATH: process.env.PATH, HOME: process.env.HOME, ...temporalServerEnv(db, ports) }, path.join(workDir, 'temporal-server.log'), () => frontendServes(address));
     await temporal.start();
     await runScript(workDir, 'temporal-setup', DEPLOY.registerSearchAttributes, { PATH: `${path.dirname(requireBinary('cli'))}:${process.env.PATH}`, ...searchAttributeSetupEnv(address) });
     log(`Temporal ${address} up, schema and search attributes set, in ${Math.round((Date.now() - started) / 1000)} s`);
-    return { postgres, temporal, address, stop };
+    return { postgres, temporal, address, metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -13,6 +13,8 @@ export interface HeadlessDevServerOptions {
   logFile?: string;
   /** Own process group, so a terminal's Ctrl-C reaches only the runner, which stops the server itself. */
   detached?: boolean;
+  /** Serve Temporal's own Prometheus metrics on this port (the bench reads them per phase). */
+  metricsPort?: number;
 }
 
 export async function startHeadlessDevServer(dbFile: string, opts: HeadlessDevServerOptions = {}): Promise<DevServer> {
@@ -24,6 +26,7 @@ export async function startHeadlessDevServer(dbFile: string, opts: HeadlessDevSe
         port: opts.port ?? (await freePort()),
         headless: true,
         detached: opts.detached,
+        metricsPort: opts.metricsPort,
         logFile: opts.logFile ?? `${dbFile}.log`,
       });
       killOnExit(server.process);

@@ -44,6 +44,7 @@ import { medianRatio, mergeRounds } from './bench/rounds';
 import { KEPT_UP_GROWTH, arrivalOffsetsMs, arrivalRates, arrive, backlogGrowth, keptUpVerdict } from './bench/arrivals';
 import { cpuMeter, cpuModel, descendantsOf, ioWritten, loadAverage, measureTogether, peakRssMiB, RssSampler, rssMiB } from './bench/proc';
 import { startTemporalService, type TemporalService } from '../rigs/cluster-stack';
+import { SERVICE_CALLS, scrapeServiceMetrics, servicePhase, type ServicePhase } from './bench/service-metrics';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -667,6 +668,8 @@ interface PhaseResult {
   cpuSecondsPerConversation: Record<string, number>;
   /** The Temporal service's write system calls and bytes sent to storage, per conversation (the dev server's SQLite file and log; or the server's and PostgreSQL's). */
   temporalIo?: { writeCallsPerConversation: number; kibWrittenPerConversation: number };
+  /** The Temporal service's own metrics over the phase: its time per call, the workflow lock's waits and holds, its persistence writes. */
+  temporalService?: ServicePhase;
   storeBatchesPerConversation?: number;
   /** Parley: conversations whose every request succeeded, and of those how many hold in the store exactly what the traffic last wrote. */
   storedData?: { conversations: number; complete: number };
@@ -733,15 +736,20 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
 
   let temporalAddress: string;
   let temporalPid: number | undefined;
+  /** The Temporal service's own Prometheus metrics, read before and after each phase. */
+  let serviceMetricsUrl: string | undefined;
   if (TARGET === 'cluster') {
     temporalService = await startTemporalService({ workDir: dir, log: (line) => console.log(line) });
     const pg = temporalService.postgres;
     temporalAddress = temporalService.address;
     temporalPid = temporalService.temporal.pid;
+    serviceMetricsUrl = temporalService.metricsUrl;
     // The server and its PostgreSQL (the postmaster and every backend) are measured as one service.
     if (temporalPid !== undefined) measureTogether(temporalPid, () => (pg.pid === undefined ? [] : [pg.pid, ...descendantsOf(pg.pid)]));
   } else {
-    devServer = await startHeadlessDevServer(path.join(dir, 'temporal.sqlite'), { detached: true, logFile: path.join(dir, 'temporal-server.log') });
+    const metricsPort = await freePort();
+    devServer = await startHeadlessDevServer(path.join(dir, 'temporal.sqlite'), { detached: true, logFile: path.join(dir, 'temporal-server.log'), metricsPort });
+    serviceMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     temporalAddress = devServer.address;
     temporalPid = devServer.process.pid;
   }
@@ -869,6 +877,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     sampler.takePeaks();
     const cpu = cpuMeter(pids);
     const io0 = ioWritten(pids.temporal ?? -1);
+    const service0 = await scrapeServiceMetrics(serviceMetricsUrl);
     const t0 = performance.now();
     const clean: boolean[] = new Array(count).fill(false);
     /** Each conversation's time, by its index: its place in the arrival order. */
@@ -886,6 +895,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     const settledMs = performance.now() - t0;
     const cpuCores = cpu();
     const io1 = ioWritten(pids.temporal ?? -1);
+    const service1 = await scrapeServiceMetrics(serviceMetricsUrl);
     const peaks = sampler.takePeaks();
     const unclosed = ids.filter((_, i) => !closed[i]);
     // Left running they would weigh on the next level; terminated, their data is not flushed.
@@ -949,6 +959,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
         : {}),
       cpuCores: Object.fromEntries(Object.entries(cpuCores).map(([k, v]) => [k, round(v, 2)])),
       cpuSecondsPerConversation: cpuPerConversation(cpuCores, settledMs / 1000, count),
+      temporalService: service0 && service1 ? servicePhase(service0, service1, count) : undefined,
       temporalIo: io0 && io1 ? { writeCallsPerConversation: round((io1.calls - io0.calls) / count), kibWrittenPerConversation: round((io1.bytes - io0.bytes) / 1024 / count) } : undefined,
       peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, Math.round(v)])),
     };
@@ -1354,6 +1365,7 @@ function reportCore(r: any, errs: Errs, q: Q): void {
   const wait = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)} (${x.count})` : '–');
   console.log(table(['phase', 'normal queue', 'sticky queue'], phases.map(([name, p]: [string, any]) => [name, wait(p.workflowTaskWaitMs.normal), wait(p.workflowTaskWaitMs.sticky)])));
   const service = serviceLabel(r.settings.target);
+  reportServiceOwnTime(phases, service);
   const named = (names: string[]) => names.map((n) => (n === 'temporal' ? service : n));
   console.log(`\nCPU, in cores busy over each phase (from /proc/<pid>/stat; "others" is the rest of the machine: other jobs on this box; "iowait": cores idle while a task waited on the disk), and the Temporal service's (${service}) writes (/proc/<pid>/io):`);
   const cpuNames = ['temporal', 'parley worker', 'floor worker', 'api', 'bench (load)', 'others', 'machine', 'iowait', 'Temporal writes/conv', 'KiB/conv'];
@@ -1367,6 +1379,37 @@ function reportCore(r: any, errs: Errs, q: Q): void {
   console.log('\nPeak RSS, MiB (sampled every 250 ms per phase; "run" is the kernel high-water mark over the whole run, start-up included):');
   const rssNames = ['parley worker', 'api', 'floor worker', 'temporal', 'bench (load)'];
   console.log(table(['phase', ...named(rssNames)], [...phases.map(([name, p]: [string, any]) => [name, ...rssNames.map((n) => p.peakRssMiB[n])]), ['run', ...rssNames.map((n) => r.peakRssMiB[n])]]));
+}
+
+/** The Temporal service's own time over each phase, from its Prometheus metrics: where a request's time "in Temporal" went. */
+function reportServiceOwnTime(phases: [string, PhaseResult][], service: string): void {
+  if (!phases.some(([, p]) => p.temporalService)) return;
+  console.log(
+    `\nThe Temporal service's own time (${service}, its Prometheus metrics over each phase): each call per conversation × its mean ms in the service;` +
+      ` the workflow's lock (every call and task on a workflow takes it in turn): mean wait / mean hold ms, acquisitions per conversation, and those given up` +
+      ` because it stayed busy (the task is retried later); writes of a workflow's state to persistence per conversation × mean ms:`,
+  );
+  const callNames: Record<(typeof SERVICE_CALLS)[number], string> = {
+    SignalWithStartWorkflowExecution: 'signal-with-start',
+    SignalWorkflowExecution: 'signal',
+    UpdateWorkflowExecution: 'update',
+    RespondWorkflowTaskCompleted: 'task completed',
+  };
+  const times = (x?: { perConversation: number; meanMs: number }) => (x ? `${x.perConversation} × ${x.meanMs}` : '–');
+  console.log(table(
+    ['phase', ...SERVICE_CALLS.map((c) => callNames[c]), 'lock wait / hold ms', 'locks/conv', 'given up/conv', 'persistence writes'],
+    phases.map(([name, p]) => {
+      const t = p.temporalService;
+      return [
+        name,
+        ...SERVICE_CALLS.map((c) => times(t?.calls[c])),
+        t?.lockWaitMs !== undefined ? `${t.lockWaitMs} / ${t.lockHoldMs ?? '–'}` : '–',
+        t?.locksPerConversation,
+        t?.lockFailuresPerConversation,
+        times(t?.persistenceWrites),
+      ];
+    }),
+  ));
 }
 
 function reportCrm(crm: any, errs: Errs, q: Q): void {

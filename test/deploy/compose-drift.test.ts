@@ -57,7 +57,7 @@ const scriptOf = (s: Service): string | undefined => {
   return target ? mountedAt(s, target) : undefined;
 };
 
-const ports: ServerPorts = { frontendGrpc: 1, frontendHttp: 2, frontendMembership: 3, historyGrpc: 4, historyMembership: 5, matchingGrpc: 6, matchingMembership: 7, workerGrpc: 8, workerMembership: 9 };
+const ports: ServerPorts = { frontendGrpc: 1, frontendHttp: 2, frontendMembership: 3, historyGrpc: 4, historyMembership: 5, matchingGrpc: 6, matchingMembership: 7, workerGrpc: 8, workerMembership: 9, metrics: 10 };
 /** Set by the stack only: containers keep the image's default ports and bind their own address. */
 const LOCAL_ONLY = ['BIND_ON_IP', 'FRONTEND_GRPC_PORT', 'FRONTEND_HTTP_PORT', 'FRONTEND_MEMBERSHIP_PORT', 'HISTORY_GRPC_PORT', 'HISTORY_MEMBERSHIP_PORT', 'MATCHING_GRPC_PORT', 'MATCHING_MEMBERSHIP_PORT', 'WORKER_GRPC_PORT', 'WORKER_MEMBERSHIP_PORT'];
 
