@@ -1387,7 +1387,8 @@ function reportServiceOwnTime(phases: [string, PhaseResult][], service: string):
   console.log(
     `\nThe Temporal service's own time (${service}, its Prometheus metrics over each phase): each call per conversation × its mean ms in the service;` +
       ` the workflow's lock (every call and task on a workflow takes it in turn): mean wait / mean hold ms, acquisitions per conversation, and those given up` +
-      ` because it stayed busy (the task is retried later); writes of a workflow's state to persistence per conversation × mean ms:`,
+      ` because it stayed busy (the task is retried later); the mean wait for the history shard's persistence slot (writes pass one at a time by default, each holding its workflow's lock);` +
+      ` writes of a workflow's state to persistence per conversation × mean ms:`,
   );
   const callNames: Record<(typeof SERVICE_CALLS)[number], string> = {
     SignalWithStartWorkflowExecution: 'signal-with-start',
@@ -1397,7 +1398,7 @@ function reportServiceOwnTime(phases: [string, PhaseResult][], service: string):
   };
   const times = (x?: { perConversation: number; meanMs: number }) => (x ? `${x.perConversation} × ${x.meanMs}` : '–');
   console.log(table(
-    ['phase', ...SERVICE_CALLS.map((c) => callNames[c]), 'lock wait / hold ms', 'locks/conv', 'given up/conv', 'persistence writes'],
+    ['phase', ...SERVICE_CALLS.map((c) => callNames[c]), 'lock wait / hold ms', 'locks/conv', 'given up/conv', 'shard slot wait ms', 'persistence writes'],
     phases.map(([name, p]) => {
       const t = p.temporalService;
       return [
@@ -1406,6 +1407,7 @@ function reportServiceOwnTime(phases: [string, PhaseResult][], service: string):
         t?.lockWaitMs !== undefined ? `${t.lockWaitMs} / ${t.lockHoldMs ?? '–'}` : '–',
         t?.locksPerConversation,
         t?.lockFailuresPerConversation,
+        t?.shardIoWaitMs,
         times(t?.persistenceWrites),
       ];
     }),

@@ -21,6 +21,12 @@ export interface ServicePhase {
   locksPerConversation?: number;
   /** Acquisitions given up because the lock stayed busy (the task is retried later), per conversation. */
   lockFailuresPerConversation?: number;
+  /**
+   * Mean wait for the shard's persistence slot (`semaphore_latency{operation="ShardInfo"}`): every
+   * write of every workflow on a history shard passes one at a time (`history.shardIOConcurrency`,
+   * 1 by default), holding its workflow's lock while it waits.
+   */
+  shardIoWaitMs?: number;
   /** Writes of a workflow's state to persistence (UpdateWorkflowExecution, CreateWorkflowExecution) per conversation, and their mean time. */
   persistenceWrites?: { perConversation: number; meanMs: number };
 }
@@ -33,7 +39,7 @@ const keyOf = (metric: string, labels: string): string | undefined => {
   return service ? `${metric}|${operation}|${service}` : `${metric}|${operation}`;
 };
 
-const WANTED = /^(service_latency_(?:sum|count)|cache_latency_(?:sum|count)|history_workflow_execution_cache_lock_hold_duration_(?:sum|count)|acquire_lock_failed|persistence_latency_(?:sum|count))\{(.*)\} (\S+)$/;
+const WANTED = /^(service_latency_(?:sum|count)|cache_latency_(?:sum|count)|history_workflow_execution_cache_lock_hold_duration_(?:sum|count)|acquire_lock_failed|persistence_latency_(?:sum|count)|semaphore_latency_(?:sum|count))\{(.*)\} (\S+)$/;
 
 /** Parses the Prometheus text format, keeping only the series this summary reads. */
 export function parseServiceMetrics(text: string): ServiceSnapshot {
@@ -77,6 +83,7 @@ export function servicePhase(before: ServiceSnapshot, after: ServiceSnapshot, co
   }
   const wait = histogram('cache_latency', 'HistoryCacheGetOrCreate');
   const hold = histogram('history_workflow_execution_cache_lock_hold_duration', 'HistoryCacheGetOrCreate');
+  const shardIo = histogram('semaphore_latency', 'ShardInfo');
   const writes = ['UpdateWorkflowExecution', 'CreateWorkflowExecution'].map((op) => histogram('persistence_latency', op));
   const writeCount = writes.reduce((n, h) => n + h.count, 0);
   const writeSeconds = writes.reduce((n, h) => n + h.sumSeconds, 0);
@@ -84,6 +91,7 @@ export function servicePhase(before: ServiceSnapshot, after: ServiceSnapshot, co
     calls,
     ...(wait.count > 0 ? { lockWaitMs: r((1000 * wait.sumSeconds) / wait.count), locksPerConversation: r(wait.count / conversations) } : {}),
     ...(hold.count > 0 ? { lockHoldMs: r((1000 * hold.sumSeconds) / hold.count) } : {}),
+    ...(shardIo.count > 0 ? { shardIoWaitMs: r((1000 * shardIo.sumSeconds) / shardIo.count) } : {}),
     lockFailuresPerConversation: r(delta('acquire_lock_failed|HistoryCacheGetOrCreate') / conversations, 2),
     ...(writeCount > 0 ? { persistenceWrites: { perConversation: r(writeCount / conversations), meanMs: r((1000 * writeSeconds) / writeCount) } } : {}),
   };

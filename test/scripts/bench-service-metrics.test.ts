@@ -47,6 +47,8 @@ test('a phase of signals-with-start reads as its calls, lock acquisitions and pe
   expect(phase.lockWaitMs).toBeGreaterThanOrEqual(0);
   expect(phase.lockHoldMs).toBeGreaterThan(0);
   expect(phase.lockFailuresPerConversation).toBe(0);
+  // Every write of the shard waits for its persistence slot (none here: nothing else was writing).
+  expect(phase.shardIoWaitMs).toBeGreaterThanOrEqual(0);
   expect(phase.persistenceWrites?.perConversation).toBeGreaterThanOrEqual(2);
 });
 
