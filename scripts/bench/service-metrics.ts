@@ -3,6 +3,7 @@
 // service itself took per request, how long requests waited for a workflow's lock and how long they
 // held it, and how many writes it made to its persistence. The API's Server-Timing says how long a
 // request spent "in Temporal"; this says where in Temporal.
+import { round as r } from './stats';
 
 /** Counters and histograms (their sum and count) summed over label sets that differ only in labels not named in the key. */
 export type ServiceSnapshot = Map<string, number>;
@@ -67,12 +68,10 @@ export async function scrapeServiceMetrics(url: string | undefined): Promise<Ser
   }
 }
 
-const r = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
-
 /** What changed between two snapshots, per conversation of the phase. Histograms' sums are in seconds. */
 export function servicePhase(before: ServiceSnapshot, after: ServiceSnapshot, conversations: number): ServicePhase {
   const delta = (key: string): number => (after.get(key) ?? 0) - (before.get(key) ?? 0);
-  const histogram = (prefix: string, suffix = ''): { count: number; sumSeconds: number } => ({
+  const histogram = (prefix: string, suffix: string): { count: number; sumSeconds: number } => ({
     count: delta(`${prefix}_count|${suffix}`),
     sumSeconds: delta(`${prefix}_sum|${suffix}`),
   });
