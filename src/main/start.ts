@@ -80,6 +80,7 @@ async function main(): Promise<void> {
       dbFile,
       port: config.devServerPort,
       uiPort: config.uiPort,
+      metricsPort: config.devServerMetricsPort,
       logFile: path.join(config.dataDir, 'temporal-server.log'),
       detached: true,
       uiCodecEndpoint: `${apiUrl(config.host, config.port)}/codec`,
@@ -182,6 +183,7 @@ function portsOf(config: Config): { devServer: NamedPort[]; worker: NamedPort[];
       : [
           { port: config.devServerPort, variable: 'TEMPORAL_DEV_PORT', owner: 'the Temporal dev server', host: loopback },
           { port: config.uiPort, variable: 'TEMPORAL_UI_PORT', owner: 'the Temporal Web UI', host: loopback },
+          ...(config.devServerMetricsPort === undefined ? [] : [{ port: config.devServerMetricsPort, variable: 'TEMPORAL_DEV_METRICS_PORT', owner: "the Temporal dev server's metrics", host: loopback }]),
         ],
     worker: [
       ...(config.workerHealthPort === undefined ? [] : [{ port: config.workerHealthPort, variable: 'WORKER_HEALTH_PORT', owner: "the worker's health endpoint", host: config.host }]),

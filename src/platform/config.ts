@@ -6,7 +6,7 @@ import type { LogFormat } from './logger';
 import { type ConversationSettings, DEFAULT_SETTINGS, DEFAULT_TASK_QUEUE } from '../conversation';
 import net from 'node:net';
 import { dataDirOf } from './data-dir';
-import { ConfigError, type Env, atLeast, duration, flag, integer, list, oneOf, optional } from './env';
+import { ConfigError, type Env, atLeast, duration, flag, integer, integerInRange, list, oneOf, optional } from './env';
 
 export { ConfigError } from './env';
 export { projectRoot } from './data-dir';
@@ -31,6 +31,8 @@ export interface PlatformConfig {
   /** Embedded dev server ports (only when temporalAddress is unset). */
   devServerPort: number;
   uiPort: number;
+  /** TEMPORAL_DEV_METRICS_PORT: the embedded dev server's own Prometheus metrics (on 127.0.0.1); unset means it serves none. */
+  devServerMetricsPort?: number;
   /** PARLEY_DATA_DIR: the SQLite store, local key file, secrets file, outbox and exports default under it. */
   dataDir: string;
   logLevel: string;
@@ -80,6 +82,7 @@ export function loadPlatformConfig(env: Env): PlatformConfig {
     taskQueue: env.TEMPORAL_TASK_QUEUE || DEFAULT_TASK_QUEUE,
     devServerPort: integer(env, 'TEMPORAL_DEV_PORT', 7233),
     uiPort: integer(env, 'TEMPORAL_UI_PORT', 8233),
+    devServerMetricsPort: env.TEMPORAL_DEV_METRICS_PORT?.trim() ? integerInRange(env, 'TEMPORAL_DEV_METRICS_PORT', 0, 1, 65_535) : undefined,
     dataDir: dataDirOf(env),
     logLevel: env.LOG_LEVEL || 'info',
     logFormat: oneOf<LogFormat>(env, 'LOG_FORMAT', ['json', 'pretty', 'auto'], 'auto'),

@@ -49,3 +49,10 @@ test('TRUST_PROXY: addresses, CIDR ranges and proxy-addr names; anything else re
   expect(loadPlatformConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,loopback' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', '::1', 'loopback']);
   for (const bad of ['true', '2', '10.0.0.0/33', 'nginx']) expect(() => loadPlatformConfig({ TRUST_PROXY: bad })).toThrow(/TRUST_PROXY/);
 });
+
+test("TEMPORAL_DEV_METRICS_PORT: the embedded dev server's metrics port, none when unset; anything but a port refused by name", () => {
+  expect(loadPlatformConfig({}).devServerMetricsPort).toBeUndefined();
+  expect(loadPlatformConfig({ TEMPORAL_DEV_METRICS_PORT: ' ' }).devServerMetricsPort).toBeUndefined();
+  expect(loadPlatformConfig({ TEMPORAL_DEV_METRICS_PORT: '9091' }).devServerMetricsPort).toBe(9091);
+  for (const bad of ['0', '70000', 'yes', '-1']) expect(() => loadPlatformConfig({ TEMPORAL_DEV_METRICS_PORT: bad })).toThrow(/TEMPORAL_DEV_METRICS_PORT/);
+});

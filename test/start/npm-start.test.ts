@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { authedFetch, credentialsFromFile } from '../../rigs/credentials';
+import { freePort } from '../../rigs/ports';
 import { tempDir, uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
 import { routingEvent } from '../support/conversation';
@@ -75,10 +76,11 @@ test('npm start serves the API and the UI; Ctrl-C stops the worker gracefully; a
 
 const pickExit = (line?: LogLine) => ({ code: line?.code, signal: line?.signal });
 
-test('npm start supervises what it started: a SIGKILLed dev server, worker or API is restarted (same SQLite file, data kept); when the dev server cannot come back it stops everything and exits 1 saying why', async () => {
+test('npm start supervises what it started: a SIGKILLed dev server, worker or API is restarted (same SQLite file, data kept); when the dev server cannot come back it stops everything and exits 1 saying why; the dev server serves its metrics on TEMPORAL_DEV_METRICS_PORT, also after a restart', async () => {
   const dataDir = tempDir('npm-start-supervise');
   const conversationId = uniqueId('supervise');
-  const run = await launch(dataDir);
+  const metricsPort = await freePort();
+  const run = await launch(dataDir, { env: { TEMPORAL_DEV_METRICS_PORT: String(metricsPort) } });
   const credentials = credentialsFromFile(path.join(dataDir, 'secrets.json'));
   const launcherPid = run.child.pid!;
   const msgs = () => run.lines.map((line) => line.msg);
@@ -92,6 +94,16 @@ test('npm start supervises what it started: a SIGKILLed dev server, worker or AP
 
   expect((await post(run, credentials, '/webhooks/routing-events', routingEvent(conversationId, 'QUEUED', 1, { queue: 'billing' }))).status).toBe(202);
   expect((await post(run, credentials, `/conversations/${conversationId}/attributes`, { attributes: { Tier: 'gold' } })).status).toBe(200);
+  // Temporal's own metrics, on loopback: the webhook's signal-with-start and the write's update are counted.
+  const devServerMetrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const counted = (text: string, operation: string): number =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith('service_latency_count{') && line.includes(`operation="${operation}"`) && line.includes('service_name="frontend"'))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const before = await devServerMetrics();
+  expect(counted(before, 'SignalWithStartWorkflowExecution')).toBeGreaterThanOrEqual(1);
+  expect(counted(before, 'UpdateWorkflowExecution')).toBeGreaterThanOrEqual(1);
 
   // The dev server, killed without a chance to close its SQLite file.
   process.kill(onlyChild(launcherPid, path.join(dataDir, 'temporal.sqlite')), 'SIGKILL');
@@ -101,6 +113,8 @@ test('npm start supervises what it started: a SIGKILLed dev server, worker or AP
   // What was written before the kill is still there.
   const state = await authedFetch(credentials, `${run.baseUrl}/conversations/${conversationId}`);
   expect(await state.json()).toMatchObject({ status: 'queued', queue: 'billing', attributeNames: { pending: ['Plan', 'Tier'] } });
+  // The restarted dev server serves its metrics on the same port (its counts start again from zero).
+  expect(counted(await devServerMetrics(), 'UpdateWorkflowExecution')).toBeGreaterThanOrEqual(1);
 
   // The worker and the API, each SIGKILLed: restarted, and the service answers again.
   for (const entry of ['worker.js', 'api.js']) {

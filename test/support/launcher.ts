@@ -44,10 +44,10 @@ export async function freeLaunchPorts(): Promise<LaunchPorts> {
 }
 
 /** Starts the launcher; unless `waitUntilUp` is false, resolves once it has said "Parley is up". */
-export async function launch(dataDir: string, opts: { ports?: LaunchPorts; waitUntilUp?: boolean } = {}): Promise<Launch> {
+export async function launch(dataDir: string, opts: { ports?: LaunchPorts; waitUntilUp?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Launch> {
   if (!fs.existsSync(LAUNCHER)) throw new Error(`${LAUNCHER} is missing: npm test builds it first (npm run build)`);
   const ports = opts.ports ?? (await freeLaunchPorts());
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(ports.port), TEMPORAL_DEV_PORT: String(ports.devPort), TEMPORAL_UI_PORT: String(ports.uiPort), PARLEY_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(ports.port), TEMPORAL_DEV_PORT: String(ports.devPort), TEMPORAL_UI_PORT: String(ports.uiPort), PARLEY_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...opts.env };
   delete env.TEMPORAL_ADDRESS;
   delete env.DATABASE_URL;
   // The launcher makes its own secrets in the data folder on the first start.
