@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { authedFetch, credentialsFromFile } from '../../rigs/credentials';
 import { freePort } from '../../rigs/ports';
+import { parseServiceMetrics, type ServiceSnapshot } from '../../scripts/bench/service-metrics';
 import { tempDir, uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
 import { routingEvent } from '../support/conversation';
@@ -95,12 +96,8 @@ test('npm start supervises what it started: a SIGKILLed dev server, worker or AP
   expect((await post(run, credentials, '/webhooks/routing-events', routingEvent(conversationId, 'QUEUED', 1, { queue: 'billing' }))).status).toBe(202);
   expect((await post(run, credentials, `/conversations/${conversationId}/attributes`, { attributes: { Tier: 'gold' } })).status).toBe(200);
   // Temporal's own metrics, on loopback: the webhook's signal-with-start and the write's update are counted.
-  const devServerMetrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const counted = (text: string, operation: string): number =>
-    text
-      .split('\n')
-      .filter((line) => line.startsWith('service_latency_count{') && line.includes(`operation="${operation}"`) && line.includes('service_name="frontend"'))
-      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const devServerMetrics = async () => parseServiceMetrics(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+  const counted = (metrics: ServiceSnapshot, operation: string): number => metrics.get(`service_latency_count|${operation}|frontend`) ?? 0;
   const before = await devServerMetrics();
   expect(counted(before, 'SignalWithStartWorkflowExecution')).toBeGreaterThanOrEqual(1);
   expect(counted(before, 'UpdateWorkflowExecution')).toBeGreaterThanOrEqual(1);
