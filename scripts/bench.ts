@@ -25,7 +25,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { projectRoot } from '../src/platform/data-dir';
 import type { DevServer } from '../src/platform/dev-server';
-import { workflowIdFor } from '../src/conversation';
+import { startSearchAttributes, workflowIdFor, type RoutingEvent } from '../src/conversation';
 import { loadOrCreateLocalKeys } from '../src/security/keys';
 import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
@@ -103,6 +103,14 @@ const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'warn';
 /** BENCH_SYSTEMS=floor (or parley) runs one side only, to look at it alone; ratios then read '–'. */
 const SYSTEMS = (process.env.BENCH_SYSTEMS || 'floor,parley').split(',').map((s) => s.trim()).filter((s): s is 'floor' | 'parley' => s === 'floor' || s === 'parley');
 /** BENCH_PHASES: which phases run, of core (the levels and the open phase), crm, channels; all by default. */
+/**
+ * BENCH_FLOOR: what the floor's workflow records. `plain` (default): the traffic only, the floor the
+ * goals are set against. `features`: also what Parley's features record, in the least way Temporal
+ * allows (search attributes at the start, ROUTED and CLOSED; an inactivity timer; the store write and
+ * export in one local activity at CLOSED: bench/floor-workflow.ts), to show how much of Parley's
+ * cost those features are and how much its implementation (API, codec, validation) is.
+ */
+const FLOOR_KIND = floorKind();
 const PHASE_NAMES = ['core', 'crm', 'channels'] as const;
 const PHASES = phaseList();
 const OUT = path.resolve(process.env.BENCH_OUT || path.join(projectRoot(), '.data', 'bench-results.json'));
@@ -119,6 +127,19 @@ const NAMESPACE = 'default';
 const TARGET = target();
 const PARLEY_QUEUE = 'bench-parley';
 const FLOOR_QUEUE = 'bench-floor';
+
+function floorKind(): 'plain' | 'features' {
+  const raw = (process.env.BENCH_FLOOR || 'plain').trim();
+  if (raw !== 'plain' && raw !== 'features') throw new Error(`BENCH_FLOOR is plain or features, got "${raw}"`);
+  return raw;
+}
+
+/** How the report names the floor it measured. */
+function floorDescription(kind: string | undefined): string {
+  return kind === 'features'
+    ? "the floor WITH PARLEY'S FEATURES (BENCH_FLOOR=features: search attributes at the start, ROUTED and CLOSED, an inactivity timer, the store write and export in one local activity at CLOSED); the goals are set against the plain floor, so this run's goal lines compare with a floor that records more"
+    : 'the plain floor (a workflow that only records the traffic)';
+}
 
 function int(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -463,9 +484,11 @@ function floorSender(client: Client, timeoutMs: number): Sender {
         client.workflow.signalWithStart(floorWorkflow, {
           workflowId: workflowId(event.conversationId as string),
           taskQueue: FLOOR_QUEUE,
-          args: [],
+          args: FLOOR_KIND === 'features' ? [{ features: { conversationId: `floor-${event.conversationId as string}` } }] : [],
           signal: floorEventSignal,
           signalArgs: [event as { eventId: string; eventType: string }],
+          // As Parley's API gives them: taken only when the event starts the workflow.
+          ...(FLOOR_KIND === 'features' ? { typedSearchAttributes: startSearchAttributes(event as unknown as RoutingEvent) } : {}),
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         }),
       ),
@@ -809,7 +832,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   const floorHealth = await freePort();
   const apiPort = await freePort();
   const parleyWorker = spawnNode('parley worker', workerEntry, { ...common, TEMPORAL_TASK_QUEUE: PARLEY_QUEUE, WORKER_HEALTH_PORT: String(parleyHealth) }, path.join(dir, 'parley-worker.log'), ['--expose-gc']);
-  const floorWorker = spawnNode('floor worker', path.join(__dirname, 'bench', 'floor-worker.js'), { ...common, TEMPORAL_TASK_QUEUE: FLOOR_QUEUE, WORKER_HEALTH_PORT: String(floorHealth), BENCH_FLOOR_BUNDLE: floorBundle }, path.join(dir, 'floor-worker.log'), ['--expose-gc']);
+  const floorWorker = spawnNode('floor worker', path.join(__dirname, 'bench', 'floor-worker.js'), { ...common, TEMPORAL_TASK_QUEUE: FLOOR_QUEUE, WORKER_HEALTH_PORT: String(floorHealth), BENCH_FLOOR_BUNDLE: floorBundle, BENCH_FLOOR: FLOOR_KIND }, path.join(dir, 'floor-worker.log'), ['--expose-gc']);
   const api = spawnNode('api', path.join(DIST, 'src', 'main', 'api.js'), {
     ...common,
     TEMPORAL_TASK_QUEUE: PARLEY_QUEUE,
@@ -1136,6 +1159,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       phases: PHASES,
       thinkMs: THINK_MS,
       closedGracePeriod: CLOSED_GRACE,
+      floor: FLOOR_KIND,
       load: ARRIVALS ? 'open (BENCH_ARRIVALS: conversations started per second, Poisson arrivals)' : 'closed (BENCH_LEVELS: concurrent conversations)',
       levels: LEVELS,
       conversations: CONVERSATIONS,
@@ -1231,7 +1255,7 @@ function table(headers: string[], rows: (string | number | undefined)[][]): stri
 function report(r: any): void {
   const m = r.machine;
   console.log(`\nParley vs Temporal's floor — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd} at end`);
-  console.log(`Temporal: ${r.settings.target === 'cluster' ? "its server on PostgreSQL (as docker-compose.yml runs it)" : 'the dev server (as npm start runs it)'}. Same Temporal service and worker settings for both; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms. Parley's writes: ${r.settings.parleyWrites ?? 'update'}.${r.settings.thinkMs ? ` A conversation's requests ${r.settings.thinkMs} ms apart (BENCH_THINK_MS).` : ''} Parley's grace window after CLOSED: ${r.settings.closedGracePeriod ?? '0'} (BENCH_CLOSED_GRACE; \`npm start\`: 2m).\n`);
+  console.log(`Temporal: ${r.settings.target === 'cluster' ? "its server on PostgreSQL (as docker-compose.yml runs it)" : 'the dev server (as npm start runs it)'}. Same Temporal service and worker settings for both; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client; the floor is ${floorDescription(r.settings.floor)}. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms. Parley's writes: ${r.settings.parleyWrites ?? 'update'}.${r.settings.thinkMs ? ` A conversation's requests ${r.settings.thinkMs} ms apart (BENCH_THINK_MS).` : ''} Parley's grace window after CLOSED: ${r.settings.closedGracePeriod ?? '0'} (BENCH_CLOSED_GRACE; \`npm start\`: 2m).\n`);
   const errs = (e?: Record<string, Record<string, number>>) => (e ? Object.entries(e).map(([kind, byStatus]) => Object.entries(byStatus).map(([s, n]) => `${kind} ${s}×${n}`).join(' ')).join(' ') || '0' : '–');
   const q = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)}` : '–');
   const bg = Object.entries(r.background ?? {}) as [string, any][];
@@ -1283,7 +1307,7 @@ function reportGoals(r: any): void {
   const open = r.open?.parley;
   const mb = open ? Math.round(open.workerRssPer1000OpenMiB * 1.048576) : undefined;
   lines.push(`${verdict(mb === undefined ? undefined : mb <= 100).padEnd(12)} worker memory ≤ 100 MB per 1,000 open conversations: ${mb === undefined ? '–' : `${mb} MB (${open.workerRssPer1000OpenMiB} MiB) with ${open.conversations} open${r.background?.parley ? ` after the ${r.background.parley.conversations.toLocaleString('en-US')} in the background` : ''}`}`);
-  console.log(`\nGoals (this run's figures only${r.rounds > 1 ? `; ratios are medians over ${r.rounds} rounds` : ''}):\n${lines.map((l) => `  ${l}`).join('\n')}`);
+  console.log(`\nGoals (this run's figures only${r.rounds > 1 ? `; ratios are medians over ${r.rounds} rounds` : ''}${r.settings.floor === 'features' ? "; AGAINST THE FLOOR WITH PARLEY'S FEATURES, not the plain floor the goals are set against" : ''}):\n${lines.map((l) => `  ${l}`).join('\n')}`);
 }
 
 /** Requests answered 5xx (or never answered: the connection failed). */
