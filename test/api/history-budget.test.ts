@@ -7,20 +7,28 @@ import { Client, Connection } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { workflowIdFor } from '../../src/conversation/messages';
+import path from 'node:path';
+import pino from 'pino';
+import { startSearchAttributes, workflowIdFor, type RoutingEvent } from '../../src/conversation';
+import { FolderExportSink } from '../../src/export';
+import { SqliteParticipantDataStore } from '../../src/store';
 import { floorEventSignal, floorWorkflow, floorWriteUpdate } from '../../scripts/bench/floor-workflow';
 import { type ApiStack, startApiStack } from '../../rigs/api-stack';
 import { type InProcessWorker, startInProcessWorker } from '../../rigs/in-process-worker';
-import { uniqueId } from '../../rigs/temp';
+import { tempDir, uniqueId } from '../../rigs/temp';
 import { recordHistory } from '../support/histories';
 
 const CONVERSATIONS = 5;
 
 let stack: ApiStack;
 let floorWorker: InProcessWorker;
+/** The bench's BENCH_FLOOR=features: the floor's close writes a store and an export folder of its own. */
+let featureFloorWorker: InProcessWorker;
+let featureFloorStore: SqliteParticipantDataStore;
 /** Plain (no codec), as the bench's floor sender is. */
 let client: Client;
 const floorQueue = uniqueId('budget-floor');
+const featureFloorQueue = uniqueId('budget-feature-floor');
 
 beforeAll(async () => {
   const [parley, floorBundle] = await Promise.all([
@@ -30,11 +38,22 @@ beforeAll(async () => {
   ]);
   stack = parley;
   floorWorker = await startInProcessWorker({ connection: stack.devServer.address, taskQueue: floorQueue, bundle: floorBundle });
+  const dir = tempDir('budget-feature-floor');
+  featureFloorStore = new SqliteParticipantDataStore(path.join(dir, 'store.sqlite'));
+  await featureFloorStore.init();
+  featureFloorWorker = await startInProcessWorker({
+    connection: stack.devServer.address,
+    taskQueue: featureFloorQueue,
+    bundle: floorBundle,
+    activities: { store: featureFloorStore, logger: pino({ level: 'silent' }), exportSink: new FolderExportSink(path.join(dir, 'exports')) },
+  });
   client = new Client({ connection: await Connection.connect({ address: stack.devServer.address }) });
 });
 
 afterAll(async () => {
   await floorWorker?.stop();
+  await featureFloorWorker?.stop();
+  await featureFloorStore?.close();
   await client?.connection.close();
   await stack?.stop();
 });
@@ -71,6 +90,22 @@ const floor: Sender = {
   async write(id, body) {
     await client.workflow.getHandle(`floor-${id}`).executeUpdate(floorWriteUpdate, { args: [body] });
   },
+};
+
+/** As the bench sends to its floor with BENCH_FLOOR=features: the start's search attributes as Parley's API gives them. */
+const featureFloor: Sender = {
+  async event(event) {
+    await client.workflow.signalWithStart(floorWorkflow, {
+      workflowId: `floor-${String(event.conversationId)}`,
+      taskQueue: featureFloorQueue,
+      args: [{ features: { conversationId: `floor-${String(event.conversationId)}` } }],
+      signal: floorEventSignal,
+      signalArgs: [event as { eventId: string; eventType: string }],
+      typedSearchAttributes: startSearchAttributes(event as unknown as RoutingEvent),
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    });
+  },
+  write: (id, body) => floor.write(id, body),
 };
 
 /** The bench's conversation, request by request. */
@@ -163,4 +198,21 @@ test('writes confirmed at the edge cost one event fewer each: the bench\'s traff
   // Four writes: a signal's one event and its workflow task instead of the update's accepted and completed events and its task.
   expect(edge).toBeLessThanOrEqual(update - 4);
   expect(edge).toBeLessThanOrEqual(1.1 * floorMedian);
+});
+
+test("the bench's floor with Parley's features records the events Parley's conversation records: Parley adds nothing beyond its features", async () => {
+  for (let i = 0; i < 3; i++) {
+    const id = uniqueId(`budget-features-${i}`);
+    await benchConversation(featureFloor, id, i);
+    const floorTypes = await eventsOf(`floor-${id}`);
+    await benchConversation(parley, id, i);
+    const parleyTypes = await eventsOf(workflowIdFor(id));
+    // The same events but for the workflow tasks, which follow timing; the upserts carry the same attributes.
+    const notTasks = (types: string[]) => tally(types.filter((t) => !t.startsWith('WORKFLOW_TASK_')));
+    expect(notTasks(floorTypes)).toEqual(notTasks(parleyTypes));
+    expect(notTasks(floorTypes)).toMatchObject({ TIMER_STARTED: 1, MARKER_RECORDED: 1, 'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES(ParleyAgent,ParleyStatus)': 1, 'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES(ParleyStatus)': 1 });
+    expect(Math.abs(floorTypes.length - parleyTypes.length)).toBeLessThanOrEqual(3);
+    // Its close wrote the store as Parley's does: the four names of the conversation's writes.
+    expect((await featureFloorStore.listAttributes(`floor-${id}`)).map((a) => a.name)).toEqual(['account', 'card', 'intent', 'notes']);
+  }
 });
