@@ -102,7 +102,6 @@ const TRACE_SLOW_MS = int('BENCH_TRACE_SLOW_MS', 2000) || Infinity;
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'warn';
 /** BENCH_SYSTEMS=floor (or parley) runs one side only, to look at it alone; ratios then read '–'. */
 const SYSTEMS = (process.env.BENCH_SYSTEMS || 'floor,parley').split(',').map((s) => s.trim()).filter((s): s is 'floor' | 'parley' => s === 'floor' || s === 'parley');
-/** BENCH_PHASES: which phases run, of core (the levels and the open phase), crm, channels; all by default. */
 /**
  * BENCH_FLOOR: what the floor's workflow records. `plain` (default): the traffic only, the floor the
  * goals are set against. `features`: also what Parley's features record, in the least way Temporal
@@ -111,6 +110,7 @@ const SYSTEMS = (process.env.BENCH_SYSTEMS || 'floor,parley').split(',').map((s)
  * cost those features are and how much its implementation (API, codec, validation) is.
  */
 const FLOOR_KIND = floorKind();
+/** BENCH_PHASES: which phases run, of core (the levels and the open phase), crm, channels; all by default. */
 const PHASE_NAMES = ['core', 'crm', 'channels'] as const;
 const PHASES = phaseList();
 const OUT = path.resolve(process.env.BENCH_OUT || path.join(projectRoot(), '.data', 'bench-results.json'));
