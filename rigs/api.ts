@@ -1,5 +1,6 @@
 // Parley's HTTP API in the test's own process (buildApi, listening on 127.0.0.1), with helpers that
 // call it as its real callers do: a signed webhook, the bearer token of the route's scope.
+import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { type ApiDeps, buildApi } from '../src/api/server';
 import { type ConversationSettings, DEFAULT_SETTINGS } from '../src/conversation';
@@ -39,6 +40,8 @@ export interface ApiOptions {
   trustProxy?: string[];
   /** API_SERVER_TIMING: the Server-Timing header on every answer. Default: off. */
   serverTiming?: boolean;
+  /** On the API's Temporal client, as tracing's are: they see which calls the API makes. */
+  clientInterceptors?: WorkflowClientInterceptor[];
 }
 
 export interface Answer {
@@ -64,7 +67,7 @@ export async function startApi(opts: ApiOptions): Promise<RunningApi> {
   const credentials = opts.credentials ?? testCredentials();
   const keys = opts.keys ?? testKeyServices();
   const app = buildApi({
-    client: createTemporalClient({ temporalAddress: opts.temporalAddress, temporalNamespace: opts.namespace ?? 'default', devServerPort: 0 }, keys.dataConverter),
+    client: createTemporalClient({ temporalAddress: opts.temporalAddress, temporalNamespace: opts.namespace ?? 'default', devServerPort: 0 }, keys.dataConverter, opts.clientInterceptors),
     store: opts.store,
     logger: opts.logger ?? silentLogger,
     config: { taskQueue: opts.taskQueue, temporalRequestTimeoutMs: opts.requestTimeoutMs ?? 5000, conversation: { ...DEFAULT_SETTINGS, ...opts.conversation }, trustProxy: opts.trustProxy },
