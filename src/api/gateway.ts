@@ -270,11 +270,10 @@ export class ConversationGateway {
   }
 
   /**
-   * The message as an update onto the conversation (update-with-start when none runs); when it is
-   * closed, onto its successor `<id>:2`, then `<id>:3`… The closed conversation answers (its
-   * validator, or the refused start of a completed run) before anything is applied, so two
-   * deliveries racing a close both land on the same successor, and a redelivery of a message a
-   * closed conversation took is answered as a duplicate.
+   * Update-with-start onto the conversation; when it is closed, onto its successor `<id>:2`, then
+   * `<id>:3`… The closed conversation answers (its validator, or the refused start of a completed
+   * run) before anything is applied, so two deliveries racing a close both land on the same
+   * successor, and a redelivery of a message a closed conversation took is answered as a duplicate.
    */
   async deliverInbound(conversationId: string, message: InboundMessage): Promise<InboundOutcome> {
     for (let n = 1; n <= MAX_SUCCESSORS; n++) {
@@ -283,7 +282,9 @@ export class ConversationGateway {
       try {
         // No update id from the eventId: Temporal would answer a redelivery with the first
         // delivery's outcome; the workflow's window answers it as the duplicate it is, in any run.
-        const { outcome } = await this.withDeadline(() => this.updateRunningOrStart(id, inboundMessageUpdate, [message]));
+        const { outcome } = await this.withDeadline(() =>
+          this.client.workflow.executeUpdateWithStart(inboundMessageUpdate, { args: [message], startWorkflowOperation: this.startOperation(id) }),
+        );
         return { conversationId: id, workflowId, outcome };
       } catch (err) {
         if (updateRejectionType(err)?.type === ErrorType.ConversationClosed) continue;
@@ -293,7 +294,7 @@ export class ConversationGateway {
         }
         throw failureAnswer(err, {
           kind: 'update',
-          what: 'inboundMessage update',
+          what: 'inboundMessage update-with-start',
           conversationId: id,
           notConfirmed: () => new HttpError(503, 'the message was not confirmed in time and may have been recorded; deliver it again (its eventId makes a redelivery change nothing)'),
           answerUnreadable: () => new HttpError(503, 'the message may have been recorded but its answer could not be read; deliver it again (its eventId makes a redelivery change nothing)'),
@@ -531,25 +532,9 @@ export class ConversationGateway {
   }
 
   /** Update-with-start: the conversation is started (as by its first webhook) if it does not exist. */
-  private updateWithStart<Ret, Args extends [unknown, ...unknown[]]>(conversationId: string, update: UpdateDefinition<Ret, Args>, args: Args, updateId: string, waitMs: number): Promise<Ret> {
-    return this.withDeadline(() => this.updateRunningOrStart(conversationId, update, args, updateId), waitMs);
-  }
-
-  /**
-   * The update onto the running conversation; update-with-start only when none runs (not started
-   * yet, or completed: Temporal then refuses the plain update as not found, having applied nothing).
-   * Most updates meet their conversation running, and a plain update is the cheaper call for the
-   * server (no start request to check) and for the API (no start input to encrypt), as for webhooks.
-   * The same update id, when there is one, goes with both, so a retry still joins the first attempt.
-   */
-  private async updateRunningOrStart<Ret, Args extends [unknown, ...unknown[]]>(conversationId: string, update: UpdateDefinition<Ret, Args>, args: Args, updateId?: string): Promise<Ret> {
-    try {
-      return await this.client.workflow.getHandle(workflowIdFor(conversationId)).executeUpdate(update, { args, ...(updateId ? { updateId } : {}) });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+  private updateWithStart<Ret, Args extends unknown[]>(conversationId: string, update: UpdateDefinition<Ret, Args>, args: Args, updateId: string, waitMs: number): Promise<Ret> {
     const startWorkflowOperation = this.startOperation(conversationId);
-    return this.client.workflow.executeUpdateWithStart(update, { args, ...(updateId ? { updateId } : {}), startWorkflowOperation });
+    return timedTemporalCall(() => this.client.withDeadline(Date.now() + waitMs, () => this.client.workflow.executeUpdateWithStart(update, { args, updateId, startWorkflowOperation })));
   }
 
   /** The start that an update-with-start carries: the same workflow id and input as the webhook's signal-with-start. */

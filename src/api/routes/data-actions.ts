@@ -1,8 +1,7 @@
 // Data actions for flow platforms (a Genesys Cloud custom Data Action's contract): POST a body
 // `{inputs, context, settings}`, get `{outputs}` or `{errors: [{message}]}`. A flow runs before the
 // routing platform's first webhook, so a write to a conversation that does not exist yet starts it
-// (update-with-start when no run is running, the same workflow id and start arguments as the
-// webhook's signal-with-start).
+// (update-with-start, the same workflow id and start arguments as the webhook's signal-with-start).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type CrmExecuteResult, type CrmOutcome, checkCrmRequest, crmBudgetMs } from '../../conversation';

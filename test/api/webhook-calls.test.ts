@@ -1,26 +1,21 @@
-// Which Temporal call each request to a conversation becomes, over real HTTP on the dev server.
-// A routing webhook: CREATED a signal-with-start, any later event a plain signal to the running
-// conversation. An inbound message, a flow's participant-data write or a CRM execution: a plain
-// update to the running conversation. Whatever finds no running conversation (not started yet, or
-// completed) is refused by Temporal as not found, having recorded nothing, and falls back to
-// signal-with-start or update-with-start, which starts the conversation or finds it closed. The
-// calls are read by a client interceptor on the API's own Temporal client, as tracing's are.
+// Which Temporal call a routing webhook becomes, over real HTTP on the dev server: CREATED a
+// signal-with-start; any later event a plain signal to the running conversation; an event that
+// finds no running conversation (delivered before CREATED, or after the conversation completed)
+// falls back to signal-with-start, which starts it, or answers that it is closed. The calls are
+// read by a client interceptor on the API's own Temporal client, as tracing's are.
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { parseDestinations } from '../../src/channels/config';
-import { DEFAULT_SETTINGS, searchAttributes, workflowIdFor } from '../../src/conversation/messages';
-import type { ApiStack } from '../../rigs/api-stack';
+import { searchAttributes, workflowIdFor } from '../../src/conversation/messages';
+import { type ApiStack, startApiStack } from '../../rigs/api-stack';
 import type { RunningApi } from '../../rigs/api';
-import { silentLogger } from '../../rigs/logs';
 import { uniqueId } from '../../rigs/temp';
 import { waitFor } from '../../rigs/wait';
-import { type ChannelStack, startChannelStack } from '../support/channel-stack';
 import { webhookEvents } from '../support/conversation';
 
 let stack: ApiStack;
 let api: RunningApi;
 /** Every routing call the API made, by kind and workflow id, in order. */
-const calls: Array<{ kind: 'signal' | 'signalWithStart' | 'update' | 'updateWithStart'; workflowId: string }> = [];
+const calls: Array<{ kind: 'signal' | 'signalWithStart'; workflowId: string }> = [];
 
 const recorder: WorkflowClientInterceptor = {
   async signal(input, next) {
@@ -31,32 +26,15 @@ const recorder: WorkflowClientInterceptor = {
     calls.push({ kind: 'signalWithStart', workflowId: input.options.workflowId });
     return next(input);
   },
-  async startUpdate(input, next) {
-    calls.push({ kind: 'update', workflowId: input.workflowExecution.workflowId });
-    return next(input);
-  },
-  async startUpdateWithStart(input, next) {
-    calls.push({ kind: 'updateWithStart', workflowId: input.workflowStartOptions.workflowId });
-    return next(input);
-  },
 };
 
-let channels: ChannelStack;
-
 beforeAll(async () => {
-  channels = await startChannelStack({
-    name: 'temporal-calls',
-    peerToken: 'peer-token-calls-5d2e',
-    destinations: parseDestinations({ destinations: [{ id: 'chat-calls', channel: 'chat', callbackThresholdSeconds: null }] }, 'test destinations'),
-    logger: silentLogger,
-    // No grace window: CLOSED completes the conversation, so a later event meets a completed run.
-    conversation: { ...DEFAULT_SETTINGS, closedGracePeriodMs: 0 },
-  });
-  ({ stack } = channels);
+  // No grace window: CLOSED completes the conversation, so a later event meets a completed run.
+  stack = await startApiStack({ name: 'webhook-calls', conversation: { closedGracePeriodMs: 0 } });
   api = await stack.startApi({ clientInterceptors: [recorder] });
 });
 
-afterAll(() => channels?.stop());
+afterAll(() => stack?.stop());
 
 const event = webhookEvents(uniqueId('calls'), 'task-1');
 const deliver = (body: Record<string, unknown>) => api.call('POST', '/webhooks/routing-events', body);
@@ -107,29 +85,4 @@ test('an event after the conversation completed is answered closed and recorded 
   // Still the one completed run, with the events it had.
   expect((await handle.describe()).status.name).toBe('COMPLETED');
   expect(await signalsIn(id)).toBe(before);
-});
-
-test('inbound messages and flow writes reach the running conversation as plain updates; the first one starts it', async () => {
-  const id = uniqueId('updates');
-  let seq = 0;
-  const message = (text: string) => ({
-    eventId: `${id}-msg-${++seq}`, conversationId: id, channel: 'chat', from: 'customer-41', text, destination: 'chat-calls',
-    occurredAt: new Date(Date.UTC(2026, 10, 27, 12, 0, seq)).toISOString(),
-  });
-  const first = await api.call('POST', '/webhooks/inbound-messages', message('Hello, a question about my order'));
-  expect(first).toEqual({ status: 202, body: { accepted: true, conversationId: id, workflowId: workflowIdFor(id), outcome: 'appended' } });
-  // No conversation yet: the plain update was refused, applying nothing, and the update-with-start started it.
-  expect(callsFor(id)).toEqual(['update', 'updateWithStart']);
-  expect((await api.call('POST', '/webhooks/inbound-messages', message('It has not arrived'))).status).toBe(202);
-  const set = await api.call('POST', '/data-actions/participant-data/set', { inputs: { conversationId: id, attributes: { OrderRef: 'A-77' } } });
-  expect(set).toMatchObject({ status: 200, body: { outputs: { conversationId: id, queued: ['OrderRef'] } } });
-  expect(callsFor(id)).toEqual(['update', 'updateWithStart', 'update', 'update']);
-  const state = (await api.call('GET', `/conversations/${id}`)).body;
-  expect(state).toMatchObject({ messages: { count: 2 }, attributeNames: { pending: ['OrderRef'] } });
-
-  // A flow's write that comes before anything else starts its conversation the same way.
-  const early = uniqueId('flow-first');
-  const write = await api.call('POST', '/data-actions/participant-data/set', { inputs: { conversationId: early, attributes: { Intent: 'billing' } } });
-  expect(write).toMatchObject({ status: 200, body: { outputs: { conversationId: early, queued: ['Intent'] } } });
-  expect(callsFor(early)).toEqual(['update', 'updateWithStart']);
 });
