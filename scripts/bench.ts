@@ -107,7 +107,10 @@ const SYSTEMS = (process.env.BENCH_SYSTEMS || 'floor,parley').split(',').map((s)
  * goals are set against. `features`: also what Parley's features record, in the least way Temporal
  * allows (search attributes at the start, ROUTED and CLOSED; an inactivity timer; the store write and
  * export in one local activity at CLOSED: bench/floor-workflow.ts), to show how much of Parley's
- * cost those features are and how much its implementation (API, codec, validation) is.
+ * cost those features are and how much its implementation (API, codec, validation) is. `service`:
+ * that workflow behind the least HTTP front (bench/floor-front.ts, a process of its own, counted as
+ * the `floor front`), driven over HTTP with the same signed webhooks and token writes as Parley's API,
+ * to show how much of Parley's cost any service on its contract pays and how much is Parley's own.
  */
 const FLOOR_KIND = floorKind();
 /** BENCH_PHASES: which phases run, of core (the levels and the open phase), crm, channels; all by default. */
@@ -128,14 +131,19 @@ const TARGET = target();
 const PARLEY_QUEUE = 'bench-parley';
 const FLOOR_QUEUE = 'bench-floor';
 
-function floorKind(): 'plain' | 'features' {
+function floorKind(): 'plain' | 'features' | 'service' {
   const raw = (process.env.BENCH_FLOOR || 'plain').trim();
-  if (raw !== 'plain' && raw !== 'features') throw new Error(`BENCH_FLOOR is plain or features, got "${raw}"`);
+  if (raw !== 'plain' && raw !== 'features' && raw !== 'service') throw new Error(`BENCH_FLOOR is plain, features or service, got "${raw}"`);
   return raw;
 }
+/** Whether the floor's workflow records Parley's features (with `service` too, behind its HTTP front). */
+const FLOOR_FEATURES = FLOOR_KIND !== 'plain';
 
 /** How the report names the floor it measured. */
 function floorDescription(kind: string | undefined): string {
+  if (kind === 'service') {
+    return "the floor AS A SERVICE (BENCH_FLOOR=service: the floor with Parley's features behind the least HTTP front, a process of its own taking the same signed webhooks and token writes as Parley's API, each one Temporal call); the goals are set against the plain floor, so this run's goal lines compare with a floor that records and does more";
+  }
   return kind === 'features'
     ? "the floor WITH PARLEY'S FEATURES (BENCH_FLOOR=features: search attributes at the start, ROUTED and CLOSED, an inactivity timer, the store write and export in one local activity at CLOSED); the goals are set against the plain floor, so this run's goal lines compare with a floor that records more"
     : 'the plain floor (a workflow that only records the traffic)';
@@ -440,7 +448,7 @@ function writesMode(raw: string | undefined): 'update' | 'edge' {
   return mode;
 }
 
-function httpSender(base: string, webhookSecret: string, flowToken: string): Sender {
+function httpSender(base: string, webhookSecret: string, flowToken: string, system: Sender['system'] = 'parley', workflowId: Sender['workflowId'] = workflowIdFor): Sender {
   const writeHeaders = { authorization: `Bearer ${flowToken}`, ...(WRITES === 'edge' ? { prefer: 'respond-async' } : {}) };
   const post = async (url: string, text: string, credentials: Record<string, string>): Promise<Answer> => {
     try {
@@ -452,8 +460,8 @@ function httpSender(base: string, webhookSecret: string, flowToken: string): Sen
     }
   };
   return {
-    system: 'parley',
-    workflowId: workflowIdFor,
+    system,
+    workflowId,
     event(event) {
       const text = JSON.stringify(event);
       // Signing is timed with the request, as a sender pays it; an HMAC costs microseconds.
@@ -484,11 +492,11 @@ function floorSender(client: Client, timeoutMs: number): Sender {
         client.workflow.signalWithStart(floorWorkflow, {
           workflowId: workflowId(event.conversationId as string),
           taskQueue: FLOOR_QUEUE,
-          args: FLOOR_KIND === 'features' ? [{ features: { conversationId: `floor-${event.conversationId as string}` } }] : [],
+          args: FLOOR_FEATURES ? [{ features: { conversationId: `floor-${event.conversationId as string}` } }] : [],
           signal: floorEventSignal,
           signalArgs: [event as { eventId: string; eventType: string }],
           // As Parley's API gives them: taken only when the event starts the workflow.
-          ...(FLOOR_KIND === 'features' ? { typedSearchAttributes: startSearchAttributes(event as unknown as RoutingEvent) } : {}),
+          ...(FLOOR_FEATURES ? { typedSearchAttributes: startSearchAttributes(event as unknown as RoutingEvent) } : {}),
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         }),
       ),
@@ -832,7 +840,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   const floorHealth = await freePort();
   const apiPort = await freePort();
   const parleyWorker = spawnNode('parley worker', workerEntry, { ...common, TEMPORAL_TASK_QUEUE: PARLEY_QUEUE, WORKER_HEALTH_PORT: String(parleyHealth) }, path.join(dir, 'parley-worker.log'), ['--expose-gc']);
-  const floorWorker = spawnNode('floor worker', path.join(__dirname, 'bench', 'floor-worker.js'), { ...common, TEMPORAL_TASK_QUEUE: FLOOR_QUEUE, WORKER_HEALTH_PORT: String(floorHealth), BENCH_FLOOR_BUNDLE: floorBundle, BENCH_FLOOR: FLOOR_KIND }, path.join(dir, 'floor-worker.log'), ['--expose-gc']);
+  const floorWorker = spawnNode('floor worker', path.join(__dirname, 'bench', 'floor-worker.js'), { ...common, TEMPORAL_TASK_QUEUE: FLOOR_QUEUE, WORKER_HEALTH_PORT: String(floorHealth), BENCH_FLOOR_BUNDLE: floorBundle, BENCH_FLOOR: FLOOR_FEATURES ? 'features' : 'plain' }, path.join(dir, 'floor-worker.log'), ['--expose-gc']);
   const api = spawnNode('api', path.join(DIST, 'src', 'main', 'api.js'), {
     ...common,
     TEMPORAL_TASK_QUEUE: PARLEY_QUEUE,
@@ -846,10 +854,28 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
     waitUntil('the floor worker to poll', () => healthy(`http://127.0.0.1:${floorHealth}/healthz`), floorWorker),
     waitUntil('the API to answer', () => healthy(`${base}/healthz`), api),
   ]);
+  // BENCH_FLOOR=service: the floor's own HTTP front, taking the same requests as the API.
+  let floorFront: { child: NodeChild; base: string } | undefined;
+  if (FLOOR_KIND === 'service') {
+    const frontPort = await freePort();
+    const child = spawnNode('floor front', path.join(__dirname, 'bench', 'floor-front.js'), {
+      ...common,
+      TEMPORAL_TASK_QUEUE: FLOOR_QUEUE,
+      PORT: String(frontPort),
+      TEMPORAL_REQUEST_TIMEOUT_MS: String(requestTimeoutMs),
+      BENCH_FRONT_WEBHOOK_SECRET: webhookSecret,
+      BENCH_FRONT_TOKEN: flowToken,
+    }, path.join(dir, 'floor-front.log'));
+    floorFront = { child, base: `http://127.0.0.1:${frontPort}` };
+    await waitUntil('the floor front to answer', () => healthy(`${floorFront!.base}/healthz`), child);
+  }
 
-  const pids = { temporal: temporalPid, 'parley worker': parleyWorker.pid, 'floor worker': floorWorker.pid, api: api.pid, 'bench (load)': process.pid };
+  const pids = { temporal: temporalPid, 'parley worker': parleyWorker.pid, 'floor worker': floorWorker.pid, api: api.pid, ...(floorFront ? { 'floor front': floorFront.child.pid } : {}), 'bench (load)': process.pid };
   const sampler = new RssSampler(() => pids);
-  const senders = { parley: httpSender(base, webhookSecret, flowToken), floor: floorSender(client, requestTimeoutMs) };
+  const senders = {
+    parley: httpSender(base, webhookSecret, flowToken),
+    floor: floorFront ? httpSender(floorFront.base, webhookSecret, flowToken, 'floor', (id) => `floor-${id}`) : floorSender(client, requestTimeoutMs),
+  };
   const liveChildren = () => {
     const dead = children.filter((c) => !c.running());
     if (dead.length) throw new Error(`${dead.map((c) => c.name).join(', ')} exited; see ${dead.map((c) => c.logFile).join(', ')} (BENCH_KEEP=1 keeps them)`);
@@ -1255,7 +1281,7 @@ function table(headers: string[], rows: (string | number | undefined)[][]): stri
 function report(r: any): void {
   const m = r.machine;
   console.log(`\nParley vs Temporal's floor — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverageAtStart} at start, ${m.loadAverageAtEnd} at end`);
-  console.log(`Temporal: ${r.settings.target === 'cluster' ? "its server on PostgreSQL (as docker-compose.yml runs it)" : 'the dev server (as npm start runs it)'}. Same Temporal service and worker settings for both; Parley through its HTTP API (API and worker as separate processes), the floor from a plain client; the floor is ${floorDescription(r.settings.floor)}. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms. Parley's writes: ${r.settings.parleyWrites ?? 'update'}.${r.settings.thinkMs ? ` A conversation's requests ${r.settings.thinkMs} ms apart (BENCH_THINK_MS).` : ''} Parley's grace window after CLOSED: ${r.settings.closedGracePeriod ?? '0'} (BENCH_CLOSED_GRACE; \`npm start\`: 2m).\n`);
+  console.log(`Temporal: ${r.settings.target === 'cluster' ? "its server on PostgreSQL (as docker-compose.yml runs it)" : 'the dev server (as npm start runs it)'}. Same Temporal service and worker settings for both; Parley through its HTTP API (API and worker as separate processes), the floor ${r.settings.floor === 'service' ? 'through its own HTTP front' : 'from a plain client'}; the floor is ${floorDescription(r.settings.floor)}. Keys: ${r.settings.keys}; store: ${r.settings.store}; request deadline ${r.settings.temporalRequestTimeoutMs} ms. Parley's writes: ${r.settings.parleyWrites ?? 'update'}.${r.settings.thinkMs ? ` A conversation's requests ${r.settings.thinkMs} ms apart (BENCH_THINK_MS).` : ''} Parley's grace window after CLOSED: ${r.settings.closedGracePeriod ?? '0'} (BENCH_CLOSED_GRACE; \`npm start\`: 2m).\n`);
   const errs = (e?: Record<string, Record<string, number>>) => (e ? Object.entries(e).map(([kind, byStatus]) => Object.entries(byStatus).map(([s, n]) => `${kind} ${s}×${n}`).join(' ')).join(' ') || '0' : '–');
   const q = (x?: Quantiles) => (x ? `${Math.round(x.p50)} / ${Math.round(x.p95)} / ${Math.round(x.p99)}` : '–');
   const bg = Object.entries(r.background ?? {}) as [string, any][];
@@ -1307,7 +1333,7 @@ function reportGoals(r: any): void {
   const open = r.open?.parley;
   const mb = open ? Math.round(open.workerRssPer1000OpenMiB * 1.048576) : undefined;
   lines.push(`${verdict(mb === undefined ? undefined : mb <= 100).padEnd(12)} worker memory ≤ 100 MB per 1,000 open conversations: ${mb === undefined ? '–' : `${mb} MB (${open.workerRssPer1000OpenMiB} MiB) with ${open.conversations} open${r.background?.parley ? ` after the ${r.background.parley.conversations.toLocaleString('en-US')} in the background` : ''}`}`);
-  console.log(`\nGoals (this run's figures only${r.rounds > 1 ? `; ratios are medians over ${r.rounds} rounds` : ''}${r.settings.floor === 'features' ? "; AGAINST THE FLOOR WITH PARLEY'S FEATURES, not the plain floor the goals are set against" : ''}):\n${lines.map((l) => `  ${l}`).join('\n')}`);
+  console.log(`\nGoals (this run's figures only${r.rounds > 1 ? `; ratios are medians over ${r.rounds} rounds` : ''}${r.settings.floor === 'features' ? "; AGAINST THE FLOOR WITH PARLEY'S FEATURES, not the plain floor the goals are set against" : r.settings.floor === 'service' ? "; AGAINST THE FLOOR AS A SERVICE (Parley's features behind the least HTTP front), not the plain floor the goals are set against" : ''}):\n${lines.map((l) => `  ${l}`).join('\n')}`);
 }
 
 /** Requests answered 5xx (or never answered: the connection failed). */
@@ -1392,16 +1418,17 @@ function reportCore(r: any, errs: Errs, q: Q): void {
   reportServiceOwnTime(phases, service);
   const named = (names: string[]) => names.map((n) => (n === 'temporal' ? service : n));
   console.log(`\nCPU, in cores busy over each phase (from /proc/<pid>/stat; "others" is the rest of the machine: other jobs on this box; "iowait": cores idle while a task waited on the disk), and the Temporal service's (${service}) writes (/proc/<pid>/io):`);
-  const cpuNames = ['temporal', 'parley worker', 'floor worker', 'api', 'bench (load)', 'others', 'machine', 'iowait', 'Temporal writes/conv', 'KiB/conv'];
+  const front = r.settings.floor === 'service' ? ['floor front'] : [];
+  const cpuNames = ['temporal', 'parley worker', 'floor worker', 'api', ...front, 'bench (load)', 'others', 'machine', 'iowait', 'Temporal writes/conv', 'KiB/conv'];
   console.log(table(['phase', ...named(cpuNames)], phases.map(([name, p]: [string, any]) => [name, ...cpuNames.slice(0, -2).map((n) => p.cpuCores[n]), p.temporalIo?.writeCallsPerConversation, p.temporalIo?.kibWrittenPerConversation])));
   console.log('\nCPU seconds per conversation (cores × phase seconds ÷ conversations; less sensitive than conv/s to what else the machine runs):');
-  const perNames = ['temporal', 'parley worker', 'floor worker', 'api', 'bench (load)', 'total'];
+  const perNames = ['temporal', 'parley worker', 'floor worker', 'api', ...front, 'bench (load)', 'total'];
   console.log(table(
     ['phase', ...named(perNames), 'total vs floor'],
     phases.map(([name, p]: [string, any]) => [name, ...perNames.map((n) => p.cpuSecondsPerConversation[n]), p.system === 'parley' ? r.levels.find((l: any) => l.parley === p)?.ratio.cpuSecondsPerConversation : undefined]),
   ));
   console.log('\nPeak RSS, MiB (sampled every 250 ms per phase; "run" is the kernel high-water mark over the whole run, start-up included):');
-  const rssNames = ['parley worker', 'api', 'floor worker', 'temporal', 'bench (load)'];
+  const rssNames = ['parley worker', 'api', 'floor worker', ...front, 'temporal', 'bench (load)'];
   console.log(table(['phase', ...named(rssNames)], [...phases.map(([name, p]: [string, any]) => [name, ...rssNames.map((n) => p.peakRssMiB[n])]), ['run', ...rssNames.map((n) => r.peakRssMiB[n])]]));
 }
 
