@@ -13,6 +13,9 @@ import { startSearchAttributes, workflowIdFor, type RoutingEvent } from '../../s
 import { FolderExportSink } from '../../src/export';
 import { SqliteParticipantDataStore } from '../../src/store';
 import { floorEventSignal, floorWorkflow, floorWriteUpdate } from '../../scripts/bench/floor-workflow';
+import { startFloorFront } from '../../scripts/bench/floor-front';
+import { generateToken } from '../../src/security/secrets';
+import { generateWebhookSecret, signWebhook } from '../../src/security/webhook-signature';
 import { type ApiStack, startApiStack } from '../../rigs/api-stack';
 import { type InProcessWorker, startInProcessWorker } from '../../rigs/in-process-worker';
 import { tempDir, uniqueId } from '../../rigs/temp';
@@ -214,5 +217,45 @@ test("the bench's floor with Parley's features records the events Parley's conve
     expect(Math.abs(floorTypes.length - parleyTypes.length)).toBeLessThanOrEqual(3);
     // Its close wrote the store as Parley's does: the four names of the conversation's writes.
     expect((await featureFloorStore.listAttributes(`floor-${id}`)).map((a) => a.name)).toEqual(['account', 'card', 'intent', 'notes']);
+  }
+});
+
+test("the bench's floor as a service: its front refuses an unsigned webhook and a write without its token, and takes the bench's traffic into the floor with Parley's features", async () => {
+  const webhookSecret = generateWebhookSecret();
+  const token = generateToken('flow');
+  const front = await startFloorFront({ port: 0, temporalAddress: stack.devServer.address, taskQueue: featureFloorQueue, webhookSecret, token, timeoutMs: 10_000 });
+  try {
+    const post = (url: string, body: string, headers: Record<string, string>) =>
+      fetch(`${front.url}${url}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+    const overHttp: Sender = {
+      async event(event) {
+        const text = JSON.stringify(event);
+        const res = await post('/webhooks/routing-events', text, { ...signWebhook(webhookSecret, text) });
+        if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
+      },
+      async write(id, body) {
+        const res = await post(`/conversations/${id}/attributes`, JSON.stringify(body), { authorization: `Bearer ${token}` });
+        if (res.status !== 200) throw new Error(`write answered ${res.status}: ${await res.text()}`);
+      },
+    };
+    const refusedId = uniqueId('budget-service-refused');
+    const created = JSON.stringify({ eventId: `${refusedId}-1`, eventType: 'CREATED', conversationId: refusedId, taskId: 't', channel: 'chat', occurredAt: '2026-01-01T00:00:00.000Z' });
+    expect((await post('/webhooks/routing-events', created, {})).status).toBe(401);
+    expect((await post('/webhooks/routing-events', created, { ...signWebhook(generateWebhookSecret(), created) })).status).toBe(401);
+    expect((await post(`/conversations/${refusedId}/attributes`, '{"attributes":{"a":"b"}}', { authorization: `Bearer ${generateToken('flow')}` })).status).toBe(401);
+    await expect(client.workflow.getHandle(`floor-${refusedId}`).describe()).rejects.toThrow();
+
+    const id = uniqueId('budget-service');
+    await benchConversation(overHttp, id, 0);
+    const viaFront = await eventsOf(`floor-${id}`);
+    const plainId = uniqueId('budget-service-plain');
+    await benchConversation(featureFloor, plainId, 0);
+    const viaClient = await eventsOf(`floor-${plainId}`);
+    // The front adds no event: the same history as the plain client's, workflow tasks aside.
+    const notTasks = (types: string[]) => tally(types.filter((t) => !t.startsWith('WORKFLOW_TASK_')));
+    expect(notTasks(viaFront)).toEqual(notTasks(viaClient));
+    expect((await featureFloorStore.listAttributes(`floor-${id}`)).map((a) => a.name)).toEqual(['account', 'card', 'intent', 'notes']);
+  } finally {
+    await front.close();
   }
 });
