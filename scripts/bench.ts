@@ -866,8 +866,9 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
       BENCH_FRONT_WEBHOOK_SECRET: webhookSecret,
       BENCH_FRONT_TOKEN: flowToken,
     }, path.join(dir, 'floor-front.log'));
-    floorFront = { child, base: `http://127.0.0.1:${frontPort}` };
-    await waitUntil('the floor front to answer', () => healthy(`${floorFront!.base}/healthz`), child);
+    const frontBase = `http://127.0.0.1:${frontPort}`;
+    await waitUntil('the floor front to answer', () => healthy(`${frontBase}/healthz`), child);
+    floorFront = { child, base: frontBase };
   }
 
   const pids = { temporal: temporalPid, 'parley worker': parleyWorker.pid, 'floor worker': floorWorker.pid, api: api.pid, ...(floorFront ? { 'floor front': floorFront.child.pid } : {}), 'bench (load)': process.pid };
