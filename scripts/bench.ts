@@ -649,9 +649,24 @@ async function slowRequestTimeline(connection: Connection, workflowId: string, s
 // ---------------------------------------------------------------------------------------------
 // Figures
 
-function cpuPerConversation(cores: Record<string, number>, seconds: number, count: number): Record<string, number> {
+/**
+ * Each system's own processes, as the load goal counts them: Parley is what `npm start` runs (the
+ * Temporal service, the worker, the API); the floor is the Temporal service with its worker and the
+ * process that makes its Temporal calls — the bench's own for the plain floor and the floor with
+ * features (their client is the load generator), the floor front for the floor as a service. Parley's
+ * load generator is its caller (the routing platform and the flows), not Parley, as the service's
+ * is not the service's.
+ */
+function systemProcesses(system: 'parley' | 'floor', floor: 'plain' | 'features' | 'service'): string[] {
+  if (system === 'parley') return ['temporal', 'parley worker', 'api'];
+  return floor === 'service' ? ['temporal', 'floor worker', 'floor front'] : ['temporal', 'floor worker', 'bench (load)'];
+}
+
+/** Per process; `system` is the system's own processes ({@link systemProcesses}), `total` every process the bench watched, the load generator's included. */
+function cpuPerConversation(cores: Record<string, number>, seconds: number, count: number, own: string[]): Record<string, number> {
   const per = Object.fromEntries(Object.entries(cores).filter(([k]) => k !== 'machine' && k !== 'others' && k !== 'iowait').map(([k, v]) => [k, (v * seconds) / count]));
-  return Object.fromEntries(Object.entries({ ...per, total: Object.values(per).reduce((a, b) => a + b, 0) }).map(([k, v]) => [k, round(v, 3)]));
+  const sum = (names: string[]) => names.reduce((a, n) => a + (per[n] ?? 0), 0);
+  return Object.fromEntries(Object.entries({ ...per, system: sum(own), total: sum(Object.keys(per)) }).map(([k, v]) => [k, round(v, 3)]));
 }
 
 /** Least-squares slope of y over x. */
@@ -695,7 +710,7 @@ interface PhaseResult {
   historyEvents: { median: number; max: number; maxRuns: number; conversations: number } | undefined;
   /** Workflow tasks' schedule-to-start (same conversations): the normal queue (a new conversation's first task) and the sticky one. */
   workflowTaskWaitMs: { normal: Quantiles | undefined; sticky: Quantiles | undefined };
-  /** CPU time each process spent per conversation over the phase (cores × seconds ÷ conversations); `total` is the bench's processes together. */
+  /** CPU time each process spent per conversation over the phase (cores × seconds ÷ conversations); `system` is the system's own processes (the goal's figure), `total` every process with the load generator. */
   cpuSecondsPerConversation: Record<string, number>;
   /** The Temporal service's write system calls and bytes sent to storage, per conversation (the dev server's SQLite file and log; or the server's and PostgreSQL's). */
   temporalIo?: { writeCallsPerConversation: number; kibWrittenPerConversation: number };
@@ -1008,7 +1023,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
           }
         : {}),
       cpuCores: Object.fromEntries(Object.entries(cpuCores).map(([k, v]) => [k, round(v, 2)])),
-      cpuSecondsPerConversation: cpuPerConversation(cpuCores, settledMs / 1000, count),
+      cpuSecondsPerConversation: cpuPerConversation(cpuCores, settledMs / 1000, count, systemProcesses(system, FLOOR_KIND)),
       temporalService: service0 && service1 ? servicePhase(service0, service1, count) : undefined,
       temporalIo: io0 && io1 ? { writeCallsPerConversation: round((io1.calls - io0.calls) / count), kibWrittenPerConversation: round((io1.bytes - io0.bytes) / 1024 / count) } : undefined,
       peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, Math.round(v)])),
@@ -1218,7 +1233,9 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
           eventP99: both((r) => r.latencyMs.event?.p99),
           writeP99: both((r) => r.latencyMs.write?.p99),
           historyEventsMedian: both((r) => r.historyEvents?.median),
-          cpuSecondsPerConversation: both((r) => r.cpuSecondsPerConversation.total),
+          cpuSecondsPerConversation: both((r) => r.cpuSecondsPerConversation.system),
+          // Every process the bench watched, the load generator's too: printed beside the goal's figure.
+          cpuSecondsWithLoadPerConversation: both((r) => r.cpuSecondsPerConversation.total),
         },
         parley,
         floor,
@@ -1311,9 +1328,9 @@ function report(r: any): void {
 function reportGoals(r: any): void {
   const lines: string[] = [];
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
-  const ratioGoal = (label: string, key: string, op: '>=' | '<=', bound: number) => {
+  const ratioGoal = (label: string, key: string, op: '>=' | '<=', bound: number, beside?: (l: any) => string) => {
     const at = r.levels.filter((l: any) => typeof l.ratio[key] === 'number' && !Number.isNaN(l.ratio[key]));
-    const figures = at.map((l: any) => `${l.ratio[key]} at ${l.name}`).join(', ');
+    const figures = at.map((l: any) => `${l.ratio[key]} at ${l.name}${beside ? beside(l) : ''}`).join(', ');
     const ok = at.length ? at.every((l: any) => (op === '>=' ? l.ratio[key] >= bound : l.ratio[key] <= bound)) : undefined;
     lines.push(`${verdict(ok).padEnd(12)} ${label} ${op === '>=' ? '≥' : '≤'} ${bound}× the floor's: ${figures || '–'}`);
   };
@@ -1325,7 +1342,8 @@ function reportGoals(r: any): void {
   ratioGoal('conversations/s', 'conversationsPerSecond', '>=', 0.9);
   ratioGoal('webhook p99', 'eventP99', '<=', 1.3);
   ratioGoal('set-attributes p99', 'writeP99', '<=', 1.3);
-  ratioGoal('CPU per conversation', 'cpuSecondsPerConversation', '<=', 1.3);
+  // The system's own processes (npm start's for Parley); beside it, every process the bench watched, so the caller's side is visible too.
+  ratioGoal('CPU per conversation', 'cpuSecondsPerConversation', '<=', 1.3, (l) => (typeof l.ratio.cpuSecondsWithLoadPerConversation === 'number' ? ` (${l.ratio.cpuSecondsWithLoadPerConversation} with the load generators)` : ''));
   ratioGoal('history events per conversation', 'historyEventsMedian', '<=', 1.1);
   // Not one of the issue's goals but the condition of all of them: a write answered as taken is in the store after the close.
   const checked = parleyLevels.filter((l: any) => l.parley.storedData);
@@ -1377,8 +1395,8 @@ function reportCore(r: any, errs: Errs, q: Q): void {
         l.name,
         each(l.byRound?.floor, (p) => p.conversationsPerSecond),
         each(l.byRound?.parley, (p) => p.conversationsPerSecond),
-        each(l.byRound?.floor, (p) => p.cpuSecondsPerConversation.total),
-        each(l.byRound?.parley, (p) => p.cpuSecondsPerConversation.total),
+        each(l.byRound?.floor, (p) => p.cpuSecondsPerConversation.system),
+        each(l.byRound?.parley, (p) => p.cpuSecondsPerConversation.system),
         each(l.byRound?.parley, (p) => fivesOf(p.errors)),
       ]),
     ));
@@ -1422,11 +1440,18 @@ function reportCore(r: any, errs: Errs, q: Q): void {
   const front = r.settings.floor === 'service' ? ['floor front'] : [];
   const cpuNames = ['temporal', 'parley worker', 'floor worker', 'api', ...front, 'bench (load)', 'others', 'machine', 'iowait', 'Temporal writes/conv', 'KiB/conv'];
   console.log(table(['phase', ...named(cpuNames)], phases.map(([name, p]: [string, any]) => [name, ...cpuNames.slice(0, -2).map((n) => p.cpuCores[n]), p.temporalIo?.writeCallsPerConversation, p.temporalIo?.kibWrittenPerConversation])));
-  console.log('\nCPU seconds per conversation (cores × phase seconds ÷ conversations; less sensitive than conv/s to what else the machine runs):');
-  const perNames = ['temporal', 'parley worker', 'floor worker', 'api', ...front, 'bench (load)', 'total'];
+  const floorOwn = r.settings.floor === 'service' ? 'the floor front' : 'the bench process, whose Temporal client is the floor\'s';
+  console.log(`\nCPU seconds per conversation (cores × phase seconds ÷ conversations; less sensitive than conv/s to what else the machine runs). "own" is the system's own processes, what the CPU goal counts: Parley's are npm start's (${service}, worker, API), the floor's ${service}, its worker and ${floorOwn}; "total" adds every other process the bench watched (the load generator, the other system's idle ones):`);
+  const perNames = ['temporal', 'parley worker', 'floor worker', 'api', ...front, 'bench (load)', 'own', 'total'];
+  const levelOf = (p: any) => r.levels.find((l: any) => l.parley === p);
   console.log(table(
-    ['phase', ...named(perNames), 'total vs floor'],
-    phases.map(([name, p]: [string, any]) => [name, ...perNames.map((n) => p.cpuSecondsPerConversation[n]), p.system === 'parley' ? r.levels.find((l: any) => l.parley === p)?.ratio.cpuSecondsPerConversation : undefined]),
+    ['phase', ...named(perNames), 'own vs floor', 'total vs floor'],
+    phases.map(([name, p]: [string, any]) => [
+      name,
+      ...perNames.map((n) => p.cpuSecondsPerConversation[n === 'own' ? 'system' : n]),
+      p.system === 'parley' ? levelOf(p)?.ratio.cpuSecondsPerConversation : undefined,
+      p.system === 'parley' ? levelOf(p)?.ratio.cpuSecondsWithLoadPerConversation : undefined,
+    ]),
   ));
   console.log('\nPeak RSS, MiB (sampled every 250 ms per phase; "run" is the kernel high-water mark over the whole run, start-up included):');
   const rssNames = ['parley worker', 'api', 'floor worker', ...front, 'temporal', 'bench (load)'];
