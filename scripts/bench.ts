@@ -662,11 +662,11 @@ function systemProcesses(system: 'parley' | 'floor', floor: 'plain' | 'features'
   return floor === 'service' ? ['temporal', 'floor worker', 'floor front'] : ['temporal', 'floor worker', 'bench (load)'];
 }
 
-/** Per process; `system` is the system's own processes ({@link systemProcesses}), `total` every process the bench watched, the load generator's included. */
+/** Per process; `own` is the system's own processes ({@link systemProcesses}), `total` every process the bench watched, the load generator's included. */
 function cpuPerConversation(cores: Record<string, number>, seconds: number, count: number, own: string[]): Record<string, number> {
   const per = Object.fromEntries(Object.entries(cores).filter(([k]) => k !== 'machine' && k !== 'others' && k !== 'iowait').map(([k, v]) => [k, (v * seconds) / count]));
   const sum = (names: string[]) => names.reduce((a, n) => a + (per[n] ?? 0), 0);
-  return Object.fromEntries(Object.entries({ ...per, system: sum(own), total: sum(Object.keys(per)) }).map(([k, v]) => [k, round(v, 3)]));
+  return Object.fromEntries(Object.entries({ ...per, own: sum(own), total: sum(Object.keys(per)) }).map(([k, v]) => [k, round(v, 3)]));
 }
 
 /** Least-squares slope of y over x. */
@@ -710,7 +710,7 @@ interface PhaseResult {
   historyEvents: { median: number; max: number; maxRuns: number; conversations: number } | undefined;
   /** Workflow tasks' schedule-to-start (same conversations): the normal queue (a new conversation's first task) and the sticky one. */
   workflowTaskWaitMs: { normal: Quantiles | undefined; sticky: Quantiles | undefined };
-  /** CPU time each process spent per conversation over the phase (cores × seconds ÷ conversations); `system` is the system's own processes (the goal's figure), `total` every process with the load generator. */
+  /** CPU time each process spent per conversation over the phase (cores × seconds ÷ conversations); `own` is the system's own processes (the goal's figure), `total` every process with the load generator. */
   cpuSecondsPerConversation: Record<string, number>;
   /** The Temporal service's write system calls and bytes sent to storage, per conversation (the dev server's SQLite file and log; or the server's and PostgreSQL's). */
   temporalIo?: { writeCallsPerConversation: number; kibWrittenPerConversation: number };
@@ -1233,7 +1233,7 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
           eventP99: both((r) => r.latencyMs.event?.p99),
           writeP99: both((r) => r.latencyMs.write?.p99),
           historyEventsMedian: both((r) => r.historyEvents?.median),
-          cpuSecondsPerConversation: both((r) => r.cpuSecondsPerConversation.system),
+          cpuSecondsPerConversation: both((r) => r.cpuSecondsPerConversation.own),
           // Every process the bench watched, the load generator's too: printed beside the goal's figure.
           cpuSecondsWithLoadPerConversation: both((r) => r.cpuSecondsPerConversation.total),
         },
@@ -1395,8 +1395,8 @@ function reportCore(r: any, errs: Errs, q: Q): void {
         l.name,
         each(l.byRound?.floor, (p) => p.conversationsPerSecond),
         each(l.byRound?.parley, (p) => p.conversationsPerSecond),
-        each(l.byRound?.floor, (p) => p.cpuSecondsPerConversation.system),
-        each(l.byRound?.parley, (p) => p.cpuSecondsPerConversation.system),
+        each(l.byRound?.floor, (p) => p.cpuSecondsPerConversation.own),
+        each(l.byRound?.parley, (p) => p.cpuSecondsPerConversation.own),
         each(l.byRound?.parley, (p) => fivesOf(p.errors)),
       ]),
     ));
@@ -1448,7 +1448,7 @@ function reportCore(r: any, errs: Errs, q: Q): void {
     ['phase', ...named(perNames), 'own vs floor', 'total vs floor'],
     phases.map(([name, p]: [string, any]) => [
       name,
-      ...perNames.map((n) => p.cpuSecondsPerConversation[n === 'own' ? 'system' : n]),
+      ...perNames.map((n) => p.cpuSecondsPerConversation[n]),
       p.system === 'parley' ? levelOf(p)?.ratio.cpuSecondsPerConversation : undefined,
       p.system === 'parley' ? levelOf(p)?.ratio.cpuSecondsWithLoadPerConversation : undefined,
     ]),
