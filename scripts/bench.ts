@@ -27,6 +27,7 @@ import { projectRoot } from '../src/platform/data-dir';
 import type { DevServer } from '../src/platform/dev-server';
 import { startSearchAttributes, workflowIdFor, type RoutingEvent } from '../src/conversation';
 import { loadOrCreateLocalKeys } from '../src/security/keys';
+import { workerNodeFlags } from '../src/worker/settings';
 import { generateToken } from '../src/security/secrets';
 import { generateWebhookSecret, signWebhook } from '../src/security/webhook-signature';
 import type { KmsCallCounts } from '../src/security/kms';
@@ -854,8 +855,8 @@ async function run(dir: string, runId: string, started: Date): Promise<void> {
   const parleyHealth = await freePort();
   const floorHealth = await freePort();
   const apiPort = await freePort();
-  const parleyWorker = spawnNode('parley worker', workerEntry, { ...common, TEMPORAL_TASK_QUEUE: PARLEY_QUEUE, WORKER_HEALTH_PORT: String(parleyHealth) }, path.join(dir, 'parley-worker.log'), ['--expose-gc']);
-  const floorWorker = spawnNode('floor worker', path.join(__dirname, 'bench', 'floor-worker.js'), { ...common, TEMPORAL_TASK_QUEUE: FLOOR_QUEUE, WORKER_HEALTH_PORT: String(floorHealth), BENCH_FLOOR_BUNDLE: floorBundle, BENCH_FLOOR: FLOOR_FEATURES ? 'features' : 'plain' }, path.join(dir, 'floor-worker.log'), ['--expose-gc']);
+  const parleyWorker = spawnNode('parley worker', workerEntry, { ...common, TEMPORAL_TASK_QUEUE: PARLEY_QUEUE, WORKER_HEALTH_PORT: String(parleyHealth) }, path.join(dir, 'parley-worker.log'), ['--expose-gc', ...workerNodeFlags(common)]);
+  const floorWorker = spawnNode('floor worker', path.join(__dirname, 'bench', 'floor-worker.js'), { ...common, TEMPORAL_TASK_QUEUE: FLOOR_QUEUE, WORKER_HEALTH_PORT: String(floorHealth), BENCH_FLOOR_BUNDLE: floorBundle, BENCH_FLOOR: FLOOR_FEATURES ? 'features' : 'plain' }, path.join(dir, 'floor-worker.log'), ['--expose-gc', ...workerNodeFlags(common)]);
   const api = spawnNode('api', path.join(DIST, 'src', 'main', 'api.js'), {
     ...common,
     TEMPORAL_TASK_QUEUE: PARLEY_QUEUE,

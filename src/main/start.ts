@@ -14,6 +14,7 @@ import { ensureSecretsFile, secretsFileNotice } from '../security/secrets';
 import { ensurePortsFree, type NamedPort, PortInUseError } from '../platform/port-holder';
 import { LaunchRecordFile, LauncherRunningError, LeftoverNotStoppedError, stopLeftovers } from './launch-record';
 import { RestartBudget } from './restart-budget';
+import { workerNodeFlags } from '../worker/settings';
 import type * as TemporalBinaries from '../../scripts/temporal-binaries';
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- plain JS shared with bootstrap.js, which runs before any build; tsc does not emit it into dist/, so it loads from the source tree
 const { requireBinary } = require(path.join(__dirname, '..', '..', '..', 'scripts', 'temporal-binaries.js')) as typeof TemporalBinaries;
@@ -137,7 +138,9 @@ async function main(): Promise<void> {
     // Own process group, like the dev server: a terminal's Ctrl-C signals the whole foreground group,
     // and the SDK treats a second signal (ours, on top of the terminal's) as "die now, mid-drain".
     // So only this launcher hears Ctrl-C, and each process gets exactly one SIGTERM from it.
-    const child = spawn(process.execPath, [path.join(__dirname, entry)], { env, stdio: 'inherit', detached: true });
+    // The worker's main-thread heap is sized when its process starts (WORKER_SEMI_SPACE_MB).
+    const nodeFlags = entry === 'worker.js' ? workerNodeFlags(env) : [];
+    const child = spawn(process.execPath, [...nodeFlags, path.join(__dirname, entry)], { env, stdio: 'inherit', detached: true });
     children.set(entry, child);
     record.started(entry, child.pid, entry === 'api.js' ? ports.api : ports.worker);
     child.once('exit', (code, signal) => {

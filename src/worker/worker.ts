@@ -10,7 +10,8 @@ import type { ExportMetrics, FlushMetrics } from '../platform/metrics';
 import type { ParticipantDataStore } from '../store';
 import type { CrmRegistry } from '../crm/registry';
 import { temporalConnectionOptions, type TemporalConnectionConfig } from '../platform/temporal-client';
-import { runSandboxWithoutDeadlockDetection } from './deadlock-detection';
+import { sandboxPreloadPath } from './deadlock-detection';
+import { startWorkflowThreadsWith } from './workflow-threads';
 import type { WorkerTracing } from '../platform/tracing';
 import { bundleParleyWorkflows } from './workflow-bundle';
 import { normalQueuePollRatio, type WorkerSettings } from './settings';
@@ -100,8 +101,9 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
   const { config } = deps;
   const tuning = config.workerTuning;
   // Before Worker.create, which starts the workflow threads.
-  if (!config.deadlockDetection) {
-    runSandboxWithoutDeadlockDetection();
+  const preload = config.deadlockDetection ? undefined : sandboxPreloadPath();
+  if (preload || config.semiSpaceMiB) startWorkflowThreadsWith({ preload, semiSpaceMiB: config.semiSpaceMiB || undefined });
+  if (preload) {
     deps.logger.warn({ WORKER_DEADLOCK_DETECTION: 'off' }, 'workflow sandbox calls run without the SDK timeout: a workflow that never yields would hold this worker\'s workflow thread');
   }
   return Worker.create({

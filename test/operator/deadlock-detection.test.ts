@@ -10,7 +10,7 @@ import { testCredentials } from '../../rigs/credentials';
 import { tempDir, uniqueId } from '../../rigs/temp';
 import { DIST } from '../../rigs/project';
 import { ensureWorkerBuilt } from '../../rigs/worker-process';
-import { runSandboxWithoutDeadlockDetection, workflowThreadOptions } from '../../src/worker/deadlock-detection';
+import { startWorkflowThreadsWith, workflowThreadOptions } from '../../src/worker/workflow-threads';
 import { workerSettingsFromEnv } from '../../src/worker/settings';
 
 const SDK_THREAD = require.resolve('@temporalio/worker/lib/workflow/workflow-worker-thread');
@@ -41,11 +41,11 @@ describe('the workflow threads without the per-call timeout', () => {
 
   it('only the SDK workflow threads get the preload, after the node options they would have inherited', () => {
     const preload = '/opt/parley/sandbox-preload.js';
-    expect(workflowThreadOptions(SDK_THREAD, undefined, preload)).toEqual({ execArgv: [...process.execArgv, '--require', preload] });
-    expect(workflowThreadOptions(SDK_THREAD, undefined, preload, false)).toEqual({ execArgv: ['--require', preload] });
-    expect(workflowThreadOptions(SDK_THREAD, { execArgv: ['--no-warnings'] }, preload)).toEqual({ execArgv: ['--no-warnings', '--require', preload] });
-    expect(workflowThreadOptions('/app/dist/src/other-thread.js', undefined, preload)).toBeUndefined();
-    expect(workflowThreadOptions(SDK_THREAD, { eval: true }, preload)).toEqual({ eval: true });
+    expect(workflowThreadOptions(SDK_THREAD, undefined, { preload })).toEqual({ execArgv: [...process.execArgv, '--require', preload] });
+    expect(workflowThreadOptions(SDK_THREAD, undefined, { preload }, false)).toEqual({ execArgv: ['--require', preload] });
+    expect(workflowThreadOptions(SDK_THREAD, { execArgv: ['--no-warnings'] }, { preload })).toEqual({ execArgv: ['--no-warnings', '--require', preload] });
+    expect(workflowThreadOptions('/app/dist/src/other-thread.js', undefined, { preload })).toBeUndefined();
+    expect(workflowThreadOptions(SDK_THREAD, { eval: true }, { preload })).toEqual({ eval: true });
   });
 
   it("the SDK's own workflow thread module is started with the preload once installed, and not after restore", async () => {
@@ -61,7 +61,7 @@ describe('the workflow threads without the per-call timeout', () => {
       await thread.terminate();
       return got;
     };
-    const restore = runSandboxWithoutDeadlockDetection(marker);
+    const restore = startWorkflowThreadsWith({ preload: marker });
     const execArgv = [...process.execArgv];
     try {
       expect(await firstMessage()).toBe('preloaded');

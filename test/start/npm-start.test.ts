@@ -113,6 +113,12 @@ test('npm start supervises what it started: a SIGKILLed dev server, worker or AP
   // The restarted dev server serves its metrics on the same port (its counts start again from zero).
   expect(counted(await devServerMetrics(), 'UpdateWorkflowExecution')).toBeGreaterThanOrEqual(1);
 
+  // The worker's process starts with its main thread's young generation as WORKER_SEMI_SPACE_MB says
+  // (4 MiB semi-spaces by default), the API's with Node's own; so does a restarted worker (below).
+  const nodeFlagsOf = (entry: string): string[] => fs.readFileSync(`/proc/${onlyChild(launcherPid, entry)}/cmdline`, 'utf8').split('\0').filter((arg) => arg.startsWith('--'));
+  expect(nodeFlagsOf('worker.js')).toEqual(['--max-semi-space-size=4']);
+  expect(nodeFlagsOf('api.js')).toEqual([]);
+
   // The worker and the API, each SIGKILLed: restarted, and the service answers again.
   for (const entry of ['worker.js', 'api.js']) {
     process.kill(onlyChild(launcherPid, entry), 'SIGKILL');
@@ -120,6 +126,7 @@ test('npm start supervises what it started: a SIGKILLed dev server, worker or AP
     expect(run.lines.find((line) => line.msg === 'a Parley process exited unexpectedly; restarting it' && line.entry === entry)).toMatchObject({ signal: 'SIGKILL', attempt: 1 });
     await eventually(`a write to be accepted after ${entry} restarted`, () => post(run, credentials, `/conversations/${conversationId}/attributes`, { attributes: { [entry.split('-')[0]]: 'back' } }), 200);
   }
+  expect(nodeFlagsOf('worker.js')).toEqual(['--max-semi-space-size=4']);
   expect(run.child.exitCode).toBeNull();
 
   // Killed again with its port taken by another program: every restart fails, the back-off runs out,
