@@ -102,7 +102,7 @@ export async function createParleyWorker(deps: WorkerDeps): Promise<Worker> {
   const tuning = config.workerTuning;
   // Before Worker.create, which starts the workflow threads.
   const preload = config.deadlockDetection ? undefined : sandboxPreloadPath();
-  if (preload || config.semiSpaceMiB) startWorkflowThreadsWith({ preload, semiSpaceMiB: config.semiSpaceMiB || undefined });
+  if (preload || config.semiSpaceMiB) startWorkflowThreadsWith({ preload, semiSpaceMiB: config.semiSpaceMiB });
   if (preload) {
     deps.logger.warn({ WORKER_DEADLOCK_DETECTION: 'off' }, 'workflow sandbox calls run without the SDK timeout: a workflow that never yields would hold this worker\'s workflow thread');
   }

@@ -15,7 +15,7 @@ const SDK_WORKFLOW_THREAD = /[\\/]@temporalio[\\/]worker[\\/]lib[\\/]workflow[\\
 export interface WorkflowThreadSettings {
   /** A module each workflow thread requires before its own code. */
   preload?: string;
-  /** The largest semi-space of each workflow thread's young generation, MiB (V8's --max-semi-space-size); unset: V8's own. */
+  /** The largest semi-space of each workflow thread's young generation, MiB (V8's --max-semi-space-size); unset or 0: V8's own. */
   semiSpaceMiB?: number;
 }
 
