@@ -47,34 +47,51 @@ export function workflowThreadOptions(
   return started;
 }
 
-let restore: (() => void) | undefined;
+/** What is installed: kept on the module object, which every copy of this module in the process shares. */
+interface Installed {
+  original: typeof worker_threads.Worker;
+  settings: WorkflowThreadSettings;
+}
+const INSTALLED = '__parleyWorkflowThreads';
+// A test runner loads a copy of this module per test file but one worker_threads for the process: kept
+// here, a second install (from any copy) changes the settings instead of wrapping the first wrapper.
+const holder = worker_threads as unknown as { [INSTALLED]?: Installed };
 
 /**
  * From now on in this process, the SDK's workflow threads start with these settings (replacing any
  * given before). Returns what puts the original constructor back (for tests, which share the process).
  */
 export function startWorkflowThreadsWith(settings: WorkflowThreadSettings): () => void {
-  restore?.();
+  const installed = holder[INSTALLED];
+  if (installed) {
+    installed.settings = settings;
+    return restoreWorkflowThreads;
+  }
   const Original = worker_threads.Worker;
+  const current: Installed = { original: Original, settings };
   // A function, not a subclass, so a thread can be started a second time: a thread inherits its
   // parent's node options unless given a list, and a list may not hold V8 options such as
   // --expose-gc, which then start it with the preload alone.
   function WorkflowThread(filename: string | URL, options?: worker_threads.WorkerOptions): worker_threads.Worker {
     try {
-      return new Original(filename, workflowThreadOptions(filename, options, settings));
+      return new Original(filename, workflowThreadOptions(filename, options, current.settings));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
-      return new Original(filename, workflowThreadOptions(filename, options, settings, false));
+      return new Original(filename, workflowThreadOptions(filename, options, current.settings, false));
     }
   }
   WorkflowThread.prototype = Original.prototype;
+  holder[INSTALLED] = current;
   // The SDK reads `Worker` from the module each time it starts a thread (`new worker_threads.Worker(…)`),
   // so replacing it here reaches it; `new` on a function that returns an object yields that object.
   worker_threads.Worker = WorkflowThread as unknown as typeof worker_threads.Worker;
-  const put = (): void => {
-    worker_threads.Worker = Original;
-    if (restore === put) restore = undefined;
-  };
-  restore = put;
-  return put;
+  return restoreWorkflowThreads;
+}
+
+/** Threads start as Node starts them again. */
+export function restoreWorkflowThreads(): void {
+  const installed = holder[INSTALLED];
+  if (!installed) return;
+  worker_threads.Worker = installed.original;
+  delete holder[INSTALLED];
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import worker_threads from 'node:worker_threads';
 import { tempDir } from '../../rigs/temp';
+import type * as WorkflowThreads from '../../src/worker/workflow-threads';
 import { startWorkflowThreadsWith, workflowThreadOptions } from '../../src/worker/workflow-threads';
 import { workerNodeFlags, workerSettingsFromEnv } from '../../src/worker/settings';
 
@@ -68,6 +69,26 @@ describe('the workflow threads young generation', () => {
     expect(withoutLimit.newSpaceMiB).toBeGreaterThan(8);
     expect(worker_threads.Worker.name).toBe('Worker');
   }, 60_000);
+
+  it('a second install replaces the first, also from another copy of the module (a test runner loads one per test file), and restore puts Node\'s constructor back', () => {
+    type Module = typeof WorkflowThreads;
+    let other: Module | undefined;
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a second copy of the module, as another test file would load it
+      other = require('../../src/worker/workflow-threads') as Module;
+    });
+    const nodes = worker_threads.Worker;
+    other!.startWorkflowThreadsWith({ semiSpaceMiB: 4 });
+    const wrapper = worker_threads.Worker;
+    expect(wrapper).not.toBe(nodes);
+    const restore = startWorkflowThreadsWith({ semiSpaceMiB: 2 });
+    // Not a wrapper around the other copy's wrapper: the same one, with the new settings.
+    expect(worker_threads.Worker).toBe(wrapper);
+    restore();
+    expect(worker_threads.Worker).toBe(nodes);
+    other!.restoreWorkflowThreads();
+    expect(worker_threads.Worker).toBe(nodes);
+  });
 
   it('WORKER_SEMI_SPACE_MB is 4 by default, 0 leaves V8 its own, and anything else is refused by name', () => {
     expect(workerSettingsFromEnv({}).semiSpaceMiB).toBe(4);
