@@ -210,11 +210,12 @@ test("the bench's floor with Parley's features records the events Parley's conve
     const floorTypes = await eventsOf(`floor-${id}`);
     await benchConversation(parley, id, i);
     const parleyTypes = await eventsOf(workflowIdFor(id));
-    // The same events but for the workflow tasks, which follow timing; the upserts carry the same attributes.
+    // The same events but for the workflow tasks, which follow timing (how many messages one task
+    // takes in depends on when each arrives: a busy CI machine has made it two tasks either way, so
+    // their count is not compared); the upserts carry the same attributes.
     const notTasks = (types: string[]) => tally(types.filter((t) => !t.startsWith('WORKFLOW_TASK_')));
     expect(notTasks(floorTypes)).toEqual(notTasks(parleyTypes));
     expect(notTasks(floorTypes)).toMatchObject({ TIMER_STARTED: 1, MARKER_RECORDED: 1, 'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES(ParleyAgent,ParleyStatus)': 1, 'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES(ParleyStatus)': 1 });
-    expect(Math.abs(floorTypes.length - parleyTypes.length)).toBeLessThanOrEqual(3);
     // Its close wrote the store as Parley's does: the four names of the conversation's writes.
     expect((await featureFloorStore.listAttributes(`floor-${id}`)).map((a) => a.name)).toEqual(['account', 'card', 'intent', 'notes']);
   }
