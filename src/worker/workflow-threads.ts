@@ -23,7 +23,7 @@ export interface WorkflowThreadSettings {
  * V8 sizes a young generation as three semi-spaces (the two it copies between and the space for
  * large new objects): Node's limit for a thread is in those terms.
  */
-export const youngGenerationMiB = (semiSpaceMiB: number): number => 3 * semiSpaceMiB;
+const youngGenerationMiB = (semiSpaceMiB: number): number => 3 * semiSpaceMiB;
 
 /**
  * The options a thread is started with: the SDK's workflow threads get the preload after the node
